@@ -1,0 +1,302 @@
+//! LogHub: per run, the last `LOG_BUFFER_LIMIT` lines in memory, fan-out to live
+//! subscribers (SSE, CLI progress) the moment a line is published, and batched persistence
+//! so a finished run's log can be replayed after a restart.
+//!
+//! Each line gets the next sequence number of its run; it is the SSE `id`. Lines are
+//! persisted every 100 ms or every 256 lines, and always before a run is closed, so a
+//! client that connects after the end reads the complete log from the store.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::broadcast;
+
+use super::messages::{
+    CloseRunLog, FlushLogs, LogEvent, LogLevel, OpenRunLog, PublishLine, StageChanged,
+    SubscribeLog, Subscription,
+};
+use crate::domain::{RunId, StageName};
+use crate::store::{DynStore, LogLine};
+
+/// How many lines may be waiting for persistence before a flush is forced.
+const FLUSH_BATCH: usize = 256;
+/// A run's numbering resumes this far past the last stored line after a restart, so a
+/// sequence number a client saw before a crash is never given to a different line.
+pub const RESUME_SEQ_GAP: u64 = 1_000;
+
+struct RunLogState {
+    next_seq: u64,
+    lines: VecDeque<LogLine>,
+    events: broadcast::Sender<LogEvent>,
+}
+
+/// The log hub actor.
+pub struct LogHub {
+    /// Where lines are persisted.
+    store: DynStore,
+    /// Lines kept in memory per run (`LOG_BUFFER_LIMIT`).
+    buffer_limit: usize,
+    /// Runs this process is tracking.
+    runs: HashMap<RunId, RunLogState>,
+    /// Lines not yet persisted, in publish order.
+    pending: Vec<LogLine>,
+    /// Lines dropped because the store stayed unreachable (reported in logs).
+    dropped: u64,
+}
+
+impl LogHub {
+    /// A hub persisting to `store` and keeping `buffer_limit` lines per run.
+    pub fn new(store: DynStore, buffer_limit: usize) -> Self {
+        Self {
+            store,
+            buffer_limit,
+            runs: HashMap::new(),
+            pending: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    fn state(&mut self, run_id: &RunId) -> &mut RunLogState {
+        let limit = self.buffer_limit;
+        self.runs
+            .entry(run_id.clone())
+            .or_insert_with(|| RunLogState {
+                next_seq: 1,
+                lines: VecDeque::new(),
+                events: broadcast::channel(limit).0,
+            })
+    }
+
+    /// A future persisting the pending lines. Run with `ctx.wait` (or atomically), so the
+    /// actor handles no other message meanwhile: batches stay in order and a close waits
+    /// for its lines.
+    fn flush_future(&mut self) -> ResponseActFuture<Self, ()> {
+        if self.pending.is_empty() {
+            return Box::pin(actix::fut::ready(()));
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let store = self.store.clone();
+        Box::pin(
+            async move {
+                let result = store.append_logs(&batch).await;
+                (batch, result)
+            }
+            .into_actor(self)
+            .map(|(batch, result), act, _| {
+                if let Err(e) = result {
+                    // Keep the lines for the next round, bounded so memory cannot grow
+                    // without limit while the store is down.
+                    let cap = act.buffer_limit * 10;
+                    let mut kept = batch;
+                    kept.append(&mut act.pending);
+                    if kept.len() > cap {
+                        let lost = kept.len() - cap;
+                        act.dropped += lost as u64;
+                        kept.drain(..lost);
+                        tracing::error!(lost, total_dropped = act.dropped, "run log lines dropped: store unavailable");
+                    }
+                    act.pending = kept;
+                    tracing::warn!(error = %e, pending = act.pending.len(), "could not persist run log lines; will retry");
+                }
+            }),
+        )
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if !self.pending.is_empty() {
+            let fut = self.flush_future();
+            ctx.wait(fut);
+        }
+    }
+
+    fn publish(
+        &mut self,
+        run_id: RunId,
+        level: LogLevel,
+        stage: Option<StageName>,
+        message: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let limit = self.buffer_limit;
+        for part in message.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            let state = self.state(&run_id);
+            let line = LogLine {
+                run_id: run_id.clone(),
+                seq: state.next_seq,
+                ts: chrono::Utc::now(),
+                level: level.as_str().to_owned(),
+                stage: stage.map(|s| s.as_str().to_owned()),
+                message: part.to_owned(),
+            };
+            state.next_seq += 1;
+            state.lines.push_back(line.clone());
+            if state.lines.len() > limit {
+                state.lines.pop_front();
+            }
+            // No subscriber is fine.
+            let _ = state.events.send(LogEvent::Line(line.clone()));
+            self.pending.push(line);
+        }
+        if self.pending.len() >= FLUSH_BATCH {
+            self.flush(ctx);
+        }
+    }
+}
+
+impl Actor for LogHub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_millis(100), |act, ctx| act.flush(ctx));
+    }
+}
+
+impl Handler<OpenRunLog> for LogHub {
+    type Result = ();
+    fn handle(&mut self, msg: OpenRunLog, _: &mut Context<Self>) {
+        let state = self.state(&msg.run_id);
+        state.next_seq = state.next_seq.max(msg.next_seq);
+    }
+}
+
+impl Handler<PublishLine> for LogHub {
+    type Result = ();
+    fn handle(&mut self, msg: PublishLine, ctx: &mut Context<Self>) {
+        self.publish(msg.run_id, msg.level, msg.stage, &msg.message, ctx);
+    }
+}
+
+impl Handler<StageChanged> for LogHub {
+    type Result = ();
+    fn handle(&mut self, msg: StageChanged, _: &mut Context<Self>) {
+        let _ = self.state(&msg.run_id).events.send(LogEvent::Stage {
+            stage: msg.stage,
+            status: msg.status,
+        });
+    }
+}
+
+impl Handler<FlushLogs> for LogHub {
+    type Result = AtomicResponse<Self, ()>;
+    fn handle(&mut self, _: FlushLogs, _: &mut Context<Self>) -> Self::Result {
+        AtomicResponse::new(self.flush_future())
+    }
+}
+
+impl Handler<CloseRunLog> for LogHub {
+    type Result = AtomicResponse<Self, ()>;
+    fn handle(&mut self, msg: CloseRunLog, _: &mut Context<Self>) -> Self::Result {
+        // The answer goes out after the run's lines are stored.
+        AtomicResponse::new(Box::pin(self.flush_future().map(
+            move |_, act: &mut LogHub, _| {
+                if let Some(state) = act.runs.remove(&msg.run_id) {
+                    if let Some(status) = msg.status {
+                        let _ = state.events.send(LogEvent::End(status));
+                    }
+                }
+            },
+        )))
+    }
+}
+
+impl Handler<SubscribeLog> for LogHub {
+    type Result = MessageResult<SubscribeLog>;
+    fn handle(&mut self, msg: SubscribeLog, _: &mut Context<Self>) -> Self::Result {
+        let Some(state) = self.runs.get(&msg.run_id) else {
+            return MessageResult(Subscription::NotTracked);
+        };
+        let backlog_from = state.lines.front().map(|l| l.seq).unwrap_or(state.next_seq);
+        let backlog = state
+            .lines
+            .iter()
+            .filter(|l| l.seq > msg.after)
+            .cloned()
+            .collect();
+        MessageResult(Subscription::Live {
+            backlog,
+            backlog_from,
+            events: state.events.subscribe(),
+        })
+    }
+}
+
+/// A cheap handle stages and the pipeline use to write to a run's log. Every line also
+/// goes to the daemon's own tracing output with the run id.
+#[derive(Clone)]
+pub struct RunLog {
+    run_id: RunId,
+    stage: Option<StageName>,
+    hub: Option<Addr<LogHub>>,
+}
+
+impl RunLog {
+    /// A log for a run.
+    pub fn new(run_id: RunId, hub: Addr<LogHub>) -> Self {
+        Self {
+            run_id,
+            stage: None,
+            hub: Some(hub),
+        }
+    }
+
+    /// A log that only goes to tracing (unit tests, tools).
+    pub fn detached(run_id: RunId) -> Self {
+        Self {
+            run_id,
+            stage: None,
+            hub: None,
+        }
+    }
+
+    /// The same log, tagged with a stage.
+    pub fn for_stage(&self, stage: StageName) -> Self {
+        Self {
+            stage: Some(stage),
+            ..self.clone()
+        }
+    }
+
+    fn emit(&self, level: LogLevel, message: String) {
+        let stage = self.stage.map(|s| s.as_str()).unwrap_or("");
+        match level {
+            LogLevel::Info => tracing::info!(run_id = %self.run_id, stage, "{message}"),
+            LogLevel::Warn => tracing::warn!(run_id = %self.run_id, stage, "{message}"),
+            LogLevel::Error => tracing::error!(run_id = %self.run_id, stage, "{message}"),
+        }
+        if let Some(hub) = &self.hub {
+            hub.do_send(PublishLine {
+                run_id: self.run_id.clone(),
+                level,
+                stage: self.stage,
+                message,
+            });
+        }
+    }
+
+    /// An informational line.
+    pub fn info(&self, message: impl Into<String>) {
+        self.emit(LogLevel::Info, message.into());
+    }
+
+    /// A warning line.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.emit(LogLevel::Warn, message.into());
+    }
+
+    /// An error line.
+    pub fn error(&self, message: impl Into<String>) {
+        self.emit(LogLevel::Error, message.into());
+    }
+
+    /// Announces a stage's new state to live subscribers.
+    pub fn stage_changed(&self, stage: StageName, status: crate::domain::StageStatus) {
+        if let Some(hub) = &self.hub {
+            hub.do_send(StageChanged {
+                run_id: self.run_id.clone(),
+                stage,
+                status,
+            });
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Every message between actors, grouped by receiver, each with its typed result.
+
+use std::time::Instant;
+
+use actix::Message;
+use tokio::sync::broadcast;
+
+use crate::domain::{JobId, Run, RunId, RunStatus, StageName, StageStatus};
+use crate::pipeline::stage::{StageError, StageResult};
+use crate::store::{LogLine, StoreError};
+
+// ---- LogHub ---------------------------------------------------------------------------
+
+/// Starts tracking a run's log; `next_seq` is where numbering continues. Idempotent: an
+/// already tracked run keeps the larger of the two.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OpenRunLog {
+    pub run_id: RunId,
+    pub next_seq: u64,
+}
+
+/// Severity of a run log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// As written in the line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// One log line for a run (multi-line messages become several lines).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishLine {
+    pub run_id: RunId,
+    pub level: LogLevel,
+    pub stage: Option<StageName>,
+    pub message: String,
+}
+
+/// A stage changed state (for live progress displays).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StageChanged {
+    pub run_id: RunId,
+    pub stage: StageName,
+    pub status: StageStatus,
+}
+
+/// The run reached a final state for this process: flush its lines, tell subscribers, and
+/// stop tracking it. Answers once the lines are persisted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseRunLog {
+    pub run_id: RunId,
+    /// The terminal status to announce, or `None` when the run was only re-queued.
+    pub status: Option<RunStatus>,
+}
+
+/// Persists every buffered line now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushLogs;
+
+/// Subscribes to a run's live log from `after` (exclusive).
+#[derive(Message)]
+#[rtype(result = "Subscription")]
+pub struct SubscribeLog {
+    pub run_id: RunId,
+    pub after: u64,
+}
+
+/// An event on a run's live log.
+#[derive(Debug, Clone)]
+pub enum LogEvent {
+    Line(LogLine),
+    Stage {
+        stage: StageName,
+        status: StageStatus,
+    },
+    End(RunStatus),
+}
+
+/// Answer to [`SubscribeLog`].
+pub enum Subscription {
+    /// The run is tracked: lines after `after` still in memory, then live events. Lines
+    /// between `after` and `backlog_from` (exclusive) were evicted and must come from the
+    /// store.
+    Live {
+        backlog: Vec<LogLine>,
+        backlog_from: u64,
+        events: broadcast::Receiver<LogEvent>,
+    },
+    /// Not tracked by this process (finished, or never started here).
+    NotTracked,
+}
+
+// ---- StageActor -----------------------------------------------------------------------
+
+/// Executes the actor's stage for one run.
+#[derive(Message)]
+#[rtype(result = "Result<StageResult, StageError>")]
+pub struct ExecuteStage {
+    pub ctx: std::sync::Arc<crate::pipeline::stage::StageContext>,
+    /// Cancelled when the run stops; the stage task is aborted.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+// ---- RunSupervisor ---------------------------------------------------------------------
+
+/// One run request after parsing.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub job_id: JobId,
+    pub profile_ref: Option<String>,
+    pub source: Option<String>,
+}
+
+/// Why admission refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    #[error("{0}")]
+    Profile(#[from] crate::pipeline::profile::ProfileError),
+    #[error("job(s) not found: {}", .0.iter().map(|j| j.to_string()).collect::<Vec<_>>().join(", "))]
+    JobsNotFound(Vec<JobId>),
+    #[error("the run queue is full ({queued} queued, MAX_QUEUE={max}); retry later")]
+    QueueFull { queued: usize, max: usize },
+    #[error("the runner is shutting down and accepts no new runs")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Admits runs: all of them queued, or none. A job that already has a queued or running
+/// run gets that run back instead of a second one.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Run>, AdmissionError>")]
+pub struct SubmitRuns(pub Vec<RunRequest>);
+
+/// Why cancel could not cancel.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("run {0} not found")]
+    NotFound(RunId),
+    #[error("run {run_id} already finished with status {status}")]
+    AlreadyFinished { run_id: RunId, status: RunStatus },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Cancels a queued or running run; answers with the final status.
+#[derive(Message)]
+#[rtype(result = "Result<RunStatus, CancelError>")]
+pub struct CancelRun(pub RunId);
+
+/// Shutdown: admit nothing more, let running stages finish until `deadline`, then
+/// checkpoint and re-queue what is left. Answers when every run has stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain {
+    pub deadline: Instant,
+}
+
+/// A run's slot was released (sent by the slot guard's `Drop`, exactly once per run).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SlotReleased(pub RunId);
+
+/// Look for queued runs to start.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Pump;

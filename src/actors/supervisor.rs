@@ -1,0 +1,371 @@
+//! RunSupervisor: admission into the durable queue (the store), the concurrency slots,
+//! cancel, and drain on shutdown. A slot is a semaphore permit moved into the run's
+//! [`SlotGuard`](super::pipeline::SlotGuard): it is released exactly once, when the run's
+//! actor is dropped, however the run ended.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
+
+use super::log_hub::RunLog;
+use super::messages::{
+    AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, OpenRunLog, Pump, SlotReleased,
+    SubmitRuns,
+};
+use super::pipeline::{PipelineActor, PipelineDeps, SlotGuard, LEASE};
+use crate::domain::{JobId, Run, RunId, RunStatus};
+use crate::pipeline::dag::StopReason;
+use crate::pipeline::profile::resolve_profile;
+use crate::store::JobUpdate;
+
+/// Counters read by `/health` without going through the actor's mailbox.
+#[derive(Debug)]
+pub struct RunnerStats {
+    /// Runs holding a slot.
+    pub active: AtomicUsize,
+    /// Runs waiting (refreshed after every admission and claim round).
+    pub queued: AtomicUsize,
+    /// `MAX_CONCURRENCY`.
+    pub max_concurrency: usize,
+    /// True once shutdown began.
+    pub draining: AtomicBool,
+}
+
+struct ActiveRun {
+    stop: Arc<watch::Sender<Option<StopReason>>>,
+    done: watch::Receiver<Option<RunStatus>>,
+}
+
+/// The supervisor actor.
+pub struct RunSupervisor {
+    deps: Arc<PipelineDeps>,
+    /// `MAX_CONCURRENCY` permits.
+    slots: Arc<Semaphore>,
+    stats: Arc<RunnerStats>,
+    /// Runs started by this process and not yet ended.
+    active: HashMap<RunId, ActiveRun>,
+    /// Cancels for runs being claimed right now; applied when they start.
+    pending_cancels: HashSet<RunId>,
+    /// Set by [`Drain`]: nothing new is admitted or started.
+    drain_deadline: Option<Instant>,
+    drain_waiters: Vec<oneshot::Sender<()>>,
+    /// A claim round is in progress; `pump_again` asks for another one after it.
+    pumping: bool,
+    pump_again: bool,
+}
+
+impl RunSupervisor {
+    /// A supervisor with `MAX_CONCURRENCY` slots.
+    pub fn new(deps: Arc<PipelineDeps>, stats: Arc<RunnerStats>) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(stats.max_concurrency)),
+            deps,
+            stats,
+            active: HashMap::new(),
+            pending_cancels: HashSet::new(),
+            drain_deadline: None,
+            drain_waiters: Vec::new(),
+            pumping: false,
+            pump_again: false,
+        }
+    }
+
+    fn launch(&mut self, run: Run, permit: OwnedSemaphorePermit, ctx: &mut Context<Self>) {
+        let (stop_tx, _) = watch::channel(None);
+        let stop_tx = Arc::new(stop_tx);
+        let (done_tx, done_rx) = watch::channel(None);
+        if self.pending_cancels.remove(&run.run_id) {
+            stop_tx.send_replace(Some(StopReason::Cancel));
+        } else if let Some(deadline) = self.drain_deadline {
+            stop_tx.send_replace(Some(StopReason::Drain { deadline }));
+        }
+        let guard = SlotGuard::new(permit, run.run_id.clone(), ctx.address().recipient());
+        self.active.insert(
+            run.run_id.clone(),
+            ActiveRun {
+                stop: Arc::clone(&stop_tx),
+                done: done_rx,
+            },
+        );
+        self.stats.active.store(self.active.len(), Ordering::SeqCst);
+        PipelineActor::new(run, Arc::clone(&self.deps), stop_tx, done_tx, guard).start();
+    }
+}
+
+impl Actor for RunSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.notify(Pump);
+        // Safety net: pick up runs queued by other processes (`job-runner import`, a second
+        // instance) and retry after store outages.
+        ctx.run_interval(Duration::from_secs(2), |_, ctx| ctx.notify(Pump));
+    }
+}
+
+impl Handler<Pump> for RunSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Pump, ctx: &mut Context<Self>) {
+        if self.drain_deadline.is_some() {
+            return;
+        }
+        if self.pumping {
+            self.pump_again = true;
+            return;
+        }
+        self.pumping = true;
+        let (slots, store, owner) = (
+            Arc::clone(&self.slots),
+            self.deps.store.clone(),
+            self.deps.instance_id.clone(),
+        );
+        ctx.spawn(
+            async move {
+                let mut claimed = Vec::new();
+                while let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+                    match store.claim_next_run(&owner, LEASE).await {
+                        Ok(Some(run)) => claimed.push((run, permit)),
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not claim queued runs; will retry");
+                            break;
+                        }
+                    }
+                }
+                let queued = store.count_runs(RunStatus::Queued).await.ok();
+                (claimed, queued)
+            }
+            .into_actor(self)
+            .map(|(claimed, queued), act, ctx| {
+                for (run, permit) in claimed {
+                    act.launch(run, permit, ctx);
+                }
+                if let Some(q) = queued {
+                    act.stats.queued.store(q as usize, Ordering::SeqCst);
+                }
+                act.pumping = false;
+                if std::mem::take(&mut act.pump_again) {
+                    ctx.notify(Pump);
+                }
+            }),
+        );
+    }
+}
+
+impl Handler<SubmitRuns> for RunSupervisor {
+    type Result = AtomicResponse<Self, Result<Vec<Run>, AdmissionError>>;
+
+    fn handle(&mut self, msg: SubmitRuns, _: &mut Context<Self>) -> Self::Result {
+        let draining = self.drain_deadline.is_some();
+        let deps = Arc::clone(&self.deps);
+        // Atomic: admissions are checked against the queue one at a time.
+        AtomicResponse::new(Box::pin(
+            async move {
+                if draining {
+                    return Err(AdmissionError::ShuttingDown);
+                }
+                let store = &deps.store;
+                for req in &msg.0 {
+                    if let Some(p) = &req.profile_ref {
+                        resolve_profile(&deps.settings.profiles_dir, p)?;
+                    }
+                }
+                let mut missing = Vec::new();
+                let mut checked: HashSet<&JobId> = HashSet::new();
+                for req in &msg.0 {
+                    if checked.insert(&req.job_id) && store.get_job_document(&req.job_id).await?.is_none() {
+                        missing.push(req.job_id.clone());
+                    }
+                }
+                if !missing.is_empty() {
+                    return Err(AdmissionError::JobsNotFound(missing));
+                }
+                // One active run per job: repeat requests get the existing run back.
+                let mut answer = Vec::with_capacity(msg.0.len());
+                let mut fresh: Vec<Run> = Vec::new();
+                let mut by_job: HashMap<JobId, Run> = HashMap::new();
+                for req in &msg.0 {
+                    if let Some(run) = by_job.get(&req.job_id) {
+                        answer.push(run.clone());
+                        continue;
+                    }
+                    let run = match store.active_run_for_job(&req.job_id).await? {
+                        Some(existing) => existing,
+                        None => {
+                            let run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
+                            fresh.push(run.clone());
+                            run
+                        }
+                    };
+                    by_job.insert(req.job_id.clone(), run.clone());
+                    answer.push(run);
+                }
+                let queued = store.count_runs(RunStatus::Queued).await? as usize;
+                let max = deps.settings.max_queue;
+                if queued + fresh.len() > max {
+                    return Err(AdmissionError::QueueFull { queued, max });
+                }
+                store.insert_runs(&fresh).await?;
+                for run in &fresh {
+                    let update = JobUpdate {
+                        run_id: run.run_id.clone(),
+                        pipeline_status: "queued".into(),
+                        started_at: None,
+                        updated_at: run.created_at,
+                        completed_at: None,
+                        failure: None,
+                        artifact_urls: None,
+                        results: None,
+                    };
+                    if let Err(e) = store.update_job(&run.job_id, &update).await {
+                        tracing::warn!(run_id = %run.run_id, error = %e, "could not mark job as queued");
+                    }
+                }
+                Ok((answer, fresh, queued))
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                let (answer, fresh, queued) = result?;
+                for (i, run) in fresh.iter().enumerate() {
+                    act.deps.hub.do_send(OpenRunLog { run_id: run.run_id.clone(), next_seq: 1 });
+                    RunLog::new(run.run_id.clone(), act.deps.hub.clone()).info(format!(
+                        "run queued for job {} (position {} in queue, {} of {} slots busy)",
+                        run.job_id,
+                        queued + i + 1,
+                        act.active.len(),
+                        act.stats.max_concurrency
+                    ));
+                }
+                act.stats.queued.store(queued + fresh.len(), Ordering::SeqCst);
+                if !fresh.is_empty() {
+                    ctx.notify(Pump);
+                }
+                Ok(answer)
+            }),
+        ))
+    }
+}
+
+impl Handler<SlotReleased> for RunSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SlotReleased, ctx: &mut Context<Self>) {
+        self.active.remove(&msg.0);
+        self.stats.active.store(self.active.len(), Ordering::SeqCst);
+        if self.drain_deadline.is_some() {
+            if self.active.is_empty() {
+                for w in self.drain_waiters.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+        } else {
+            ctx.notify(Pump);
+        }
+    }
+}
+
+impl Handler<CancelRun> for RunSupervisor {
+    type Result = ResponseActFuture<Self, Result<RunStatus, CancelError>>;
+
+    fn handle(&mut self, msg: CancelRun, _: &mut Context<Self>) -> Self::Result {
+        let run_id = msg.0;
+        if let Some(active) = self.active.get(&run_id) {
+            active.stop.send_replace(Some(StopReason::Cancel));
+            let mut done = active.done.clone();
+            return Box::pin(
+                async move {
+                    let status = match done.wait_for(Option::is_some).await {
+                        Ok(s) => s.unwrap_or(RunStatus::Cancelled),
+                        Err(_) => RunStatus::Cancelled,
+                    };
+                    match status {
+                        RunStatus::Cancelled => Ok(status),
+                        other => Err(CancelError::AlreadyFinished {
+                            run_id,
+                            status: other,
+                        }),
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+        let deps = Arc::clone(&self.deps);
+        Box::pin(
+            async move {
+                let store = &deps.store;
+                if store.cancel_queued_run(&run_id, "cancelled by request while queued").await? {
+                    let run = store.get_run(&run_id).await?;
+                    if let Some(run) = run {
+                        let update = JobUpdate {
+                            run_id: run_id.clone(),
+                            pipeline_status: "cancelled".into(),
+                            started_at: None,
+                            updated_at: chrono::Utc::now(),
+                            completed_at: run.finished_at,
+                            failure: None,
+                            artifact_urls: Some(Default::default()),
+                            results: None,
+                        };
+                        if let Err(e) = store.update_job(&run.job_id, &update).await {
+                            tracing::warn!(run_id = %run_id, error = %e, "could not mark job as cancelled");
+                        }
+                    }
+                    return Ok((run_id, None));
+                }
+                match store.get_run(&run_id).await? {
+                    None => Err(CancelError::NotFound(run_id)),
+                    Some(r) if r.status.is_terminal() => Err(CancelError::AlreadyFinished { run_id, status: r.status }),
+                    // Claimed by a round still in flight: cancel it as it starts.
+                    Some(_) => Ok((run_id.clone(), Some(run_id))),
+                }
+            }
+            .into_actor(self)
+            .map(|result, act, _| {
+                let (run_id, claimed) = result?;
+                match claimed {
+                    Some(id) => {
+                        if let Some(active) = act.active.get(&id) {
+                            active.stop.send_replace(Some(StopReason::Cancel));
+                        } else {
+                            act.pending_cancels.insert(id);
+                        }
+                    }
+                    None => {
+                        let log = RunLog::new(run_id.clone(), act.deps.hub.clone());
+                        log.info("run cancelled while queued");
+                        act.deps.hub.do_send(CloseRunLog { run_id, status: Some(RunStatus::Cancelled) });
+                        act.stats.queued.fetch_sub(1.min(act.stats.queued.load(Ordering::SeqCst)), Ordering::SeqCst);
+                    }
+                }
+                Ok(RunStatus::Cancelled)
+            }),
+        )
+    }
+}
+
+impl Handler<Drain> for RunSupervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Drain, _: &mut Context<Self>) -> Self::Result {
+        self.drain_deadline = Some(msg.deadline);
+        self.stats.draining.store(true, Ordering::SeqCst);
+        for active in self.active.values() {
+            active.stop.send_replace(Some(StopReason::Drain {
+                deadline: msg.deadline,
+            }));
+        }
+        if self.active.is_empty() {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.drain_waiters.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! The dossier: one plain-text file a job seeker reads before applying, with the sections
+//! COMPAT.md lists.
+
+use std::fmt::Write;
+
+use crate::domain::{JobPosting, RunId};
+use crate::pipeline::outputs::{
+    CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput,
+};
+
+/// Everything the dossier is written from.
+pub struct DossierInput<'a> {
+    pub run_id: &'a RunId,
+    pub job: &'a JobPosting,
+    pub pains: &'a PainPointsOutput,
+    pub research: &'a ResearchOutput,
+    pub fit: &'a FitOutput,
+    pub cv: &'a CvOutput,
+    pub letter: &'a CoverLetterOutput,
+    pub outreach: &'a [serde_json::Value],
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn heading(out: &mut String, title: &str) {
+    let _ = write!(
+        out,
+        "\n{}\n{}\n",
+        title.to_uppercase(),
+        "=".repeat(title.len())
+    );
+}
+
+fn list(out: &mut String, items: &[String]) {
+    for i in items {
+        let _ = writeln!(out, "  - {i}");
+    }
+}
+
+/// Renders the dossier text.
+pub fn render_dossier(d: &DossierInput<'_>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "APPLICATION DOSSIER: {} at {}",
+        d.job.title, d.job.company
+    );
+    let _ = writeln!(o, "Fit: {}/100 ({})", d.fit.fit_score, d.fit.fit_category);
+    if let Some(url) = &d.job.job_url {
+        let _ = writeln!(o, "Posting: {url}");
+    }
+
+    heading(&mut o, "Pain → proof → plan");
+    for (i, pain) in d.pains.pain_points.iter().enumerate() {
+        let proof: Vec<&str> =
+            d.cv.star_to_pain_mapping
+                .get(pain)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| d.cv.selected_stars.iter().find(|s| &s.id == id))
+                .map(|s| s.text.as_str())
+                .collect();
+        let _ = writeln!(o, "{}. Pain:  {pain}", i + 1);
+        let _ = writeln!(
+            o,
+            "   Proof: {}",
+            if proof.is_empty() {
+                "no direct achievement in the CV; address it in conversation".to_owned()
+            } else {
+                proof.join(" | ")
+            }
+        );
+        let _ = writeln!(
+            o,
+            "   Plan:  make visible progress on it in the first 90 days"
+        );
+    }
+
+    heading(&mut o, "Job summary");
+    let _ = writeln!(o, "{} at {}", d.job.title, d.job.company);
+    let _ = writeln!(o, "{}", d.research.role_research.summary);
+
+    heading(&mut o, "Pain points");
+    let _ = writeln!(o, "Pain points:");
+    list(&mut o, &d.pains.pain_points);
+    let _ = writeln!(o, "Strategic needs:");
+    list(&mut o, &d.pains.strategic_needs);
+    let _ = writeln!(o, "Risks if unfilled:");
+    list(&mut o, &d.pains.risks_if_unfilled);
+    let _ = writeln!(o, "Success metrics:");
+    list(&mut o, &d.pains.success_metrics);
+
+    heading(&mut o, "Role research");
+    let _ = writeln!(o, "{}", d.research.role_research.summary);
+    let _ = writeln!(o, "Business impact:");
+    list(&mut o, &d.research.role_research.business_impact);
+    let _ = writeln!(o, "Why now: {}", d.research.role_research.why_now);
+
+    heading(&mut o, "Selected achievements");
+    for s in &d.cv.selected_stars {
+        let _ = writeln!(o, "  [{}] {} ({})", s.id, s.text, s.role);
+    }
+
+    heading(&mut o, "Company");
+    let _ = writeln!(o, "{}", d.research.company_research.summary);
+    if d.research.company_research.signals.is_empty() {
+        let _ = writeln!(o, "Signals: none found.");
+    }
+    for s in &d.research.company_research.signals {
+        let _ = writeln!(
+            o,
+            "  - [{}] {} ({}; {})",
+            s.kind, s.description, s.date, s.source
+        );
+    }
+
+    heading(&mut o, "Fit analysis");
+    let _ = writeln!(o, "{}", d.fit.fit_rationale);
+    let _ = writeln!(o, "Matched:");
+    list(&mut o, &d.fit.matched_requirements);
+    let _ = writeln!(o, "Missing or unclear:");
+    list(&mut o, &d.fit.missing_requirements);
+
+    heading(&mut o, "Contacts and outreach");
+    if d.research.contacts_are_role_based {
+        let _ = writeln!(
+            o,
+            "No people were discovered; these are the roles to approach."
+        );
+    }
+    for c in d
+        .research
+        .primary_contacts
+        .iter()
+        .chain(&d.research.secondary_contacts)
+    {
+        let _ = writeln!(o, "  - {} — {}", c.role, c.why_relevant);
+    }
+    for p in d.outreach.iter().take(2) {
+        let _ = writeln!(
+            o,
+            "\n  Draft ({}, {}):\n  {}",
+            p.get("contact_role").and_then(|v| v.as_str()).unwrap_or(""),
+            p.get("channel").and_then(|v| v.as_str()).unwrap_or(""),
+            p.get("message")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .replace('\n', "\n  ")
+        );
+    }
+
+    heading(&mut o, "Cover letter");
+    let _ = writeln!(o, "{}", d.letter.cover_letter);
+
+    heading(&mut o, "Metadata");
+    let _ = writeln!(o, "Run: {}", d.run_id);
+    let _ = writeln!(o, "Job id: {}", d.job.id);
+    let _ = writeln!(o, "Generated: {}", d.generated_at.to_rfc3339());
+    let _ = writeln!(
+        o,
+        "Produced by: job-runner {} (offline stages)",
+        env!("CARGO_PKG_VERSION")
+    );
+    o
+}

@@ -1,0 +1,175 @@
+//! The `job-runner` command line: `serve`, `run`, `import`, `config`. Exit codes:
+//! 0 success, 1 the run failed or was cancelled, 2 usage error, 3 invalid configuration,
+//! 4 invalid input file, 5 runtime error (store, port, lock).
+
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, Settings};
+use crate::domain::JobPosting;
+
+/// Exit code: the run failed or was cancelled.
+pub const EXIT_RUN_FAILED: u8 = 1;
+/// Exit code: invalid configuration.
+pub const EXIT_CONFIG: u8 = 3;
+/// Exit code: invalid input file.
+pub const EXIT_INPUT: u8 = 4;
+/// Exit code: runtime failure.
+pub const EXIT_RUNTIME: u8 = 5;
+
+/// job-runner: turns job postings into application packages.
+#[derive(Debug, Parser)]
+#[command(name = "job-runner", version, about)]
+pub struct Cli {
+    /// Folder with default.toml and <ENVIRONMENT>.toml.
+    #[arg(long, env = "CONFIG_DIR", default_value = "config", global = true)]
+    pub config_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP daemon (the default).
+    Serve,
+    /// Run one posting locally with a live progress display and print where the files are.
+    Run {
+        /// A job document (JSON object shaped like a `level-2` document).
+        posting: PathBuf,
+        /// The master CV (markdown); defaults to MASTER_CV_PATH.
+        #[arg(long)]
+        master_cv: Option<PathBuf>,
+    },
+    /// Load job documents (a JSON array or one object) into the store.
+    Import {
+        /// The JSON file.
+        postings: PathBuf,
+    },
+    /// Print the resolved configuration with secrets masked.
+    Config,
+}
+
+/// A failure with its exit code.
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        Self::new(EXIT_CONFIG, e.to_string())
+    }
+}
+
+/// Reads job documents from a JSON file (array or single object).
+pub fn read_postings(path: &Path, derive_missing_id: bool) -> Result<Vec<JobPosting>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot read {}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::new(
+            EXIT_INPUT,
+            format!("{} is not valid JSON: {e}", path.display()),
+        )
+    })?;
+    let docs = match value {
+        serde_json::Value::Array(items) => items,
+        obj @ serde_json::Value::Object(_) => vec![obj],
+        _ => {
+            return Err(CliError::new(
+                EXIT_INPUT,
+                format!(
+                    "{} must hold a JSON object or an array of objects",
+                    path.display()
+                ),
+            ))
+        }
+    };
+    docs.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let obj = d.as_object().ok_or_else(|| {
+                CliError::new(
+                    EXIT_INPUT,
+                    format!("item {i} of {} is not an object", path.display()),
+                )
+            })?;
+            JobPosting::from_document(obj, derive_missing_id).map_err(|e| {
+                CliError::new(EXIT_INPUT, format!("item {i} of {}: {e}", path.display()))
+            })
+        })
+        .collect()
+}
+
+/// Runs the parsed command.
+pub async fn dispatch(cli: Cli) -> ExitCode {
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config_dir).await,
+        Command::Run { posting, master_cv } => {
+            run::run(&cli.config_dir, &posting, master_cv.as_deref()).await
+        }
+        Command::Import { postings } => import(&cli.config_dir, &postings).await,
+        Command::Config => Settings::load(&cli.config_dir)
+            .map(|s| print!("{}", s.render_masked()))
+            .map_err(CliError::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+async fn serve(config_dir: &Path) -> Result<(), CliError> {
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init(&settings);
+    let app = crate::startup::Application::build(settings)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
+    app.run_until_stopped()
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))
+}
+
+async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init_with("warn", settings.log_format);
+    let postings = read_postings(file, true)?;
+    let store = crate::store::sqlite::SqliteStore::open(&settings.data_dir)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, e.to_string()))?;
+    let mut fresh = 0;
+    for p in &postings {
+        use crate::store::Store;
+        if store
+            .upsert_job(p)
+            .await
+            .map_err(|e| CliError::new(EXIT_RUNTIME, e.to_string()))?
+        {
+            fresh += 1;
+        }
+        println!("{}  {} — {}", p.id, p.company, p.title);
+    }
+    println!(
+        "imported {} job(s): {fresh} new, {} updated, into {}",
+        postings.len(),
+        postings.len() - fresh,
+        settings.data_dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `job-runner run <posting.json>`: one posting through the real runtime (store, actors,
+//! checkpoints, artifacts) with one progress bar per stage, then where the files are.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{read_postings, CliError, EXIT_INPUT, EXIT_RUNTIME, EXIT_RUN_FAILED};
+use crate::actors::messages::{
+    CancelRun, LogEvent, RunRequest, SubmitRuns, SubscribeLog, Subscription,
+};
+use crate::config::Settings;
+use crate::domain::{RunStatus, StageName, StageStatus};
+use crate::pipeline::master_cv::MasterCv;
+use crate::startup::Runtime;
+
+fn runtime_err(e: impl std::fmt::Display) -> CliError {
+    CliError::new(EXIT_RUNTIME, e.to_string())
+}
+
+pub async fn run(
+    config_dir: &Path,
+    posting: &Path,
+    master_cv: Option<&Path>,
+) -> Result<(), CliError> {
+    let mut settings = Settings::load(config_dir)?;
+    // Run log lines are shown by the progress display; tracing shows only other problems.
+    crate::telemetry::init_with("warn,job_runner::actors::log_hub=off", settings.log_format);
+    if let Some(cv) = master_cv {
+        settings.master_cv_path = cv.to_path_buf();
+    }
+    let cv_text = std::fs::read_to_string(&settings.master_cv_path).map_err(|e| {
+        CliError::new(
+            EXIT_INPUT,
+            format!(
+                "cannot read the master CV {}: {e} (pass --master-cv FILE)",
+                settings.master_cv_path.display()
+            ),
+        )
+    })?;
+    MasterCv::parse(&cv_text).map_err(|e| {
+        CliError::new(
+            EXIT_INPUT,
+            format!("{}: {e}", settings.master_cv_path.display()),
+        )
+    })?;
+    let job = read_postings(posting, true)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            CliError::new(
+                EXIT_INPUT,
+                format!("{} holds no posting", posting.display()),
+            )
+        })?;
+
+    let runtime = Runtime::start(settings)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
+    runtime.store.upsert_job(&job).await.map_err(runtime_err)?;
+    let runs = runtime
+        .supervisor
+        .send(SubmitRuns(vec![RunRequest {
+            job_id: job.id.clone(),
+            profile_ref: None,
+            source: Some("cli".into()),
+        }]))
+        .await
+        .map_err(runtime_err)?
+        .map_err(runtime_err)?;
+    let run_id = runs[0].run_id.clone();
+    println!(
+        "{} — {}  (job {}, run {})",
+        job.company, job.title, job.id, run_id
+    );
+
+    let Subscription::Live {
+        backlog,
+        mut events,
+        ..
+    } = runtime
+        .hub
+        .send(SubscribeLog {
+            run_id: run_id.clone(),
+            after: 0,
+        })
+        .await
+        .map_err(runtime_err)?
+    else {
+        return Err(runtime_err("the run's log is not available"));
+    };
+    let interactive = std::io::stderr().is_terminal();
+    let multi = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>13} {spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bars: Vec<(StageName, ProgressBar)> = StageName::ALL
+        .iter()
+        .map(|s| {
+            let bar = multi.add(
+                ProgressBar::new_spinner()
+                    .with_style(style.clone())
+                    .with_prefix(s.as_str())
+                    .with_message("waiting"),
+            );
+            (*s, bar)
+        })
+        .collect();
+    let say = |text: String| {
+        if interactive {
+            let _ = multi.println(text);
+        } else {
+            eprintln!("{text}");
+        }
+    };
+    for line in backlog {
+        say(line.render());
+    }
+    let status = loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(LogEvent::Line(line)) => say(line.render()),
+                Ok(LogEvent::Stage { stage, status }) => {
+                    if let Some((_, bar)) = bars.iter().find(|(s, _)| *s == stage) {
+                        match status {
+                            StageStatus::Running => {
+                                bar.set_message("running");
+                                bar.enable_steady_tick(Duration::from_millis(120));
+                            }
+                            StageStatus::Completed => bar.finish_with_message("done"),
+                            StageStatus::Failed => bar.abandon_with_message("failed"),
+                            StageStatus::Pending => {}
+                        }
+                    }
+                }
+                Ok(LogEvent::End(status)) => break status,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break RunStatus::Failed,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                say("interrupted: cancelling the run".into());
+                let _ = runtime.supervisor.send(CancelRun(run_id.clone())).await;
+            }
+        }
+    };
+    for (_, bar) in &bars {
+        if !bar.is_finished() {
+            bar.abandon();
+        }
+    }
+    runtime.shutdown().await;
+    let run = runtime.store.get_run(&run_id).await.map_err(runtime_err)?;
+    if status != RunStatus::Completed {
+        let reason = run.and_then(|r| r.error).unwrap_or_default();
+        return Err(CliError::new(
+            EXIT_RUN_FAILED,
+            format!("run {status}: {reason}"),
+        ));
+    }
+    let doc = runtime
+        .store
+        .get_job_document(&job.id)
+        .await
+        .map_err(runtime_err)?
+        .unwrap_or_default();
+    let fit = doc.get("fit_score").and_then(|v| v.as_u64()).unwrap_or(0);
+    let category = doc
+        .get("fit_category")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    println!("\nFit: {fit}/100 ({category})");
+    if let Some(cv_path) = doc.get("cv_path").and_then(|v| v.as_str()) {
+        let dir = Path::new(cv_path).parent().unwrap_or(Path::new("."));
+        println!("Application package in {}:", dir.display());
+        for file in ["CV.md", "CV.docx", "cover_letter.txt", "dossier.txt"] {
+            println!("  {}", dir.join(file).display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,569 @@
+//! Settings: compiled-in defaults → `config/default.toml` → `config/<ENVIRONMENT>.toml` →
+//! `.env` → process environment. The variable names are the old Python runner's, so its
+//! `.env` starts job-runner unchanged; unknown variables are ignored.
+//!
+//! Loading happens in two steps. [`RawSettings`] is whatever the layers say, deserialised
+//! leniently (an old `.env` writes `USE_ANTHROPIC=1` or `PORT="8000"`); [`Settings`] is the
+//! validated form the daemon runs with, produced only by [`Settings::from_raw`], which
+//! reports every problem at once with the variable name and the allowed range.
+
+mod lenient;
+mod secret;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
+
+use crate::domain::StageName;
+
+/// Deployment environment; anything but `development` requires a strong API secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local use: auth may be off, pretty logs.
+    Development,
+    /// Pre-production.
+    Staging,
+    /// Production.
+    Production,
+}
+
+impl Environment {
+    /// Name used in `ENVIRONMENT` and for `config/<name>.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" | "local" => Ok(Environment::Development),
+            "staging" => Ok(Environment::Staging),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(format!(
+                "ENVIRONMENT must be development, staging or production, got {other:?}"
+            )),
+        }
+    }
+}
+
+/// Log line format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Simple,
+}
+
+/// Deliberate stage failures for tests (never loaded from files or the environment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageFault {
+    /// The stage panics.
+    Panic,
+    /// The stage fails with a transient error this many times, then succeeds.
+    TransientFailures(u32),
+}
+
+/// The layered, leniently parsed configuration before validation. Field names are the
+/// lower-case forms of the environment variable names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawSettings {
+    #[serde(deserialize_with = "lenient::string")]
+    pub environment: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    #[serde(deserialize_with = "lenient::int")]
+    pub port: i64,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub runner_api_secret: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub cors_origins: String,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_concurrency: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_queue: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub log_buffer_limit: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub pipeline_timeout_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub shutdown_grace_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_run_attempts: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub stage_max_retries: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_body_bytes: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub offline_stage_delay_ms: i64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub data_dir: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub applications_dir: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub master_cv_path: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub profiles_dir: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub log_level: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub log_format: String,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub mongodb_uri: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub openai_api_key: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub anthropic_api_key: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub openrouter_api_key: Option<String>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub use_anthropic: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub use_openrouter: bool,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub cv_model: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub firecrawl_api_key: Option<String>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub disable_firecrawl_outreach: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub enable_star_selector: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub enable_remote_publishing: bool,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub google_application_credentials: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub google_drive_folder_id: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub google_sheet_id: Option<String>,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            environment: "development".into(),
+            host: "127.0.0.1".into(),
+            port: 8000,
+            runner_api_secret: None,
+            cors_origins: String::new(),
+            max_concurrency: 3,
+            max_queue: 100,
+            log_buffer_limit: 1000,
+            pipeline_timeout_seconds: 900,
+            shutdown_grace_seconds: 30,
+            max_run_attempts: 3,
+            stage_max_retries: 2,
+            max_body_bytes: 65_536,
+            offline_stage_delay_ms: 0,
+            data_dir: "./data".into(),
+            applications_dir: "./applications".into(),
+            master_cv_path: "./master-cv.md".into(),
+            profiles_dir: "./profiles".into(),
+            log_level: "info".into(),
+            log_format: "simple".into(),
+            mongodb_uri: None,
+            openai_api_key: None,
+            anthropic_api_key: None,
+            openrouter_api_key: None,
+            use_anthropic: false,
+            use_openrouter: false,
+            cv_model: None,
+            firecrawl_api_key: None,
+            disable_firecrawl_outreach: false,
+            enable_star_selector: false,
+            enable_remote_publishing: false,
+            google_application_credentials: None,
+            google_drive_folder_id: None,
+            google_sheet_id: None,
+        }
+    }
+}
+
+/// Validated settings the daemon runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub host: String,
+    pub port: u16,
+    /// Bearer secret; `None` only in development (auth then disabled, with a warning).
+    pub runner_api_secret: Option<Secret>,
+    pub cors_origins: Vec<String>,
+    pub max_concurrency: usize,
+    pub max_queue: usize,
+    pub log_buffer_limit: usize,
+    pub pipeline_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub max_run_attempts: u32,
+    pub stage_max_retries: u32,
+    pub max_body_bytes: usize,
+    /// Artificial delay per offline stage, for demos and crash tests.
+    pub offline_stage_delay: Duration,
+    pub data_dir: PathBuf,
+    pub applications_dir: PathBuf,
+    pub master_cv_path: PathBuf,
+    pub profiles_dir: PathBuf,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub mongodb_uri: Option<Secret>,
+    pub openai_api_key: Option<Secret>,
+    pub anthropic_api_key: Option<Secret>,
+    pub openrouter_api_key: Option<Secret>,
+    pub use_anthropic: bool,
+    pub use_openrouter: bool,
+    pub cv_model: Option<String>,
+    pub firecrawl_api_key: Option<Secret>,
+    pub disable_firecrawl_outreach: bool,
+    pub enable_star_selector: bool,
+    pub enable_remote_publishing: bool,
+    pub google_application_credentials: Option<String>,
+    pub google_drive_folder_id: Option<String>,
+    pub google_sheet_id: Option<String>,
+    /// Test-only fault injection; always empty when loaded from configuration.
+    pub stage_faults: Vec<(StageName, StageFault)>,
+}
+
+/// Every configuration problem found, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Settings {
+    /// Loads the layers from `config_dir` and the environment (after reading `.env` in the
+    /// working directory, which never overrides variables already set), then validates.
+    pub fn load(config_dir: &Path) -> Result<Settings, ConfigError> {
+        // A missing .env is normal; a malformed one is reported.
+        if let Err(e) = dotenvy::dotenv() {
+            if !e.not_found() {
+                return Err(ConfigError(vec![format!(".env could not be read: {e}")]));
+            }
+        }
+        let environment = std::env::var("ENVIRONMENT").unwrap_or_else(|_| "development".into());
+        let env = Environment::parse(&environment).map_err(|e| ConfigError(vec![e]))?;
+        let figment = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Toml::file(
+                config_dir.join(format!("{}.toml", env.as_str())),
+            ))
+            .merge(Env::raw());
+        let raw: RawSettings = figment
+            .extract()
+            .map_err(|e| ConfigError(e.into_iter().map(|e| e.to_string()).collect()))?;
+        Settings::from_raw(raw)
+    }
+
+    /// Validates raw settings, collecting every problem.
+    pub fn from_raw(raw: RawSettings) -> Result<Settings, ConfigError> {
+        let mut errors = Vec::new();
+        let mut ranged = |name: &str, value: i64, min: i64, max: i64| -> i64 {
+            if value < min || value > max {
+                errors.push(format!("{name} must be {min}–{max}, got {value}"));
+                min
+            } else {
+                value
+            }
+        };
+        let port = ranged("PORT", raw.port, 0, 65_535) as u16;
+        let max_concurrency = ranged("MAX_CONCURRENCY", raw.max_concurrency, 1, 20) as usize;
+        let max_queue = ranged("MAX_QUEUE", raw.max_queue, 1, 100_000) as usize;
+        let log_buffer_limit =
+            ranged("LOG_BUFFER_LIMIT", raw.log_buffer_limit, 100, 10_000) as usize;
+        let timeout = ranged(
+            "PIPELINE_TIMEOUT_SECONDS",
+            raw.pipeline_timeout_seconds,
+            60,
+            3600,
+        ) as u64;
+        let grace = ranged(
+            "SHUTDOWN_GRACE_SECONDS",
+            raw.shutdown_grace_seconds,
+            0,
+            3600,
+        ) as u64;
+        let attempts = ranged("MAX_RUN_ATTEMPTS", raw.max_run_attempts, 1, 20) as u32;
+        let retries = ranged("STAGE_MAX_RETRIES", raw.stage_max_retries, 0, 10) as u32;
+        let body = ranged("MAX_BODY_BYTES", raw.max_body_bytes, 1024, 16 * 1024 * 1024) as usize;
+        let delay = ranged(
+            "OFFLINE_STAGE_DELAY_MS",
+            raw.offline_stage_delay_ms,
+            0,
+            600_000,
+        ) as u64;
+
+        let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
+            errors.push(e);
+            Environment::Development
+        });
+        let secret = raw.runner_api_secret.filter(|s| !s.trim().is_empty());
+        match (&secret, environment) {
+            (None, Environment::Development) => {}
+            (None, env) => errors.push(format!(
+                "RUNNER_API_SECRET is required when ENVIRONMENT={} (at least 16 characters)",
+                env.as_str()
+            )),
+            (Some(s), env) if s.chars().count() < 16 && env != Environment::Development => errors
+                .push(format!(
+                    "RUNNER_API_SECRET must be at least 16 characters when ENVIRONMENT={}, got {}",
+                    env.as_str(),
+                    s.chars().count()
+                )),
+            _ => {}
+        }
+        let log_format = match raw.log_format.trim().to_ascii_lowercase().as_str() {
+            "json" => LogFormat::Json,
+            "simple" | "text" | "pretty" | "" => LogFormat::Simple,
+            other => {
+                errors.push(format!("LOG_FORMAT must be json or simple, got {other:?}"));
+                LogFormat::Simple
+            }
+        };
+        let log_level = raw.log_level.trim().to_ascii_lowercase();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            errors.push(format!(
+                "LOG_LEVEL must be a level (error, warn, info, debug, trace) or a filter, got {log_level:?}"
+            ));
+        }
+        if raw.host.trim().is_empty() {
+            errors.push("HOST must not be empty".into());
+        }
+        for (name, value) in [
+            ("DATA_DIR", &raw.data_dir),
+            ("APPLICATIONS_DIR", &raw.applications_dir),
+            ("MASTER_CV_PATH", &raw.master_cv_path),
+            ("PROFILES_DIR", &raw.profiles_dir),
+        ] {
+            if value.trim().is_empty() {
+                errors.push(format!("{name} must not be empty"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        let secret_of = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(Secret::new);
+        Ok(Settings {
+            environment,
+            host: raw.host.trim().to_owned(),
+            port,
+            runner_api_secret: secret.map(Secret::new),
+            cors_origins: raw
+                .cors_origins
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            max_concurrency,
+            max_queue,
+            log_buffer_limit,
+            pipeline_timeout: Duration::from_secs(timeout),
+            shutdown_grace: Duration::from_secs(grace),
+            max_run_attempts: attempts,
+            stage_max_retries: retries,
+            max_body_bytes: body,
+            offline_stage_delay: Duration::from_millis(delay),
+            data_dir: PathBuf::from(raw.data_dir),
+            applications_dir: PathBuf::from(raw.applications_dir),
+            master_cv_path: PathBuf::from(raw.master_cv_path),
+            profiles_dir: PathBuf::from(raw.profiles_dir),
+            log_level,
+            log_format,
+            mongodb_uri: secret_of(raw.mongodb_uri),
+            openai_api_key: secret_of(raw.openai_api_key),
+            anthropic_api_key: secret_of(raw.anthropic_api_key),
+            openrouter_api_key: secret_of(raw.openrouter_api_key),
+            use_anthropic: raw.use_anthropic,
+            use_openrouter: raw.use_openrouter,
+            cv_model: raw.cv_model.filter(|s| !s.trim().is_empty()),
+            firecrawl_api_key: secret_of(raw.firecrawl_api_key),
+            disable_firecrawl_outreach: raw.disable_firecrawl_outreach,
+            enable_star_selector: raw.enable_star_selector,
+            enable_remote_publishing: raw.enable_remote_publishing,
+            google_application_credentials: raw.google_application_credentials,
+            google_drive_folder_id: raw.google_drive_folder_id,
+            google_sheet_id: raw.google_sheet_id,
+            stage_faults: Vec::new(),
+        })
+    }
+
+    /// Settings for tests and benchmarks: the defaults with every directory under `root`.
+    pub fn for_root(root: &Path) -> Settings {
+        let mut s = Settings::from_raw(RawSettings::default()).expect("defaults are valid");
+        s.port = 0;
+        s.data_dir = root.join("data");
+        s.applications_dir = root.join("applications");
+        s.master_cv_path = root.join("master-cv.md");
+        s.profiles_dir = root.join("profiles");
+        s
+    }
+
+    /// The address to bind.
+    pub fn bind_address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The resolved configuration as `NAME = value` lines with every secret masked.
+    pub fn render_masked(&self) -> String {
+        let masked = |s: &Option<Secret>| {
+            s.as_ref()
+                .map(Secret::masked)
+                .unwrap_or_else(|| "(unset)".into())
+        };
+        let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "(unset)".into());
+        let rows: Vec<(&str, String)> = vec![
+            ("ENVIRONMENT", self.environment.as_str().into()),
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("RUNNER_API_SECRET", masked(&self.runner_api_secret)),
+            ("CORS_ORIGINS", self.cors_origins.join(",")),
+            ("MAX_CONCURRENCY", self.max_concurrency.to_string()),
+            ("MAX_QUEUE", self.max_queue.to_string()),
+            ("LOG_BUFFER_LIMIT", self.log_buffer_limit.to_string()),
+            (
+                "PIPELINE_TIMEOUT_SECONDS",
+                self.pipeline_timeout.as_secs().to_string(),
+            ),
+            (
+                "SHUTDOWN_GRACE_SECONDS",
+                self.shutdown_grace.as_secs().to_string(),
+            ),
+            ("MAX_RUN_ATTEMPTS", self.max_run_attempts.to_string()),
+            ("STAGE_MAX_RETRIES", self.stage_max_retries.to_string()),
+            ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "OFFLINE_STAGE_DELAY_MS",
+                self.offline_stage_delay.as_millis().to_string(),
+            ),
+            ("DATA_DIR", self.data_dir.display().to_string()),
+            (
+                "APPLICATIONS_DIR",
+                self.applications_dir.display().to_string(),
+            ),
+            ("MASTER_CV_PATH", self.master_cv_path.display().to_string()),
+            ("PROFILES_DIR", self.profiles_dir.display().to_string()),
+            ("LOG_LEVEL", self.log_level.clone()),
+            (
+                "LOG_FORMAT",
+                if self.log_format == LogFormat::Json {
+                    "json"
+                } else {
+                    "simple"
+                }
+                .into(),
+            ),
+            ("MONGODB_URI", masked(&self.mongodb_uri)),
+            ("OPENAI_API_KEY", masked(&self.openai_api_key)),
+            ("ANTHROPIC_API_KEY", masked(&self.anthropic_api_key)),
+            ("OPENROUTER_API_KEY", masked(&self.openrouter_api_key)),
+            ("USE_ANTHROPIC", self.use_anthropic.to_string()),
+            ("USE_OPENROUTER", self.use_openrouter.to_string()),
+            ("CV_MODEL", opt(&self.cv_model)),
+            ("FIRECRAWL_API_KEY", masked(&self.firecrawl_api_key)),
+            (
+                "DISABLE_FIRECRAWL_OUTREACH",
+                self.disable_firecrawl_outreach.to_string(),
+            ),
+            (
+                "ENABLE_STAR_SELECTOR",
+                self.enable_star_selector.to_string(),
+            ),
+            (
+                "ENABLE_REMOTE_PUBLISHING",
+                self.enable_remote_publishing.to_string(),
+            ),
+            (
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                opt(&self.google_application_credentials),
+            ),
+            ("GOOGLE_DRIVE_FOLDER_ID", opt(&self.google_drive_folder_id)),
+            ("GOOGLE_SHEET_ID", opt(&self.google_sheet_id)),
+        ];
+        rows.into_iter()
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawSettings {
+        RawSettings::default()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_documented_file() {
+        let file = include_str!("../config/default.toml");
+        let from_file: RawSettings = Figment::from(Toml::string(file)).extract().unwrap();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(RawSettings::default()).unwrap(),
+            "config/default.toml must state the compiled-in defaults"
+        );
+        Settings::from_raw(raw()).unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key_and_range() {
+        let mut r = raw();
+        r.max_concurrency = 0;
+        r.log_buffer_limit = 50;
+        let err = Settings::from_raw(r).unwrap_err().to_string();
+        assert!(err.contains("MAX_CONCURRENCY must be 1–20, got 0"), "{err}");
+        assert!(
+            err.contains("LOG_BUFFER_LIMIT must be 100–10000, got 50"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let mut r = raw();
+        r.environment = "production".into();
+        assert!(Settings::from_raw(r.clone())
+            .unwrap_err()
+            .to_string()
+            .contains("RUNNER_API_SECRET is required"));
+        r.runner_api_secret = Some("short".into());
+        assert!(Settings::from_raw(r.clone())
+            .unwrap_err()
+            .to_string()
+            .contains("at least 16"));
+        r.runner_api_secret = Some("0123456789abcdef".into());
+        assert!(Settings::from_raw(r).is_ok());
+    }
+
+    #[test]
+    fn old_env_values_parse_leniently() {
+        let figment = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(Serialized::default("use_anthropic", "1"))
+            .merge(Serialized::default("max_concurrency", "5"))
+            .merge(Serialized::default(
+                "runner_api_secret",
+                1234567890123456789_i64,
+            ));
+        let r: RawSettings = figment.extract().unwrap();
+        assert!(r.use_anthropic);
+        assert_eq!(r.max_concurrency, 5);
+        assert_eq!(r.runner_api_secret.as_deref(), Some("1234567890123456789"));
+    }
+
+    #[test]
+    fn rendered_config_masks_secrets() {
+        let mut r = raw();
+        r.runner_api_secret = Some("super-secret-value-123".into());
+        r.openai_api_key = Some("sk-live-abcdef".into());
+        let out = Settings::from_raw(r).unwrap().render_masked();
+        assert!(!out.contains("super-secret-value-123"));
+        assert!(!out.contains("sk-live-abcdef"));
+        assert!(out.contains("RUNNER_API_SECRET = ****"));
+    }
+}

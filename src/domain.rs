@@ -1,0 +1,12 @@
+//! Parsed domain types: every value that crosses the HTTP, CLI or store edge becomes one of
+//! these before the core sees it, so the rest of the crate never re-checks raw strings.
+
+mod ids;
+mod job;
+mod run;
+mod stage;
+
+pub use ids::{JobId, RunId};
+pub use job::JobPosting;
+pub use run::{Run, RunStatus};
+pub use stage::{StageName, StageProducer, StageRecord, StageStatus};

@@ -1,0 +1,151 @@
+//! The run record: one pipeline execution for one job, as stored and as reported.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{JobId, RunId};
+
+/// Lifecycle of a run. `queued → running → completed | failed | cancelled`; a running run
+/// goes back to `queued` only when the daemon stops or crashes before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Waiting for a free slot.
+    Queued,
+    /// Holding a slot and executing stages.
+    Running,
+    /// Every stage finished and the results were published.
+    Completed,
+    /// A stage failed permanently, the run timed out, or its input was bad.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+
+    /// The wire name (`queued`, `running`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// True once the run can no longer change.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown run status {s:?}; expected one of queued, running, completed, failed, cancelled")
+            })
+    }
+}
+
+/// One pipeline run as persisted by the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The run's id.
+    pub run_id: RunId,
+    /// The job document this run processes.
+    pub job_id: JobId,
+    /// Current lifecycle state.
+    pub status: RunStatus,
+    /// Profile (master CV) chosen for this run, relative to `PROFILES_DIR`; `None` = default.
+    pub profile_ref: Option<String>,
+    /// Free-text origin of the request (dashboard, cli, bulk, ...).
+    pub source: Option<String>,
+    /// When the run was requested.
+    pub created_at: DateTime<Utc>,
+    /// When the run first got a slot.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Last change of any kind.
+    pub updated_at: DateTime<Utc>,
+    /// When the run reached a terminal status.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why the run failed or was cancelled.
+    pub error: Option<String>,
+    /// Artifact key (`cv_md_url`, ...) → file name inside the run's artifact folder.
+    pub artifacts: BTreeMap<String, String>,
+    /// How many times a runner has claimed this run (1 on the first start, +1 per resume).
+    pub attempts: u32,
+    /// Instance currently executing the run, while `running`.
+    pub lease_owner: Option<String>,
+    /// The owner must renew its claim before this instant or lose it.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    /// A new queued run.
+    pub fn new_queued(job_id: JobId, profile_ref: Option<String>, source: Option<String>) -> Self {
+        let now = Utc::now();
+        Self {
+            run_id: RunId::generate(),
+            job_id,
+            status: RunStatus::Queued,
+            profile_ref,
+            source,
+            created_at: now,
+            started_at: None,
+            updated_at: now,
+            finished_at: None,
+            error: None,
+            artifacts: BTreeMap::new(),
+            attempts: 0,
+            lease_owner: None,
+            lease_expires_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip() {
+        for st in RunStatus::ALL {
+            assert_eq!(st.as_str().parse::<RunStatus>().unwrap(), st);
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+    }
+
+    #[test]
+    fn only_finished_states_are_terminal() {
+        assert!(!RunStatus::Queued.is_terminal());
+        assert!(!RunStatus::Running.is_terminal());
+        assert!(RunStatus::Cancelled.is_terminal());
+    }
+}

@@ -1,0 +1,159 @@
+//! HTTP-facing errors: every error body is `{"detail": "...", "code": "STABLE_CODE"}`
+//! (`detail` keeps the old dashboard's error display working; `code` is for programs).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::actors::messages::{AdmissionError, CancelError};
+use crate::pipeline::profile::ProfileError;
+use crate::store::StoreError;
+
+/// An API error: status, stable code, message.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    /// Seconds for `Retry-After`, on 503.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    detail: &'a str,
+    code: &'a str,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "missing or invalid bearer token",
+        )
+    }
+
+    pub fn run_not_found(run_id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "RUN_NOT_FOUND",
+            format!("run {run_id} not found"),
+        )
+    }
+
+    pub fn invalid_run_id(msg: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_RUN_ID", msg)
+    }
+
+    pub fn invalid_job_id(msg: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_JOB_ID", msg)
+    }
+
+    pub fn validation(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", msg)
+    }
+
+    pub fn store(e: &StoreError) -> Self {
+        // Store errors can carry internals: log them, answer with a fixed message.
+        tracing::error!(error = %e, "store error while serving a request");
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORE_UNAVAILABLE",
+            "the run store is unavailable; retry shortly",
+        );
+        err.retry_after = Some(5);
+        err
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        res.json(Body {
+            detail: &self.detail,
+            code: self.code,
+        })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::store(&e)
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(e: AdmissionError) -> Self {
+        let msg = e.to_string();
+        match e {
+            AdmissionError::Profile(ProfileError::Invalid(_)) => {
+                Self::new(StatusCode::BAD_REQUEST, "INVALID_PROFILE_REF", msg)
+            }
+            AdmissionError::Profile(ProfileError::NotFound(_)) => {
+                Self::new(StatusCode::NOT_FOUND, "PROFILE_NOT_FOUND", msg)
+            }
+            AdmissionError::JobsNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "JOB_NOT_FOUND", msg)
+            }
+            AdmissionError::QueueFull { .. } => {
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "QUEUE_FULL", msg);
+                err.retry_after = Some(30);
+                err
+            }
+            AdmissionError::ShuttingDown => {
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN", msg);
+                err.retry_after = Some(10);
+                err
+            }
+            AdmissionError::Store(e) => ApiError::store(&e),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(e: CancelError) -> Self {
+        let msg = e.to_string();
+        match e {
+            CancelError::NotFound(id) => ApiError::run_not_found(id.as_ref()),
+            CancelError::AlreadyFinished { .. } => {
+                Self::new(StatusCode::CONFLICT, "RUN_ALREADY_FINISHED", msg)
+            }
+            CancelError::Store(e) => ApiError::store(&e),
+        }
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(e: actix::MailboxError) -> Self {
+        tracing::error!(error = %e, "actor mailbox error");
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "RUNNER_UNAVAILABLE",
+            "the run supervisor is not available",
+        );
+        err.retry_after = Some(5);
+        err
+    }
+}

@@ -1,0 +1,106 @@
+//! The HTTP API (COMPAT.md's contract plus cancel, progress, run listing and log polling):
+//! route table, shared state, JSON error handling and the bearer-auth guard.
+
+mod artifacts;
+mod auth;
+mod health;
+mod jobs;
+mod logs;
+mod runs;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::error::JsonPayloadError;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::actors::log_hub::LogHub;
+use crate::actors::supervisor::{RunSupervisor, RunnerStats};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::store::DynStore;
+
+pub use auth::BearerAuth;
+
+/// What handlers share.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: DynStore,
+    pub supervisor: Addr<RunSupervisor>,
+    pub hub: Addr<LogHub>,
+    pub stats: Arc<RunnerStats>,
+}
+
+/// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.
+fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("request body exceeds {limit} bytes (MAX_BODY_BYTES)"),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "request body must be JSON (Content-Type: application/json)",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::validation(format!("invalid request body: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            format!("request body is not valid JSON: {e}"),
+        ),
+        other => ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "INVALID_BODY",
+            format!("could not read request body: {other}"),
+        ),
+    };
+    api.into()
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::validation(format!("invalid query string: {err}")).into()
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .route("/health", web::get().to(health::health))
+    .route("/health", web::head().to(health::health))
+    .route("/jobs/run", web::post().to(jobs::run))
+    .route("/jobs/run-bulk", web::post().to(jobs::run_bulk))
+    .route("/jobs/{run_id}/status", web::get().to(jobs::status))
+    .route("/jobs/{run_id}/progress", web::get().to(jobs::progress))
+    .route("/jobs/{run_id}/cancel", web::post().to(jobs::cancel))
+    .route("/jobs/{run_id}/logs", web::get().to(logs::stream))
+    .route("/api/logs/{run_id}", web::get().to(logs::poll))
+    .route("/runs", web::get().to(runs::list))
+    .route("/runs/{run_id}", web::get().to(jobs::status))
+    .route(
+        "/artifacts/{run_id}/{filename:.*}",
+        web::get().to(artifacts::download),
+    )
+    .default_service(web::to(not_found));
+}
+
+/// Parses a run id from the path.
+fn parse_run_id(raw: &str) -> Result<crate::domain::RunId, ApiError> {
+    crate::domain::RunId::parse(raw).map_err(ApiError::invalid_run_id)
+}

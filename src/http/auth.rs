@@ -1,0 +1,128 @@
+//! Bearer-token guard: every route except `/health` needs `Authorization: Bearer
+//! <RUNNER_API_SECRET>`, compared in constant time (SHA-256 digests compared with
+//! `subtle`, so neither content nor length leaks through timing).
+
+use std::future::{ready, Ready};
+use std::rc::Rc;
+
+use actix_web::body::EitherBody;
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::{http::header, Error};
+use futures_util::future::LocalBoxFuture;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// The middleware factory. `None` disables auth (development without a secret).
+#[derive(Clone)]
+pub struct BearerAuth {
+    digest: Option<[u8; 32]>,
+}
+
+impl BearerAuth {
+    /// Guards with `secret`, or lets everything through when `None`.
+    pub fn new(secret: Option<&str>) -> Self {
+        Self {
+            digest: secret.map(|s| Sha256::digest(s.as_bytes()).into()),
+        }
+    }
+}
+
+/// True when the header carries the secret.
+fn authorized(expected: &[u8; 32], header_value: Option<&str>) -> bool {
+    let Some(value) = header_value else {
+        return false;
+    };
+    let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
+        return false;
+    };
+    let got: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+    got.ct_eq(expected).into()
+}
+
+fn is_public(path: &str) -> bool {
+    path == "/health"
+}
+
+impl<S, B> Transform<S, ServiceRequest> for BearerAuth
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = BearerAuthMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(BearerAuthMiddleware {
+            service: Rc::new(service),
+            digest: self.digest,
+        }))
+    }
+}
+
+/// The middleware.
+pub struct BearerAuthMiddleware<S> {
+    service: Rc<S>,
+    digest: Option<[u8; 32]>,
+}
+
+impl<S, B> Service<ServiceRequest> for BearerAuthMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let allowed = match &self.digest {
+            None => true,
+            Some(d) => {
+                is_public(req.path())
+                    || req.method() == actix_web::http::Method::OPTIONS
+                    || authorized(
+                        d,
+                        req.headers()
+                            .get(header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok()),
+                    )
+            }
+        };
+        if !allowed {
+            let response = actix_web::ResponseError::error_response(&ApiError::unauthorized());
+            return Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) });
+        }
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            service
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_secret_passes() {
+        let d: [u8; 32] = Sha256::digest(b"0123456789abcdef").into();
+        assert!(authorized(&d, Some("Bearer 0123456789abcdef")));
+        assert!(!authorized(&d, Some("Bearer 0123456789abcde")));
+        assert!(!authorized(&d, Some("Basic 0123456789abcdef")));
+        assert!(!authorized(&d, Some("0123456789abcdef")));
+        assert!(!authorized(&d, None));
+    }
+}

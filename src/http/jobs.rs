@@ -1,0 +1,235 @@
+//! `POST /jobs/run`, `POST /jobs/run-bulk`, `GET /jobs/{id}/status`,
+//! `GET /jobs/{id}/progress`, `POST /jobs/{id}/cancel`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{parse_run_id, AppState};
+use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
+use crate::artifacts::ArtifactName;
+use crate::domain::{JobId, Run, RunStatus, StageName, StageStatus};
+use crate::error::ApiError;
+use crate::pipeline::stages::publisher::run_artifact_dir;
+
+/// Body of `POST /jobs/run`. Unknown fields (`level`, ...) are ignored.
+#[derive(Debug, Deserialize)]
+pub struct RunBody {
+    job_id: String,
+    profile_ref: Option<String>,
+    source: Option<String>,
+}
+
+/// Body of `POST /jobs/run-bulk`.
+#[derive(Debug, Deserialize)]
+pub struct BulkBody {
+    job_ids: Vec<String>,
+    profile_ref: Option<String>,
+    source: Option<String>,
+}
+
+/// What a run request answers.
+#[derive(Debug, Serialize)]
+pub struct RunTicket {
+    run_id: String,
+    job_id: String,
+    status: RunStatus,
+    status_url: String,
+    log_stream_url: String,
+}
+
+impl From<&Run> for RunTicket {
+    fn from(r: &Run) -> Self {
+        Self {
+            run_id: r.run_id.to_string(),
+            job_id: r.job_id.to_string(),
+            status: r.status,
+            status_url: format!("/jobs/{}/status", r.run_id),
+            log_stream_url: format!("/jobs/{}/logs", r.run_id),
+        }
+    }
+}
+
+fn clean(opt: Option<String>) -> Option<String> {
+    opt.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+#[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %body.job_id, run_id = tracing::field::Empty))]
+pub async fn run(
+    state: web::Data<AppState>,
+    body: web::Json<RunBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let job_id = JobId::parse(&body.job_id).map_err(ApiError::invalid_job_id)?;
+    let req = RunRequest {
+        job_id,
+        profile_ref: clean(body.profile_ref),
+        source: clean(body.source),
+    };
+    let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
+    let run = runs
+        .first()
+        .ok_or_else(|| ApiError::validation("no run was created"))?;
+    tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
+    Ok(HttpResponse::Ok().json(RunTicket::from(run)))
+}
+
+#[tracing::instrument(name = "POST /jobs/run-bulk", skip_all, fields(count = body.job_ids.len()))]
+pub async fn run_bulk(
+    state: web::Data<AppState>,
+    body: web::Json<BulkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.job_ids.is_empty() {
+        return Err(ApiError::validation(
+            "job_ids must contain at least 1 job id",
+        ));
+    }
+    if body.job_ids.len() > state.settings.max_queue {
+        return Err(ApiError::validation(format!(
+            "job_ids has {} ids; at most MAX_QUEUE={} can be queued",
+            body.job_ids.len(),
+            state.settings.max_queue
+        )));
+    }
+    let mut requests = Vec::with_capacity(body.job_ids.len());
+    let mut invalid = Vec::new();
+    let (profile_ref, source) = (clean(body.profile_ref), clean(body.source));
+    for raw in &body.job_ids {
+        match JobId::parse(raw) {
+            Ok(job_id) => requests.push(RunRequest {
+                job_id,
+                profile_ref: profile_ref.clone(),
+                source: source.clone(),
+            }),
+            Err(_) => invalid.push(raw.chars().take(40).collect::<String>()),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(ApiError::invalid_job_id(format!(
+            "job_ids must be 24-character hexadecimal ObjectIds; invalid: {}",
+            invalid.join(", ")
+        )));
+    }
+    let runs = state.supervisor.send(SubmitRuns(requests)).await??;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "runs": runs.iter().map(RunTicket::from).collect::<Vec<_>>() })))
+}
+
+/// The `artifacts` object: only files that exist.
+pub fn artifact_urls(state: &AppState, run: &Run) -> BTreeMap<String, String> {
+    let dir = run_artifact_dir(&state.settings.data_dir, run.run_id.as_ref());
+    run.artifacts
+        .iter()
+        .filter(|(_, file)| {
+            ArtifactName::parse(file).is_some() && dir.join(file.as_str()).is_file()
+        })
+        .map(|(key, file)| (key.clone(), format!("/artifacts/{}/{file}", run.run_id)))
+        .collect()
+}
+
+/// The status document of a run.
+pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
+    json!({
+        "run_id": run.run_id,
+        "job_id": run.job_id,
+        "status": run.status,
+        // The old contract always has a start time: the request time until a slot is free.
+        "started_at": run.started_at.unwrap_or(run.created_at),
+        "updated_at": run.updated_at,
+        "created_at": run.created_at,
+        "running_since": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+        "attempts": run.attempts,
+        "profile_ref": run.profile_ref,
+        "source": run.source,
+        "artifacts": artifact_urls(state, run),
+    })
+}
+
+async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
+    let run_id = parse_run_id(raw)?;
+    state
+        .store
+        .get_run(&run_id)
+        .await?
+        .ok_or_else(|| ApiError::run_not_found(raw))
+}
+
+#[tracing::instrument(name = "GET /jobs/{run_id}/status", skip_all, fields(run_id = %path))]
+pub async fn status(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let run = load_run(&state, &path).await?;
+    Ok(HttpResponse::Ok().json(status_json(&state, &run)))
+}
+
+#[tracing::instrument(name = "GET /jobs/{run_id}/progress", skip_all, fields(run_id = %path))]
+pub async fn progress(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let run = load_run(&state, &path).await?;
+    let records = state.store.load_stages(&run.run_id).await?;
+    let mut done = 0usize;
+    let stages: Vec<serde_json::Value> = StageName::ALL
+        .iter()
+        .map(|name| {
+            let rec = records.iter().find(|r| r.stage == *name);
+            let status = rec.map(|r| r.status).unwrap_or(StageStatus::Pending);
+            if status == StageStatus::Completed {
+                done += 1;
+            }
+            json!({
+                "name": name,
+                "status": status.as_str(),
+                "depends_on": name.dependencies(),
+                "started_at": rec.and_then(|r| r.started_at),
+                "finished_at": rec.and_then(|r| r.finished_at),
+                "duration_ms": rec.and_then(|r| r.duration_ms),
+                "attempts": rec.map(|r| r.attempts).unwrap_or(0),
+                "producer": rec.and_then(|r| r.producer),
+                "error": rec.and_then(|r| r.error.clone()),
+            })
+        })
+        .collect();
+    let percent = if run.status == RunStatus::Completed {
+        100
+    } else {
+        (done * 100 / StageName::ALL.len()) as u32
+    };
+    let elapsed_ms = run.started_at.map(|s| {
+        (run.finished_at.unwrap_or_else(chrono::Utc::now) - s)
+            .num_milliseconds()
+            .max(0)
+    });
+    Ok(HttpResponse::Ok().json(json!({
+        "run_id": run.run_id,
+        "job_id": run.job_id,
+        "status": run.status,
+        "progress_percent": percent,
+        "stages_completed": done,
+        "stages_total": StageName::ALL.len(),
+        "stages": stages,
+        "layers": [["pain_points", "research"], ["fit_score"], ["cv", "cover_letter"], ["publisher"]],
+        "elapsed_ms": elapsed_ms,
+        "started_at": run.started_at,
+        "updated_at": run.updated_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+    })))
+}
+
+#[tracing::instrument(name = "POST /jobs/{run_id}/cancel", skip_all, fields(run_id = %path))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let run_id = parse_run_id(&path)?;
+    let status = state.supervisor.send(CancelRun(run_id.clone())).await??;
+    Ok(HttpResponse::Ok().json(json!({ "run_id": run_id, "status": status })))
+}

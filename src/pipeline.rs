@@ -1,0 +1,13 @@
+//! The job intelligence pipeline: six stages over a dependency graph
+//! (pain points ∥ research → fit score → CV ∥ cover letter → publisher), their typed
+//! outputs, the quality gates every output must pass, and the offline implementations.
+
+pub mod dag;
+pub mod gates;
+pub mod master_cv;
+pub mod offline;
+pub mod outputs;
+pub mod profile;
+pub mod stage;
+pub mod stages;
+pub mod text;

@@ -1,0 +1,305 @@
+//! The DAG runner: starts every stage whose dependencies are done (so pain points and
+//! research run together, and the CV and cover letter together), retries transient stage
+//! failures with backoff, gates and checkpoints each output as it arrives, and stops at
+//! once on cancel, lease loss or the run deadline. On drain it starts nothing new and lets
+//! the stages in flight finish until the grace deadline.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::log_hub::RunLog;
+use crate::actors::messages::ExecuteStage;
+use crate::actors::stage::StageSet;
+use crate::config::Settings;
+use crate::domain::{JobPosting, RunId, StageName, StageStatus};
+use crate::pipeline::gates;
+use crate::pipeline::master_cv::MasterCv;
+use crate::pipeline::outputs::StageOutputs;
+use crate::pipeline::stage::{StageContext, StageError, StageErrorKind, StageResult};
+use crate::store::{retry_transient, DynStore};
+
+/// Why a run is asked to stop early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Cancel requested.
+    Cancel,
+    /// Daemon shutting down: finish what runs, until the deadline.
+    Drain { deadline: Instant },
+    /// Another instance owns the run now.
+    LeaseLost,
+}
+
+/// How the DAG ended.
+#[derive(Debug)]
+pub enum DagOutcome {
+    /// Every stage finished.
+    Completed(Box<StageOutputs>),
+    /// A stage failed for good, or an output could not be checkpointed.
+    Failed(String),
+    /// Past `PIPELINE_TIMEOUT_SECONDS`.
+    TimedOut,
+    /// Cancel requested.
+    Cancelled,
+    /// Drained before finishing; completed stages are checkpointed.
+    Requeue,
+    /// The lease went to another instance.
+    LeaseLost,
+}
+
+/// What every stage execution of a run shares.
+pub struct DagShared {
+    pub run_id: RunId,
+    pub store: DynStore,
+    pub stages: StageSet,
+    pub settings: Arc<Settings>,
+    pub job: Arc<JobPosting>,
+    pub master: Arc<MasterCv>,
+    pub log: RunLog,
+    /// Cancelled when the run stops, aborting stage tasks.
+    pub cancel: CancellationToken,
+}
+
+/// Runs the remaining stages of a run.
+pub async fn run_dag(
+    shared: Arc<DagShared>,
+    mut outputs: StageOutputs,
+    mut stop: watch::Receiver<Option<StopReason>>,
+    deadline: tokio::time::Instant,
+) -> DagOutcome {
+    let mut started: HashSet<StageName> = StageName::ALL
+        .into_iter()
+        .filter(|s| outputs.has(*s))
+        .collect();
+    let mut in_flight = FuturesUnordered::new();
+    let mut drain_deadline: Option<Instant> = None;
+    let mut stop_open = true;
+    // A stop sent before the DAG started counts too.
+    match *stop.borrow_and_update() {
+        Some(StopReason::Cancel) => return DagOutcome::Cancelled,
+        Some(StopReason::LeaseLost) => return DagOutcome::LeaseLost,
+        Some(StopReason::Drain { .. }) => return DagOutcome::Requeue,
+        None => {}
+    }
+    loop {
+        if drain_deadline.is_none() {
+            for stage in StageName::ALL {
+                if !started.contains(&stage) && stage.dependencies().iter().all(|d| outputs.has(*d))
+                {
+                    started.insert(stage);
+                    in_flight.push(execute_stage(Arc::clone(&shared), stage, outputs.clone()));
+                }
+            }
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let drain_sleep = tokio::time::sleep_until(
+            drain_deadline
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| deadline + Duration::from_secs(1)),
+        );
+        tokio::select! {
+            Some((stage, result)) = in_flight.next() => {
+                match result {
+                    Ok((res, elapsed)) => {
+                        if let Err(reason) = accept_output(&shared, &mut outputs, stage, res, elapsed).await {
+                            return DagOutcome::Failed(reason);
+                        }
+                    }
+                    Err(e) if e.kind == StageErrorKind::Cancelled => return DagOutcome::Cancelled,
+                    Err(e) => return DagOutcome::Failed(format!("stage {stage} failed: {}", e.message)),
+                }
+            }
+            changed = stop.changed(), if stop_open => {
+                if changed.is_err() {
+                    stop_open = false;
+                    continue;
+                }
+                let reason = *stop.borrow_and_update();
+                match reason {
+                    Some(StopReason::Cancel) => return DagOutcome::Cancelled,
+                    Some(StopReason::LeaseLost) => return DagOutcome::LeaseLost,
+                    Some(StopReason::Drain { deadline }) => {
+                        shared.log.warn(format!(
+                            "daemon is shutting down: finishing {} running stage(s), starting no new ones",
+                            in_flight.len()
+                        ));
+                        drain_deadline = Some(deadline);
+                    }
+                    None => {}
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => return DagOutcome::TimedOut,
+            _ = drain_sleep, if drain_deadline.is_some() => return DagOutcome::Requeue,
+        }
+    }
+    if drain_deadline.is_some() && !outputs.has(StageName::Publisher) {
+        return DagOutcome::Requeue;
+    }
+    DagOutcome::Completed(Box::new(outputs))
+}
+
+/// Parses, gates and checkpoints a stage's output.
+async fn accept_output(
+    shared: &DagShared,
+    outputs: &mut StageOutputs,
+    stage: StageName,
+    res: StageResult,
+    elapsed: Duration,
+) -> Result<(), String> {
+    let log = shared.log.for_stage(stage);
+    let fail = |reason: String| async move {
+        log.error(reason.clone());
+        let _ = shared
+            .store
+            .stage_failed(&shared.run_id, stage, &reason, chrono::Utc::now())
+            .await;
+        log.stage_changed(stage, StageStatus::Failed);
+        reason
+    };
+    if let Err(e) = outputs.insert(stage, res.output.clone()) {
+        return Err(fail(format!("stage {stage} produced malformed output: {e}")).await);
+    }
+    if let Err(v) = gates::check_stage(stage, outputs, &shared.job, &shared.master) {
+        return Err(fail(format!("stage {stage} output rejected: {v}")).await);
+    }
+    let saved = retry_transient("stage_completed", || {
+        shared.store.stage_completed(
+            &shared.run_id,
+            stage,
+            res.producer,
+            &res.output,
+            chrono::Utc::now(),
+            elapsed,
+        )
+    })
+    .await;
+    if let Err(e) = saved {
+        return Err(fail(format!("could not checkpoint stage {stage}: {e}")).await);
+    }
+    let log = shared.log.for_stage(stage);
+    log.info(format!(
+        "stage {stage} completed in {} ms (checkpointed)",
+        elapsed.as_millis()
+    ));
+    log.stage_changed(stage, StageStatus::Completed);
+    Ok(())
+}
+
+/// Executes one stage with retries for transient failures.
+async fn execute_stage(
+    shared: Arc<DagShared>,
+    stage: StageName,
+    outputs: StageOutputs,
+) -> (StageName, Result<(StageResult, Duration), StageError>) {
+    let log = shared.log.for_stage(stage);
+    let max_retries = shared.settings.stage_max_retries;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        if let Err(e) = retry_transient("stage_started", || {
+            shared
+                .store
+                .stage_started(&shared.run_id, stage, chrono::Utc::now())
+        })
+        .await
+        {
+            return (
+                stage,
+                Err(StageError::permanent(format!(
+                    "could not record the start of stage {stage}: {e}"
+                ))),
+            );
+        }
+        log.stage_changed(stage, StageStatus::Running);
+        if attempt == 1 {
+            log.info(format!("stage {stage} started"));
+        } else {
+            log.info(format!(
+                "stage {stage} started (retry {} of {max_retries})",
+                attempt - 1
+            ));
+        }
+        let ctx = Arc::new(StageContext {
+            run_id: shared.run_id.clone(),
+            job: Arc::clone(&shared.job),
+            master_cv: Arc::clone(&shared.master),
+            outputs: outputs.clone(),
+            settings: Arc::clone(&shared.settings),
+            log: log.clone(),
+        });
+        let began = Instant::now();
+        let result = match shared.stages.get(stage) {
+            Some(addr) => addr
+                .send(ExecuteStage {
+                    ctx,
+                    cancel: shared.cancel.child_token(),
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(StageError::transient(format!(
+                        "stage actor unavailable: {e}"
+                    )))
+                }),
+            None => Err(StageError::permanent(format!(
+                "no implementation registered for stage {stage}"
+            ))),
+        };
+        match result {
+            Ok(res) => return (stage, Ok((res, began.elapsed()))),
+            Err(e) if e.kind == StageErrorKind::Transient && attempt <= max_retries => {
+                let backoff = backoff(attempt);
+                log.warn(format!(
+                    "stage {stage} failed with a transient error: {}; retrying in {} ms",
+                    e.message,
+                    backoff.as_millis()
+                ));
+                tokio::time::sleep(backoff).await;
+            }
+            Err(e) => {
+                if e.kind != StageErrorKind::Cancelled {
+                    let kind = match e.kind {
+                        StageErrorKind::Transient => "transient, retries exhausted",
+                        StageErrorKind::Panicked => "panic",
+                        _ => "permanent",
+                    };
+                    log.error(format!("stage {stage} failed ({kind}): {}", e.message));
+                    let _ = shared
+                        .store
+                        .stage_failed(&shared.run_id, stage, &e.message, chrono::Utc::now())
+                        .await;
+                    log.stage_changed(stage, StageStatus::Failed);
+                }
+                return (stage, Err(e));
+            }
+        }
+    }
+}
+
+/// 200 ms doubling per attempt, with ±50% jitter, at most 5 s.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64
+        .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+        .min(5_000);
+    let jitter = rand::random_range(base / 2..=base + base / 2);
+    Duration::from_millis(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        for attempt in 1..10 {
+            let d = backoff(attempt).as_millis() as u64;
+            assert!((100..=7_500).contains(&d), "attempt {attempt}: {d}");
+        }
+        assert!(backoff(1) <= Duration::from_millis(300));
+    }
+}

@@ -1,0 +1,199 @@
+//! Typed outputs of each stage, in the shapes COMPAT.md gives for the job document. They
+//! are checkpointed as JSON and rebuilt from it when a run resumes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::StageName;
+
+/// Output of the pain-point miner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PainPointsOutput {
+    pub pain_points: Vec<String>,
+    pub strategic_needs: Vec<String>,
+    pub risks_if_unfilled: Vec<String>,
+    pub success_metrics: Vec<String>,
+}
+
+/// A dated, sourced fact about the company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanySignal {
+    /// funding, acquisition, leadership_change, product_launch, partnership, growth.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    /// ISO date or `"unknown"`.
+    pub date: String,
+    /// URL the signal came from.
+    pub source: String,
+}
+
+/// `company_research`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanyResearch {
+    pub summary: String,
+    pub signals: Vec<CompanySignal>,
+    pub url: Option<String>,
+}
+
+/// `role_research`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleResearch {
+    pub summary: String,
+    pub business_impact: Vec<String>,
+    pub why_now: String,
+}
+
+/// A person (or role) to reach out to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: String,
+    pub role: String,
+    pub linkedin_url: String,
+    pub why_relevant: String,
+    pub recent_signals: Vec<String>,
+    pub linkedin_message: String,
+    pub email_subject: String,
+    pub email_body: String,
+    pub reasoning: String,
+}
+
+/// Output of the research stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResearchOutput {
+    pub company_research: CompanyResearch,
+    pub role_research: RoleResearch,
+    pub primary_contacts: Vec<Contact>,
+    pub secondary_contacts: Vec<Contact>,
+    /// True when contacts are role-based placeholders rather than discovered people.
+    pub contacts_are_role_based: bool,
+}
+
+/// Output of the fit scorer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitOutput {
+    pub fit_score: u8,
+    pub fit_rationale: String,
+    pub fit_category: String,
+    /// Requirements the CV shows evidence for.
+    pub matched_requirements: Vec<String>,
+    /// Requirements without evidence.
+    pub missing_requirements: Vec<String>,
+}
+
+/// One achievement record chosen from the master CV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Star {
+    pub id: String,
+    /// The role heading it sits under in the master CV.
+    pub role: String,
+    /// The achievement, verbatim from the master CV.
+    pub text: String,
+    pub has_metric: bool,
+}
+
+/// Output of the CV tailor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvOutput {
+    pub cv_text: String,
+    pub cv_reasoning: String,
+    pub selected_stars: Vec<Star>,
+    pub star_to_pain_mapping: BTreeMap<String, Vec<String>>,
+}
+
+/// Output of the cover-letter writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverLetterOutput {
+    pub cover_letter: String,
+}
+
+/// Output of the publisher: where the files are and the job document's result fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishOutput {
+    /// Artifact key (`cv_md_url`, ...) → file name in the run's artifact folder.
+    pub artifacts: BTreeMap<String, String>,
+    /// The run's own artifact folder (served by `/artifacts`).
+    pub run_dir: String,
+    /// The published application folder (`applications/<Company>/<Title>/`).
+    pub application_dir: String,
+    /// Result fields for the job document (`$set` on success).
+    pub results: serde_json::Map<String, Value>,
+}
+
+/// Every stage's output so far within one run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StageOutputs {
+    pub pain_points: Option<PainPointsOutput>,
+    pub research: Option<ResearchOutput>,
+    pub fit: Option<FitOutput>,
+    pub cv: Option<CvOutput>,
+    pub cover_letter: Option<CoverLetterOutput>,
+    pub publish: Option<PublishOutput>,
+}
+
+impl StageOutputs {
+    /// Stores a stage's checkpointed JSON in its typed slot.
+    pub fn insert(&mut self, stage: StageName, value: Value) -> Result<(), serde_json::Error> {
+        match stage {
+            StageName::PainPoints => self.pain_points = Some(serde_json::from_value(value)?),
+            StageName::Research => self.research = Some(serde_json::from_value(value)?),
+            StageName::FitScore => self.fit = Some(serde_json::from_value(value)?),
+            StageName::Cv => self.cv = Some(serde_json::from_value(value)?),
+            StageName::CoverLetter => self.cover_letter = Some(serde_json::from_value(value)?),
+            StageName::Publisher => self.publish = Some(serde_json::from_value(value)?),
+        }
+        Ok(())
+    }
+
+    /// True when the stage's output is present.
+    pub fn has(&self, stage: StageName) -> bool {
+        match stage {
+            StageName::PainPoints => self.pain_points.is_some(),
+            StageName::Research => self.research.is_some(),
+            StageName::FitScore => self.fit.is_some(),
+            StageName::Cv => self.cv.is_some(),
+            StageName::CoverLetter => self.cover_letter.is_some(),
+            StageName::Publisher => self.publish.is_some(),
+        }
+    }
+}
+
+/// COMPAT.md: ≥90 exceptional, ≥80 strong, ≥70 good, ≥60 moderate, else weak.
+pub fn fit_category(score: u8) -> &'static str {
+    match score {
+        90..=u8::MAX => "exceptional",
+        80..=89 => "strong",
+        70..=79 => "good",
+        60..=69 => "moderate",
+        _ => "weak",
+    }
+}
+
+/// The roadmap's tier from the fit score.
+pub fn tier(score: u8) -> &'static str {
+    match score {
+        80..=u8::MAX => "high",
+        60..=79 => "medium",
+        _ => "low",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_follow_the_compat_thresholds() {
+        assert_eq!(fit_category(95), "exceptional");
+        assert_eq!(fit_category(90), "exceptional");
+        assert_eq!(fit_category(89), "strong");
+        assert_eq!(fit_category(70), "good");
+        assert_eq!(fit_category(60), "moderate");
+        assert_eq!(fit_category(59), "weak");
+        assert_eq!(tier(85), "high");
+        assert_eq!(tier(65), "medium");
+        assert_eq!(tier(10), "low");
+    }
+}

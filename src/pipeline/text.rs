@@ -1,0 +1,559 @@
+//! Plain-text analysis shared by the offline stages and the quality gates: splitting a
+//! posting into sections and items, tokens for lexical matching, numbers and stock phrases.
+
+use std::collections::BTreeSet;
+
+/// What a block of a posting is about, from its heading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    /// What the person will do.
+    Responsibilities,
+    /// Must-haves.
+    Requirements,
+    /// Nice-to-haves.
+    Preferred,
+    /// About the company or team.
+    About,
+    /// Pay, perks, process.
+    Benefits,
+    /// Anything before the first recognised heading.
+    Intro,
+}
+
+/// A posting section: its kind and its items (bullets or sentences).
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub kind: SectionKind,
+    pub items: Vec<String>,
+}
+
+fn heading_kind(line: &str) -> Option<SectionKind> {
+    let l = line
+        .trim()
+        .trim_start_matches('#')
+        .trim()
+        .trim_end_matches(':')
+        .to_ascii_lowercase();
+    if l.is_empty() || l.split_whitespace().count() > 8 {
+        return None;
+    }
+    let has = |words: &[&str]| words.iter().any(|w| l.contains(w));
+    if has(&[
+        "nice to have",
+        "nice-to-have",
+        "preferred",
+        "bonus",
+        "plus if",
+        "desirable",
+    ]) {
+        Some(SectionKind::Preferred)
+    } else if has(&[
+        "requirement",
+        "qualification",
+        "what you bring",
+        "what we're looking",
+        "what we are looking",
+        "you have",
+        "you bring",
+        "skills",
+        "must have",
+        "about you",
+        "who you are",
+        "experience",
+    ]) {
+        Some(SectionKind::Requirements)
+    } else if has(&[
+        "responsibilit",
+        "what you'll do",
+        "what you will do",
+        "the role",
+        "your role",
+        "duties",
+        "you will",
+        "in this role",
+        "your impact",
+        "day to day",
+        "key tasks",
+    ]) {
+        Some(SectionKind::Responsibilities)
+    } else if has(&[
+        "about us",
+        "about the company",
+        "who we are",
+        "about the team",
+        "our mission",
+        "the company",
+        "about ",
+    ]) {
+        Some(SectionKind::About)
+    } else if has(&[
+        "benefit",
+        "perks",
+        "we offer",
+        "compensation",
+        "salary",
+        "what's in it",
+        "how to apply",
+        "process",
+    ]) {
+        Some(SectionKind::Benefits)
+    } else {
+        None
+    }
+}
+
+/// Strips list markers (`-`, `*`, `•`, `1.`) and surrounding space.
+pub fn strip_marker(line: &str) -> &str {
+    let t = line.trim();
+    let t = t
+        .trim_start_matches(['-', '*', '•', '·', '–', '—', '▪', '◦'])
+        .trim_start();
+    let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 0 && digits < 3 && t[digits..].starts_with(['.', ')']) {
+        return t[digits + 1..].trim_start();
+    }
+    t
+}
+
+/// Splits a paragraph into sentences on `.`, `!`, `?` followed by a space.
+pub fn sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        current.push(c);
+        let at_end =
+            matches!(c, '.' | '!' | '?') && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
+        // Keep abbreviations such as "e.g." and decimals together.
+        let abbreviation =
+            current.ends_with("e.g.") || current.ends_with("i.e.") || current.ends_with("etc.");
+        if at_end && !abbreviation {
+            push_clean(&mut out, &current);
+            current.clear();
+        }
+    }
+    push_clean(&mut out, &current);
+    out
+}
+
+fn push_clean(out: &mut Vec<String>, s: &str) {
+    let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
+        out.push(t);
+    }
+}
+
+/// Splits a posting into sections of items. Bullets are items; prose lines become
+/// sentences.
+pub fn sections(text: &str) -> Vec<Section> {
+    let mut out = vec![Section {
+        kind: SectionKind::Intro,
+        items: Vec::new(),
+    }];
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let is_bullet = strip_marker(line).len() != line.len();
+        if !is_bullet {
+            if let Some(kind) = heading_kind(line) {
+                if line.ends_with(':')
+                    || line.starts_with('#')
+                    || line.split_whitespace().count() <= 6
+                {
+                    out.push(Section {
+                        kind,
+                        items: Vec::new(),
+                    });
+                    continue;
+                }
+            }
+        }
+        let section = out.last_mut().expect("at least one section");
+        if is_bullet {
+            push_clean(&mut section.items, strip_marker(line));
+        } else {
+            section.items.extend(sentences(line));
+        }
+    }
+    out.retain(|s| !s.items.is_empty());
+    out
+}
+
+/// Items of every section of a kind, in order.
+pub fn items_of(sections: &[Section], kind: SectionKind) -> Vec<String> {
+    sections
+        .iter()
+        .filter(|s| s.kind == kind)
+        .flat_map(|s| s.items.iter().cloned())
+        .collect()
+}
+
+const STOPWORDS: &[&str] = &[
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "but",
+    "by",
+    "can",
+    "for",
+    "from",
+    "has",
+    "have",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "of",
+    "on",
+    "or",
+    "our",
+    "that",
+    "the",
+    "their",
+    "this",
+    "to",
+    "we",
+    "will",
+    "with",
+    "you",
+    "your",
+    "who",
+    "what",
+    "which",
+    "while",
+    "across",
+    "about",
+    "all",
+    "also",
+    "any",
+    "both",
+    "each",
+    "more",
+    "other",
+    "such",
+    "than",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "those",
+    "through",
+    "up",
+    "us",
+    "using",
+    "via",
+    "was",
+    "were",
+    "where",
+    "work",
+    "working",
+    "within",
+    "would",
+    "should",
+    "must",
+    "may",
+    "our",
+    "out",
+    "own",
+    "per",
+    "so",
+    "some",
+    "very",
+    "well",
+    "how",
+    "new",
+    "not",
+    "do",
+    "does",
+    "i",
+    "my",
+    "me",
+    "he",
+    "she",
+    "his",
+    "her",
+    "am",
+    "if",
+    "no",
+    "yes",
+    "etc",
+    "e.g",
+    "i.e",
+    // Words that appear in every requirement and carry no evidence.
+    "experience",
+    "experienced",
+    "years",
+    "year",
+    "strong",
+    "ability",
+    "able",
+    "knowledge",
+    "skills",
+    "skill",
+    "excellent",
+    "good",
+    "great",
+    "solid",
+    "proven",
+    "track",
+    "record",
+    "understanding",
+    "familiarity",
+    "familiar",
+    "proficiency",
+    "proficient",
+    "plus",
+    "preferred",
+    "required",
+    "including",
+    "role",
+    "team",
+    "teams",
+    "help",
+    "make",
+    "like",
+    "get",
+    "use",
+    "want",
+    "looking",
+    "join",
+    "based",
+    "least",
+    "equivalent",
+    "related",
+    "relevant",
+    "similar",
+    "etc.",
+    "someone",
+    "candidate",
+    "ideal",
+    "opportunity",
+    "company",
+    "day",
+    "days",
+    "ensure",
+    "high",
+    "hands-on",
+];
+
+/// Lower-cased significant tokens of a text, lightly stemmed, stopwords removed. Tokens
+/// keep `+`, `#` and inner dots so `c++`, `c#` and `node.js` survive.
+pub fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '+' | '#' | '.' | '-' | '/')))
+        .flat_map(|t| t.split('/'))
+        .map(|t| {
+            t.trim_matches(|c: char| matches!(c, '.' | '-'))
+                .to_lowercase()
+        })
+        .filter(|t| t.chars().count() >= 2 && !t.chars().all(|c| c.is_ascii_digit()))
+        .filter(|t| !STOPWORDS.contains(&t.as_str()))
+        .map(|t| stem(&t))
+        .collect()
+}
+
+/// Significant tokens as a set.
+pub fn token_set(text: &str) -> BTreeSet<String> {
+    tokens(text).into_iter().collect()
+}
+
+fn stem(t: &str) -> String {
+    if !t.chars().all(|c| c.is_alphabetic()) {
+        return t.to_owned();
+    }
+    for suffix in ["ing", "ies", "ed", "es", "s"] {
+        if t.len() > suffix.len() + 3 && t.ends_with(suffix) && !t.ends_with("ss") {
+            let base = &t[..t.len() - suffix.len()];
+            return if suffix == "ies" {
+                format!("{base}y")
+            } else {
+                base.to_owned()
+            };
+        }
+    }
+    t.to_owned()
+}
+
+/// Numbers that carry meaning (metrics, counts, money), as written: `40%`, `$2M`, `12`,
+/// `3.5x`. Four-digit years are left out.
+pub fn metric_numbers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in text.split_whitespace() {
+        let t = raw.trim_matches(|c: char| {
+            matches!(
+                c,
+                ',' | ';' | ':' | '(' | ')' | '"' | '\'' | '.' | '!' | '?'
+            )
+        });
+        if !t.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
+        let is_year = digits.len() == 4
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '–' | '-'))
+            && (digits.starts_with("19") || digits.starts_with("20"));
+        let is_date_range =
+            t.contains(['–', '-']) && t.chars().filter(|c| c.is_ascii_digit()).count() >= 8;
+        if !is_year && !is_date_range {
+            out.push(t.to_owned());
+        }
+    }
+    out
+}
+
+/// Four-digit years mentioned in a text.
+pub fn years(text: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i + 4 <= chars.len() {
+        let window: String = chars[i..i + 4].iter().collect();
+        let boundary_before = i == 0 || !chars[i - 1].is_ascii_digit();
+        let boundary_after = chars.get(i + 4).is_none_or(|c| !c.is_ascii_digit());
+        if boundary_before && boundary_after && window.chars().all(|c| c.is_ascii_digit()) {
+            if let Ok(y) = window.parse::<u32>() {
+                if (1950..=2100).contains(&y) {
+                    out.push(y);
+                }
+            }
+            i += 4;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Stock phrases that make applications and pain points read as boilerplate.
+pub const STOCK_PHRASES: &[&str] = &[
+    "excited to apply",
+    "perfect fit",
+    "team player",
+    "fast-paced environment",
+    "fast paced environment",
+    "self-starter",
+    "self starter",
+    "rockstar",
+    "ninja",
+    "go-getter",
+    "hit the ground running",
+    "think outside the box",
+    "synergy",
+    "results-driven",
+    "detail-oriented",
+    "passionate about",
+    "wear many hats",
+    "dynamic environment",
+    "competitive salary",
+    "work hard, play hard",
+    "dream job",
+    "thrilled to",
+];
+
+/// The stock phrases a text contains.
+pub fn stock_phrases_in(text: &str) -> Vec<&'static str> {
+    let lower = text.to_lowercase();
+    STOCK_PHRASES
+        .iter()
+        .copied()
+        .filter(|p| lower.contains(p))
+        .collect()
+}
+
+/// Cuts a text to at most `max` characters at a word boundary, without trailing
+/// punctuation.
+pub fn shorten(text: &str, max: usize) -> String {
+    let t = text.trim().trim_end_matches(['.', ';', ',', ':']).trim();
+    if t.chars().count() <= max {
+        return t.to_owned();
+    }
+    let mut out = String::new();
+    for word in t.split_whitespace() {
+        if out.chars().count() + word.chars().count() + 1 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.trim_end_matches([',', ';', ':', '-', '–'])
+        .trim()
+        .to_owned()
+}
+
+/// First character lower-cased (for embedding a sentence in another), unless it starts an
+/// acronym or proper noun written in capitals.
+pub fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => {
+            let mut s = a.to_lowercase().collect::<String>();
+            s.push(b);
+            s.extend(chars);
+            s
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// Number of words.
+pub fn word_count(text: &str) -> usize {
+    text.split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_split_bullets_under_headings() {
+        let s = sections("We build rockets.\n\nResponsibilities:\n- Build the engine\n- Test it\n\nRequirements\n* 5+ years of Rust\n");
+        assert_eq!(
+            items_of(&s, SectionKind::Responsibilities),
+            vec!["Build the engine", "Test it"]
+        );
+        assert_eq!(
+            items_of(&s, SectionKind::Requirements),
+            vec!["5+ years of Rust"]
+        );
+        assert_eq!(items_of(&s, SectionKind::Intro), vec!["We build rockets."]);
+    }
+
+    #[test]
+    fn tokens_keep_tech_names_and_drop_filler() {
+        let t = tokens("Strong experience with C++, Node.js and Kubernetes clusters");
+        assert!(t.contains(&"c++".to_string()));
+        assert!(t.contains(&"node.js".to_string()));
+        assert!(t.iter().any(|x| x.starts_with("kubernet")), "{t:?}");
+        assert!(!t.contains(&"experience".to_string()));
+    }
+
+    #[test]
+    fn metric_numbers_skip_years() {
+        assert_eq!(
+            metric_numbers("Cut latency 40% in 2021 for 12 teams ($2M)."),
+            vec!["40%", "12", "$2M"]
+        );
+        assert_eq!(years("Acme (2019–2023)"), vec![2019, 2023]);
+    }
+
+    #[test]
+    fn shorten_cuts_at_words() {
+        assert_eq!(
+            shorten("Design and operate the ingestion pipeline.", 20),
+            "Design and operate"
+        );
+    }
+}

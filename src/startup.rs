@@ -1,0 +1,239 @@
+//! Building the daemon: [`Runtime`] starts the store-backed actors (used by `serve` and by
+//! the CLI's `run`), [`Application`] adds the HTTP server on a bound listener so tests can
+//! start the real thing on port 0. SIGTERM/SIGINT drain: stop admitting, let running stages
+//! finish within `SHUTDOWN_GRACE_SECONDS`, re-queue what is left, flush logs, exit 0.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::{Actor, Addr};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::actors::log_hub::LogHub;
+use crate::actors::messages::{Drain, FlushLogs};
+use crate::actors::pipeline::PipelineDeps;
+use crate::actors::stage::StageSet;
+use crate::actors::supervisor::{RunSupervisor, RunnerStats};
+use crate::config::Settings;
+use crate::domain::RunStatus;
+use crate::http::{self, AppState, BearerAuth};
+use crate::pipeline::stages::default_stages;
+use crate::store::sqlite::SqliteStore;
+use crate::store::DynStore;
+
+/// An exclusive lock on `DATA_DIR`: one executing process per embedded store, so runs left
+/// `running` by a crash can be taken back at once on the next start.
+pub struct InstanceLock {
+    _file: File,
+}
+
+impl InstanceLock {
+    /// Takes the lock or explains who holds it.
+    pub fn acquire(data_dir: &Path) -> anyhow::Result<Self> {
+        use std::os::unix::io::AsRawFd;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
+        let path = data_dir.join("job-runner.lock");
+        let file = File::create(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        // SAFETY: flock on a file descriptor we own; no memory is shared.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            anyhow::bail!(
+                "another job-runner process is using DATA_DIR {} (lock {} is held); stop it or use another DATA_DIR",
+                data_dir.display(),
+                path.display()
+            );
+        }
+        Ok(Self { _file: file })
+    }
+}
+
+/// The actors and the store, without HTTP.
+pub struct Runtime {
+    pub settings: Arc<Settings>,
+    pub store: DynStore,
+    pub hub: Addr<LogHub>,
+    pub supervisor: Addr<RunSupervisor>,
+    pub stats: Arc<RunnerStats>,
+    _lock: InstanceLock,
+}
+
+impl Runtime {
+    /// Opens the store, recovers runs a crash left behind, and starts the actors. Must be
+    /// called inside the actix runtime.
+    pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let lock = InstanceLock::acquire(&settings.data_dir)?;
+        if settings.mongodb_uri.is_some() {
+            tracing::warn!("MONGODB_URI is set but the MongoDB backend is not available in this version; using the embedded SQLite store in DATA_DIR");
+        }
+        let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.with_context(
+            || format!("cannot open the store in {}", settings.data_dir.display()),
+        )?);
+        let recovered = store
+            .recover_runs(chrono::Utc::now(), true)
+            .await
+            .context("cannot recover interrupted runs")?;
+        if !recovered.is_empty() {
+            tracing::warn!(count = recovered.len(), "re-queued runs interrupted by a previous stop; they resume from their last checkpoint");
+        }
+        let queued = store
+            .count_runs(RunStatus::Queued)
+            .await
+            .context("cannot count queued runs")?;
+        if settings.openai_api_key.is_none()
+            && settings.anthropic_api_key.is_none()
+            && settings.openrouter_api_key.is_none()
+        {
+            tracing::info!(
+                "no LLM API key configured: every stage runs offline (deterministic, no network)"
+            );
+        }
+        if !settings.master_cv_path.is_file() {
+            tracing::warn!(path = %settings.master_cv_path.display(), "MASTER_CV_PATH does not exist; runs without a profile_ref will fail until it does");
+        }
+        let hub = LogHub::new(store.clone(), settings.log_buffer_limit).start();
+        let stages = StageSet::start(
+            default_stages(),
+            settings.offline_stage_delay,
+            &settings.stage_faults,
+        );
+        let stats = Arc::new(RunnerStats {
+            active: AtomicUsize::new(0),
+            queued: AtomicUsize::new(queued as usize),
+            max_concurrency: settings.max_concurrency,
+            draining: AtomicBool::new(false),
+        });
+        let deps = Arc::new(PipelineDeps {
+            store: store.clone(),
+            settings: Arc::clone(&settings),
+            hub: hub.clone(),
+            stages,
+            instance_id: format!("{}-{}", hostname(), std::process::id()),
+        });
+        let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
+        Ok(Self {
+            settings,
+            store,
+            hub,
+            supervisor,
+            stats,
+            _lock: lock,
+        })
+    }
+
+    /// Drains the supervisor within the grace period and flushes the logs.
+    pub async fn shutdown(&self) {
+        let deadline = Instant::now() + self.settings.shutdown_grace;
+        tracing::info!(
+            grace_s = self.settings.shutdown_grace.as_secs(),
+            "draining: no new runs; waiting for running stages"
+        );
+        if let Err(e) = self.supervisor.send(Drain { deadline }).await {
+            tracing::error!(error = %e, "drain failed");
+        }
+        let _ = self.hub.send(FlushLogs).await;
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// The daemon: runtime plus HTTP server.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    runtime: Runtime,
+}
+
+impl Application {
+    /// Starts the runtime and binds the listener (`PORT=0` picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind_address())
+            .with_context(|| format!("cannot listen on {}", settings.bind_address()))?;
+        let port = listener.local_addr()?.port();
+        let runtime = Runtime::start(settings).await?;
+        let settings = Arc::clone(&runtime.settings);
+        if settings.runner_api_secret.is_none() {
+            tracing::warn!("RUNNER_API_SECRET is not set: the API is open to anyone who can reach it (development only)");
+        }
+        let state = web::Data::new(AppState {
+            settings: Arc::clone(&settings),
+            store: runtime.store.clone(),
+            supervisor: runtime.supervisor.clone(),
+            hub: runtime.hub.clone(),
+            stats: Arc::clone(&runtime.stats),
+        });
+        let secret = settings
+            .runner_api_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned());
+        let (origins, max_body) = (settings.cors_origins.clone(), settings.max_body_bytes);
+        let server = HttpServer::new(move || {
+            let mut cors = actix_cors::Cors::default()
+                .allowed_methods(vec!["GET", "POST", "HEAD"])
+                .allowed_headers(vec!["Authorization", "Content-Type", "Last-Event-ID"])
+                .max_age(3600);
+            for o in &origins {
+                cors = cors.allowed_origin(o);
+            }
+            App::new()
+                .wrap(BearerAuth::new(secret.as_deref()))
+                .wrap(cors)
+                .app_data(state.clone())
+                .configure(|c| http::configure(c, max_body))
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        tracing::info!(
+            port,
+            store = runtime.store.backend(),
+            "job-runner listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            runtime,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains and returns.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+        self.runtime.shutdown().await;
+        handle.stop(true).await;
+        let _ = server.await;
+        tracing::info!("job-runner stopped");
+        Ok(())
+    }
+
+    /// Serves until the returned future is dropped (tests).
+    pub async fn run_in_background(self) -> anyhow::Result<()> {
+        let _runtime = self.runtime;
+        self.server.await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Persistence behind one trait. The daemon holds an `Arc<dyn Store>` picked from
+//! configuration at start-up; every backend passes the same contract suite
+//! (`tests/store/contract.rs`). The embedded SQLite backend is the zero-set-up default.
+//!
+//! The store is also the durable run queue: a run is `queued` in the store until a runner
+//! claims it with [`Store::claim_next_run`], an atomic compare-and-set that records the
+//! claiming instance and a lease. Whoever holds the lease may finish or re-queue the run.
+
+mod records;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::domain::{
+    JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord,
+};
+
+pub use records::{JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
+
+/// Shared handle to the configured backend.
+pub type DynStore = Arc<dyn Store>;
+
+/// Errors from any backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The embedded database reported an error.
+    #[error("sqlite error during {context}: {source}")]
+    Sqlite {
+        /// What the store was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The backend could not be reached or its worker failed; worth retrying.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A job document that must exist does not.
+    #[error("job {0} not found")]
+    JobNotFound(JobId),
+    /// Stored data could not be decoded.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True for errors a caller should retry with backoff (busy database, lost connection).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            StoreError::JobNotFound(_) | StoreError::Corrupt(_) => false,
+        }
+    }
+}
+
+/// Everything job-runner persists. Implementations must make each method atomic.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short backend name for logs and `/health` (`sqlite`, `mongodb`).
+    fn backend(&self) -> &'static str;
+
+    /// A cheap round trip proving the backend answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- job documents -------------------------------------------------------------
+
+    /// Inserts or replaces a job document (import); returns true when it was new.
+    async fn upsert_job(&self, job: &JobPosting) -> Result<bool, StoreError>;
+
+    /// The parsed posting, or `None` when no document has this id.
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError>;
+
+    /// The raw document including every field the runner wrote.
+    async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError>;
+
+    /// `$set`s the update's fields on an existing document (never creates one).
+    async fn update_job(&self, id: &JobId, update: &JobUpdate) -> Result<(), StoreError>;
+
+    // ---- runs -----------------------------------------------------------------------
+
+    /// Inserts new runs, all or none.
+    async fn insert_runs(&self, runs: &[Run]) -> Result<(), StoreError>;
+
+    /// One run.
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
+
+    /// Runs matching a filter, newest first.
+    async fn list_runs(&self, filter: &RunFilter) -> Result<RunPage, StoreError>;
+
+    /// How many runs are in a status.
+    async fn count_runs(&self, status: RunStatus) -> Result<u64, StoreError>;
+
+    /// The queued or running run of a job, if any.
+    async fn active_run_for_job(&self, job: &JobId) -> Result<Option<Run>, StoreError>;
+
+    /// Atomically moves the oldest queued run to `running`, owned by `owner` until the lease
+    /// expires; increments `attempts`; sets `started_at` on the first claim.
+    async fn claim_next_run(&self, owner: &str, lease: Duration)
+        -> Result<Option<Run>, StoreError>;
+
+    /// Extends the lease of a run `owner` holds; false when it no longer holds it.
+    async fn renew_lease(
+        &self,
+        id: &RunId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves a run `owner` holds to a terminal status; false when it does not hold it.
+    async fn finish_run(
+        &self,
+        id: &RunId,
+        owner: &str,
+        finish: &RunFinish,
+    ) -> Result<bool, StoreError>;
+
+    /// Cancels a run that is still queued; false when it is not queued.
+    async fn cancel_queued_run(&self, id: &RunId, reason: &str) -> Result<bool, StoreError>;
+
+    /// Puts a run `owner` holds back in the queue (shutdown before it finished).
+    async fn requeue_run(&self, id: &RunId, owner: &str) -> Result<bool, StoreError>;
+
+    /// Re-queues `running` runs whose lease expired before `now`, or every running run when
+    /// `sole_instance` (the caller holds the only lock on this store). Returns their ids.
+    async fn recover_runs(
+        &self,
+        now: DateTime<Utc>,
+        sole_instance: bool,
+    ) -> Result<Vec<RunId>, StoreError>;
+
+    // ---- stage checkpoints ----------------------------------------------------------
+
+    /// Records that a stage started (status running, attempts + 1).
+    async fn stage_started(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Checkpoints a stage's output.
+    async fn stage_completed(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        producer: StageProducer,
+        output: &Value,
+        finished_at: DateTime<Utc>,
+        duration: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Records a stage's failure.
+    async fn stage_failed(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Every stage record of a run (stages never started are absent).
+    async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError>;
+
+    // ---- run logs -------------------------------------------------------------------
+
+    /// Appends log lines (any runs) in one batch; a line already stored is ignored.
+    async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError>;
+
+    /// Lines of a run with `seq > after`, oldest first, at most `limit`.
+    async fn read_logs(
+        &self,
+        run: &RunId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LogLine>, StoreError>;
+
+    /// The highest stored sequence number of a run (0 when none).
+    async fn last_log_seq(&self, run: &RunId) -> Result<u64, StoreError>;
+
+    // ---- LLM calls ------------------------------------------------------------------
+
+    /// Records one LLM call.
+    async fn record_llm_call(&self, call: &LlmCall) -> Result<(), StoreError>;
+
+    /// The LLM calls of a run, oldest first.
+    async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError>;
+}
+
+/// Retries `op` on transient store errors with exponential backoff (100 ms doubling, at
+/// most 2 s, 6 attempts); other errors return at once. Each retry is logged with its cause.
+pub async fn retry_transient<T, F, Fut>(what: &str, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if e.is_transient() && attempt < 6 => {
+                tracing::warn!(error = %e, attempt, "store call {what} failed; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

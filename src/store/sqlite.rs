@@ -1,0 +1,758 @@
+//! The embedded backend: one SQLite file in `DATA_DIR` (WAL mode). rusqlite is blocking,
+//! so every call goes through [`SqliteStore::call`], which runs the closure on tokio's
+//! blocking pool with the single connection; the async threads never touch SQLite.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+use super::{JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
+use crate::domain::{
+    JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
+};
+
+/// Versioned schema steps; each runs once, in order, inside a transaction.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs, runs, stages, logs, llm calls.
+    r#"
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        profile_ref TEXT,
+        source TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT,
+        artifacts TEXT NOT NULL DEFAULT '{}',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_expires_at TEXT
+    );
+    CREATE INDEX runs_status_created ON runs(status, created_at);
+    CREATE INDEX runs_job ON runs(job_id, created_at);
+    CREATE TABLE stages (
+        run_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        producer TEXT,
+        output TEXT,
+        error TEXT,
+        PRIMARY KEY (run_id, stage)
+    );
+    CREATE TABLE run_logs (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        level TEXT NOT NULL,
+        stage TEXT,
+        message TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        latency_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX llm_calls_run ON llm_calls(run_id, id);
+    "#,
+];
+
+/// The SQLite-backed store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// One connection, serialised by the mutex; SQLite itself serialises writers anyway.
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    // Fixed width so that text order is time order.
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, rusqlite::Error> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, rusqlite::Error> {
+    s.map(|s| parse_ts(&s)).transpose()
+}
+
+fn conversion<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn text_error(msg: String) -> rusqlite::Error {
+    conversion(std::io::Error::other(msg))
+}
+
+const RUN_COLUMNS: &str =
+    "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
+     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at";
+
+fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
+    let id: String = row.get(0)?;
+    let job: String = row.get(1)?;
+    let status: String = row.get(2)?;
+    let artifacts: String = row.get(10)?;
+    Ok(Run {
+        run_id: RunId::parse(&id).map_err(text_error)?,
+        job_id: JobId::parse(&job).map_err(text_error)?,
+        status: status.parse().map_err(text_error)?,
+        profile_ref: row.get(3)?,
+        source: row.get(4)?,
+        created_at: parse_ts(&row.get::<_, String>(5)?)?,
+        started_at: opt_ts(row.get(6)?)?,
+        updated_at: parse_ts(&row.get::<_, String>(7)?)?,
+        finished_at: opt_ts(row.get(8)?)?,
+        error: row.get(9)?,
+        artifacts: serde_json::from_str(&artifacts).map_err(conversion)?,
+        attempts: row.get(11)?,
+        lease_owner: row.get(12)?,
+        lease_expires_at: opt_ts(row.get(13)?)?,
+    })
+}
+
+fn lease_until(lease: Duration) -> String {
+    ts(Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/job-runner.sqlite3` and migrates it.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join("job-runner.sqlite3");
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let wrap = |context| move |source| StoreError::Sqlite { context, source };
+            let mut conn = Connection::open(&path).map_err(wrap("open"))?;
+            conn.busy_timeout(Duration::from_secs(5))
+                .map_err(wrap("busy_timeout"))?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(wrap("journal_mode"))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(wrap("synchronous"))?;
+            migrate(&mut conn).map_err(wrap("migrate"))?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store open task failed: {e}")))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool. The only place that touches it.
+    async fn call<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store worker failed during {context}: {e}")))?
+        .map_err(|source| StoreError::Sqlite { context, source })
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, ts(Utc::now())],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied store migration");
+    }
+    Ok(())
+}
+
+fn load_doc(conn: &Connection, id: &str) -> Result<Option<Map<String, Value>>, rusqlite::Error> {
+    let doc: Option<String> = conn
+        .query_row("SELECT doc FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    doc.map(|d| serde_json::from_str(&d).map_err(conversion))
+        .transpose()
+}
+
+/// Applies a [`JobUpdate`] to a document the way MongoDB's `$set` would.
+fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
+    let t = |d: DateTime<Utc>| Value::String(ts(d));
+    doc.insert(
+        "pipeline_run_id".into(),
+        Value::String(u.run_id.to_string()),
+    );
+    doc.insert(
+        "pipeline_status".into(),
+        Value::String(u.pipeline_status.clone()),
+    );
+    if let Some(s) = u.started_at {
+        doc.insert("pipeline_started_at".into(), t(s));
+    }
+    doc.insert("pipeline_updated_at".into(), t(u.updated_at));
+    doc.insert("updatedAt".into(), t(u.updated_at));
+    if let Some(c) = u.completed_at {
+        doc.insert("pipeline_completed_at".into(), t(c));
+    }
+    if let Some((err, at)) = &u.failure {
+        doc.insert("pipeline_error".into(), Value::String(err.clone()));
+        doc.insert("pipeline_failed_at".into(), t(*at));
+    }
+    if let Some(urls) = &u.artifact_urls {
+        doc.insert(
+            "artifact_urls".into(),
+            serde_json::to_value(urls).unwrap_or(Value::Null),
+        );
+    }
+    if let Some(results) = &u.results {
+        for (k, v) in results {
+            if !v.is_null() {
+                doc.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.call("ping", |c| c.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
+    async fn upsert_job(&self, job: &JobPosting) -> Result<bool, StoreError> {
+        let id = job.id.to_string();
+        let fresh = job.to_document();
+        self.call("upsert_job", move |c| {
+            let tx = c.transaction()?;
+            let existing = load_doc(&tx, &id)?;
+            let is_new = existing.is_none();
+            // Re-importing keeps the fields the runner wrote; input fields are replaced.
+            let mut doc = existing.unwrap_or_default();
+            for (k, v) in fresh {
+                doc.insert(k, v);
+            }
+            tx.execute(
+                "INSERT INTO jobs (id, doc, imported_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+                params![id, Value::Object(doc).to_string(), ts(Utc::now())],
+            )?;
+            tx.commit()?;
+            Ok(is_new)
+        })
+        .await
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError> {
+        match self.get_job_document(id).await? {
+            None => Ok(None),
+            Some(doc) => JobPosting::from_document(&doc, false)
+                .map(Some)
+                .map_err(StoreError::Corrupt),
+        }
+    }
+
+    async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError> {
+        let id = id.to_string();
+        self.call("get_job_document", move |c| load_doc(c, &id))
+            .await
+    }
+
+    async fn update_job(&self, id: &JobId, update: &JobUpdate) -> Result<(), StoreError> {
+        let key = id.to_string();
+        let update = update.clone();
+        let found = self
+            .call("update_job", move |c| {
+                let tx = c.transaction()?;
+                let Some(mut doc) = load_doc(&tx, &key)? else {
+                    return Ok(false);
+                };
+                apply_update(&mut doc, &update);
+                tx.execute(
+                    "UPDATE jobs SET doc = ?2 WHERE id = ?1",
+                    params![key, Value::Object(doc).to_string()],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::JobNotFound(id.clone()))
+        }
+    }
+
+    async fn insert_runs(&self, runs: &[Run]) -> Result<(), StoreError> {
+        let runs = runs.to_vec();
+        self.call("insert_runs", move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare(&format!(
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                ))?;
+                for r in &runs {
+                    stmt.execute(params![
+                        r.run_id.to_string(),
+                        r.job_id.to_string(),
+                        r.status.as_str(),
+                        r.profile_ref,
+                        r.source,
+                        ts(r.created_at),
+                        r.started_at.map(ts),
+                        ts(r.updated_at),
+                        r.finished_at.map(ts),
+                        r.error,
+                        serde_json::to_string(&r.artifacts).map_err(conversion)?,
+                        r.attempts,
+                        r.lease_owner,
+                        r.lease_expires_at.map(ts),
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let id = id.to_string();
+        self.call("get_run", move |c| {
+            c.query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [id],
+                run_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<RunPage, StoreError> {
+        let status = filter.status.map(|s| s.as_str().to_owned());
+        let job = filter.job_id.as_ref().map(|j| j.to_string());
+        let (limit, offset) = (filter.limit as i64, filter.offset as i64);
+        self.call("list_runs", move |c| {
+            let cond = "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_id = ?2)";
+            let total: u64 =
+                c.query_row(&format!("SELECT COUNT(*) FROM runs WHERE {cond}"), params![status, job], |r| r.get(0))?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4"
+            ))?;
+            let runs = stmt
+                .query_map(params![status, job, limit, offset], run_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RunPage { runs, total })
+        })
+        .await
+    }
+
+    async fn count_runs(&self, status: RunStatus) -> Result<u64, StoreError> {
+        self.call("count_runs", move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM runs WHERE status = ?1",
+                [status.as_str()],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    async fn active_run_for_job(&self, job: &JobId) -> Result<Option<Run>, StoreError> {
+        let job = job.to_string();
+        self.call("active_run_for_job", move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status IN ('queued', 'running')
+                     ORDER BY created_at LIMIT 1"
+                ),
+                [job],
+                run_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn claim_next_run(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Run>, StoreError> {
+        let owner = owner.to_owned();
+        self.call("claim_next_run", move |c| {
+            let now = ts(Utc::now());
+            c.query_row(
+                &format!(
+                    "UPDATE runs SET status = 'running', lease_owner = ?1, lease_expires_at = ?2,
+                        attempts = attempts + 1, started_at = COALESCE(started_at, ?3), updated_at = ?3
+                     WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1)
+                       AND status = 'queued'
+                     RETURNING {RUN_COLUMNS}"
+                ),
+                params![owner, lease_until(lease), now],
+                run_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: &RunId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let (id, owner) = (id.to_string(), owner.to_owned());
+        self.call("renew_lease", move |c| {
+            let n = c.execute(
+                "UPDATE runs SET lease_expires_at = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                params![id, owner, lease_until(lease)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        id: &RunId,
+        owner: &str,
+        finish: &RunFinish,
+    ) -> Result<bool, StoreError> {
+        let (id, owner, finish) = (id.to_string(), owner.to_owned(), finish.clone());
+        self.call("finish_run", move |c| {
+            let n = c.execute(
+                "UPDATE runs SET status = ?3, error = ?4, artifacts = ?5, finished_at = ?6, updated_at = ?6,
+                    lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                params![
+                    id,
+                    owner,
+                    finish.status.as_str(),
+                    finish.error,
+                    serde_json::to_string(&finish.artifacts).map_err(conversion)?,
+                    ts(finish.at)
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn cancel_queued_run(&self, id: &RunId, reason: &str) -> Result<bool, StoreError> {
+        let (id, reason) = (id.to_string(), reason.to_owned());
+        self.call("cancel_queued_run", move |c| {
+            let now = ts(Utc::now());
+            let n = c.execute(
+                "UPDATE runs SET status = 'cancelled', error = ?2, finished_at = ?3, updated_at = ?3
+                 WHERE id = ?1 AND status = 'queued'",
+                params![id, reason, now],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn requeue_run(&self, id: &RunId, owner: &str) -> Result<bool, StoreError> {
+        let (id, owner) = (id.to_string(), owner.to_owned());
+        self.call("requeue_run", move |c| {
+            let n = c.execute(
+                "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?3
+                 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                params![id, owner, ts(Utc::now())],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn recover_runs(
+        &self,
+        now: DateTime<Utc>,
+        sole_instance: bool,
+    ) -> Result<Vec<RunId>, StoreError> {
+        self.call("recover_runs", move |c| {
+            let mut stmt = c.prepare(
+                "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+                 WHERE status = 'running' AND (?2 OR lease_expires_at IS NULL OR lease_expires_at < ?1)
+                 RETURNING id",
+            )?;
+            let ids = stmt
+                .query_map(params![ts(now), sole_instance], |r| r.get::<_, String>(0))?
+                .map(|r| r.and_then(|s| RunId::parse(&s).map_err(text_error)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn stage_started(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let run = run.to_string();
+        self.call("stage_started", move |c| {
+            c.execute(
+                "INSERT INTO stages (run_id, stage, status, started_at, attempts) VALUES (?1, ?2, 'running', ?3, 1)
+                 ON CONFLICT(run_id, stage) DO UPDATE SET status = 'running', started_at = ?3,
+                    finished_at = NULL, error = NULL, attempts = attempts + 1",
+                params![run, stage.as_str(), ts(at)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stage_completed(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        producer: StageProducer,
+        output: &Value,
+        finished_at: DateTime<Utc>,
+        duration: Duration,
+    ) -> Result<(), StoreError> {
+        let run = run.to_string();
+        let output = output.to_string();
+        let producer = match producer {
+            StageProducer::Offline => "offline",
+            StageProducer::Llm => "llm",
+        };
+        self.call("stage_completed", move |c| {
+            c.execute(
+                "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output)
+                 VALUES (?1, ?2, 'completed', ?3, ?3, ?4, 1, ?5, ?6)
+                 ON CONFLICT(run_id, stage) DO UPDATE SET status = 'completed', finished_at = ?3,
+                    duration_ms = ?4, producer = ?5, output = ?6, error = NULL",
+                params![run, stage.as_str(), ts(finished_at), duration.as_millis() as i64, producer, output],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stage_failed(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (run, error) = (run.to_string(), error.to_owned());
+        self.call("stage_failed", move |c| {
+            c.execute(
+                "INSERT INTO stages (run_id, stage, status, finished_at, attempts, error) VALUES (?1, ?2, 'failed', ?3, 1, ?4)
+                 ON CONFLICT(run_id, stage) DO UPDATE SET status = 'failed', finished_at = ?3, error = ?4",
+                params![run, stage.as_str(), ts(at), error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError> {
+        let run = run.to_string();
+        self.call("load_stages", move |c| {
+            let mut stmt = c.prepare(
+                "SELECT stage, status, started_at, finished_at, duration_ms, attempts, producer, output, error
+                 FROM stages WHERE run_id = ?1",
+            )?;
+            let mut records = stmt
+                .query_map([run], |r| {
+                    let stage: String = r.get(0)?;
+                    let status: String = r.get(1)?;
+                    let producer: Option<String> = r.get(6)?;
+                    let output: Option<String> = r.get(7)?;
+                    Ok(StageRecord {
+                        stage: stage.parse().map_err(text_error)?,
+                        status: status.parse::<StageStatus>().map_err(text_error)?,
+                        started_at: opt_ts(r.get(2)?)?,
+                        finished_at: opt_ts(r.get(3)?)?,
+                        duration_ms: r.get::<_, Option<i64>>(4)?.map(|d| d as u64),
+                        attempts: r.get(5)?,
+                        producer: producer.map(|p| match p.as_str() {
+                            "llm" => StageProducer::Llm,
+                            _ => StageProducer::Offline,
+                        }),
+                        output: output.map(|o| serde_json::from_str(&o).map_err(conversion)).transpose()?,
+                        error: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            records.sort_by_key(|r| r.stage);
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let lines = lines.to_vec();
+        self.call("append_logs", move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO run_logs (run_id, seq, ts, level, stage, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for l in &lines {
+                    stmt.execute(params![l.run_id.to_string(), l.seq as i64, ts(l.ts), l.level, l.stage, l.message])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn read_logs(
+        &self,
+        run: &RunId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LogLine>, StoreError> {
+        let run_id = run.clone();
+        self.call("read_logs", move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, ts, level, stage, message FROM run_logs WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let lines = stmt
+                .query_map(params![run_id.to_string(), after as i64, limit as i64], |r| {
+                    Ok(LogLine {
+                        run_id: run_id.clone(),
+                        seq: r.get::<_, i64>(0)? as u64,
+                        ts: parse_ts(&r.get::<_, String>(1)?)?,
+                        level: r.get(2)?,
+                        stage: r.get(3)?,
+                        message: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(lines)
+        })
+        .await
+    }
+
+    async fn last_log_seq(&self, run: &RunId) -> Result<u64, StoreError> {
+        let run = run.to_string();
+        self.call("last_log_seq", move |c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = ?1",
+                [run],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v as u64)
+        })
+        .await
+    }
+
+    async fn record_llm_call(&self, call: &LlmCall) -> Result<(), StoreError> {
+        let call = call.clone();
+        self.call("record_llm_call", move |c| {
+            c.execute(
+                "INSERT INTO llm_calls (run_id, stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    call.run_id.to_string(),
+                    call.stage,
+                    call.provider,
+                    call.model,
+                    call.input_tokens as i64,
+                    call.output_tokens as i64,
+                    call.cost_usd,
+                    call.latency_ms as i64,
+                    call.outcome,
+                    ts(call.at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError> {
+        let run_id = run.clone();
+        self.call("llm_calls", move |c| {
+            let mut stmt = c.prepare(
+                "SELECT stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at
+                 FROM llm_calls WHERE run_id = ?1 ORDER BY id",
+            )?;
+            let calls = stmt
+                .query_map([run_id.to_string()], |r| {
+                    Ok(LlmCall {
+                        run_id: run_id.clone(),
+                        stage: r.get(0)?,
+                        provider: r.get(1)?,
+                        model: r.get(2)?,
+                        input_tokens: r.get::<_, i64>(3)? as u64,
+                        output_tokens: r.get::<_, i64>(4)? as u64,
+                        cost_usd: r.get(5)?,
+                        latency_ms: r.get::<_, i64>(6)? as u64,
+                        outcome: r.get(7)?,
+                        at: parse_ts(&r.get::<_, String>(8)?)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(calls)
+        })
+        .await
+    }
+}
