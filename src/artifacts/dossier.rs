@@ -26,7 +26,7 @@ fn heading(out: &mut String, title: &str) {
         out,
         "\n{}\n{}\n",
         title.to_uppercase(),
-        "=".repeat(title.len())
+        "=".repeat(title.chars().count())
     );
 }
 

@@ -128,15 +128,13 @@ pub fn write(
         ));
     }
 
-    let need = pains
-        .strategic_needs
-        .first()
-        .map(|s| text::lower_first(&text::shorten(s, 80)));
-    let mut p4 = format!(
-        "I would welcome a conversation about how I could help {} with {}. ",
-        job.company,
-        need.unwrap_or_else(|| "the goals of this role".into())
-    );
+    let mut p4 = match pains.strategic_needs.first().map(|s| text::shorten(s, 90)) {
+        Some(need) => format!(
+            "I would welcome a conversation about how I could help {} with what your posting describes as \"{need}\". ",
+            job.company
+        ),
+        None => format!("I would welcome a conversation about how I could help {} with the goals of this role. ", job.company),
+    };
     p4.push_str("I can share more detail on any of the work above, including what did not go to plan and what I learned from it. Thank you for considering my application.");
 
     // Pad with further evidence, then with plain closing sentences, until the letter

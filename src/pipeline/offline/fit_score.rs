@@ -85,6 +85,12 @@ pub fn score(job: &JobPosting, cv: &MasterCv, current_year: u32) -> FitOutput {
         let terms = text::token_set(&req);
         let found: BTreeSet<&String> = terms.iter().filter(|t| cv_tokens.contains(*t)).collect();
         let mut coverage = found.len() as f64 / terms.len() as f64;
+        // A named technology or credential (capitalised mid-sentence: PostgreSQL, AWS) the
+        // CV also names is strong evidence on its own.
+        let named = req.split_whitespace().skip(1).filter(|w| w.chars().any(|c| c.is_uppercase()));
+        if named.flat_map(text::tokens).any(|t| cv_tokens.contains(&t)) {
+            coverage = coverage.max(0.6);
+        }
         if let Some(years) = required_years(&req) {
             // A years requirement is met by the span of the CV's roles.
             coverage = if cv_years >= years {

@@ -97,9 +97,12 @@ pub fn mine(job: &JobPosting) -> PainPointsOutput {
             .collect();
     }
 
+    // Prefer action statements ("Design and operate ...") over context ("You will join ...").
+    let actions: Vec<&String> = responsibilities.iter().filter(|i| starts_with_action(i)).collect();
+    let primary: Vec<&String> = if actions.is_empty() { responsibilities.iter().collect() } else { actions };
     let mut seen = BTreeSet::new();
     let mut pain_points = Vec::new();
-    for item in responsibilities.iter().filter(|i| acceptable(i)) {
+    for item in primary.into_iter().filter(|i| acceptable(i)) {
         push_distinct(&mut pain_points, &mut seen, text::shorten(item, 120), 6);
     }
     if pain_points.is_empty() {
