@@ -21,14 +21,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .ok_or_else(|| std::io::Error::other("artifact path has no parent folder"))?;
     std::fs::create_dir_all(dir)?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("artifact");
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact");
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -41,18 +35,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// True for a regular file that is not a symlink (artifacts are never served through one).
+pub fn is_regular_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
 /// Name of the marker file recording which job owns an application folder.
 const OWNER_MARKER: &str = ".job-id";
 
 /// Picks `<root>/<Company>/<Title>/` for a job. When that folder already belongs to a
 /// different job (same company and title), the job id's first 8 characters are appended to
 /// the title folder so neither overwrites the other.
-pub fn application_dir(
-    root: &Path,
-    company: &str,
-    title: &str,
-    job_id: &str,
-) -> std::io::Result<PathBuf> {
+pub fn application_dir(root: &Path, company: &str, title: &str, job_id: &str) -> std::io::Result<PathBuf> {
     let company_dir = root.join(folder_name(company));
     let base = folder_name(title);
     for candidate in [
@@ -68,11 +62,7 @@ pub fn application_dir(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(&dir)?;
                 // Claim the folder; create_new fails if another writer claimed it first.
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&marker)
-                {
+                match std::fs::OpenOptions::new().write(true).create_new(true).open(&marker) {
                     Ok(mut f) => {
                         f.write_all(job_id.as_bytes())?;
                         return Ok(dir);

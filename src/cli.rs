@@ -79,37 +79,26 @@ impl From<ConfigError> for CliError {
 pub fn read_postings(path: &Path, derive_missing_id: bool) -> Result<Vec<JobPosting>, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot read {}: {e}", path.display())))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        CliError::new(
-            EXIT_INPUT,
-            format!("{} is not valid JSON: {e}", path.display()),
-        )
-    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::new(EXIT_INPUT, format!("{} is not valid JSON: {e}", path.display())))?;
     let docs = match value {
         serde_json::Value::Array(items) => items,
         obj @ serde_json::Value::Object(_) => vec![obj],
         _ => {
             return Err(CliError::new(
                 EXIT_INPUT,
-                format!(
-                    "{} must hold a JSON object or an array of objects",
-                    path.display()
-                ),
+                format!("{} must hold a JSON object or an array of objects", path.display()),
             ))
         }
     };
     docs.iter()
         .enumerate()
         .map(|(i, d)| {
-            let obj = d.as_object().ok_or_else(|| {
-                CliError::new(
-                    EXIT_INPUT,
-                    format!("item {i} of {} is not an object", path.display()),
-                )
-            })?;
-            JobPosting::from_document(obj, derive_missing_id).map_err(|e| {
-                CliError::new(EXIT_INPUT, format!("item {i} of {}: {e}", path.display()))
-            })
+            let obj = d
+                .as_object()
+                .ok_or_else(|| CliError::new(EXIT_INPUT, format!("item {i} of {} is not an object", path.display())))?;
+            JobPosting::from_document(obj, derive_missing_id)
+                .map_err(|e| CliError::new(EXIT_INPUT, format!("item {i} of {}: {e}", path.display())))
         })
         .collect()
 }
@@ -118,9 +107,7 @@ pub fn read_postings(path: &Path, derive_missing_id: bool) -> Result<Vec<JobPost
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config_dir).await,
-        Command::Run { posting, master_cv } => {
-            run::run(&cli.config_dir, &posting, master_cv.as_deref()).await
-        }
+        Command::Run { posting, master_cv } => run::run(&cli.config_dir, &posting, master_cv.as_deref()).await,
         Command::Import { postings } => import(&cli.config_dir, &postings).await,
         Command::Config => Settings::load(&cli.config_dir)
             .map(|s| print!("{}", s.render_masked()))

@@ -70,6 +70,16 @@ pub enum StageFault {
     Panic,
     /// The stage fails with a transient error this many times, then succeeds.
     TransientFailures(u32),
+    /// The stage never finishes (until the run is stopped).
+    Hang,
+}
+
+/// Where a [`StageFault`] applies: a stage, optionally only for one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    pub stage: StageName,
+    pub job: Option<crate::domain::JobId>,
+    pub fault: StageFault,
 }
 
 /// The layered, leniently parsed configuration before validation. Field names are the
@@ -228,7 +238,7 @@ pub struct Settings {
     pub google_drive_folder_id: Option<String>,
     pub google_sheet_id: Option<String>,
     /// Test-only fault injection; always empty when loaded from configuration.
-    pub stage_faults: Vec<(StageName, StageFault)>,
+    pub stage_faults: Vec<FaultRule>,
 }
 
 /// Every configuration problem found, one line each.
@@ -250,9 +260,7 @@ impl Settings {
         let env = Environment::parse(&environment).map_err(|e| ConfigError(vec![e]))?;
         let figment = Figment::from(Serialized::defaults(RawSettings::default()))
             .merge(Toml::file(config_dir.join("default.toml")))
-            .merge(Toml::file(
-                config_dir.join(format!("{}.toml", env.as_str())),
-            ))
+            .merge(Toml::file(config_dir.join(format!("{}.toml", env.as_str()))))
             .merge(Env::raw());
         let raw: RawSettings = figment
             .extract()
@@ -274,29 +282,13 @@ impl Settings {
         let port = ranged("PORT", raw.port, 0, 65_535) as u16;
         let max_concurrency = ranged("MAX_CONCURRENCY", raw.max_concurrency, 1, 20) as usize;
         let max_queue = ranged("MAX_QUEUE", raw.max_queue, 1, 100_000) as usize;
-        let log_buffer_limit =
-            ranged("LOG_BUFFER_LIMIT", raw.log_buffer_limit, 100, 10_000) as usize;
-        let timeout = ranged(
-            "PIPELINE_TIMEOUT_SECONDS",
-            raw.pipeline_timeout_seconds,
-            60,
-            3600,
-        ) as u64;
-        let grace = ranged(
-            "SHUTDOWN_GRACE_SECONDS",
-            raw.shutdown_grace_seconds,
-            0,
-            3600,
-        ) as u64;
+        let log_buffer_limit = ranged("LOG_BUFFER_LIMIT", raw.log_buffer_limit, 100, 10_000) as usize;
+        let timeout = ranged("PIPELINE_TIMEOUT_SECONDS", raw.pipeline_timeout_seconds, 60, 3600) as u64;
+        let grace = ranged("SHUTDOWN_GRACE_SECONDS", raw.shutdown_grace_seconds, 0, 3600) as u64;
         let attempts = ranged("MAX_RUN_ATTEMPTS", raw.max_run_attempts, 1, 20) as u32;
         let retries = ranged("STAGE_MAX_RETRIES", raw.stage_max_retries, 0, 10) as u32;
         let body = ranged("MAX_BODY_BYTES", raw.max_body_bytes, 1024, 16 * 1024 * 1024) as usize;
-        let delay = ranged(
-            "OFFLINE_STAGE_DELAY_MS",
-            raw.offline_stage_delay_ms,
-            0,
-            600_000,
-        ) as u64;
+        let delay = ranged("OFFLINE_STAGE_DELAY_MS", raw.offline_stage_delay_ms, 0, 600_000) as u64;
 
         let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
             errors.push(e);
@@ -309,12 +301,11 @@ impl Settings {
                 "RUNNER_API_SECRET is required when ENVIRONMENT={} (at least 16 characters)",
                 env.as_str()
             )),
-            (Some(s), env) if s.chars().count() < 16 && env != Environment::Development => errors
-                .push(format!(
-                    "RUNNER_API_SECRET must be at least 16 characters when ENVIRONMENT={}, got {}",
-                    env.as_str(),
-                    s.chars().count()
-                )),
+            (Some(s), env) if s.chars().count() < 16 && env != Environment::Development => errors.push(format!(
+                "RUNNER_API_SECRET must be at least 16 characters when ENVIRONMENT={}, got {}",
+                env.as_str(),
+                s.chars().count()
+            )),
             _ => {}
         }
         let log_format = match raw.log_format.trim().to_ascii_lowercase().as_str() {
@@ -411,11 +402,7 @@ impl Settings {
 
     /// The resolved configuration as `NAME = value` lines with every secret masked.
     pub fn render_masked(&self) -> String {
-        let masked = |s: &Option<Secret>| {
-            s.as_ref()
-                .map(Secret::masked)
-                .unwrap_or_else(|| "(unset)".into())
-        };
+        let masked = |s: &Option<Secret>| s.as_ref().map(Secret::masked).unwrap_or_else(|| "(unset)".into());
         let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "(unset)".into());
         let rows: Vec<(&str, String)> = vec![
             ("ENVIRONMENT", self.environment.as_str().into()),
@@ -426,14 +413,8 @@ impl Settings {
             ("MAX_CONCURRENCY", self.max_concurrency.to_string()),
             ("MAX_QUEUE", self.max_queue.to_string()),
             ("LOG_BUFFER_LIMIT", self.log_buffer_limit.to_string()),
-            (
-                "PIPELINE_TIMEOUT_SECONDS",
-                self.pipeline_timeout.as_secs().to_string(),
-            ),
-            (
-                "SHUTDOWN_GRACE_SECONDS",
-                self.shutdown_grace.as_secs().to_string(),
-            ),
+            ("PIPELINE_TIMEOUT_SECONDS", self.pipeline_timeout.as_secs().to_string()),
+            ("SHUTDOWN_GRACE_SECONDS", self.shutdown_grace.as_secs().to_string()),
             ("MAX_RUN_ATTEMPTS", self.max_run_attempts.to_string()),
             ("STAGE_MAX_RETRIES", self.stage_max_retries.to_string()),
             ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
@@ -442,10 +423,7 @@ impl Settings {
                 self.offline_stage_delay.as_millis().to_string(),
             ),
             ("DATA_DIR", self.data_dir.display().to_string()),
-            (
-                "APPLICATIONS_DIR",
-                self.applications_dir.display().to_string(),
-            ),
+            ("APPLICATIONS_DIR", self.applications_dir.display().to_string()),
             ("MASTER_CV_PATH", self.master_cv_path.display().to_string()),
             ("PROFILES_DIR", self.profiles_dir.display().to_string()),
             ("LOG_LEVEL", self.log_level.clone()),
@@ -470,14 +448,8 @@ impl Settings {
                 "DISABLE_FIRECRAWL_OUTREACH",
                 self.disable_firecrawl_outreach.to_string(),
             ),
-            (
-                "ENABLE_STAR_SELECTOR",
-                self.enable_star_selector.to_string(),
-            ),
-            (
-                "ENABLE_REMOTE_PUBLISHING",
-                self.enable_remote_publishing.to_string(),
-            ),
+            ("ENABLE_STAR_SELECTOR", self.enable_star_selector.to_string()),
+            ("ENABLE_REMOTE_PUBLISHING", self.enable_remote_publishing.to_string()),
             (
                 "GOOGLE_APPLICATION_CREDENTIALS",
                 opt(&self.google_application_credentials),
@@ -485,9 +457,7 @@ impl Settings {
             ("GOOGLE_DRIVE_FOLDER_ID", opt(&self.google_drive_folder_id)),
             ("GOOGLE_SHEET_ID", opt(&self.google_sheet_id)),
         ];
-        rows.into_iter()
-            .map(|(k, v)| format!("{k} = {v}\n"))
-            .collect()
+        rows.into_iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
     }
 }
 
@@ -518,10 +488,7 @@ mod tests {
         r.log_buffer_limit = 50;
         let err = Settings::from_raw(r).unwrap_err().to_string();
         assert!(err.contains("MAX_CONCURRENCY must be 1–20, got 0"), "{err}");
-        assert!(
-            err.contains("LOG_BUFFER_LIMIT must be 100–10000, got 50"),
-            "{err}"
-        );
+        assert!(err.contains("LOG_BUFFER_LIMIT must be 100–10000, got 50"), "{err}");
     }
 
     #[test]
@@ -546,10 +513,7 @@ mod tests {
         let figment = Figment::from(Serialized::defaults(RawSettings::default()))
             .merge(Serialized::default("use_anthropic", "1"))
             .merge(Serialized::default("max_concurrency", "5"))
-            .merge(Serialized::default(
-                "runner_api_secret",
-                1234567890123456789_i64,
-            ));
+            .merge(Serialized::default("runner_api_secret", 1234567890123456789_i64));
         let r: RawSettings = figment.extract().unwrap();
         assert!(r.use_anthropic);
         assert_eq!(r.max_concurrency, 5);

@@ -114,9 +114,7 @@ impl From<AdmissionError> for ApiError {
             AdmissionError::Profile(ProfileError::NotFound(_)) => {
                 Self::new(StatusCode::NOT_FOUND, "PROFILE_NOT_FOUND", msg)
             }
-            AdmissionError::JobsNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "JOB_NOT_FOUND", msg)
-            }
+            AdmissionError::JobsNotFound(_) => Self::new(StatusCode::NOT_FOUND, "JOB_NOT_FOUND", msg),
             AdmissionError::QueueFull { .. } => {
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "QUEUE_FULL", msg);
                 err.retry_after = Some(30);
@@ -137,9 +135,7 @@ impl From<CancelError> for ApiError {
         let msg = e.to_string();
         match e {
             CancelError::NotFound(id) => ApiError::run_not_found(id.as_ref()),
-            CancelError::AlreadyFinished { .. } => {
-                Self::new(StatusCode::CONFLICT, "RUN_ALREADY_FINISHED", msg)
-            }
+            CancelError::AlreadyFinished { .. } => Self::new(StatusCode::CONFLICT, "RUN_ALREADY_FINISHED", msg),
             CancelError::Store(e) => ApiError::store(&e),
         }
     }

@@ -34,8 +34,7 @@ pub struct AppState {
 /// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.
 fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let api = match &err {
-        JsonPayloadError::Overflow { limit }
-        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             format!("request body exceeds {limit} bytes (MAX_BODY_BYTES)"),
@@ -45,9 +44,7 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
             "UNSUPPORTED_MEDIA_TYPE",
             "request body must be JSON (Content-Type: application/json)",
         ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::validation(format!("invalid request body: {e}"))
-        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::validation(format!("invalid request body: {e}")),
         JsonPayloadError::Deserialize(e) => ApiError::new(
             actix_web::http::StatusCode::BAD_REQUEST,
             "MALFORMED_JSON",
@@ -76,28 +73,21 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(max_body)
-            .error_handler(json_error),
-    )
-    .app_data(web::QueryConfig::default().error_handler(query_error))
-    .route("/health", web::get().to(health::health))
-    .route("/health", web::head().to(health::health))
-    .route("/jobs/run", web::post().to(jobs::run))
-    .route("/jobs/run-bulk", web::post().to(jobs::run_bulk))
-    .route("/jobs/{run_id}/status", web::get().to(jobs::status))
-    .route("/jobs/{run_id}/progress", web::get().to(jobs::progress))
-    .route("/jobs/{run_id}/cancel", web::post().to(jobs::cancel))
-    .route("/jobs/{run_id}/logs", web::get().to(logs::stream))
-    .route("/api/logs/{run_id}", web::get().to(logs::poll))
-    .route("/runs", web::get().to(runs::list))
-    .route("/runs/{run_id}", web::get().to(jobs::status))
-    .route(
-        "/artifacts/{run_id}/{filename:.*}",
-        web::get().to(artifacts::download),
-    )
-    .default_service(web::to(not_found));
+    cfg.app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .route("/health", web::get().to(health::health))
+        .route("/health", web::head().to(health::health))
+        .route("/jobs/run", web::post().to(jobs::run))
+        .route("/jobs/run-bulk", web::post().to(jobs::run_bulk))
+        .route("/jobs/{run_id}/status", web::get().to(jobs::status))
+        .route("/jobs/{run_id}/progress", web::get().to(jobs::progress))
+        .route("/jobs/{run_id}/cancel", web::post().to(jobs::cancel))
+        .route("/jobs/{run_id}/logs", web::get().to(logs::stream))
+        .route("/api/logs/{run_id}", web::get().to(logs::poll))
+        .route("/runs", web::get().to(runs::list))
+        .route("/runs/{run_id}", web::get().to(jobs::status))
+        .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
+        .default_service(web::to(not_found));
 }
 
 /// Parses a run id from the path.

@@ -36,11 +36,9 @@ impl InstanceLock {
     /// Takes the lock or explains who holds it.
     pub fn acquire(data_dir: &Path) -> anyhow::Result<Self> {
         use std::os::unix::io::AsRawFd;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
         let path = data_dir.join("job-runner.lock");
-        let file = File::create(&path)
-            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let file = File::create(&path).with_context(|| format!("cannot open lock file {}", path.display()))?;
         // SAFETY: flock on a file descriptor we own; no memory is shared.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -73,15 +71,20 @@ impl Runtime {
         if settings.mongodb_uri.is_some() {
             tracing::warn!("MONGODB_URI is set but the MongoDB backend is not available in this version; using the embedded SQLite store in DATA_DIR");
         }
-        let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.with_context(
-            || format!("cannot open the store in {}", settings.data_dir.display()),
-        )?);
+        let store: DynStore = Arc::new(
+            SqliteStore::open(&settings.data_dir)
+                .await
+                .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
+        );
         let recovered = store
             .recover_runs(chrono::Utc::now(), true)
             .await
             .context("cannot recover interrupted runs")?;
         if !recovered.is_empty() {
-            tracing::warn!(count = recovered.len(), "re-queued runs interrupted by a previous stop; they resume from their last checkpoint");
+            tracing::warn!(
+                count = recovered.len(),
+                "re-queued runs interrupted by a previous stop; they resume from their last checkpoint"
+            );
         }
         let queued = store
             .count_runs(RunStatus::Queued)
@@ -91,19 +94,13 @@ impl Runtime {
             && settings.anthropic_api_key.is_none()
             && settings.openrouter_api_key.is_none()
         {
-            tracing::info!(
-                "no LLM API key configured: every stage runs offline (deterministic, no network)"
-            );
+            tracing::info!("no LLM API key configured: every stage runs offline (deterministic, no network)");
         }
         if !settings.master_cv_path.is_file() {
             tracing::warn!(path = %settings.master_cv_path.display(), "MASTER_CV_PATH does not exist; runs without a profile_ref will fail until it does");
         }
         let hub = LogHub::new(store.clone(), settings.log_buffer_limit).start();
-        let stages = StageSet::start(
-            default_stages(),
-            settings.offline_stage_delay,
-            &settings.stage_faults,
-        );
+        let stages = StageSet::start(default_stages(), settings.offline_stage_delay, &settings.stage_faults);
         let stats = Arc::new(RunnerStats {
             active: AtomicUsize::new(0),
             queued: AtomicUsize::new(queued as usize),
@@ -164,7 +161,9 @@ impl Application {
         let runtime = Runtime::start(settings).await?;
         let settings = Arc::clone(&runtime.settings);
         if settings.runner_api_secret.is_none() {
-            tracing::warn!("RUNNER_API_SECRET is not set: the API is open to anyone who can reach it (development only)");
+            tracing::warn!(
+                "RUNNER_API_SECRET is not set: the API is open to anyone who can reach it (development only)"
+            );
         }
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -173,10 +172,7 @@ impl Application {
             hub: runtime.hub.clone(),
             stats: Arc::clone(&runtime.stats),
         });
-        let secret = settings
-            .runner_api_secret
-            .as_ref()
-            .map(|s| s.expose().to_owned());
+        let secret = settings.runner_api_secret.as_ref().map(|s| s.expose().to_owned());
         let (origins, max_body) = (settings.cors_origins.clone(), settings.max_body_bytes);
         let server = HttpServer::new(move || {
             let mut cors = actix_cors::Cors::default()
@@ -197,16 +193,8 @@ impl Application {
         .shutdown_timeout(5)
         .listen(listener)?
         .run();
-        tracing::info!(
-            port,
-            store = runtime.store.backend(),
-            "job-runner listening"
-        );
-        Ok(Self {
-            port,
-            server,
-            runtime,
-        })
+        tracing::info!(port, store = runtime.store.backend(), "job-runner listening");
+        Ok(Self { port, server, runtime })
     }
 
     /// The bound port.

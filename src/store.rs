@@ -16,9 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::domain::{
-    JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord,
-};
+use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
 
 pub use records::{JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
 
@@ -104,24 +102,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Atomically moves the oldest queued run to `running`, owned by `owner` until the lease
     /// expires; increments `attempts`; sets `started_at` on the first claim.
-    async fn claim_next_run(&self, owner: &str, lease: Duration)
-        -> Result<Option<Run>, StoreError>;
+    async fn claim_next_run(&self, owner: &str, lease: Duration) -> Result<Option<Run>, StoreError>;
 
     /// Extends the lease of a run `owner` holds; false when it no longer holds it.
-    async fn renew_lease(
-        &self,
-        id: &RunId,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError>;
+    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<bool, StoreError>;
 
     /// Moves a run `owner` holds to a terminal status; false when it does not hold it.
-    async fn finish_run(
-        &self,
-        id: &RunId,
-        owner: &str,
-        finish: &RunFinish,
-    ) -> Result<bool, StoreError>;
+    async fn finish_run(&self, id: &RunId, owner: &str, finish: &RunFinish) -> Result<bool, StoreError>;
 
     /// Cancels a run that is still queued; false when it is not queued.
     async fn cancel_queued_run(&self, id: &RunId, reason: &str) -> Result<bool, StoreError>;
@@ -131,21 +118,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Re-queues `running` runs whose lease expired before `now`, or every running run when
     /// `sole_instance` (the caller holds the only lock on this store). Returns their ids.
-    async fn recover_runs(
-        &self,
-        now: DateTime<Utc>,
-        sole_instance: bool,
-    ) -> Result<Vec<RunId>, StoreError>;
+    async fn recover_runs(&self, now: DateTime<Utc>, sole_instance: bool) -> Result<Vec<RunId>, StoreError>;
 
     // ---- stage checkpoints ----------------------------------------------------------
 
     /// Records that a stage started (status running, attempts + 1).
-    async fn stage_started(
-        &self,
-        run: &RunId,
-        stage: StageName,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    async fn stage_started(&self, run: &RunId, stage: StageName, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Checkpoints a stage's output.
     async fn stage_completed(
@@ -176,12 +154,7 @@ pub trait Store: Send + Sync + 'static {
     async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError>;
 
     /// Lines of a run with `seq > after`, oldest first, at most `limit`.
-    async fn read_logs(
-        &self,
-        run: &RunId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<LogLine>, StoreError>;
+    async fn read_logs(&self, run: &RunId, after: u64, limit: usize) -> Result<Vec<LogLine>, StoreError>;
 
     /// The highest stored sequence number of a run (0 when none).
     async fn last_log_seq(&self, run: &RunId) -> Result<u64, StoreError>;

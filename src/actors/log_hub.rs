@@ -13,8 +13,7 @@ use actix::prelude::*;
 use tokio::sync::broadcast;
 
 use super::messages::{
-    CloseRunLog, FlushLogs, LogEvent, LogLevel, OpenRunLog, PublishLine, StageChanged,
-    SubscribeLog, Subscription,
+    CloseRunLog, FlushLogs, LogEvent, LogLevel, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription,
 };
 use crate::domain::{RunId, StageName};
 use crate::store::{DynStore, LogLine};
@@ -59,13 +58,11 @@ impl LogHub {
 
     fn state(&mut self, run_id: &RunId) -> &mut RunLogState {
         let limit = self.buffer_limit;
-        self.runs
-            .entry(run_id.clone())
-            .or_insert_with(|| RunLogState {
-                next_seq: 1,
-                lines: VecDeque::new(),
-                events: broadcast::channel(limit).0,
-            })
+        self.runs.entry(run_id.clone()).or_insert_with(|| RunLogState {
+            next_seq: 1,
+            lines: VecDeque::new(),
+            events: broadcast::channel(limit).0,
+        })
     }
 
     /// A future persisting the pending lines. Run with `ctx.wait` (or atomically), so the
@@ -188,15 +185,13 @@ impl Handler<CloseRunLog> for LogHub {
     type Result = AtomicResponse<Self, ()>;
     fn handle(&mut self, msg: CloseRunLog, _: &mut Context<Self>) -> Self::Result {
         // The answer goes out after the run's lines are stored.
-        AtomicResponse::new(Box::pin(self.flush_future().map(
-            move |_, act: &mut LogHub, _| {
-                if let Some(state) = act.runs.remove(&msg.run_id) {
-                    if let Some(status) = msg.status {
-                        let _ = state.events.send(LogEvent::End(status));
-                    }
+        AtomicResponse::new(Box::pin(self.flush_future().map(move |_, act: &mut LogHub, _| {
+            if let Some(state) = act.runs.remove(&msg.run_id) {
+                if let Some(status) = msg.status {
+                    let _ = state.events.send(LogEvent::End(status));
                 }
-            },
-        )))
+            }
+        })))
     }
 }
 
@@ -207,12 +202,7 @@ impl Handler<SubscribeLog> for LogHub {
             return MessageResult(Subscription::NotTracked);
         };
         let backlog_from = state.lines.front().map(|l| l.seq).unwrap_or(state.next_seq);
-        let backlog = state
-            .lines
-            .iter()
-            .filter(|l| l.seq > msg.after)
-            .cloned()
-            .collect();
+        let backlog = state.lines.iter().filter(|l| l.seq > msg.after).cloned().collect();
         MessageResult(Subscription::Live {
             backlog,
             backlog_from,

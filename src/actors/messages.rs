@@ -85,10 +85,7 @@ pub struct SubscribeLog {
 #[derive(Debug, Clone)]
 pub enum LogEvent {
     Line(LogLine),
-    Stage {
-        stage: StageName,
-        status: StageStatus,
-    },
+    Stage { stage: StageName, status: StageStatus },
     End(RunStatus),
 }
 

@@ -46,11 +46,7 @@ pub struct SlotGuard {
 
 impl SlotGuard {
     /// Binds a permit to a run.
-    pub fn new(
-        permit: OwnedSemaphorePermit,
-        run_id: RunId,
-        supervisor: Recipient<SlotReleased>,
-    ) -> Self {
+    pub fn new(permit: OwnedSemaphorePermit, run_id: RunId, supervisor: Recipient<SlotReleased>) -> Self {
         Self {
             _permit: permit,
             run_id,
@@ -101,18 +97,18 @@ impl Actor for PipelineActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let fut = execute_run(
-            self.run.clone(),
-            Arc::clone(&self.deps),
-            self.stop_rx.clone(),
-        );
+        let fut = execute_run(self.run.clone(), Arc::clone(&self.deps), self.stop_rx.clone());
         ctx.spawn(fut.into_actor(self).map(|status, act, ctx| {
             act.done_tx.send_replace(Some(status));
             ctx.stop();
         }));
         ctx.run_interval(LEASE_RENEW_EVERY, |act, ctx| {
-            let (store, id, owner, stop) =
-                (act.deps.store.clone(), act.run.run_id.clone(), act.deps.instance_id.clone(), Arc::clone(&act.stop_tx));
+            let (store, id, owner, stop) = (
+                act.deps.store.clone(),
+                act.run.run_id.clone(),
+                act.deps.instance_id.clone(),
+                Arc::clone(&act.stop_tx),
+            );
             ctx.spawn(
                 async move {
                     match store.renew_lease(&id, &owner, LEASE).await {
@@ -159,11 +155,7 @@ fn load_master(settings: &Settings, profile_ref: Option<&str>) -> Result<MasterC
 }
 
 #[tracing::instrument(name = "run", skip_all, fields(run_id = %run.run_id, job_id = %run.job_id))]
-async fn execute_run(
-    run: Run,
-    deps: Arc<PipelineDeps>,
-    stop: watch::Receiver<Option<StopReason>>,
-) -> RunStatus {
+async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Option<StopReason>>) -> RunStatus {
     let store = &deps.store;
     let settings = &deps.settings;
     let started = Instant::now();
@@ -189,8 +181,7 @@ async fn execute_run(
         settings.pipeline_timeout.as_secs()
     ));
     let running = job_update(&run, "running");
-    if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &running)).await
-    {
+    if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &running)).await {
         log.warn(format!("could not mark the job document as running: {e}"));
     }
 
@@ -212,10 +203,7 @@ async fn execute_run(
             .map_err(|e| format!("could not load checkpoints: {e}"))?;
         let mut outputs = StageOutputs::default();
         let mut resumed = Vec::new();
-        for r in records
-            .into_iter()
-            .filter(|r| r.status == StageStatus::Completed)
-        {
+        for r in records.into_iter().filter(|r| r.status == StageStatus::Completed) {
             if let Some(out) = r.output {
                 if outputs.insert(r.stage, out).is_ok() {
                     resumed.push(r.stage.as_str());
@@ -254,13 +242,7 @@ async fn execute_run(
 }
 
 /// Records how the run ended: job document, run record, log. Returns the final status.
-async fn finalize(
-    run: &Run,
-    deps: &PipelineDeps,
-    log: &RunLog,
-    outcome: DagOutcome,
-    elapsed: Duration,
-) -> RunStatus {
+async fn finalize(run: &Run, deps: &PipelineDeps, log: &RunLog, outcome: DagOutcome, elapsed: Duration) -> RunStatus {
     let store = &deps.store;
     let now = chrono::Utc::now();
     let owner = deps.instance_id.as_str();
@@ -292,9 +274,7 @@ async fn finalize(
         ),
         DagOutcome::Requeue => {
             let _ = retry_transient("requeue_run", || store.requeue_run(&run.run_id, owner)).await;
-            let _ = store
-                .update_job(&run.job_id, &job_update(run, "queued"))
-                .await;
+            let _ = store.update_job(&run.job_id, &job_update(run, "queued")).await;
             log.warn("daemon shutting down: run re-queued; completed stages are checkpointed and will not run again");
             let _ = deps
                 .hub
@@ -342,10 +322,7 @@ async fn finalize(
         if status == RunStatus::Completed {
             // The results could not be written; the run did not achieve its purpose.
             status = RunStatus::Failed;
-            error = Some(format!(
-                "could not write results to job {}: {e}",
-                run.job_id
-            ));
+            error = Some(format!("could not write results to job {}: {e}", run.job_id));
             artifacts.clear();
         } else {
             log.warn(format!("could not update job {}: {e}", run.job_id));
@@ -357,19 +334,13 @@ async fn finalize(
         artifacts,
         at: now,
     };
-    match retry_transient("finish_run", || {
-        store.finish_run(&run.run_id, owner, &finish)
-    })
-    .await
-    {
+    match retry_transient("finish_run", || store.finish_run(&run.run_id, owner, &finish)).await {
         Ok(true) => {}
         Ok(false) => log.warn("run record was no longer held by this runner when finishing"),
         Err(e) => log.error(format!("could not record the end of the run: {e}")),
     }
     match (&status, &error) {
-        (RunStatus::Completed, _) => {
-            log.info(format!("run completed in {:.1} s", elapsed.as_secs_f64()))
-        }
+        (RunStatus::Completed, _) => log.info(format!("run completed in {:.1} s", elapsed.as_secs_f64())),
         (_, Some(e)) => log.error(format!("run {status}: {e}")),
         _ => log.info(format!("run {status}")),
     }

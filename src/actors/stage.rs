@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::messages::ExecuteStage;
-use crate::config::StageFault;
+use crate::config::{FaultRule, StageFault};
 use crate::domain::StageName;
 use crate::pipeline::stage::{Stage, StageError, StageErrorKind, StageResult};
 
@@ -20,24 +20,27 @@ pub struct StageActor {
     stage: Arc<dyn Stage>,
     /// Added before every execution (`OFFLINE_STAGE_DELAY_MS`), for demos and crash tests.
     delay: Duration,
-    /// Test-only fault injection.
-    fault: Option<StageFault>,
-    /// Injected transient failures still to produce.
-    transient_left: Arc<AtomicU32>,
+    /// Test-only fault rules for this stage, each with its remaining transient failures.
+    faults: Arc<Vec<(FaultRule, AtomicU32)>>,
 }
 
 impl StageActor {
     /// An actor for `stage`.
-    pub fn new(stage: Arc<dyn Stage>, delay: Duration, fault: Option<StageFault>) -> Self {
-        let transient = match fault {
-            Some(StageFault::TransientFailures(n)) => n,
-            _ => 0,
-        };
+    pub fn new(stage: Arc<dyn Stage>, delay: Duration, faults: Vec<FaultRule>) -> Self {
+        let faults = faults
+            .into_iter()
+            .map(|f| {
+                let n = match f.fault {
+                    StageFault::TransientFailures(n) => n,
+                    _ => 0,
+                };
+                (f, AtomicU32::new(n))
+            })
+            .collect();
         Self {
             stage,
             delay,
-            fault,
-            transient_left: Arc::new(AtomicU32::new(transient)),
+            faults: Arc::new(faults),
         }
     }
 }
@@ -46,25 +49,35 @@ impl Actor for StageActor {
     type Context = Context<Self>;
 }
 
+fn panic_text(what: Box<dyn std::any::Any + Send>) -> String {
+    what.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| what.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 impl Handler<ExecuteStage> for StageActor {
     type Result = ResponseFuture<Result<StageResult, StageError>>;
 
     fn handle(&mut self, msg: ExecuteStage, _: &mut Context<Self>) -> Self::Result {
         let stage = Arc::clone(&self.stage);
-        let (delay, fault, transient_left) =
-            (self.delay, self.fault, Arc::clone(&self.transient_left));
+        let (delay, faults) = (self.delay, Arc::clone(&self.faults));
         Box::pin(async move {
             let ctx = msg.ctx;
             let task = tokio::spawn(async move {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                match fault {
-                    Some(StageFault::Panic) => {
+                let rule = faults
+                    .iter()
+                    .find(|(r, _)| r.job.as_ref().is_none_or(|j| *j == ctx.job.id));
+                match rule {
+                    Some((r, _)) if r.fault == StageFault::Panic => {
                         panic!("injected fault: stage {} panics", stage.name())
                     }
-                    Some(StageFault::TransientFailures(_))
-                        if transient_left
+                    Some((r, _)) if r.fault == StageFault::Hang => std::future::pending::<()>().await,
+                    Some((_, left))
+                        if left
                             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                             .is_ok() =>
                     {
@@ -82,15 +95,10 @@ impl Handler<ExecuteStage> for StageActor {
                 }
                 joined = task => match joined {
                     Ok(result) => result,
-                    Err(e) if e.is_panic() => {
-                        let what = e.into_panic();
-                        let text = what
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| what.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown panic".into());
-                        Err(StageError { kind: StageErrorKind::Panicked, message: format!("stage panicked: {text}") })
-                    }
+                    Err(e) if e.is_panic() => Err(StageError {
+                        kind: StageErrorKind::Panicked,
+                        message: format!("stage panicked: {}", panic_text(e.into_panic())),
+                    }),
                     Err(_) => Err(StageError { kind: StageErrorKind::Cancelled, message: "stage task was cancelled".into() }),
                 },
             }
@@ -104,22 +112,18 @@ pub struct StageSet(HashMap<StageName, Addr<StageActor>>);
 
 impl StageSet {
     /// Starts one actor per stage implementation (on the current arbiter).
-    pub fn start(
-        stages: Vec<Arc<dyn Stage>>,
-        delay: Duration,
-        faults: &[(StageName, StageFault)],
-    ) -> Self {
+    pub fn start(stages: Vec<Arc<dyn Stage>>, delay: Duration, faults: &[FaultRule]) -> Self {
         let map = stages
             .into_iter()
             .map(|s| {
                 let name = s.name();
-                let fault = faults.iter().find(|(n, _)| *n == name).map(|(_, f)| *f);
+                let rules = faults.iter().filter(|f| f.stage == name).cloned().collect();
                 let delay = if name == StageName::Publisher {
                     Duration::ZERO
                 } else {
                     delay
                 };
-                (name, StageActor::new(s, delay, fault).start())
+                (name, StageActor::new(s, delay, rules).start())
             })
             .collect();
         Self(map)

@@ -13,8 +13,7 @@ use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::log_hub::RunLog;
 use super::messages::{
-    AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, OpenRunLog, Pump, SlotReleased,
-    SubmitRuns,
+    AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, OpenRunLog, Pump, SlotReleased, SubmitRuns,
 };
 use super::pipeline::{PipelineActor, PipelineDeps, SlotGuard, LEASE};
 use crate::domain::{JobId, Run, RunId, RunStatus};
@@ -232,7 +231,10 @@ impl Handler<SubmitRuns> for RunSupervisor {
             .map(|result, act, ctx| {
                 let (answer, fresh, queued) = result?;
                 for (i, run) in fresh.iter().enumerate() {
-                    act.deps.hub.do_send(OpenRunLog { run_id: run.run_id.clone(), next_seq: 1 });
+                    act.deps.hub.do_send(OpenRunLog {
+                        run_id: run.run_id.clone(),
+                        next_seq: 1,
+                    });
                     RunLog::new(run.run_id.clone(), act.deps.hub.clone()).info(format!(
                         "run queued for job {} (position {} in queue, {} of {} slots busy)",
                         run.job_id,
@@ -285,10 +287,7 @@ impl Handler<CancelRun> for RunSupervisor {
                     };
                     match status {
                         RunStatus::Cancelled => Ok(status),
-                        other => Err(CancelError::AlreadyFinished {
-                            run_id,
-                            status: other,
-                        }),
+                        other => Err(CancelError::AlreadyFinished { run_id, status: other }),
                     }
                 }
                 .into_actor(self),
@@ -298,7 +297,10 @@ impl Handler<CancelRun> for RunSupervisor {
         Box::pin(
             async move {
                 let store = &deps.store;
-                if store.cancel_queued_run(&run_id, "cancelled by request while queued").await? {
+                if store
+                    .cancel_queued_run(&run_id, "cancelled by request while queued")
+                    .await?
+                {
                     let run = store.get_run(&run_id).await?;
                     if let Some(run) = run {
                         let update = JobUpdate {
@@ -319,7 +321,10 @@ impl Handler<CancelRun> for RunSupervisor {
                 }
                 match store.get_run(&run_id).await? {
                     None => Err(CancelError::NotFound(run_id)),
-                    Some(r) if r.status.is_terminal() => Err(CancelError::AlreadyFinished { run_id, status: r.status }),
+                    Some(r) if r.status.is_terminal() => Err(CancelError::AlreadyFinished {
+                        run_id,
+                        status: r.status,
+                    }),
                     // Claimed by a round still in flight: cancel it as it starts.
                     Some(_) => Ok((run_id.clone(), Some(run_id))),
                 }
@@ -338,8 +343,13 @@ impl Handler<CancelRun> for RunSupervisor {
                     None => {
                         let log = RunLog::new(run_id.clone(), act.deps.hub.clone());
                         log.info("run cancelled while queued");
-                        act.deps.hub.do_send(CloseRunLog { run_id, status: Some(RunStatus::Cancelled) });
-                        act.stats.queued.fetch_sub(1.min(act.stats.queued.load(Ordering::SeqCst)), Ordering::SeqCst);
+                        act.deps.hub.do_send(CloseRunLog {
+                            run_id,
+                            status: Some(RunStatus::Cancelled),
+                        });
+                        act.stats
+                            .queued
+                            .fetch_sub(1.min(act.stats.queued.load(Ordering::SeqCst)), Ordering::SeqCst);
                     }
                 }
                 Ok(RunStatus::Cancelled)
@@ -355,9 +365,9 @@ impl Handler<Drain> for RunSupervisor {
         self.drain_deadline = Some(msg.deadline);
         self.stats.draining.store(true, Ordering::SeqCst);
         for active in self.active.values() {
-            active.stop.send_replace(Some(StopReason::Drain {
-                deadline: msg.deadline,
-            }));
+            active
+                .stop
+                .send_replace(Some(StopReason::Drain { deadline: msg.deadline }));
         }
         if self.active.is_empty() {
             return Box::pin(async {});

@@ -2,8 +2,8 @@
 //! paragraphs (a numbering definition), `**bold**` and `*italic*` runs keep their emphasis.
 
 use docx_rs::{
-    AbstractNumbering, Docx, IndentLevel, Level, LevelJc, LevelText, NumberFormat, Numbering,
-    NumberingId, Paragraph, Run, SpecialIndentType, Start, Style, StyleType,
+    AbstractNumbering, Docx, IndentLevel, Level, LevelJc, LevelText, NumberFormat, Numbering, NumberingId, Paragraph,
+    Run, SpecialIndentType, Start, Style, StyleType,
 };
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
@@ -91,8 +91,7 @@ pub fn markdown_to_docx(markdown: &str) -> Result<Vec<u8>, String> {
             }
             Event::SoftBreak | Event::HardBreak => {
                 if let Some(p) = paragraph.take() {
-                    paragraph =
-                        Some(p.add_run(Run::new().add_break(docx_rs::BreakType::TextWrapping)));
+                    paragraph = Some(p.add_run(Run::new().add_break(docx_rs::BreakType::TextWrapping)));
                 }
             }
             Event::End(TagEnd::Heading(_)) | Event::End(TagEnd::Item) => {
@@ -136,22 +135,20 @@ mod tests {
 
     #[test]
     fn headings_bullets_and_bold_survive() {
-        let bytes = markdown_to_docx("# Maria\n\n## Experience\n\n- Cut latency **45%**\n- Led *5* engineers\n\nPlain text.\n").unwrap();
+        let bytes =
+            markdown_to_docx("# Maria\n\n## Experience\n\n- Cut latency **45%**\n- Led *5* engineers\n\nPlain text.\n")
+                .unwrap();
         let xml = document_xml(&bytes);
         assert!(
             xml.contains("Heading1") && xml.contains("Heading2"),
             "heading styles missing"
         );
         assert_eq!(
-            xml.matches("<w:numId w:val=\"1\" />").count()
-                + xml.matches("<w:numId w:val=\"1\"/>").count(),
+            xml.matches("<w:numId w:val=\"1\" />").count() + xml.matches("<w:numId w:val=\"1\"/>").count(),
             2,
             "{xml}"
         );
-        assert!(
-            xml.contains("<w:b />") || xml.contains("<w:b/>"),
-            "bold missing"
-        );
+        assert!(xml.contains("<w:b />") || xml.contains("<w:b/>"), "bold missing");
         assert!(xml.contains("Cut latency") && xml.contains("Plain text."));
     }
 }

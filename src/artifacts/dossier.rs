@@ -4,9 +4,7 @@
 use std::fmt::Write;
 
 use crate::domain::{JobPosting, RunId};
-use crate::pipeline::outputs::{
-    CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput,
-};
+use crate::pipeline::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
 
 /// Everything the dossier is written from.
 pub struct DossierInput<'a> {
@@ -39,11 +37,7 @@ fn list(out: &mut String, items: &[String]) {
 /// Renders the dossier text.
 pub fn render_dossier(d: &DossierInput<'_>) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "APPLICATION DOSSIER: {} at {}",
-        d.job.title, d.job.company
-    );
+    let _ = writeln!(o, "APPLICATION DOSSIER: {} at {}", d.job.title, d.job.company);
     let _ = writeln!(o, "Fit: {}/100 ({})", d.fit.fit_score, d.fit.fit_category);
     if let Some(url) = &d.job.job_url {
         let _ = writeln!(o, "Posting: {url}");
@@ -69,10 +63,7 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
                 proof.join(" | ")
             }
         );
-        let _ = writeln!(
-            o,
-            "   Plan:  make visible progress on it in the first 90 days"
-        );
+        let _ = writeln!(o, "   Plan:  make visible progress on it in the first 90 days");
     }
 
     heading(&mut o, "Job summary");
@@ -106,11 +97,7 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
         let _ = writeln!(o, "Signals: none found.");
     }
     for s in &d.research.company_research.signals {
-        let _ = writeln!(
-            o,
-            "  - [{}] {} ({}; {})",
-            s.kind, s.description, s.date, s.source
-        );
+        let _ = writeln!(o, "  - [{}] {} ({}; {})", s.kind, s.description, s.date, s.source);
     }
 
     heading(&mut o, "Fit analysis");
@@ -122,17 +109,9 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
 
     heading(&mut o, "Contacts and outreach");
     if d.research.contacts_are_role_based {
-        let _ = writeln!(
-            o,
-            "No people were discovered; these are the roles to approach."
-        );
+        let _ = writeln!(o, "No people were discovered; these are the roles to approach.");
     }
-    for c in d
-        .research
-        .primary_contacts
-        .iter()
-        .chain(&d.research.secondary_contacts)
-    {
+    for c in d.research.primary_contacts.iter().chain(&d.research.secondary_contacts) {
         let _ = writeln!(o, "  - {} — {}", c.role, c.why_relevant);
     }
     for p in d.outreach.iter().take(2) {

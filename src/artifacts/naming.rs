@@ -9,13 +9,7 @@ pub fn folder_name(raw: &str) -> String {
         .trim()
         .chars()
         .filter(|c| !matches!(c, ',' | '.') && !c.is_control())
-        .map(|c| {
-            if matches!(c, '/' | '\\' | ' ') {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if matches!(c, '/' | '\\' | ' ') { '_' } else { c })
         .take(80)
         .collect();
     if name.is_empty() {
@@ -68,9 +62,7 @@ impl ArtifactName {
     pub fn content_type(self) -> &'static str {
         match self {
             ArtifactName::CvMarkdown => "text/markdown; charset=utf-8",
-            ArtifactName::CvDocx => {
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-            }
+            ArtifactName::CvDocx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             ArtifactName::Dossier | ArtifactName::CoverLetter => "text/plain; charset=utf-8",
         }
     }

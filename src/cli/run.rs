@@ -9,9 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{read_postings, CliError, EXIT_INPUT, EXIT_RUNTIME, EXIT_RUN_FAILED};
-use crate::actors::messages::{
-    CancelRun, LogEvent, RunRequest, SubmitRuns, SubscribeLog, Subscription,
-};
+use crate::actors::messages::{CancelRun, LogEvent, RunRequest, SubmitRuns, SubscribeLog, Subscription};
 use crate::config::Settings;
 use crate::domain::{RunStatus, StageName, StageStatus};
 use crate::pipeline::master_cv::MasterCv;
@@ -21,11 +19,7 @@ fn runtime_err(e: impl std::fmt::Display) -> CliError {
     CliError::new(EXIT_RUNTIME, e.to_string())
 }
 
-pub async fn run(
-    config_dir: &Path,
-    posting: &Path,
-    master_cv: Option<&Path>,
-) -> Result<(), CliError> {
+pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) -> Result<(), CliError> {
     let mut settings = Settings::load(config_dir)?;
     // Run log lines are shown by the progress display; tracing shows only other problems.
     crate::telemetry::init_with("warn,job_runner::actors::log_hub=off", settings.log_format);
@@ -41,21 +35,12 @@ pub async fn run(
             ),
         )
     })?;
-    MasterCv::parse(&cv_text).map_err(|e| {
-        CliError::new(
-            EXIT_INPUT,
-            format!("{}: {e}", settings.master_cv_path.display()),
-        )
-    })?;
+    MasterCv::parse(&cv_text)
+        .map_err(|e| CliError::new(EXIT_INPUT, format!("{}: {e}", settings.master_cv_path.display())))?;
     let job = read_postings(posting, true)?
         .into_iter()
         .next()
-        .ok_or_else(|| {
-            CliError::new(
-                EXIT_INPUT,
-                format!("{} holds no posting", posting.display()),
-            )
-        })?;
+        .ok_or_else(|| CliError::new(EXIT_INPUT, format!("{} holds no posting", posting.display())))?;
 
     let runtime = Runtime::start(settings)
         .await
@@ -72,15 +57,10 @@ pub async fn run(
         .map_err(runtime_err)?
         .map_err(runtime_err)?;
     let run_id = runs[0].run_id.clone();
-    println!(
-        "{} — {}  (job {}, run {})",
-        job.company, job.title, job.id, run_id
-    );
+    println!("{} — {}  (job {}, run {})", job.company, job.title, job.id, run_id);
 
     let Subscription::Live {
-        backlog,
-        mut events,
-        ..
+        backlog, mut events, ..
     } = runtime
         .hub
         .send(SubscribeLog {
@@ -154,10 +134,7 @@ pub async fn run(
     let run = runtime.store.get_run(&run_id).await.map_err(runtime_err)?;
     if status != RunStatus::Completed {
         let reason = run.and_then(|r| r.error).unwrap_or_default();
-        return Err(CliError::new(
-            EXIT_RUN_FAILED,
-            format!("run {status}: {reason}"),
-        ));
+        return Err(CliError::new(EXIT_RUN_FAILED, format!("run {status}: {reason}")));
     }
     let doc = runtime
         .store
@@ -166,10 +143,7 @@ pub async fn run(
         .map_err(runtime_err)?
         .unwrap_or_default();
     let fit = doc.get("fit_score").and_then(|v| v.as_u64()).unwrap_or(0);
-    let category = doc
-        .get("fit_category")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let category = doc.get("fit_category").and_then(|v| v.as_str()).unwrap_or("");
     println!("\nFit: {fit}/100 ({category})");
     if let Some(cv_path) = doc.get("cv_path").and_then(|v| v.as_str()) {
         let dir = Path::new(cv_path).parent().unwrap_or(Path::new("."));

@@ -55,9 +55,7 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         Loose::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" | "y" => Ok(true),
             "0" | "false" | "no" | "off" | "n" | "" => Ok(false),
-            _ => Err(serde::de::Error::custom(format!(
-                "expected true or false, got {s:?}"
-            ))),
+            _ => Err(serde::de::Error::custom(format!("expected true or false, got {s:?}"))),
         },
         Loose::Float(f) => Ok(f != 0.0),
     }

@@ -64,11 +64,7 @@ impl RunId {
 
     /// Parses a run id as produced by [`RunId::generate`].
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.len() != 32
-            || !raw
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
+        if raw.len() != 32 || !raw.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
             return Err(format!(
                 "run_id must be 32 lowercase hexadecimal characters, got {:?}",
                 truncate_for_message(raw)

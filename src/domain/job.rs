@@ -29,24 +29,15 @@ pub struct JobPosting {
 impl JobPosting {
     /// Parses a job document (`_id` as a 24-hex string or `{"$oid": "..."}`; when `_id` is
     /// absent and `derive_missing_id` is set, a stable id is derived from the content).
-    pub fn from_document(
-        doc: &Map<String, Value>,
-        derive_missing_id: bool,
-    ) -> Result<Self, String> {
+    pub fn from_document(doc: &Map<String, Value>, derive_missing_id: bool) -> Result<Self, String> {
         let id = match doc.get("_id") {
             Some(Value::String(s)) => JobId::parse(s)?,
             Some(Value::Object(o)) => match o.get("$oid") {
                 Some(Value::String(s)) => JobId::parse(s)?,
                 _ => return Err("_id object must be {\"$oid\": \"<24 hex>\"}".into()),
             },
-            Some(other) => {
-                return Err(format!(
-                    "_id must be a string or {{\"$oid\": ...}}, got {other}"
-                ))
-            }
-            None if derive_missing_id => {
-                JobId::derive_from(&serde_json::to_string(doc).unwrap_or_default())
-            }
+            Some(other) => return Err(format!("_id must be a string or {{\"$oid\": ...}}, got {other}")),
+            None if derive_missing_id => JobId::derive_from(&serde_json::to_string(doc).unwrap_or_default()),
             None => return Err("job document has no _id".into()),
         };
         let text = |key: &str| -> Option<String> {
@@ -56,10 +47,8 @@ impl JobPosting {
                 _ => None,
             }
         };
-        let title = text("title")
-            .ok_or_else(|| format!("job {id}: field \"title\" is missing or empty"))?;
-        let company = text("company")
-            .ok_or_else(|| format!("job {id}: field \"company\" is missing or empty"))?;
+        let title = text("title").ok_or_else(|| format!("job {id}: field \"title\" is missing or empty"))?;
+        let company = text("company").ok_or_else(|| format!("job {id}: field \"company\" is missing or empty"))?;
         let job_description = text("job_description")
             .or_else(|| text("description"))
             .ok_or_else(|| format!("job {id}: field \"job_description\" is missing or empty"))?;

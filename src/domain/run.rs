@@ -49,10 +49,7 @@ impl RunStatus {
 
     /// True once the run can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
-        )
+        matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled)
     }
 }
 
@@ -65,12 +62,9 @@ impl fmt::Display for RunStatus {
 impl FromStr for RunStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RunStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown run status {s:?}; expected one of queued, running, completed, failed, cancelled")
-            })
+        RunStatus::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            format!("unknown run status {s:?}; expected one of queued, running, completed, failed, cancelled")
+        })
     }
 }
 

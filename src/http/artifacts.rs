@@ -21,10 +21,7 @@ fn not_found(run_id: &str, file: &str) -> ApiError {
 }
 
 #[tracing::instrument(name = "GET /artifacts", skip_all, fields(run_id = %path.0))]
-pub async fn download(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn download(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (raw_run, raw_file) = path.into_inner();
     let run_id = parse_run_id(&raw_run)?;
     let name = ArtifactName::parse(&raw_file).ok_or_else(|| {
@@ -49,12 +46,7 @@ pub async fn download(
     let runs_root = state.settings.data_dir.join("runs");
     let file = run_artifact_dir(&state.settings.data_dir, run_id.as_ref()).join(name.file_name());
     let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Vec<u8>>> {
-        let meta = match std::fs::symlink_metadata(&file) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if !meta.file_type().is_file() {
+        if !crate::artifacts::is_regular_file(&file) {
             return Ok(None);
         }
         let (root, real) = (runs_root.canonicalize()?, file.canonicalize()?);

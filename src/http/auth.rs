@@ -34,10 +34,7 @@ fn authorized(expected: &[u8; 32], header_value: Option<&str>) -> bool {
     let Some(value) = header_value else {
         return false;
     };
-    let Some(token) = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-    else {
+    let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
         return false;
     };
     let got: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
@@ -92,9 +89,7 @@ where
                     || req.method() == actix_web::http::Method::OPTIONS
                     || authorized(
                         d,
-                        req.headers()
-                            .get(header::AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok()),
+                        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
                     )
             }
         };
@@ -103,12 +98,7 @@ where
             return Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) });
         }
         let service = Rc::clone(&self.service);
-        Box::pin(async move {
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
-        })
+        Box::pin(async move { service.call(req).await.map(ServiceResponse::map_into_left_body) })
     }
 }
 

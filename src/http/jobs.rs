@@ -57,10 +57,7 @@ fn clean(opt: Option<String>) -> Option<String> {
 }
 
 #[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %body.job_id, run_id = tracing::field::Empty))]
-pub async fn run(
-    state: web::Data<AppState>,
-    body: web::Json<RunBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn run(state: web::Data<AppState>, body: web::Json<RunBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let job_id = JobId::parse(&body.job_id).map_err(ApiError::invalid_job_id)?;
     let req = RunRequest {
@@ -69,23 +66,16 @@ pub async fn run(
         source: clean(body.source),
     };
     let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
-    let run = runs
-        .first()
-        .ok_or_else(|| ApiError::validation("no run was created"))?;
+    let run = runs.first().ok_or_else(|| ApiError::validation("no run was created"))?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
     Ok(HttpResponse::Ok().json(RunTicket::from(run)))
 }
 
 #[tracing::instrument(name = "POST /jobs/run-bulk", skip_all, fields(count = body.job_ids.len()))]
-pub async fn run_bulk(
-    state: web::Data<AppState>,
-    body: web::Json<BulkBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn run_bulk(state: web::Data<AppState>, body: web::Json<BulkBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.job_ids.is_empty() {
-        return Err(ApiError::validation(
-            "job_ids must contain at least 1 job id",
-        ));
+        return Err(ApiError::validation("job_ids must contain at least 1 job id"));
     }
     if body.job_ids.len() > state.settings.max_queue {
         return Err(ApiError::validation(format!(
@@ -114,8 +104,7 @@ pub async fn run_bulk(
         )));
     }
     let runs = state.supervisor.send(SubmitRuns(requests)).await??;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "runs": runs.iter().map(RunTicket::from).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(json!({ "runs": runs.iter().map(RunTicket::from).collect::<Vec<_>>() })))
 }
 
 /// The `artifacts` object: only files that exist.
@@ -124,7 +113,7 @@ pub fn artifact_urls(state: &AppState, run: &Run) -> BTreeMap<String, String> {
     run.artifacts
         .iter()
         .filter(|(_, file)| {
-            ArtifactName::parse(file).is_some() && dir.join(file.as_str()).is_file()
+            ArtifactName::parse(file).is_some() && crate::artifacts::is_regular_file(&dir.join(file.as_str()))
         })
         .map(|(key, file)| (key.clone(), format!("/artifacts/{}/{file}", run.run_id)))
         .collect()
@@ -160,19 +149,13 @@ async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
 }
 
 #[tracing::instrument(name = "GET /jobs/{run_id}/status", skip_all, fields(run_id = %path))]
-pub async fn status(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     Ok(HttpResponse::Ok().json(status_json(&state, &run)))
 }
 
 #[tracing::instrument(name = "GET /jobs/{run_id}/progress", skip_all, fields(run_id = %path))]
-pub async fn progress(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     let records = state.store.load_stages(&run.run_id).await?;
     let mut done = 0usize;
@@ -225,10 +208,7 @@ pub async fn progress(
 }
 
 #[tracing::instrument(name = "POST /jobs/{run_id}/cancel", skip_all, fields(run_id = %path))]
-pub async fn cancel(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run_id = parse_run_id(&path)?;
     let status = state.supervisor.send(CancelRun(run_id.clone())).await??;
     Ok(HttpResponse::Ok().json(json!({ "run_id": run_id, "status": status })))

@@ -59,11 +59,7 @@ impl Feeder {
     /// Sends stored lines after `self.last` and before `until` (exclusive).
     async fn replay_stored(&mut self, until: Option<u64>) -> Result<bool, ApiError> {
         loop {
-            let lines = self
-                .state
-                .store
-                .read_logs(&self.run_id, self.last, PAGE)
-                .await?;
+            let lines = self.state.store.read_logs(&self.run_id, self.last, PAGE).await?;
             let n = lines.len();
             for line in lines.iter().filter(|l| until.is_none_or(|u| l.seq < u)) {
                 if !self.send_line(line).await {
@@ -186,11 +182,7 @@ impl Feeder {
 }
 
 fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
-    match req
-        .headers()
-        .get("Last-Event-ID")
-        .map(|v| v.to_str().map(str::trim))
-    {
+    match req.headers().get("Last-Event-ID").map(|v| v.to_str().map(str::trim)) {
         None => Ok(0),
         Some(Ok("")) => Ok(0),
         Some(Ok(v)) => v.parse().map_err(|_| {
@@ -255,9 +247,7 @@ pub async fn poll(
     let since = query.since.unwrap_or(0);
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation(format!(
-            "limit must be 1–1000, got {limit}"
-        )));
+        return Err(ApiError::validation(format!("limit must be 1–1000, got {limit}")));
     }
     let run = state
         .store

@@ -20,10 +20,7 @@ pub struct ListQuery {
 }
 
 #[tracing::instrument(name = "GET /runs", skip_all)]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let status = q
         .status
@@ -39,9 +36,7 @@ pub async fn list(
         .map_err(ApiError::invalid_job_id)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::validation(format!(
-            "limit must be 1–500, got {limit}"
-        )));
+        return Err(ApiError::validation(format!("limit must be 1–500, got {limit}")));
     }
     let offset = q.offset.unwrap_or(0);
     let page = state

@@ -71,10 +71,7 @@ pub async fn run_dag(
     mut stop: watch::Receiver<Option<StopReason>>,
     deadline: tokio::time::Instant,
 ) -> DagOutcome {
-    let mut started: HashSet<StageName> = StageName::ALL
-        .into_iter()
-        .filter(|s| outputs.has(*s))
-        .collect();
+    let mut started: HashSet<StageName> = StageName::ALL.into_iter().filter(|s| outputs.has(*s)).collect();
     let mut in_flight = FuturesUnordered::new();
     let mut drain_deadline: Option<Instant> = None;
     let mut stop_open = true;
@@ -88,8 +85,7 @@ pub async fn run_dag(
     loop {
         if drain_deadline.is_none() {
             for stage in StageName::ALL {
-                if !started.contains(&stage) && stage.dependencies().iter().all(|d| outputs.has(*d))
-                {
+                if !started.contains(&stage) && stage.dependencies().iter().all(|d| outputs.has(*d)) {
                     started.insert(stage);
                     in_flight.push(execute_stage(Arc::clone(&shared), stage, outputs.clone()));
                 }
@@ -203,9 +199,7 @@ async fn execute_stage(
     loop {
         attempt += 1;
         if let Err(e) = retry_transient("stage_started", || {
-            shared
-                .store
-                .stage_started(&shared.run_id, stage, chrono::Utc::now())
+            shared.store.stage_started(&shared.run_id, stage, chrono::Utc::now())
         })
         .await
         {
@@ -241,11 +235,7 @@ async fn execute_stage(
                     cancel: shared.cancel.child_token(),
                 })
                 .await
-                .unwrap_or_else(|e| {
-                    Err(StageError::transient(format!(
-                        "stage actor unavailable: {e}"
-                    )))
-                }),
+                .unwrap_or_else(|e| Err(StageError::transient(format!("stage actor unavailable: {e}")))),
             None => Err(StageError::permanent(format!(
                 "no implementation registered for stage {stage}"
             ))),
@@ -283,9 +273,7 @@ async fn execute_stage(
 
 /// 200 ms doubling per attempt, with ±50% jitter, at most 5 s.
 fn backoff(attempt: u32) -> Duration {
-    let base = 200u64
-        .saturating_mul(1 << attempt.min(5).saturating_sub(1))
-        .min(5_000);
+    let base = 200u64.saturating_mul(1 << attempt.min(5).saturating_sub(1)).min(5_000);
     let jitter = rand::random_range(base / 2..=base + base / 2);
     Duration::from_millis(jitter)
 }

@@ -81,9 +81,7 @@ pub fn check_research(out: &ResearchOutput) -> Result<(), GateViolations> {
     }
     let n = out.role_research.business_impact.len();
     if !(3..=5).contains(&n) {
-        v.push(format!(
-            "role_research.business_impact must have 3–5 items, has {n}"
-        ));
+        v.push(format!("role_research.business_impact must have 3–5 items, has {n}"));
     }
     if out.role_research.why_now.trim().is_empty() {
         v.push("role_research.why_now is empty".into());
@@ -137,9 +135,7 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
         let t = line.trim();
         if let Some(h) = t.strip_prefix('#') {
             // Employers, job titles and degrees live in headings: they must be verbatim.
-            if !master_lines.contains(&normalise(t))
-                && !master_norm.contains(&normalise(h.trim_start_matches('#')))
-            {
+            if !master_lines.contains(&normalise(t)) && !master_norm.contains(&normalise(h.trim_start_matches('#'))) {
                 v.push(format!(
                     "heading {t:?} (employer, title or degree) is not in the master CV"
                 ));
@@ -173,10 +169,7 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
     ] {
         let tailored = out.cv_text.to_lowercase();
         if tailored.contains(degree) && !master.text.to_lowercase().contains(degree) {
-            v.push(format!(
-                "degree {:?} is not in the master CV",
-                degree.trim()
-            ));
+            v.push(format!("degree {:?} is not in the master CV", degree.trim()));
         }
     }
     v.dedup();
@@ -184,10 +177,7 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
 }
 
 fn normalise(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 /// Body paragraphs: blocks of at least 20 words (salutation and sign-off are shorter).
@@ -212,18 +202,14 @@ pub fn check_cover_letter(
     let letter = &out.cover_letter;
     let paragraphs = body_paragraphs(letter).len();
     if !(3..=4).contains(&paragraphs) {
-        v.push(format!(
-            "cover letter must have 3–4 paragraphs, has {paragraphs}"
-        ));
+        v.push(format!("cover letter must have 3–4 paragraphs, has {paragraphs}"));
     }
     let words = text::word_count(letter);
     if !(220..=380).contains(&words) {
         v.push(format!("cover letter must have 220–380 words, has {words}"));
     }
     if !letter.to_lowercase().contains(&company.to_lowercase()) {
-        v.push(format!(
-            "cover letter does not name the company {company:?}"
-        ));
+        v.push(format!("cover letter does not name the company {company:?}"));
     }
     let numbers = text::metric_numbers(letter);
     if !numbers.iter().any(|n| master.text.contains(n.as_str())) {
@@ -257,9 +243,7 @@ pub fn check_stage(
     use crate::domain::StageName;
     let missing = || GateViolations(vec![format!("stage {stage} produced no output")]);
     match stage {
-        StageName::PainPoints => {
-            check_pain_points(outputs.pain_points.as_ref().ok_or_else(missing)?)
-        }
+        StageName::PainPoints => check_pain_points(outputs.pain_points.as_ref().ok_or_else(missing)?),
         StageName::Research => check_research(outputs.research.as_ref().ok_or_else(missing)?),
         StageName::FitScore => check_fit(outputs.fit.as_ref().ok_or_else(missing)?),
         StageName::Cv => check_cv(outputs.cv.as_ref().ok_or_else(missing)?, master),
@@ -313,11 +297,7 @@ mod tests {
     fn pain_points_gate_rejects_empty_duplicate_and_stock_items() {
         let mut p = pains();
         p.strategic_needs.clear();
-        p.pain_points = vec![
-            "Scale it".into(),
-            "scale it".into(),
-            "Be a team player".into(),
-        ];
+        p.pain_points = vec!["Scale it".into(), "scale it".into(), "Be a team player".into()];
         let err = check_pain_points(&p).unwrap_err().0.join("\n");
         assert!(err.contains("strategic_needs must have 1–8 items"));
         assert!(err.contains("repeats"));
@@ -367,9 +347,7 @@ mod tests {
 
     #[test]
     fn cv_fact_check_rejects_invented_employer_metric_date_and_degree() {
-        let bad = cv(
-            "# Ada\n### Staff Engineer — Google (2010–2024)\n- Cut costs 45%\n- PhD in Physics\n",
-        );
+        let bad = cv("# Ada\n### Staff Engineer — Google (2010–2024)\n- Cut costs 45%\n- PhD in Physics\n");
         let err = check_cv(&bad, &master()).unwrap_err().0.join("\n");
         assert!(err.contains("Google"), "{err}");
         assert!(err.contains("45%"), "{err}");
@@ -420,13 +398,11 @@ mod tests {
             paragraph(60, "y"),
         ]
         .join("\n\n");
-        assert!(
-            check_cover_letter(&letter(&invented), "Initech", "", &master())
-                .unwrap_err()
-                .0
-                .join(" ")
-                .contains("99%")
-        );
+        assert!(check_cover_letter(&letter(&invented), "Initech", "", &master())
+            .unwrap_err()
+            .0
+            .join(" ")
+            .contains("99%"));
     }
 
     #[test]

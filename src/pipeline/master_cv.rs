@@ -106,7 +106,10 @@ impl MasterCv {
             .map(|e| e.bullets.len() + e.lines.len())
             .sum();
         if bullets == 0 {
-            return Err("the master CV has no sections with content (expected markdown with '## Experience' and bullets)".into());
+            return Err(
+                "the master CV has no sections with content (expected markdown with '## Experience' and bullets)"
+                    .into(),
+            );
         }
         Ok(cv)
     }
@@ -129,15 +132,9 @@ impl MasterCv {
     /// True for sections holding roles (experience, employment, work history).
     pub fn is_experience(section: &CvSection) -> bool {
         let t = section.title.to_lowercase();
-        [
-            "experience",
-            "employment",
-            "work history",
-            "career",
-            "positions",
-        ]
-        .iter()
-        .any(|w| t.contains(w))
+        ["experience", "employment", "work history", "career", "positions"]
+            .iter()
+            .any(|w| t.contains(w))
     }
 
     /// Every bullet of the experience sections, with its role heading.
@@ -194,10 +191,7 @@ pub fn split_role(heading: &str) -> (String, String) {
     };
     for sep in [" — ", " – ", " - ", " at ", " | ", ", "] {
         if let Some((a, b)) = without_dates.split_once(sep) {
-            return (
-                a.trim().to_owned(),
-                b.trim().trim_end_matches(',').to_owned(),
-            );
+            return (a.trim().to_owned(), b.trim().trim_end_matches(',').to_owned());
         }
     }
     (without_dates.trim().to_owned(), String::new())
@@ -225,10 +219,7 @@ mod tests {
     fn splits_role_headings() {
         assert_eq!(
             split_role("Lead Engineer — Analytical Engines Ltd (2019–Present)"),
-            (
-                "Lead Engineer".to_owned(),
-                "Analytical Engines Ltd".to_owned()
-            )
+            ("Lead Engineer".to_owned(), "Analytical Engines Ltd".to_owned())
         );
     }
 

@@ -16,10 +16,8 @@ pub(crate) mod fixtures {
     use crate::pipeline::master_cv::MasterCv;
 
     pub fn job() -> JobPosting {
-        let doc: serde_json::Value = serde_json::from_str(include_str!(
-            "../../examples/postings/backend-engineer.json"
-        ))
-        .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../examples/postings/backend-engineer.json")).unwrap();
         JobPosting::from_document(doc.as_object().unwrap(), false).unwrap()
     }
 

@@ -58,17 +58,13 @@ mod tests {
         );
         for bad in ["../secret.md", "/etc/passwd", "a/../../secret.md", ""] {
             assert!(
-                matches!(
-                    resolve_profile(&profiles, bad),
-                    Err(ProfileError::Invalid(_))
-                ),
+                matches!(resolve_profile(&profiles, bad), Err(ProfileError::Invalid(_))),
                 "{bad}"
             );
         }
         #[cfg(unix)]
         {
-            std::os::unix::fs::symlink(dir.path().join("secret.md"), profiles.join("link.md"))
-                .unwrap();
+            std::os::unix::fs::symlink(dir.path().join("secret.md"), profiles.join("link.md")).unwrap();
             assert!(matches!(
                 resolve_profile(&profiles, "link.md"),
                 Err(ProfileError::Invalid(_))

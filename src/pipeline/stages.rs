@@ -10,9 +10,7 @@ use chrono::Datelike;
 
 use crate::domain::StageName;
 use crate::pipeline::offline;
-use crate::pipeline::stage::{
-    dependency, offline_result, Stage, StageContext, StageError, StageResult,
-};
+use crate::pipeline::stage::{dependency, offline_result, Stage, StageContext, StageError, StageResult};
 
 pub use publisher::Publisher;
 
@@ -62,9 +60,8 @@ impl Stage for OfflineResearch {
     async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
         non_empty_posting(ctx)?;
         let out = offline::research::research(&ctx.job);
-        ctx.log.info(
-            "company and role research taken from the posting only (offline: no web research)",
-        );
+        ctx.log
+            .info("company and role research taken from the posting only (offline: no web research)");
         offline_result(&out)
     }
 }
@@ -75,8 +72,7 @@ impl Stage for OfflineFitScore {
         StageName::FitScore
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
-        let out =
-            offline::fit_score::score(&ctx.job, &ctx.master_cv, chrono::Utc::now().year() as u32);
+        let out = offline::fit_score::score(&ctx.job, &ctx.master_cv, chrono::Utc::now().year() as u32);
         ctx.log.info(format!(
             "fit score {} ({}): {} requirements matched, {} missing",
             out.fit_score,

@@ -122,11 +122,9 @@ pub fn sentences(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         current.push(c);
-        let at_end =
-            matches!(c, '.' | '!' | '?') && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
+        let at_end = matches!(c, '.' | '!' | '?') && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
         // Keep abbreviations such as "e.g." and decimals together.
-        let abbreviation =
-            current.ends_with("e.g.") || current.ends_with("i.e.") || current.ends_with("etc.");
+        let abbreviation = current.ends_with("e.g.") || current.ends_with("i.e.") || current.ends_with("etc.");
         if at_end && !abbreviation {
             push_clean(&mut out, &current);
             current.clear();
@@ -158,10 +156,7 @@ pub fn sections(text: &str) -> Vec<Section> {
         let is_bullet = strip_marker(line).len() != line.len();
         if !is_bullet {
             if let Some(kind) = heading_kind(line) {
-                if line.ends_with(':')
-                    || line.starts_with('#')
-                    || line.split_whitespace().count() <= 6
-                {
+                if line.ends_with(':') || line.starts_with('#') || line.split_whitespace().count() <= 6 {
                     out.push(Section {
                         kind,
                         items: Vec::new(),
@@ -350,10 +345,7 @@ const STOPWORDS: &[&str] = &[
 pub fn tokens(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '+' | '#' | '.' | '-' | '/')))
         .flat_map(|t| t.split('/'))
-        .map(|t| {
-            t.trim_matches(|c: char| matches!(c, '.' | '-'))
-                .to_lowercase()
-        })
+        .map(|t| t.trim_matches(|c: char| matches!(c, '.' | '-')).to_lowercase())
         .filter(|t| t.chars().count() >= 2 && !t.chars().all(|c| c.is_ascii_digit()))
         .filter(|t| !STOPWORDS.contains(&t.as_str()))
         .map(|t| stem(&t))
@@ -387,22 +379,15 @@ fn stem(t: &str) -> String {
 pub fn metric_numbers(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in text.split_whitespace() {
-        let t = raw.trim_matches(|c: char| {
-            matches!(
-                c,
-                ',' | ';' | ':' | '(' | ')' | '"' | '\'' | '.' | '!' | '?'
-            )
-        });
+        let t = raw.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '(' | ')' | '"' | '\'' | '.' | '!' | '?'));
         if !t.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
         let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
         let is_year = digits.len() == 4
-            && t.chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '–' | '-'))
+            && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '–' | '-'))
             && (digits.starts_with("19") || digits.starts_with("20"));
-        let is_date_range =
-            t.contains(['–', '-']) && t.chars().filter(|c| c.is_ascii_digit()).count() >= 8;
+        let is_date_range = t.contains(['–', '-']) && t.chars().filter(|c| c.is_ascii_digit()).count() >= 8;
         if !is_year && !is_date_range {
             out.push(t.to_owned());
         }
@@ -462,11 +447,7 @@ pub const STOCK_PHRASES: &[&str] = &[
 /// The stock phrases a text contains.
 pub fn stock_phrases_in(text: &str) -> Vec<&'static str> {
     let lower = text.to_lowercase();
-    STOCK_PHRASES
-        .iter()
-        .copied()
-        .filter(|p| lower.contains(p))
-        .collect()
+    STOCK_PHRASES.iter().copied().filter(|p| lower.contains(p)).collect()
 }
 
 /// Cuts a text to at most `max` characters at a word boundary, without trailing
@@ -486,9 +467,7 @@ pub fn shorten(text: &str, max: usize) -> String {
         }
         out.push_str(word);
     }
-    out.trim_end_matches([',', ';', ':', '-', '–'])
-        .trim()
-        .to_owned()
+    out.trim_end_matches([',', ';', ':', '-', '–']).trim().to_owned()
 }
 
 /// First character lower-cased (for embedding a sentence in another), unless it starts an
@@ -524,10 +503,7 @@ mod tests {
             items_of(&s, SectionKind::Responsibilities),
             vec!["Build the engine", "Test it"]
         );
-        assert_eq!(
-            items_of(&s, SectionKind::Requirements),
-            vec!["5+ years of Rust"]
-        );
+        assert_eq!(items_of(&s, SectionKind::Requirements), vec!["5+ years of Rust"]);
         assert_eq!(items_of(&s, SectionKind::Intro), vec!["We build rockets."]);
     }
 

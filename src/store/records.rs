@@ -92,12 +92,7 @@ impl LogLine {
                 stage,
                 self.message
             ),
-            None => format!(
-                "{} {} {}",
-                self.ts.format("%H:%M:%S"),
-                self.level,
-                self.message
-            ),
+            None => format!("{} {} {}", self.ts.format("%H:%M:%S"), self.level, self.message),
         }
     }
 }

@@ -12,9 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use super::{JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
-use crate::domain::{
-    JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
-};
+use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 
 /// Versioned schema steps; each runs once, in order, inside a transaction.
 const MIGRATIONS: &[&str] = &[
@@ -97,9 +95,7 @@ fn ts(t: DateTime<Utc>) -> String {
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, rusqlite::Error> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, rusqlite::Error> {
@@ -114,8 +110,7 @@ fn text_error(msg: String) -> rusqlite::Error {
     conversion(std::io::Error::other(msg))
 }
 
-const RUN_COLUMNS: &str =
-    "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
+const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
      finished_at, error, artifacts, attempts, lease_owner, lease_expires_at";
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
@@ -148,12 +143,8 @@ fn lease_until(lease: Duration) -> String {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/job-runner.sqlite3` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot create data dir {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create data dir {}: {e}", data_dir.display())))?;
         let path = data_dir.join("job-runner.sqlite3");
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             let wrap = |context| move |source| StoreError::Sqlite { context, source };
@@ -195,11 +186,9 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )?;
-    let current: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
+    let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
+        r.get(0)
+    })?;
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         if version <= current {
@@ -221,21 +210,14 @@ fn load_doc(conn: &Connection, id: &str) -> Result<Option<Map<String, Value>>, r
     let doc: Option<String> = conn
         .query_row("SELECT doc FROM jobs WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
-    doc.map(|d| serde_json::from_str(&d).map_err(conversion))
-        .transpose()
+    doc.map(|d| serde_json::from_str(&d).map_err(conversion)).transpose()
 }
 
 /// Applies a [`JobUpdate`] to a document the way MongoDB's `$set` would.
 fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
     let t = |d: DateTime<Utc>| Value::String(ts(d));
-    doc.insert(
-        "pipeline_run_id".into(),
-        Value::String(u.run_id.to_string()),
-    );
-    doc.insert(
-        "pipeline_status".into(),
-        Value::String(u.pipeline_status.clone()),
-    );
+    doc.insert("pipeline_run_id".into(), Value::String(u.run_id.to_string()));
+    doc.insert("pipeline_status".into(), Value::String(u.pipeline_status.clone()));
     if let Some(s) = u.started_at {
         doc.insert("pipeline_started_at".into(), t(s));
     }
@@ -270,8 +252,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.call("ping", |c| c.query_row("SELECT 1", [], |_| Ok(())))
-            .await
+        self.call("ping", |c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
     async fn upsert_job(&self, job: &JobPosting) -> Result<bool, StoreError> {
@@ -308,8 +289,7 @@ impl Store for SqliteStore {
 
     async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError> {
         let id = id.to_string();
-        self.call("get_job_document", move |c| load_doc(c, &id))
-            .await
+        self.call("get_job_document", move |c| load_doc(c, &id)).await
     }
 
     async fn update_job(&self, id: &JobId, update: &JobUpdate) -> Result<(), StoreError> {
@@ -388,8 +368,11 @@ impl Store for SqliteStore {
         let (limit, offset) = (filter.limit as i64, filter.offset as i64);
         self.call("list_runs", move |c| {
             let cond = "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_id = ?2)";
-            let total: u64 =
-                c.query_row(&format!("SELECT COUNT(*) FROM runs WHERE {cond}"), params![status, job], |r| r.get(0))?;
+            let total: u64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM runs WHERE {cond}"),
+                params![status, job],
+                |r| r.get(0),
+            )?;
             let mut stmt = c.prepare(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4"
             ))?;
@@ -403,11 +386,9 @@ impl Store for SqliteStore {
 
     async fn count_runs(&self, status: RunStatus) -> Result<u64, StoreError> {
         self.call("count_runs", move |c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM runs WHERE status = ?1",
-                [status.as_str()],
-                |r| r.get(0),
-            )
+            c.query_row("SELECT COUNT(*) FROM runs WHERE status = ?1", [status.as_str()], |r| {
+                r.get(0)
+            })
         })
         .await
     }
@@ -428,11 +409,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_next_run(
-        &self,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<Option<Run>, StoreError> {
+    async fn claim_next_run(&self, owner: &str, lease: Duration) -> Result<Option<Run>, StoreError> {
         let owner = owner.to_owned();
         self.call("claim_next_run", move |c| {
             let now = ts(Utc::now());
@@ -452,12 +429,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn renew_lease(
-        &self,
-        id: &RunId,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<bool, StoreError> {
         let (id, owner) = (id.to_string(), owner.to_owned());
         self.call("renew_lease", move |c| {
             let n = c.execute(
@@ -469,12 +441,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn finish_run(
-        &self,
-        id: &RunId,
-        owner: &str,
-        finish: &RunFinish,
-    ) -> Result<bool, StoreError> {
+    async fn finish_run(&self, id: &RunId, owner: &str, finish: &RunFinish) -> Result<bool, StoreError> {
         let (id, owner, finish) = (id.to_string(), owner.to_owned(), finish.clone());
         self.call("finish_run", move |c| {
             let n = c.execute(
@@ -522,11 +489,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn recover_runs(
-        &self,
-        now: DateTime<Utc>,
-        sole_instance: bool,
-    ) -> Result<Vec<RunId>, StoreError> {
+    async fn recover_runs(&self, now: DateTime<Utc>, sole_instance: bool) -> Result<Vec<RunId>, StoreError> {
         self.call("recover_runs", move |c| {
             let mut stmt = c.prepare(
                 "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
@@ -542,12 +505,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn stage_started(
-        &self,
-        run: &RunId,
-        stage: StageName,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn stage_started(&self, run: &RunId, stage: StageName, at: DateTime<Utc>) -> Result<(), StoreError> {
         let run = run.to_string();
         self.call("stage_started", move |c| {
             c.execute(
@@ -632,7 +590,9 @@ impl Store for SqliteStore {
                             "llm" => StageProducer::Llm,
                             _ => StageProducer::Offline,
                         }),
-                        output: output.map(|o| serde_json::from_str(&o).map_err(conversion)).transpose()?,
+                        output: output
+                            .map(|o| serde_json::from_str(&o).map_err(conversion))
+                            .transpose()?,
                         error: r.get(8)?,
                     })
                 })?
@@ -663,12 +623,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn read_logs(
-        &self,
-        run: &RunId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<LogLine>, StoreError> {
+    async fn read_logs(&self, run: &RunId, after: u64, limit: usize) -> Result<Vec<LogLine>, StoreError> {
         let run_id = run.clone();
         self.call("read_logs", move |c| {
             let mut stmt = c.prepare_cached(

@@ -39,9 +39,7 @@ const FIELDS: &[Field] = &[
         ],
     },
     Field {
-        keywords: &[
-            "nurse", "clinical", "patient", "health", "care", "medical", "pharmac",
-        ],
+        keywords: &["nurse", "clinical", "patient", "health", "care", "medical", "pharmac"],
         primary: [
             "Hiring Manager",
             "Director of Nursing",
@@ -79,12 +77,7 @@ const FIELDS: &[Field] = &[
         ],
     },
     Field {
-        keywords: &[
-            "sales",
-            "account",
-            "business development",
-            "customer success",
-        ],
+        keywords: &["sales", "account", "business development", "customer success"],
         primary: [
             "Hiring Manager",
             "VP Sales",
@@ -175,16 +168,8 @@ pub fn role_based(job: &JobPosting, focus: &str) -> (Vec<Contact>, Vec<Contact>)
     let field = field_for(job);
     let focus = text::lower_first(&text::shorten(focus, 90));
     (
-        field
-            .primary
-            .iter()
-            .map(|r| contact(job, r, &focus, true))
-            .collect(),
-        field
-            .secondary
-            .iter()
-            .map(|r| contact(job, r, &focus, false))
-            .collect(),
+        field.primary.iter().map(|r| contact(job, r, &focus, true)).collect(),
+        field.secondary.iter().map(|r| contact(job, r, &focus, false)).collect(),
     )
 }
 

@@ -23,23 +23,12 @@ pub fn write(
 ) -> CoverLetterOutput {
     let terms = target_terms(pains, Some(fit));
     let mut achievements = cv.achievements();
-    achievements.sort_by_key(|a| {
-        std::cmp::Reverse(relevance(&a.text, &terms) + if a.has_metric { 3 } else { 0 })
-    });
+    achievements.sort_by_key(|a| std::cmp::Reverse(relevance(&a.text, &terms) + if a.has_metric { 3 } else { 0 }));
     let with_metric: Vec<_> = achievements.iter().filter(|a| a.has_metric).collect();
     let others: Vec<_> = achievements.iter().filter(|a| !a.has_metric).collect();
-    let evidence: Vec<_> = with_metric
-        .iter()
-        .chain(others.iter())
-        .take(4)
-        .copied()
-        .collect();
+    let evidence: Vec<_> = with_metric.iter().chain(others.iter()).take(4).copied().collect();
 
-    let (latest_title, latest_employer) = cv
-        .roles()
-        .first()
-        .map(|r| split_role(r))
-        .unwrap_or_default();
+    let (latest_title, latest_employer) = cv.roles().first().map(|r| split_role(r)).unwrap_or_default();
     let years = cv.years_of_experience(2026);
     let pain = |i: usize| {
         pains
@@ -49,10 +38,7 @@ pub fn write(
     };
     let p1_focus = pain(0).unwrap_or_else(|| format!("the work of a {}", job.title));
 
-    let mut p1 = format!(
-        "I am applying for the {} role at {}. ",
-        job.title, job.company
-    );
+    let mut p1 = format!("I am applying for the {} role at {}. ", job.title, job.company);
     p1.push_str(&format!("Your posting puts one need first: {p1_focus}. "));
     if !latest_title.is_empty() {
         p1.push_str(&format!(
@@ -133,7 +119,10 @@ pub fn write(
             "I would welcome a conversation about how I could help {} with what your posting describes as \"{need}\". ",
             job.company
         ),
-        None => format!("I would welcome a conversation about how I could help {} with the goals of this role. ", job.company),
+        None => format!(
+            "I would welcome a conversation about how I could help {} with the goals of this role. ",
+            job.company
+        ),
     };
     p4.push_str("I can share more detail on any of the work above, including what did not go to plan and what I learned from it. Thank you for considering my application.");
 
@@ -150,12 +139,7 @@ pub fn write(
     let mut padding: Vec<(usize, String)> = evidence
         .iter()
         .skip(2)
-        .map(|a| {
-            (
-                2,
-                format!(" I have also {}.", strip_leading_i(&as_clause(&a.text))),
-            )
-        })
+        .map(|a| (2, format!(" I have also {}.", strip_leading_i(&as_clause(&a.text)))))
         .collect();
     padding.extend(impact.map(|i| (1, i)));
     padding.push((
@@ -167,18 +151,13 @@ pub fn write(
     ));
     padding.push((
         0,
-        " I have read the posting closely and kept this letter to what my record can support."
-            .to_owned(),
+        " I have read the posting closely and kept this letter to what my record can support.".to_owned(),
     ));
     padding.push((
         2,
-        " I prefer to agree on clear goals early and report progress against them openly."
-            .to_owned(),
+        " I prefer to agree on clear goals early and report progress against them openly.".to_owned(),
     ));
-    padding.push((
-        3,
-        " I can start the conversation whenever suits your team.".to_owned(),
-    ));
+    padding.push((3, " I can start the conversation whenever suits your team.".to_owned()));
     let mut padding = padding.into_iter();
     while text::word_count(&assemble(job, name, &paragraphs)) < 230 {
         match padding.next() {
@@ -187,9 +166,7 @@ pub fn write(
         }
     }
     while text::word_count(&assemble(job, name, &paragraphs)) > 370 {
-        let longest = (0..4)
-            .max_by_key(|i| text::word_count(&paragraphs[*i]))
-            .unwrap_or(2);
+        let longest = (0..4).max_by_key(|i| text::word_count(&paragraphs[*i])).unwrap_or(2);
         let sentences = text::sentences(&paragraphs[longest]);
         if sentences.len() <= 2 {
             break;
@@ -205,11 +182,7 @@ fn assemble(job: &JobPosting, name: &str, paragraphs: &[String; 4]) -> String {
     format!(
         "Dear {} hiring team,\n\n{}\n\nSincerely,\n{}\n",
         job.company,
-        paragraphs
-            .iter()
-            .map(|p| p.trim())
-            .collect::<Vec<_>>()
-            .join("\n\n"),
+        paragraphs.iter().map(|p| p.trim()).collect::<Vec<_>>().join("\n\n"),
         name
     )
 }
@@ -238,10 +211,8 @@ mod tests {
     fn thin_cv_and_posting_still_meet_the_word_count() {
         let mut job = fixtures::job();
         job.job_description = "Build the billing system. Requirements: 3 years of Python.".into();
-        let cv = MasterCv::parse(
-            "# Sam\n## Experience\n### Developer — Shop (2021–2024)\n- Cut checkout errors 25%\n",
-        )
-        .unwrap();
+        let cv = MasterCv::parse("# Sam\n## Experience\n### Developer — Shop (2021–2024)\n- Cut checkout errors 25%\n")
+            .unwrap();
         let pains = pain_points::mine(&job);
         let fit = fit_score::score(&job, &cv, 2026);
         let out = write(&job, &cv, &pains, &research::research(&job), &fit);

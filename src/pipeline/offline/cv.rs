@@ -74,12 +74,7 @@ pub fn select_stars(
         let p_terms = text::token_set(p);
         let ids: Vec<String> = stars
             .iter()
-            .filter(|s| {
-                text::token_set(&s.text)
-                    .intersection(&p_terms)
-                    .next()
-                    .is_some()
-            })
+            .filter(|s| text::token_set(&s.text).intersection(&p_terms).next().is_some())
             .map(|s| s.id.clone())
             .collect();
         if !ids.is_empty() {
@@ -148,26 +143,17 @@ pub fn tailor(cv: &MasterCv, pains: &PainPointsOutput, fit: &FitOutput) -> CvOut
         focus.join(", ")
     );
     if moved.is_empty() {
-        reasoning
-            .push_str("The master CV's bullet order already led with the most relevant evidence. ");
+        reasoning.push_str("The master CV's bullet order already led with the most relevant evidence. ");
     } else {
         reasoning.push_str(&format!(
             "Moved to the top of their roles: {}. ",
-            moved
-                .iter()
-                .map(|m| format!("\"{m}\""))
-                .collect::<Vec<_>>()
-                .join("; ")
+            moved.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join("; ")
         ));
     }
     if trimmed > 0 {
-        reasoning.push_str(&format!(
-            "Dropped {trimmed} less relevant bullets from older roles. "
-        ));
+        reasoning.push_str(&format!("Dropped {trimmed} less relevant bullets from older roles. "));
     }
-    reasoning.push_str(
-        "Nothing was added: every employer, title, date and number comes from the master CV.",
-    );
+    reasoning.push_str("Nothing was added: every employer, title, date and number comes from the master CV.");
     CvOutput {
         cv_text: md.trim_end().to_owned() + "\n",
         cv_reasoning: reasoning,

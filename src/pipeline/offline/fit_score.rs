@@ -70,9 +70,7 @@ fn required_years(req: &str) -> Option<u32> {
 
 /// A short quote that cannot end a sentence early.
 fn quote(s: &str, max: usize) -> String {
-    text::shorten(s, max)
-        .replace(". ", ", ")
-        .replace(['!', '?'], "")
+    text::shorten(s, max).replace(". ", ", ").replace(['!', '?'], "")
 }
 
 /// Scores the candidate against the posting.
@@ -87,7 +85,10 @@ pub fn score(job: &JobPosting, cv: &MasterCv, current_year: u32) -> FitOutput {
         let mut coverage = found.len() as f64 / terms.len() as f64;
         // A named technology or credential (capitalised mid-sentence: PostgreSQL, AWS) the
         // CV also names is strong evidence on its own.
-        let named = req.split_whitespace().skip(1).filter(|w| w.chars().any(|c| c.is_uppercase()));
+        let named = req
+            .split_whitespace()
+            .skip(1)
+            .filter(|w| w.chars().any(|c| c.is_uppercase()));
         if named.flat_map(text::tokens).any(|t| cv_tokens.contains(&t)) {
             coverage = coverage.max(0.6);
         }
@@ -103,21 +104,14 @@ pub fn score(job: &JobPosting, cv: &MasterCv, current_year: u32) -> FitOutput {
             .iter()
             .map(|a| {
                 (
-                    text::token_set(&a.text)
-                        .iter()
-                        .filter(|t| terms.contains(*t))
-                        .count(),
+                    text::token_set(&a.text).iter().filter(|t| terms.contains(*t)).count(),
                     a,
                 )
             })
             .filter(|(n, _)| *n > 0)
             .max_by_key(|(n, _)| *n)
             .map(|(_, a)| a.text.clone());
-        let missing_terms = terms
-            .iter()
-            .filter(|t| !cv_tokens.contains(*t))
-            .cloned()
-            .collect();
+        let missing_terms = terms.iter().filter(|t| !cv_tokens.contains(*t)).cloned().collect();
         reqs.push(Requirement {
             text: req,
             weight,
@@ -202,10 +196,9 @@ mod tests {
         let job = fixtures::job();
         let good = score(&job, &fixtures::cv(), 2026);
         gates::check_fit(&good).unwrap();
-        let unrelated = MasterCv::parse(
-            "# Bob\n## Experience\n### Baker — Bakery (2020–2024)\n- Baked 300 loaves a day\n",
-        )
-        .unwrap();
+        let unrelated =
+            MasterCv::parse("# Bob\n## Experience\n### Baker — Bakery (2020–2024)\n- Baked 300 loaves a day\n")
+                .unwrap();
         let bad = score(&job, &unrelated, 2026);
         gates::check_fit(&bad).unwrap();
         assert!(

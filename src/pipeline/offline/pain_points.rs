@@ -99,18 +99,18 @@ pub fn mine(job: &JobPosting) -> PainPointsOutput {
 
     // Prefer action statements ("Design and operate ...") over context ("You will join ...").
     let actions: Vec<&String> = responsibilities.iter().filter(|i| starts_with_action(i)).collect();
-    let primary: Vec<&String> = if actions.is_empty() { responsibilities.iter().collect() } else { actions };
+    let primary: Vec<&String> = if actions.is_empty() {
+        responsibilities.iter().collect()
+    } else {
+        actions
+    };
     let mut seen = BTreeSet::new();
     let mut pain_points = Vec::new();
     for item in primary.into_iter().filter(|i| acceptable(i)) {
         push_distinct(&mut pain_points, &mut seen, text::shorten(item, 120), 6);
     }
     if pain_points.is_empty() {
-        for item in requirements
-            .iter()
-            .chain(intro.iter())
-            .filter(|i| acceptable(i))
-        {
+        for item in requirements.iter().chain(intro.iter()).filter(|i| acceptable(i)) {
             push_distinct(&mut pain_points, &mut seen, text::shorten(item, 120), 4);
         }
     }
@@ -119,11 +119,7 @@ pub fn mine(job: &JobPosting) -> PainPointsOutput {
     }
 
     let mut strategic_needs = Vec::new();
-    for item in intro
-        .iter()
-        .chain(responsibilities.iter())
-        .chain(requirements.iter())
-    {
+    for item in intro.iter().chain(responsibilities.iter()).chain(requirements.iter()) {
         let lower = item.to_lowercase();
         if acceptable(item) && STRATEGIC_WORDS.iter().any(|w| lower.contains(w)) {
             push_distinct(&mut strategic_needs, &mut seen, text::shorten(item, 120), 5);
@@ -150,11 +146,7 @@ pub fn mine(job: &JobPosting) -> PainPointsOutput {
         .collect();
 
     let mut success_metrics = Vec::new();
-    for item in responsibilities
-        .iter()
-        .chain(requirements.iter())
-        .chain(intro.iter())
-    {
+    for item in responsibilities.iter().chain(requirements.iter()).chain(intro.iter()) {
         let lower = item.to_lowercase();
         if acceptable(item) && MEASURABLE_WORDS.iter().any(|w| lower.contains(w)) {
             push_distinct(&mut success_metrics, &mut seen, text::shorten(item, 120), 5);
@@ -244,10 +236,7 @@ mod tests {
         let posting = job.job_description.to_lowercase();
         // Every pain point is taken from the posting.
         for p in &out.pain_points {
-            assert!(
-                posting.contains(&p.to_lowercase()),
-                "{p:?} is not in the posting"
-            );
+            assert!(posting.contains(&p.to_lowercase()), "{p:?} is not in the posting");
         }
     }
 

@@ -39,10 +39,7 @@ pub fn research(job: &JobPosting) -> ResearchOutput {
         .iter()
         .filter(|s| {
             let l = s.to_lowercase();
-            l.contains(&company_lower)
-                || l.starts_with("we ")
-                || l.contains(" we ")
-                || l.contains("our ")
+            l.contains(&company_lower) || l.starts_with("we ") || l.contains(" we ") || l.contains("our ")
         })
         .take(3)
         .collect();
@@ -54,26 +51,15 @@ pub fn research(job: &JobPosting) -> ResearchOutput {
     } else {
         format!(
             "From the posting only (no outside research was done, offline mode): {}",
-            about_company
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
+            about_company.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
         )
     };
 
     let responsibilities = text::items_of(&sections, SectionKind::Responsibilities);
     let requirements = text::items_of(&sections, SectionKind::Requirements);
     let mut impact: Vec<String> = Vec::new();
-    for item in responsibilities
-        .iter()
-        .chain(requirements.iter())
-        .chain(about.iter())
-    {
-        if text::word_count(item) >= 3
-            && impact.len() < 5
-            && !impact.iter().any(|i| i.eq_ignore_ascii_case(item))
-        {
+    for item in responsibilities.iter().chain(requirements.iter()).chain(about.iter()) {
+        if text::word_count(item) >= 3 && impact.len() < 5 && !impact.iter().any(|i| i.eq_ignore_ascii_case(item)) {
             impact.push(text::shorten(item, 120));
         }
     }
@@ -100,9 +86,7 @@ pub fn research(job: &JobPosting) -> ResearchOutput {
             WHY_NOW_WORDS.iter().any(|w| l.contains(w))
         })
         .map(|s| format!("The posting suggests: {s}"))
-        .unwrap_or_else(|| {
-            "The posting does not say why the role is open now; ask the hiring manager.".to_owned()
-        });
+        .unwrap_or_else(|| "The posting does not say why the role is open now; ask the hiring manager.".to_owned());
 
     let role_summary = match responsibilities.first() {
         Some(first) => format!(
@@ -117,10 +101,7 @@ pub fn research(job: &JobPosting) -> ResearchOutput {
             job.title, job.company
         ),
     };
-    let focus = responsibilities
-        .first()
-        .cloned()
-        .unwrap_or_else(|| job.title.clone());
+    let focus = responsibilities.first().cloned().unwrap_or_else(|| job.title.clone());
     let (primary_contacts, secondary_contacts) = contacts::role_based(job, &focus);
     ResearchOutput {
         company_research: CompanyResearch {

@@ -11,9 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::artifacts::{self, dossier::DossierInput, ArtifactName};
 use crate::domain::{JobPosting, StageName};
 use crate::pipeline::outputs::{tier, CoverLetterOutput, FitOutput, PublishOutput, ResearchOutput};
-use crate::pipeline::stage::{
-    dependency, offline_result, Stage, StageContext, StageError, StageResult,
-};
+use crate::pipeline::stage::{dependency, offline_result, Stage, StageContext, StageError, StageResult};
 use crate::pipeline::text;
 
 /// Writes files and prepares the result fields.
@@ -58,7 +56,9 @@ fn fallback_letters(job: &JobPosting, fit: &FitOutput, letter: &CoverLetterOutpu
             "Hello,\n\nI have applied for the {} role at {}. {}\n\nI would be glad to talk about it.",
             job.title,
             job.company,
-            strongest.map(|s| format!("My CV shows direct evidence for {s}.")).unwrap_or_default()
+            strongest
+                .map(|s| format!("My CV shows direct evidence for {s}."))
+                .unwrap_or_default()
         ),
         format!("Hello,\n\n{first_para}\n\nThank you for your time."),
     ]
@@ -94,10 +94,7 @@ impl Stage for Publisher {
             (ArtifactName::CvMarkdown, cv.cv_text.clone().into_bytes()),
             (ArtifactName::CvDocx, docx),
             (ArtifactName::Dossier, dossier.into_bytes()),
-            (
-                ArtifactName::CoverLetter,
-                letter.cover_letter.clone().into_bytes(),
-            ),
+            (ArtifactName::CoverLetter, letter.cover_letter.clone().into_bytes()),
         ];
 
         let run_dir = run_artifact_dir(&ctx.settings.data_dir, ctx.run_id.as_ref());
@@ -109,31 +106,24 @@ impl Stage for Publisher {
         );
         let run_dir_clone = run_dir.clone();
         // File I/O runs on the blocking pool.
-        let app_dir =
-            tokio::task::spawn_blocking(move || -> std::io::Result<std::path::PathBuf> {
-                let app_dir = artifacts::application_dir(&applications, &company, &title, &job_id)?;
-                for (name, bytes) in &files {
-                    artifacts::write_atomic(&run_dir_clone.join(name.file_name()), bytes)?;
-                    artifacts::write_atomic(&app_dir.join(name.file_name()), bytes)?;
-                }
-                Ok(app_dir)
-            })
-            .await
-            .map_err(|e| StageError::transient(format!("artifact writer task failed: {e}")))?
-            .map_err(|e| StageError::transient(format!("could not write artifacts: {e}")))?;
+        let app_dir = tokio::task::spawn_blocking(move || -> std::io::Result<std::path::PathBuf> {
+            let app_dir = artifacts::application_dir(&applications, &company, &title, &job_id)?;
+            for (name, bytes) in &files {
+                artifacts::write_atomic(&run_dir_clone.join(name.file_name()), bytes)?;
+                artifacts::write_atomic(&app_dir.join(name.file_name()), bytes)?;
+            }
+            Ok(app_dir)
+        })
+        .await
+        .map_err(|e| StageError::transient(format!("artifact writer task failed: {e}")))?
+        .map_err(|e| StageError::transient(format!("could not write artifacts: {e}")))?;
 
         let artifacts: BTreeMap<String, String> = ArtifactName::ALL
             .iter()
             .map(|a| (a.url_key().to_owned(), a.file_name().to_owned()))
             .collect();
-        let cv_path = app_dir
-            .join(ArtifactName::CvMarkdown.file_name())
-            .display()
-            .to_string();
-        let dossier_path = app_dir
-            .join(ArtifactName::Dossier.file_name())
-            .display()
-            .to_string();
+        let cv_path = app_dir.join(ArtifactName::CvMarkdown.file_name()).display().to_string();
+        let dossier_path = app_dir.join(ArtifactName::Dossier.file_name()).display().to_string();
         let mut results = Map::new();
         let mut put = |k: &str, v: Value| {
             if !v.is_null() {
@@ -160,15 +150,11 @@ impl Stage for Publisher {
         put("cv_reasoning", json!(cv.cv_reasoning));
         put("outreach_packages", json!(outreach));
         if research.contacts_are_role_based {
-            put(
-                "fallback_cover_letters",
-                json!(fallback_letters(&ctx.job, fit, letter)),
-            );
+            put("fallback_cover_letters", json!(fallback_letters(&ctx.job, fit, letter)));
         }
         put("tier", json!(tier(fit.fit_score)));
         put("dossier_path", json!(dossier_path));
-        ctx.log
-            .info(format!("published 4 files to {}", app_dir.display()));
+        ctx.log.info(format!("published 4 files to {}", app_dir.display()));
         offline_result(&PublishOutput {
             artifacts,
             run_dir: run_dir.display().to_string(),

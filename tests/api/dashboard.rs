@@ -1,0 +1,134 @@
+//! The dashboard's exact call sequence from COMPAT.md, and what it leaves in the store.
+
+use job_runner::domain::JobId;
+use job_runner::store::sqlite::SqliteStore;
+use job_runner::store::Store;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, JOB, SECRET};
+
+#[actix_web::test]
+async fn run_poll_stream_and_download_like_the_dashboard() {
+    let app = spawn_app().await;
+
+    // Arrange / Act: POST /jobs/run with the dashboard's extra `level` field.
+    let res = app
+        .post("/jobs/run", &json!({"job_id": JOB, "level": 2, "source": "dashboard"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["status_url"], format!("/jobs/{run_id}/status"));
+    assert_eq!(body["log_stream_url"], format!("/jobs/{run_id}/logs"));
+
+    // Poll status once, as the browser does every 2 s.
+    let status = app.get_json(body["status_url"].as_str().unwrap()).await;
+    for field in ["run_id", "job_id", "status", "started_at", "updated_at", "artifacts"] {
+        assert!(status.get(field).is_some(), "status lacks {field}: {status}");
+    }
+    assert!(["queued", "running", "completed"].contains(&status["status"].as_str().unwrap()));
+
+    // Stream the log until `end`.
+    let events = app.stream_logs(&run_id, None).await;
+    let end = events.last().unwrap();
+    assert_eq!(end.event.as_deref(), Some("end"));
+    assert_eq!(end.data, "completed");
+    let lines: Vec<_> = events.iter().filter(|e| e.event.is_none()).collect();
+    assert!(lines.len() >= 15, "expected a full log, got {}", lines.len());
+    for l in &lines {
+        assert!(!l.data.trim().is_empty() && l.id.is_some(), "{l:?}");
+    }
+    let ids: Vec<u64> = lines.iter().filter_map(|l| l.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+
+    // Final status lists the four artifacts; each downloads with its file name.
+    let status = app.get_json(&format!("/jobs/{run_id}/status")).await;
+    assert_eq!(status["status"], "completed");
+    let artifacts = status["artifacts"].as_object().unwrap();
+    let mut keys: Vec<_> = artifacts.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["cover_letter_txt_url", "cv_docx_url", "cv_md_url", "dossier_txt_url"]
+    );
+    for (key, url) in artifacts {
+        let url = url.as_str().unwrap();
+        let file = url.rsplit('/').next().unwrap();
+        assert_eq!(url, format!("/artifacts/{run_id}/{file}"), "{key}");
+        let res = app.client.get(app.url(url)).bearer_auth(SECRET).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+        let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(disposition.contains(file), "{disposition}");
+        assert!(res.bytes().await.unwrap().len() > 100, "{url} is too small");
+    }
+
+    // The job document carries the status fields and every result field.
+    let store = SqliteStore::open(&app.store_path()).await.unwrap();
+    let doc = store
+        .get_job_document(&JobId::parse(JOB).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc["pipeline_status"], "completed");
+    assert_eq!(doc["pipeline_run_id"], run_id.as_str());
+    assert_eq!(doc["status"], "ready for applying");
+    for field in [
+        "pipeline_started_at",
+        "pipeline_updated_at",
+        "updatedAt",
+        "pipeline_completed_at",
+        "artifact_urls",
+        "pain_points",
+        "strategic_needs",
+        "risks_if_unfilled",
+        "success_metrics",
+        "company_research",
+        "role_research",
+        "fit_score",
+        "fit_rationale",
+        "fit_category",
+        "primary_contacts",
+        "secondary_contacts",
+        "selected_stars",
+        "star_to_pain_mapping",
+        "cover_letter",
+        "cv_path",
+        "cv_text",
+        "cv_reasoning",
+        "outreach_packages",
+        "fallback_cover_letters",
+        "tier",
+        "dossier_path",
+    ] {
+        assert!(
+            doc.get(field).is_some_and(|v| !v.is_null()),
+            "job document lacks {field}"
+        );
+    }
+    assert_eq!(doc["primary_contacts"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["secondary_contacts"].as_array().unwrap().len(), 4);
+    let score = doc["fit_score"].as_u64().unwrap();
+    assert!(score <= 100);
+    assert!(std::path::Path::new(doc["cv_path"].as_str().unwrap()).is_file());
+    let progress = app.get_json(&format!("/jobs/{run_id}/progress")).await;
+    assert_eq!(progress["progress_percent"], 100);
+    assert!(progress["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "completed" && s["attempts"] == 1));
+}
+
+#[actix_web::test]
+async fn a_second_request_for_an_active_job_returns_the_same_run() {
+    let app =
+        crate::helpers::spawn_app_with(|s| s.offline_stage_delay = std::time::Duration::from_millis(200), &[]).await;
+    let first = app.start_run(JOB).await;
+    let second = app.start_run(JOB).await;
+    assert_eq!(first, second, "one active run per job");
+    assert_eq!(app.wait_for_end(&first).await, "completed");
+    let third = app.start_run(JOB).await;
+    assert_ne!(first, third, "a finished job can run again");
+    let list = app.get_json(&format!("/runs?job_id={JOB}")).await;
+    assert_eq!(list["total"], 2);
+}

@@ -1,0 +1,8 @@
+//! API tests: the real daemon on a real port, a real SQLite file in a temp dir.
+
+mod artifacts;
+mod auth_and_errors;
+mod capacity;
+mod dashboard;
+mod helpers;
+mod logs;
