@@ -1,0 +1,390 @@
+//! The contract every `Store` backend must meet. Each case is a plain async function
+//! taking a fresh store.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use job_runner::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageStatus};
+use job_runner::store::{DynStore, JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, StoreError};
+use serde_json::json;
+
+/// Generates one `#[tokio::test]` per contract case for a backend's `setup` function.
+macro_rules! store_contract_tests {
+    ($setup:path) => {
+        store_contract_tests!(@cases $setup;
+            jobs_are_upserted_read_and_updated_but_never_created,
+            runs_round_trip_and_list_with_filters_and_pages,
+            claims_take_the_oldest_queued_run_once,
+            concurrent_claims_never_hand_out_a_run_twice,
+            only_the_lease_owner_finishes_renews_or_requeues,
+            only_queued_runs_can_be_cancelled_there,
+            recovery_requeues_expired_or_all_running_runs,
+            stage_records_checkpoint_outputs,
+            logs_append_in_batches_and_read_in_order,
+            llm_calls_are_recorded_per_run,
+            active_run_for_job_sees_queued_and_running_only
+        );
+    };
+    (@cases $setup:path; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (store, _guard) = $setup().await;
+                $crate::contract::$case(store).await;
+            }
+        )*
+    };
+}
+
+pub fn job(n: u32) -> JobPosting {
+    JobPosting {
+        id: JobId::parse(&format!("{:024x}", n)).unwrap(),
+        external_job_id: Some(format!("ext-{n}")),
+        title: "Engineer".into(),
+        company: "Acme".into(),
+        job_description: "Build things. Requirements: Rust.".into(),
+        job_url: Some("https://example.com/job".into()),
+        source: None,
+        scraped_job_posting: None,
+    }
+}
+
+fn queued(n: u32) -> Run {
+    Run::new_queued(job(n).id, None, Some("test".into()))
+}
+
+fn update(run: &RunId, status: &str) -> JobUpdate {
+    JobUpdate {
+        run_id: run.clone(),
+        pipeline_status: status.into(),
+        started_at: Some(Utc::now()),
+        updated_at: Utc::now(),
+        completed_at: None,
+        failure: None,
+        artifact_urls: None,
+        results: None,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+pub async fn jobs_are_upserted_read_and_updated_but_never_created(store: DynStore) {
+    let j = job(1);
+    assert!(store.upsert_job(&j).await.unwrap(), "first import is new");
+    assert!(!store.upsert_job(&j).await.unwrap(), "second import updates");
+    assert_eq!(store.get_job(&j.id).await.unwrap().unwrap(), j);
+
+    let run = RunId::generate();
+    let mut u = update(&run, "completed");
+    u.artifact_urls = Some(BTreeMap::from([(
+        "cv_md_url".to_owned(),
+        "/artifacts/x/CV.md".to_owned(),
+    )]));
+    u.results = Some(
+        json!({"fit_score": 80, "tier": "high", "dropped": null})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    store.update_job(&j.id, &u).await.unwrap();
+    let doc = store.get_job_document(&j.id).await.unwrap().unwrap();
+    assert_eq!(doc["pipeline_status"], "completed");
+    assert_eq!(doc["pipeline_run_id"], run.to_string());
+    assert_eq!(doc["fit_score"], 80);
+    assert_eq!(doc["artifact_urls"]["cv_md_url"], "/artifacts/x/CV.md");
+    assert!(doc.get("dropped").is_none(), "null results are not written");
+    for f in ["pipeline_started_at", "pipeline_updated_at", "updatedAt"] {
+        assert!(doc.contains_key(f), "{f}");
+    }
+    assert_eq!(doc["title"], "Engineer", "input fields are kept");
+
+    // Re-import keeps what the runner wrote.
+    store.upsert_job(&j).await.unwrap();
+    assert_eq!(store.get_job_document(&j.id).await.unwrap().unwrap()["fit_score"], 80);
+
+    let missing = job(99).id;
+    assert!(matches!(
+        store.update_job(&missing, &u).await,
+        Err(StoreError::JobNotFound(_))
+    ));
+    assert!(store.get_job_document(&missing).await.unwrap().is_none(), "no upsert");
+}
+
+pub async fn runs_round_trip_and_list_with_filters_and_pages(store: DynStore) {
+    let runs: Vec<Run> = (1..=5).map(|i| queued(i % 2 + 1)).collect();
+    store.insert_runs(&runs).await.unwrap();
+    let got = store.get_run(&runs[0].run_id).await.unwrap().unwrap();
+    assert_eq!(got.run_id, runs[0].run_id);
+    assert_eq!(got.status, RunStatus::Queued);
+    assert_eq!(got.source.as_deref(), Some("test"));
+    assert!(store.get_run(&RunId::generate()).await.unwrap().is_none());
+
+    let all = store
+        .list_runs(&RunFilter {
+            limit: 2,
+            offset: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 5);
+    assert_eq!(all.runs.len(), 2);
+    let page2 = store
+        .list_runs(&RunFilter {
+            limit: 2,
+            offset: 4,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page2.runs.len(), 1);
+    let by_job = store
+        .list_runs(&RunFilter {
+            job_id: Some(job(2).id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_job.total, 3);
+    let running = store
+        .list_runs(&RunFilter {
+            status: Some(RunStatus::Running),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(running.total, 0);
+    assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 5);
+
+    // All or nothing: a batch with a duplicate id inserts nothing.
+    let dup = vec![queued(3), runs[0].clone()];
+    assert!(store.insert_runs(&dup).await.is_err());
+    assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 5);
+}
+
+pub async fn claims_take_the_oldest_queued_run_once(store: DynStore) {
+    let a = queued(1);
+    std::thread::sleep(Duration::from_millis(2));
+    let b = queued(2);
+    store.insert_runs(&[b.clone(), a.clone()]).await.unwrap();
+    let first = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
+    assert_eq!(first.run_id, a.run_id, "oldest first");
+    assert_eq!(first.status, RunStatus::Running);
+    assert_eq!(first.attempts, 1);
+    assert_eq!(first.lease_owner.as_deref(), Some("me"));
+    assert!(first.lease_expires_at.unwrap() > Utc::now());
+    assert!(first.started_at.is_some());
+    let second = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
+    assert_eq!(second.run_id, b.run_id);
+    assert!(store.claim_next_run("me", LEASE).await.unwrap().is_none());
+}
+
+pub async fn concurrent_claims_never_hand_out_a_run_twice(store: DynStore) {
+    let runs: Vec<Run> = (1..=5).map(queued).collect();
+    store.insert_runs(&runs).await.unwrap();
+    let claims = futures_util::future::join_all((0..12).map(|i| {
+        let store = store.clone();
+        async move { store.claim_next_run(&format!("worker-{i}"), LEASE).await.unwrap() }
+    }))
+    .await;
+    let ids: Vec<RunId> = claims.into_iter().flatten().map(|r| r.run_id).collect();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 5, "no run claimed twice");
+}
+
+pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
+    store.insert_runs(&[queued(1)]).await.unwrap();
+    let run = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    assert!(store.renew_lease(&run.run_id, "owner", LEASE).await.unwrap());
+    assert!(!store.renew_lease(&run.run_id, "intruder", LEASE).await.unwrap());
+    let finish = RunFinish {
+        status: RunStatus::Completed,
+        error: None,
+        artifacts: BTreeMap::from([("cv_md_url".to_owned(), "CV.md".to_owned())]),
+        at: Utc::now(),
+    };
+    assert!(!store.finish_run(&run.run_id, "intruder", &finish).await.unwrap());
+    assert!(!store.requeue_run(&run.run_id, "intruder").await.unwrap());
+    assert!(store.finish_run(&run.run_id, "owner", &finish).await.unwrap());
+    let done = store.get_run(&run.run_id).await.unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.artifacts["cv_md_url"], "CV.md");
+    assert!(done.finished_at.is_some());
+    assert!(done.lease_owner.is_none());
+    assert!(
+        !store.finish_run(&run.run_id, "owner", &finish).await.unwrap(),
+        "finishing twice does nothing"
+    );
+
+    store.insert_runs(&[queued(2)]).await.unwrap();
+    let run = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    assert!(store.requeue_run(&run.run_id, "owner").await.unwrap());
+    let again = store.claim_next_run("other", LEASE).await.unwrap().unwrap();
+    assert_eq!(again.run_id, run.run_id);
+    assert_eq!(again.attempts, 2);
+    assert_eq!(again.started_at, run.started_at, "first start time is kept");
+}
+
+pub async fn only_queued_runs_can_be_cancelled_there(store: DynStore) {
+    let (a, b) = (queued(1), queued(2));
+    store.insert_runs(&[a.clone(), b.clone()]).await.unwrap();
+    assert!(store.cancel_queued_run(&b.run_id, "by test").await.unwrap());
+    let claimed = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
+    assert_eq!(claimed.run_id, a.run_id, "a cancelled run is never claimed");
+    assert!(!store.cancel_queued_run(&a.run_id, "too late").await.unwrap());
+    let cancelled = store.get_run(&b.run_id).await.unwrap().unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(cancelled.error.as_deref(), Some("by test"));
+    assert!(cancelled.finished_at.is_some());
+}
+
+pub async fn recovery_requeues_expired_or_all_running_runs(store: DynStore) {
+    store.insert_runs(&[queued(1), queued(2)]).await.unwrap();
+    let short = store
+        .claim_next_run("dead", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let long = store.claim_next_run("alive", LEASE).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let recovered = store.recover_runs(Utc::now(), false).await.unwrap();
+    assert_eq!(recovered, vec![short.run_id.clone()], "only the expired lease");
+    assert_eq!(
+        store.get_run(&long.run_id).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    let all = store.recover_runs(Utc::now(), true).await.unwrap();
+    assert_eq!(all, vec![long.run_id.clone()]);
+    assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 2);
+}
+
+pub async fn stage_records_checkpoint_outputs(store: DynStore) {
+    let run = RunId::generate();
+    assert!(store.load_stages(&run).await.unwrap().is_empty());
+    store
+        .stage_started(&run, StageName::Research, Utc::now())
+        .await
+        .unwrap();
+    store
+        .stage_started(&run, StageName::PainPoints, Utc::now())
+        .await
+        .unwrap();
+    store
+        .stage_started(&run, StageName::PainPoints, Utc::now())
+        .await
+        .unwrap();
+    let output = json!({"pain_points": ["a"]});
+    store
+        .stage_completed(
+            &run,
+            StageName::PainPoints,
+            StageProducer::Offline,
+            &output,
+            Utc::now(),
+            Duration::from_millis(12),
+        )
+        .await
+        .unwrap();
+    store
+        .stage_failed(&run, StageName::Research, "boom", Utc::now())
+        .await
+        .unwrap();
+    let recs = store.load_stages(&run).await.unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].stage, StageName::PainPoints, "in pipeline order");
+    assert_eq!(recs[0].status, StageStatus::Completed);
+    assert_eq!(recs[0].attempts, 2);
+    assert_eq!(recs[0].output.as_ref().unwrap(), &output);
+    assert_eq!(recs[0].duration_ms, Some(12));
+    assert_eq!(recs[0].producer, Some(StageProducer::Offline));
+    assert_eq!(recs[1].status, StageStatus::Failed);
+    assert_eq!(recs[1].error.as_deref(), Some("boom"));
+}
+
+pub async fn logs_append_in_batches_and_read_in_order(store: DynStore) {
+    let run = RunId::generate();
+    let other = RunId::generate();
+    let line = |run: &RunId, seq: u64| LogLine {
+        run_id: run.clone(),
+        seq,
+        ts: Utc::now(),
+        level: "INFO".into(),
+        stage: Some("cv".into()),
+        message: format!("line {seq}"),
+    };
+    assert_eq!(store.last_log_seq(&run).await.unwrap(), 0);
+    store
+        .append_logs(&[line(&run, 1), line(&run, 2), line(&other, 1)])
+        .await
+        .unwrap();
+    store
+        .append_logs(&[line(&run, 2), line(&run, 3), line(&run, 1005)])
+        .await
+        .unwrap();
+    let all = store.read_logs(&run, 0, 100).await.unwrap();
+    assert_eq!(
+        all.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 1005],
+        "duplicates ignored, gaps kept"
+    );
+    assert_eq!(all[0].message, "line 1");
+    assert_eq!(all[0].stage.as_deref(), Some("cv"));
+    let after = store.read_logs(&run, 2, 1).await.unwrap();
+    assert_eq!(after.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(store.last_log_seq(&run).await.unwrap(), 1005);
+    assert_eq!(store.read_logs(&other, 0, 10).await.unwrap().len(), 1);
+}
+
+pub async fn llm_calls_are_recorded_per_run(store: DynStore) {
+    let run = RunId::generate();
+    assert!(store.llm_calls(&run).await.unwrap().is_empty());
+    let call = LlmCall {
+        run_id: run.clone(),
+        stage: "cv".into(),
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        input_tokens: 1200,
+        output_tokens: 300,
+        cost_usd: None,
+        latency_ms: 850,
+        outcome: "ok".into(),
+        at: Utc::now(),
+    };
+    store.record_llm_call(&call).await.unwrap();
+    store
+        .record_llm_call(&LlmCall {
+            cost_usd: Some(0.0012),
+            ..call.clone()
+        })
+        .await
+        .unwrap();
+    let calls = store.llm_calls(&run).await.unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].cost_usd, None, "unknown cost stays unknown");
+    assert_eq!(calls[1].cost_usd, Some(0.0012));
+    assert_eq!(calls[0].input_tokens, 1200);
+}
+
+pub async fn active_run_for_job_sees_queued_and_running_only(store: DynStore) {
+    let j = job(1).id;
+    assert!(store.active_run_for_job(&j).await.unwrap().is_none());
+    let r = queued(1);
+    store.insert_runs(&[r.clone()]).await.unwrap();
+    assert_eq!(store.active_run_for_job(&j).await.unwrap().unwrap().run_id, r.run_id);
+    let claimed = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        store.active_run_for_job(&j).await.unwrap().unwrap().run_id,
+        claimed.run_id
+    );
+    let finish = RunFinish {
+        status: RunStatus::Failed,
+        error: Some("x".into()),
+        artifacts: BTreeMap::new(),
+        at: Utc::now(),
+    };
+    store.finish_run(&claimed.run_id, "me", &finish).await.unwrap();
+    assert!(store.active_run_for_job(&j).await.unwrap().is_none());
+}

@@ -1,0 +1,28 @@
+//! The contract on the embedded SQLite backend (a real file in a temp dir).
+
+use std::sync::Arc;
+
+use job_runner::store::sqlite::SqliteStore;
+use job_runner::store::DynStore;
+
+/// A fresh store; the temp dir lives as long as the returned guard.
+pub async fn setup() -> (DynStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    (Arc::new(store), dir)
+}
+
+store_contract_tests!(setup);
+
+#[tokio::test]
+async fn reopening_keeps_data_and_migrations_are_idempotent() {
+    use job_runner::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let job = crate::contract::job(1);
+    {
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        store.upsert_job(&job).await.unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(store.get_job(&job.id).await.unwrap().unwrap(), job);
+}
