@@ -1,0 +1,166 @@
+//! The CLI: configuration from an old runner's `.env`, validation messages, exit codes, and
+//! `run` producing a package without network or keys.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_job-runner");
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CONFIG_DIR", dir.join("config"));
+    c
+}
+
+#[test]
+fn an_old_runner_env_file_starts_job_runner_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# the old runner's .env\nENVIRONMENT=production\nRUNNER_API_SECRET=0123456789abcdefXYZ\nMAX_CONCURRENCY=5\n\
+         LOG_BUFFER_LIMIT=500\nPIPELINE_TIMEOUT_SECONDS=600\nCORS_ORIGINS=https://dash.example.com,https://b.example.com\n\
+         MONGODB_URI=mongodb://user:hunter2@db:27017\nOPENAI_API_KEY=sk-live-verysecret\nUSE_ANTHROPIC=1\nUSE_OPENROUTER=false\n\
+         LOG_LEVEL=INFO\nLOG_FORMAT=json\nLANGCHAIN_API_KEY=ls-xyz\nLANGCHAIN_TRACING_V2=true\nREDIS_URL=redis://localhost:6379\n",
+    )
+    .unwrap();
+    let out = cmd(dir.path()).arg("config").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "ENVIRONMENT = production",
+        "MAX_CONCURRENCY = 5",
+        "LOG_BUFFER_LIMIT = 500",
+        "PIPELINE_TIMEOUT_SECONDS = 600",
+        "CORS_ORIGINS = https://dash.example.com,https://b.example.com",
+        "USE_ANTHROPIC = true",
+        "LOG_FORMAT = json",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
+    }
+    for secret in ["0123456789abcdefXYZ", "hunter2", "sk-live-verysecret"] {
+        assert!(!stdout.contains(secret), "secret {secret} printed");
+    }
+    // The environment wins over .env.
+    let out = cmd(dir.path())
+        .arg("config")
+        .env("MAX_CONCURRENCY", "7")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MAX_CONCURRENCY = 7"));
+}
+
+#[test]
+fn config_files_layer_under_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/default.toml"),
+        "max_concurrency = 4\nmax_queue = 50\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config/staging.toml"),
+        "max_queue = 60\nrunner_api_secret = \"staging-secret-0123456\"\n",
+    )
+    .unwrap();
+    let out = cmd(dir.path())
+        .arg("config")
+        .env("ENVIRONMENT", "staging")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("MAX_CONCURRENCY = 4"));
+    assert!(stdout.contains("MAX_QUEUE = 60"));
+}
+
+#[test]
+fn invalid_settings_exit_3_naming_the_key_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cmd(dir.path())
+        .arg("config")
+        .env("MAX_CONCURRENCY", "0")
+        .env("PIPELINE_TIMEOUT_SECONDS", "5")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MAX_CONCURRENCY must be 1–20, got 0"), "{err}");
+    assert!(err.contains("PIPELINE_TIMEOUT_SECONDS must be 60–3600, got 5"), "{err}");
+
+    let out = cmd(dir.path())
+        .arg("serve")
+        .env("ENVIRONMENT", "production")
+        .env("RUNNER_API_SECRET", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
+    let out = cmd(dir.path())
+        .arg("serve")
+        .env("ENVIRONMENT", "production")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUNNER_API_SECRET is required"));
+}
+
+#[test]
+fn run_builds_a_package_offline_and_prints_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cmd(dir.path())
+        .args([
+            "run",
+            &format!("{EXAMPLES}/postings/registered-nurse.json"),
+            "--master-cv",
+            &format!("{EXAMPLES}/master-cv.md"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Application package in"), "{stdout}");
+    let folder = dir
+        .path()
+        .join("applications/St_Helena_Hospital/Registered_Nurse_Intensive_Care");
+    for f in ["CV.md", "CV.docx", "cover_letter.txt", "dossier.txt"] {
+        assert!(folder.join(f).is_file(), "{f} missing");
+    }
+    // The stage progress was shown on stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stage publisher completed"));
+}
+
+#[test]
+fn bad_input_files_exit_4_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.json"), "{\"title\": \"x\"").unwrap();
+    std::fs::write(
+        dir.path().join("no-company.json"),
+        "{\"title\": \"x\", \"job_description\": \"y\"}",
+    )
+    .unwrap();
+    let cv = format!("{EXAMPLES}/master-cv.md");
+    let cases = [
+        (vec!["run", "bad.json", "--master-cv", &cv], "not valid JSON"),
+        (vec!["run", "no-company.json", "--master-cv", &cv], "\"company\""),
+        (vec!["run", "missing.json", "--master-cv", &cv], "cannot read"),
+        (vec!["run", "no-company.json", "--master-cv", "nowhere.md"], "master CV"),
+        (vec!["import", "bad.json"], "not valid JSON"),
+    ];
+    for (args, needle) in cases {
+        let out = cmd(dir.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let out = cmd(dir.path()).arg("no-such-command").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

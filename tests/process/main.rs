@@ -1,0 +1,5 @@
+//! Tests that run the real `job-runner` binary as a separate process: crash and resume,
+//! graceful drain, configuration from an old `.env`, CLI exit codes.
+
+mod cli;
+mod daemon;
