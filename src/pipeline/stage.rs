@@ -81,7 +81,7 @@ pub trait Stage: Send + Sync + 'static {
 }
 
 /// The output of a dependency, or a permanent error naming it.
-pub fn dependency<'a, T>(value: &'a Option<T>, stage: StageName) -> Result<&'a T, StageError> {
+pub fn dependency<T>(value: &Option<T>, stage: StageName) -> Result<&T, StageError> {
     value
         .as_ref()
         .ok_or_else(|| StageError::permanent(format!("output of stage {stage} is missing")))

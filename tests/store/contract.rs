@@ -372,7 +372,7 @@ pub async fn active_run_for_job_sees_queued_and_running_only(store: DynStore) {
     let j = job(1).id;
     assert!(store.active_run_for_job(&j).await.unwrap().is_none());
     let r = queued(1);
-    store.insert_runs(&[r.clone()]).await.unwrap();
+    store.insert_runs(std::slice::from_ref(&r)).await.unwrap();
     assert_eq!(store.active_run_for_job(&j).await.unwrap().unwrap().run_id, r.run_id);
     let claimed = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
     assert_eq!(
