@@ -141,6 +141,7 @@ pub async fn run_dag(
 }
 
 /// Parses, gates and checkpoints a stage's output.
+#[tracing::instrument(name = "checkpoint", skip_all, fields(run_id = %shared.run_id, stage = %stage))]
 async fn accept_output(
     shared: &DagShared,
     outputs: &mut StageOutputs,
@@ -188,6 +189,7 @@ async fn accept_output(
 }
 
 /// Executes one stage with retries for transient failures.
+#[tracing::instrument(name = "stage", skip_all, fields(run_id = %shared.run_id, stage = %stage))]
 async fn execute_stage(
     shared: Arc<DagShared>,
     stage: StageName,

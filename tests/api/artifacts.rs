@@ -18,18 +18,8 @@ async fn two_jobs_with_the_same_company_and_title_keep_their_own_files() {
     assert_eq!(app.wait_for_end(&a).await, "completed");
     assert_eq!(app.wait_for_end(&b).await, "completed");
 
-    let dossier_a = app
-        .get(&format!("/artifacts/{a}/dossier.txt"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let dossier_b = app
-        .get(&format!("/artifacts/{b}/dossier.txt"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let dossier_a = app.get_text(&format!("/artifacts/{a}/dossier.txt")).await;
+    let dossier_b = app.get_text(&format!("/artifacts/{b}/dossier.txt")).await;
     assert!(dossier_a.contains(&format!("Job id: {JOB}")));
     assert!(dossier_b.contains(&format!("Job id: {}", job_id(7))));
 
@@ -51,27 +41,14 @@ async fn two_jobs_with_the_same_company_and_title_keep_their_own_files() {
         .unwrap()
         .to_owned();
     assert_ne!(path_a, path_b, "separate application folders");
-    assert!(
-        std::fs::read_to_string(&path_b).unwrap()
-            == app.get(&format!("/artifacts/{b}/CV.md")).await.text().await.unwrap()
-    );
+    assert!(std::fs::read_to_string(&path_b).unwrap() == app.get_text(&format!("/artifacts/{b}/CV.md")).await);
 
     // Re-running job A leaves run B's files alone, and the old run A still serves its own.
     let a2 = app.start_run(JOB).await;
     assert_eq!(app.wait_for_end(&a2).await, "completed");
-    let again_b = app
-        .get(&format!("/artifacts/{b}/dossier.txt"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let again_b = app.get_text(&format!("/artifacts/{b}/dossier.txt")).await;
     assert_eq!(again_b, dossier_b);
-    let again_a = app
-        .get(&format!("/artifacts/{a}/dossier.txt"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let again_a = app.get_text(&format!("/artifacts/{a}/dossier.txt")).await;
     assert!(again_a.contains(&format!("Run: {a}")));
 }
 

@@ -10,6 +10,8 @@ use job_runner::store::sqlite::SqliteStore;
 use job_runner::store::Store;
 use serde_json::{json, Value};
 
+pub use crate::sse::{parse_sse, read_until, SseEvent};
+
 pub const SECRET: &str = "test-secret-0123456789";
 /// The backend example posting's id.
 pub const JOB: &str = "65a1b2c3d4e5f60718293a4b";
@@ -20,14 +22,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub root: tempfile::TempDir,
     pub data_dir: PathBuf,
-}
-
-/// One parsed SSE event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SseEvent {
-    pub id: Option<u64>,
-    pub event: Option<String>,
-    pub data: String,
 }
 
 fn init_tracing() {
@@ -160,7 +154,6 @@ impl TestApp {
 
     /// Reads the live stream until a data line contains `needle` (then drops the stream).
     pub async fn wait_for_line(&self, run_id: &str, needle: &str) -> Vec<SseEvent> {
-        use futures_util::StreamExt;
         let res = self
             .client
             .get(self.url(&format!("/jobs/{run_id}/logs")))
@@ -168,52 +161,17 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        let mut body = res.bytes_stream();
-        let mut text = String::new();
-        while let Some(chunk) = body.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            let events = parse_sse(&text);
-            if events.iter().any(|e| e.data.contains(needle)) {
-                return events;
-            }
-            assert!(
-                !events.iter().any(|e| e.event.is_some()),
-                "run ended before {needle:?}: {text}"
-            );
-        }
-        panic!("stream closed before {needle:?}: {text}");
+        read_until(res, needle).await
+    }
+
+    /// The body of a GET.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
     }
 
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.clone()
     }
-}
-
-/// Parses an SSE body into events (comments skipped).
-pub fn parse_sse(body: &str) -> Vec<SseEvent> {
-    let mut out = Vec::new();
-    for block in body.split("\n\n") {
-        let mut ev = SseEvent {
-            id: None,
-            event: None,
-            data: String::new(),
-        };
-        let mut has_data = false;
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("id: ") {
-                ev.id = v.parse().ok();
-            } else if let Some(v) = line.strip_prefix("event: ") {
-                ev.event = Some(v.to_owned());
-            } else if let Some(v) = line.strip_prefix("data: ") {
-                ev.data = v.to_owned();
-                has_data = true;
-            }
-        }
-        if has_data {
-            out.push(ev);
-        }
-    }
-    out
 }
 
 /// Sends a raw HTTP/1.1 GET (no client-side path normalisation) and returns the status.

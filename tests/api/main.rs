@@ -6,3 +6,5 @@ mod capacity;
 mod dashboard;
 mod helpers;
 mod logs;
+#[path = "../common/sse.rs"]
+mod sse;

@@ -121,9 +121,8 @@ impl Daemon {
             .unwrap()
     }
 
-    /// Reads the SSE stream until a data line contains `needle`; returns the text so far.
-    async fn wait_for_line(&self, run: &str, needle: &str) -> String {
-        use futures_util::StreamExt;
+    /// Reads the SSE stream until a data line contains `needle`; returns the lines so far.
+    async fn wait_for_line(&self, run: &str, needle: &str) -> Vec<String> {
         let res = self
             .client
             .get(format!("{}/jobs/{run}/logs", self.base))
@@ -131,15 +130,11 @@ impl Daemon {
             .send()
             .await
             .unwrap();
-        let mut body = res.bytes_stream();
-        let mut text = String::new();
-        while let Some(chunk) = body.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if text.lines().any(|l| l.starts_with("data: ") && l.contains(needle)) {
-                return text;
-            }
-        }
-        panic!("stream ended before {needle:?}: {text}");
+        crate::sse::read_until(res, needle)
+            .await
+            .into_iter()
+            .map(|e| e.data)
+            .collect()
     }
 
     async fn full_log(&self, run: &str) -> String {
@@ -180,11 +175,7 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     daemon.child.wait().unwrap();
     let done_before: Vec<&str> = ["pain_points", "research", "fit_score"]
         .into_iter()
-        .filter(|s| {
-            data_lines(&before)
-                .iter()
-                .any(|l| l.contains(&format!("stage {s} completed")))
-        })
+        .filter(|s| before.iter().any(|l| l.contains(&format!("stage {s} completed"))))
         .collect();
     assert_eq!(done_before, ["pain_points", "research", "fit_score"]);
 

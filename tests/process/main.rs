@@ -3,3 +3,5 @@
 
 mod cli;
 mod daemon;
+#[path = "../common/sse.rs"]
+mod sse;

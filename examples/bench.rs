@@ -1,0 +1,204 @@
+//! Speed and memory benchmark (see docs/benchmarks.md). Run with `scripts/bench.sh`.
+//!
+//! 1. One run end to end (store, checkpoints, logs, all four artifacts) with the offline
+//!    stages: median and p95 over many runs, in-process.
+//! 2. Start-up to serving, and idle RSS, of the real `job-runner serve` process.
+//! 3. 200 runs queued at once on that process: drain time and peak RSS while draining.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use job_runner::actors::messages::{LogEvent, RunRequest, SubmitRuns, SubscribeLog, Subscription};
+use job_runner::config::Settings;
+use job_runner::domain::{JobId, JobPosting};
+use job_runner::startup::Runtime;
+
+const SECRET: &str = "bench-secret-0123456789";
+
+fn posting(n: usize) -> JobPosting {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("postings/backend-engineer.json")).unwrap();
+    let mut job = JobPosting::from_document(doc.as_object().unwrap(), false).unwrap();
+    job.id = JobId::parse(&format!("{:024x}", 0xbe00_0000 + n)).unwrap();
+    job
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn run_latency(runs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("master-cv.md"), include_str!("master-cv.md")).unwrap();
+    let mut settings = Settings::for_root(dir.path());
+    settings.max_queue = 10_000;
+    let rt = Runtime::start(settings).await.unwrap();
+    for n in 0..runs {
+        rt.store.upsert_job(&posting(n)).await.unwrap();
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for n in 0..runs {
+        let started = Instant::now();
+        let req = RunRequest {
+            job_id: posting(n).id,
+            profile_ref: None,
+            source: Some("bench".into()),
+        };
+        let run = rt
+            .supervisor
+            .send(SubmitRuns(vec![req]))
+            .await
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        let Subscription::Live { mut events, .. } = rt
+            .hub
+            .send(SubscribeLog {
+                run_id: run.run_id,
+                after: 0,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("run not tracked");
+        };
+        loop {
+            if let Ok(LogEvent::End(status)) = events.recv().await {
+                assert_eq!(status.as_str(), "completed");
+                break;
+            }
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let warm: Vec<f64> = samples[5.min(samples.len() - 1)..].to_vec();
+    let mut sorted = warm.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "run end to end (offline, {} runs after 5 warm-up): median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        sorted.len(),
+        percentile(&sorted, 0.5),
+        percentile(&sorted, 0.95),
+        sorted[sorted.len() - 1]
+    );
+    rt.shutdown().await;
+}
+
+async fn daemon(queued: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("job-runner");
+    let postings: Vec<serde_json::Value> = (0..queued)
+        .map(|n| serde_json::Value::Object(posting(n).to_document()))
+        .collect();
+    std::fs::write(
+        dir.path().join("postings.json"),
+        serde_json::to_string(&postings).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("master-cv.md"), include_str!("master-cv.md")).unwrap();
+    let env = |cmd: &mut Command| {
+        cmd.current_dir(dir.path())
+            .env("CONFIG_DIR", dir.path().join("none"))
+            .env("RUNNER_API_SECRET", SECRET)
+            .env("MAX_QUEUE", "1000")
+            .env("LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    };
+    let mut import = Command::new(&bin);
+    env(&mut import);
+    assert!(import.args(["import", "postings.json"]).status().unwrap().success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = Command::new(&bin);
+    env(&mut serve);
+    let started = Instant::now();
+    let mut child = serve.arg("serve").env("PORT", port.to_string()).spawn().unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    loop {
+        if client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(started.elapsed() < Duration::from_secs(10), "daemon did not start");
+    }
+    println!(
+        "start-up to serving (spawn → first /health 200): {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!("idle RSS after 2 s: {:.1} MB", rss_kib(child.id()) as f64 / 1024.0);
+
+    let ids: Vec<String> = (0..queued).map(|n| posting(n).id.to_string()).collect();
+    let t = Instant::now();
+    let res = client
+        .post(format!("{base}/jobs/run-bulk"))
+        .bearer_auth(SECRET)
+        .json(&serde_json::json!({"job_ids": ids}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    println!(
+        "bulk request of {queued} answered in {:.0} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut peak = 0u64;
+    loop {
+        peak = peak.max(rss_kib(child.id()));
+        let page: serde_json::Value = client
+            .get(format!("{base}/runs?status=completed&limit=1"))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page["total"].as_u64().unwrap() as usize >= queued {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "{queued} queued runs drained in {:.1} s; peak RSS while draining {:.1} MB; RSS after {:.1} MB",
+        t.elapsed().as_secs_f64(),
+        peak as f64 / 1024.0,
+        rss_kib(child.id()) as f64 / 1024.0
+    );
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+}
+
+#[actix_web::main]
+async fn main() {
+    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
+    run_latency(runs).await;
+    daemon(200).await;
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Speed and memory benchmark on this machine; results go into docs/benchmarks.md by hand.
+# Usage: scripts/bench.sh [runs-for-latency]   (default 100)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/job-runner-target}"
+cargo build --release --bin job-runner --example bench
+"$CARGO_TARGET_DIR/release/examples/bench" "${1:-100}"
