@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 # formatting, lints, then every unit, API, store-contract and process test.
-# Needs only the Rust toolchain: the tests start the daemon themselves on loopback ports
-# with temporary directories and an embedded SQLite store.
+# Needs the Rust toolchain; installs pandoc (Debian package, to check that CV.docx opens in
+# a real reader) when missing. The tests start the daemon themselves on loopback ports with
+# temporary directories and an embedded SQLite store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,14 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/job-runner-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+if ! command -v pandoc >/dev/null 2>&1; then
+  echo "==> installing pandoc (apt-get)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends pandoc >/dev/null
+fi
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -7,7 +7,8 @@ use docx_rs::{
 };
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
-const BULLETS: usize = 1;
+/// Our bullet list's numbering id; docx-rs already defines a decimal list with id 1.
+const BULLETS: usize = 7;
 
 fn styles(doc: Docx) -> Docx {
     doc.add_style(
@@ -123,13 +124,10 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn document_xml(bytes: &[u8]) -> String {
+    fn part(bytes: &[u8], name: &str) -> String {
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let mut xml = String::new();
-        zip.by_name("word/document.xml")
-            .unwrap()
-            .read_to_string(&mut xml)
-            .unwrap();
+        zip.by_name(name).unwrap().read_to_string(&mut xml).unwrap();
         xml
     }
 
@@ -138,16 +136,16 @@ mod tests {
         let bytes =
             markdown_to_docx("# Maria\n\n## Experience\n\n- Cut latency **45%**\n- Led *5* engineers\n\nPlain text.\n")
                 .unwrap();
-        let xml = document_xml(&bytes);
+        let xml = part(&bytes, "word/document.xml");
         assert!(
             xml.contains("Heading1") && xml.contains("Heading2"),
             "heading styles missing"
         );
-        assert_eq!(
-            xml.matches("<w:numId w:val=\"1\" />").count() + xml.matches("<w:numId w:val=\"1\"/>").count(),
-            2,
-            "{xml}"
-        );
+        assert_eq!(xml.matches(r#"<w:numId w:val="7" />"#).count(), 2, "{xml}");
+        let numbering = part(&bytes, "word/numbering.xml");
+        let ours = &numbering[numbering.find(r#"w:abstractNumId="7""#).expect("bullet definition")..];
+        let first_level = &ours[..ours.find("</w:lvl>").unwrap()];
+        assert!(first_level.contains(r#"<w:numFmt w:val="bullet" />"#), "{numbering}");
         assert!(xml.contains("<w:b />") || xml.contains("<w:b/>"), "bold missing");
         assert!(xml.contains("Cut latency") && xml.contains("Plain text."));
     }

@@ -5,6 +5,7 @@ mod auth_and_errors;
 mod capacity;
 mod dashboard;
 mod helpers;
+mod lifecycle;
 mod logs;
 #[path = "../common/sse.rs"]
 mod sse;

@@ -3,5 +3,6 @@
 
 mod cli;
 mod daemon;
+mod docx;
 #[path = "../common/sse.rs"]
 mod sse;
