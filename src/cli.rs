@@ -137,12 +137,11 @@ async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {
     let settings = Settings::load(config_dir)?;
     crate::telemetry::init_with("warn", settings.log_format);
     let postings = read_postings(file, true)?;
-    let store = crate::store::sqlite::SqliteStore::open(&settings.data_dir)
+    let store = crate::startup::open_store(&settings)
         .await
-        .map_err(|e| CliError::new(EXIT_RUNTIME, e.to_string()))?;
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
     let mut fresh = 0;
     for p in &postings {
-        use crate::store::Store;
         if store
             .upsert_job(p)
             .await
@@ -152,11 +151,14 @@ async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {
         }
         println!("{}  {} — {}", p.id, p.company, p.title);
     }
+    let target = match settings.mongodb_uri {
+        Some(_) => format!("MongoDB {}.{}", settings.mongodb_db, settings.mongodb_jobs_collection),
+        None => settings.data_dir.display().to_string(),
+    };
     println!(
-        "imported {} job(s): {fresh} new, {} updated, into {}",
+        "imported {} job(s): {fresh} new, {} updated, into {target}",
         postings.len(),
-        postings.len() - fresh,
-        settings.data_dir.display()
+        postings.len() - fresh
     );
     Ok(())
 }

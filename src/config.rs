@@ -129,6 +129,18 @@ pub struct RawSettings {
     pub log_format: String,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub mongodb_uri: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub mongodb_db: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub mongodb_jobs_collection: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub mongodb_collection_prefix: String,
+    #[serde(deserialize_with = "lenient::int")]
+    pub mongodb_server_selection_timeout_ms: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub run_lease_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub global_max_concurrency: i64,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub openai_api_key: Option<String>,
     #[serde(deserialize_with = "lenient::opt_string")]
@@ -181,6 +193,12 @@ impl Default for RawSettings {
             log_level: "info".into(),
             log_format: "simple".into(),
             mongodb_uri: None,
+            mongodb_db: "jobs".into(),
+            mongodb_jobs_collection: "level-2".into(),
+            mongodb_collection_prefix: "runner_".into(),
+            mongodb_server_selection_timeout_ms: 2000,
+            run_lease_seconds: 60,
+            global_max_concurrency: 0,
             openai_api_key: None,
             anthropic_api_key: None,
             openrouter_api_key: None,
@@ -224,6 +242,18 @@ pub struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub mongodb_uri: Option<Secret>,
+    /// Database of the jobs and the runner's collections.
+    pub mongodb_db: String,
+    /// The dashboard's job collection.
+    pub mongodb_jobs_collection: String,
+    /// Prefix of the runner's own collections.
+    pub mongodb_collection_prefix: String,
+    /// How long a store call waits for a reachable MongoDB server.
+    pub mongodb_server_selection_timeout: Duration,
+    /// How long a run's claim lasts without renewal; another runner may take it over after.
+    pub run_lease: Duration,
+    /// Cap on running runs across all runners sharing the store (0 = none).
+    pub global_max_concurrency: usize,
     pub openai_api_key: Option<Secret>,
     pub anthropic_api_key: Option<Secret>,
     pub openrouter_api_key: Option<Secret>,
@@ -289,6 +319,14 @@ impl Settings {
         let retries = ranged("STAGE_MAX_RETRIES", raw.stage_max_retries, 0, 10) as u32;
         let body = ranged("MAX_BODY_BYTES", raw.max_body_bytes, 1024, 16 * 1024 * 1024) as usize;
         let delay = ranged("OFFLINE_STAGE_DELAY_MS", raw.offline_stage_delay_ms, 0, 600_000) as u64;
+        let selection = ranged(
+            "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+            raw.mongodb_server_selection_timeout_ms,
+            100,
+            60_000,
+        ) as u64;
+        let lease = ranged("RUN_LEASE_SECONDS", raw.run_lease_seconds, 5, 3600) as u64;
+        let global = ranged("GLOBAL_MAX_CONCURRENCY", raw.global_max_concurrency, 0, 1000) as usize;
 
         let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
             errors.push(e);
@@ -326,6 +364,8 @@ impl Settings {
             errors.push("HOST must not be empty".into());
         }
         for (name, value) in [
+            ("MONGODB_DB", &raw.mongodb_db),
+            ("MONGODB_JOBS_COLLECTION", &raw.mongodb_jobs_collection),
             ("DATA_DIR", &raw.data_dir),
             ("APPLICATIONS_DIR", &raw.applications_dir),
             ("MASTER_CV_PATH", &raw.master_cv_path),
@@ -367,6 +407,12 @@ impl Settings {
             log_level,
             log_format,
             mongodb_uri: secret_of(raw.mongodb_uri),
+            mongodb_db: raw.mongodb_db.trim().to_owned(),
+            mongodb_jobs_collection: raw.mongodb_jobs_collection.trim().to_owned(),
+            mongodb_collection_prefix: raw.mongodb_collection_prefix.trim().to_owned(),
+            mongodb_server_selection_timeout: Duration::from_millis(selection),
+            run_lease: Duration::from_secs(lease),
+            global_max_concurrency: global,
             openai_api_key: secret_of(raw.openai_api_key),
             anthropic_api_key: secret_of(raw.anthropic_api_key),
             openrouter_api_key: secret_of(raw.openrouter_api_key),
@@ -437,6 +483,15 @@ impl Settings {
                 .into(),
             ),
             ("MONGODB_URI", masked(&self.mongodb_uri)),
+            ("MONGODB_DB", self.mongodb_db.clone()),
+            ("MONGODB_JOBS_COLLECTION", self.mongodb_jobs_collection.clone()),
+            ("MONGODB_COLLECTION_PREFIX", self.mongodb_collection_prefix.clone()),
+            (
+                "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
+                self.mongodb_server_selection_timeout.as_millis().to_string(),
+            ),
+            ("RUN_LEASE_SECONDS", self.run_lease.as_secs().to_string()),
+            ("GLOBAL_MAX_CONCURRENCY", self.global_max_concurrency.to_string()),
             ("OPENAI_API_KEY", masked(&self.openai_api_key)),
             ("ANTHROPIC_API_KEY", masked(&self.anthropic_api_key)),
             ("OPENROUTER_API_KEY", masked(&self.openrouter_api_key)),

@@ -29,6 +29,8 @@ pub struct AppState {
     pub supervisor: Addr<RunSupervisor>,
     pub hub: Addr<LogHub>,
     pub stats: Arc<RunnerStats>,
+    /// This process's lease-owner id (to tell runs executing elsewhere apart).
+    pub instance_id: String,
 }
 
 /// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.

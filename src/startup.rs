@@ -23,6 +23,7 @@ use crate::config::Settings;
 use crate::domain::RunStatus;
 use crate::http::{self, AppState, BearerAuth};
 use crate::pipeline::stages::default_stages;
+use crate::store::mongo::{MongoConfig, MongoStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::DynStore;
 
@@ -52,6 +53,28 @@ impl InstanceLock {
     }
 }
 
+/// Opens the configured store: MongoDB when `MONGODB_URI` is set, else the embedded SQLite
+/// file in `DATA_DIR`.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<DynStore> {
+    match &settings.mongodb_uri {
+        Some(uri) => {
+            let config = MongoConfig {
+                database: settings.mongodb_db.clone(),
+                jobs_collection: settings.mongodb_jobs_collection.clone(),
+                prefix: settings.mongodb_collection_prefix.clone(),
+                server_selection_timeout: settings.mongodb_server_selection_timeout,
+            };
+            let store = MongoStore::connect(uri.expose(), &config)
+                .await
+                .with_context(|| format!("cannot use MongoDB (database {}, MONGODB_URI set)", settings.mongodb_db))?;
+            Ok(Arc::new(store))
+        }
+        None => Ok(Arc::new(SqliteStore::open(&settings.data_dir).await.with_context(
+            || format!("cannot open the store in {}", settings.data_dir.display()),
+        )?)),
+    }
+}
+
 /// The actors and the store, without HTTP.
 pub struct Runtime {
     pub settings: Arc<Settings>,
@@ -59,7 +82,10 @@ pub struct Runtime {
     pub hub: Addr<LogHub>,
     pub supervisor: Addr<RunSupervisor>,
     pub stats: Arc<RunnerStats>,
-    _lock: InstanceLock,
+    /// This process's lease-owner id.
+    pub instance_id: String,
+    /// Held for the embedded store only (one executing process per `DATA_DIR`).
+    _lock: Option<InstanceLock>,
 }
 
 impl Runtime {
@@ -67,17 +93,16 @@ impl Runtime {
     /// called inside the actix runtime.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let lock = InstanceLock::acquire(&settings.data_dir)?;
-        if settings.mongodb_uri.is_some() {
-            tracing::warn!("MONGODB_URI is set but the MongoDB backend is not available in this version; using the embedded SQLite store in DATA_DIR");
-        }
-        let store: DynStore = Arc::new(
-            SqliteStore::open(&settings.data_dir)
-                .await
-                .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
-        );
+        let lock = if settings.mongodb_uri.is_none() {
+            Some(InstanceLock::acquire(&settings.data_dir)?)
+        } else {
+            None
+        };
+        let store = open_store(&settings).await?;
+        // Holding the embedded store's lock, every run left `running` is an orphan; with a
+        // shared store, only runs whose lease expired are.
         let recovered = store
-            .recover_runs(chrono::Utc::now(), true)
+            .recover_runs(chrono::Utc::now(), lock.is_some())
             .await
             .context("cannot recover interrupted runs")?;
         if !recovered.is_empty() {
@@ -106,13 +131,16 @@ impl Runtime {
             queued: AtomicUsize::new(queued as usize),
             max_concurrency: settings.max_concurrency,
             draining: AtomicBool::new(false),
+            store_ok: AtomicBool::new(true),
         });
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let instance_id = format!("{}-{}-{}", hostname(), std::process::id(), &suffix[..8]);
         let deps = Arc::new(PipelineDeps {
             store: store.clone(),
             settings: Arc::clone(&settings),
             hub: hub.clone(),
             stages,
-            instance_id: format!("{}-{}", hostname(), std::process::id()),
+            instance_id: instance_id.clone(),
         });
         let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
         Ok(Self {
@@ -121,6 +149,7 @@ impl Runtime {
             hub,
             supervisor,
             stats,
+            instance_id,
             _lock: lock,
         })
     }
@@ -171,6 +200,7 @@ impl Application {
             supervisor: runtime.supervisor.clone(),
             hub: runtime.hub.clone(),
             stats: Arc::clone(&runtime.stats),
+            instance_id: runtime.instance_id.clone(),
         });
         let secret = settings.runner_api_secret.as_ref().map(|s| s.expose().to_owned());
         let (origins, max_body) = (settings.cors_origins.clone(), settings.max_body_bytes);

@@ -6,6 +6,7 @@
 //! claims it with [`Store::claim_next_run`], an atomic compare-and-set that records the
 //! claiming instance and a lease. Whoever holds the lease may finish or re-queue the run.
 
+pub mod mongo;
 mod records;
 pub mod sqlite;
 
@@ -18,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
 
-pub use records::{JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
+pub use records::{JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
@@ -44,6 +45,15 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// MongoDB reported an error.
+    #[error("mongodb error during {context}: {source}")]
+    Mongo {
+        /// What the store was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
 }
 
 impl StoreError {
@@ -55,6 +65,7 @@ impl StoreError {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
+            StoreError::Mongo { source, .. } => mongo::is_transient(source),
             StoreError::JobNotFound(_) | StoreError::Corrupt(_) => false,
         }
     }
@@ -65,6 +76,11 @@ impl StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Short backend name for logs and `/health` (`sqlite`, `mongodb`).
     fn backend(&self) -> &'static str;
+
+    /// True when several runner processes may share this store (runs owned by another
+    /// instance are then followed through the store, and expired leases are recovered
+    /// periodically rather than only at start-up).
+    fn is_shared(&self) -> bool;
 
     /// A cheap round trip proving the backend answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -104,8 +120,12 @@ pub trait Store: Send + Sync + 'static {
     /// expires; increments `attempts`; sets `started_at` on the first claim.
     async fn claim_next_run(&self, owner: &str, lease: Duration) -> Result<Option<Run>, StoreError>;
 
-    /// Extends the lease of a run `owner` holds; false when it no longer holds it.
-    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<bool, StoreError>;
+    /// Extends the lease of a run `owner` holds, reporting whether it still holds it and
+    /// whether a cancel was requested (from any instance).
+    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<LeaseState, StoreError>;
+
+    /// Asks whoever runs a `running` run to cancel it; false when it is not running.
+    async fn request_cancel(&self, id: &RunId) -> Result<bool, StoreError>;
 
     /// Moves a run `owner` holds to a terminal status; false when it does not hold it.
     async fn finish_run(&self, id: &RunId, owner: &str, finish: &RunFinish) -> Result<bool, StoreError>;
@@ -168,18 +188,24 @@ pub trait Store: Send + Sync + 'static {
     async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError>;
 }
 
+/// How long [`retry_transient`] keeps retrying: long enough to ride out a database
+/// restart; the run's own timeout still bounds the run.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(120);
+
 /// Retries `op` on transient store errors with exponential backoff (100 ms doubling, at
-/// most 2 s, 6 attempts); other errors return at once. Each retry is logged with its cause.
+/// most 2 s between tries) until [`RETRY_BUDGET`] is spent; other errors return at once.
+/// Each retry is logged with its cause.
 pub async fn retry_transient<T, F, Fut>(what: &str, mut op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
+    let started = std::time::Instant::now();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1;
     loop {
         match op().await {
-            Err(e) if e.is_transient() && attempt < 6 => {
+            Err(e) if e.is_transient() && started.elapsed() + delay < RETRY_BUDGET => {
                 tracing::warn!(error = %e, attempt, "store call {what} failed; retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));

@@ -82,9 +82,9 @@ impl LogHub {
             .into_actor(self)
             .map(|(batch, result), act, _| {
                 if let Err(e) = result {
-                    // Keep the lines for the next round, bounded so memory cannot grow
-                    // without limit while the store is down.
-                    let cap = act.buffer_limit * 10;
+                    // Keep the lines for the next round, at most LOG_BUFFER_LIMIT of them,
+                    // so memory cannot grow without limit while the store is down.
+                    let cap = act.buffer_limit;
                     let mut kept = batch;
                     kept.append(&mut act.pending);
                     if kept.len() > cap {

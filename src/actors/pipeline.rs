@@ -19,12 +19,11 @@ use crate::pipeline::dag::{run_dag, DagOutcome, DagShared, StopReason};
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::outputs::StageOutputs;
 use crate::pipeline::profile::resolve_profile;
-use crate::store::{retry_transient, DynStore, JobUpdate, RunFinish};
+use crate::store::{retry_transient, DynStore, JobUpdate, LeaseState, RunFinish};
 
-/// How long a claim lasts without renewal.
-pub const LEASE: Duration = Duration::from_secs(60);
-/// How often the owner renews it.
-const LEASE_RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How often the owner renews its lease and looks for a cancel requested from another
+/// runner (the lease itself lasts `RUN_LEASE_SECONDS`).
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(2);
 
 /// What every pipeline needs, shared.
 pub struct PipelineDeps {
@@ -103,6 +102,7 @@ impl Actor for PipelineActor {
             ctx.stop();
         }));
         ctx.run_interval(LEASE_RENEW_EVERY, |act, ctx| {
+            let lease = act.deps.settings.run_lease;
             let (store, id, owner, stop) = (
                 act.deps.store.clone(),
                 act.run.run_id.clone(),
@@ -111,9 +111,19 @@ impl Actor for PipelineActor {
             );
             ctx.spawn(
                 async move {
-                    match store.renew_lease(&id, &owner, LEASE).await {
-                        Ok(true) => {}
-                        Ok(false) => {
+                    match store.renew_lease(&id, &owner, lease).await {
+                        Ok(LeaseState::Held) => {}
+                        Ok(LeaseState::CancelRequested) => {
+                            tracing::info!(run_id = %id, "cancel requested through the store");
+                            stop.send_if_modified(|s| match s {
+                                None | Some(StopReason::Drain { .. }) => {
+                                    *s = Some(StopReason::Cancel);
+                                    true
+                                }
+                                _ => false,
+                            });
+                        }
+                        Ok(LeaseState::Lost) => {
                             tracing::warn!(run_id = %id, "lease lost; stopping the run here");
                             stop.send_replace(Some(StopReason::LeaseLost));
                         }

@@ -15,7 +15,7 @@ use super::log_hub::RunLog;
 use super::messages::{
     AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, OpenRunLog, Pump, SlotReleased, SubmitRuns,
 };
-use super::pipeline::{PipelineActor, PipelineDeps, SlotGuard, LEASE};
+use super::pipeline::{PipelineActor, PipelineDeps, SlotGuard};
 use crate::domain::{JobId, Run, RunId, RunStatus};
 use crate::pipeline::dag::StopReason;
 use crate::pipeline::profile::resolve_profile;
@@ -32,6 +32,8 @@ pub struct RunnerStats {
     pub max_concurrency: usize,
     /// True once shutdown began.
     pub draining: AtomicBool,
+    /// False while the store does not answer its health ping.
+    pub store_ok: AtomicBool,
 }
 
 struct ActiveRun {
@@ -103,6 +105,74 @@ impl Actor for RunSupervisor {
         // Safety net: pick up runs queued by other processes (`job-runner import`, a second
         // instance) and retry after store outages.
         ctx.run_interval(Duration::from_secs(2), |_, ctx| ctx.notify(Pump));
+        // Store health for /health; re-armed only after each ping finished.
+        ctx.notify(CheckStore);
+        // With a shared store, runs whose runner died are re-queued once their lease expires.
+        if self.deps.store.is_shared() {
+            let every = (self.deps.settings.run_lease / 2).max(Duration::from_secs(1));
+            ctx.run_interval(every, |act, ctx| {
+                let store = act.deps.store.clone();
+                ctx.spawn(
+                    async move {
+                        match store.recover_runs(chrono::Utc::now(), false).await {
+                            Ok(ids) if !ids.is_empty() => {
+                                tracing::warn!(
+                                    count = ids.len(),
+                                    "re-queued runs whose lease expired (their runner stopped)"
+                                );
+                                true
+                            }
+                            Ok(_) => false,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not recover expired runs; will retry");
+                                false
+                            }
+                        }
+                    }
+                    .into_actor(act)
+                    .map(|recovered, _, ctx| {
+                        if recovered {
+                            ctx.notify(Pump);
+                        }
+                    }),
+                );
+            });
+        }
+    }
+}
+
+/// Pings the store and records the result for `/health`.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CheckStore;
+
+/// How often the store is pinged for `/health`.
+const STORE_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+impl Handler<CheckStore> for RunSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: CheckStore, ctx: &mut Context<Self>) {
+        let store = self.deps.store.clone();
+        ctx.spawn(
+            async move { store.ping().await }
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    let ok = result.is_ok();
+                    let was = act.stats.store_ok.swap(ok, Ordering::SeqCst);
+                    match (&result, was) {
+                        (Err(e), true) => {
+                            tracing::error!(error = %e, "store unreachable: no run starts until it is back")
+                        }
+                        (Ok(()), false) => {
+                            tracing::info!("store reachable again");
+                            ctx.notify(Pump);
+                        }
+                        _ => {}
+                    }
+                    ctx.notify_later(CheckStore, STORE_CHECK_EVERY);
+                }),
+        );
     }
 }
 
@@ -123,11 +193,23 @@ impl Handler<Pump> for RunSupervisor {
             self.deps.store.clone(),
             self.deps.instance_id.clone(),
         );
+        let (lease, global) = (self.deps.settings.run_lease, self.deps.settings.global_max_concurrency);
         ctx.spawn(
             async move {
                 let mut claimed = Vec::new();
                 while let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-                    match store.claim_next_run(&owner, LEASE).await {
+                    if global > 0 {
+                        // Soft cap across every runner sharing the store.
+                        match store.count_runs(RunStatus::Running).await {
+                            Ok(n) if n as usize >= global => break,
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not count running runs; will retry");
+                                break;
+                            }
+                        }
+                    }
+                    match store.claim_next_run(&owner, lease).await {
                         Ok(Some(run)) => claimed.push((run, permit)),
                         Ok(None) => break,
                         Err(e) => {
@@ -317,7 +399,7 @@ impl Handler<CancelRun> for RunSupervisor {
                             tracing::warn!(run_id = %run_id, error = %e, "could not mark job as cancelled");
                         }
                     }
-                    return Ok((run_id, None));
+                    return Ok(CancelPath::WasQueued(run_id));
                 }
                 match store.get_run(&run_id).await? {
                     None => Err(CancelError::NotFound(run_id)),
@@ -325,37 +407,70 @@ impl Handler<CancelRun> for RunSupervisor {
                         run_id,
                         status: r.status,
                     }),
-                    // Claimed by a round still in flight: cancel it as it starts.
-                    Some(_) => Ok((run_id.clone(), Some(run_id))),
+                    Some(r) if r.lease_owner.as_deref().is_some_and(|o| o != deps.instance_id) => {
+                        // Running on another runner: ask through the store and wait for it.
+                        store.request_cancel(&run_id).await?;
+                        match wait_for_terminal(&deps, &run_id).await? {
+                            Some(RunStatus::Cancelled) | None => Ok(CancelPath::Remote),
+                            Some(other) => Err(CancelError::AlreadyFinished { run_id, status: other }),
+                        }
+                    }
+                    // Claimed by a round still in flight here: cancel it as it starts.
+                    Some(_) => Ok(CancelPath::ClaimedHere(run_id)),
                 }
             }
             .into_actor(self)
             .map(|result, act, _| {
-                let (run_id, claimed) = result?;
-                match claimed {
-                    Some(id) => {
+                match result? {
+                    CancelPath::ClaimedHere(id) => {
                         if let Some(active) = act.active.get(&id) {
                             active.stop.send_replace(Some(StopReason::Cancel));
                         } else {
                             act.pending_cancels.insert(id);
                         }
                     }
-                    None => {
+                    CancelPath::WasQueued(run_id) => {
                         let log = RunLog::new(run_id.clone(), act.deps.hub.clone());
                         log.info("run cancelled while queued");
                         act.deps.hub.do_send(CloseRunLog {
                             run_id,
                             status: Some(RunStatus::Cancelled),
                         });
-                        act.stats
+                        let _ = act
+                            .stats
                             .queued
-                            .fetch_sub(1.min(act.stats.queued.load(Ordering::SeqCst)), Ordering::SeqCst);
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| q.checked_sub(1));
                     }
+                    CancelPath::Remote => {}
                 }
                 Ok(RunStatus::Cancelled)
             }),
         )
     }
+}
+
+/// How a cancel that was not for a run active here went.
+enum CancelPath {
+    /// It was queued and is now cancelled.
+    WasQueued(RunId),
+    /// A claim round here is starting it; cancel as it starts.
+    ClaimedHere(RunId),
+    /// Another runner was asked to cancel it.
+    Remote,
+}
+
+/// Waits (up to 15 s, checking every 200 ms) for a run another runner executes to end.
+/// The store is the only channel between runners, so this is a bounded poll.
+async fn wait_for_terminal(deps: &PipelineDeps, run_id: &RunId) -> Result<Option<RunStatus>, CancelError> {
+    for _ in 0..75 {
+        if let Some(run) = deps.store.get_run(run_id).await? {
+            if run.status.is_terminal() {
+                return Ok(Some(run.status));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(None)
 }
 
 impl Handler<Drain> for RunSupervisor {

@@ -29,6 +29,17 @@ pub struct JobUpdate {
     pub results: Option<Map<String, Value>>,
 }
 
+/// What renewing a lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Still ours.
+    Held,
+    /// Still ours, and someone asked to cancel the run.
+    CancelRequested,
+    /// Not ours any more (expired and taken over, or finished elsewhere).
+    Lost,
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFinish {

@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-use super::{JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
+use super::{JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 
 /// Versioned schema steps; each runs once, in order, inside a transaction.
@@ -77,6 +77,10 @@ const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL
     );
     CREATE INDEX llm_calls_run ON llm_calls(run_id, id);
+    "#,
+    // 2: cancel requests that reach the instance running the run.
+    r#"
+    ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 
@@ -249,6 +253,10 @@ fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn is_shared(&self) -> bool {
+        false
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -429,12 +437,32 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<LeaseState, StoreError> {
         let (id, owner) = (id.to_string(), owner.to_owned());
         self.call("renew_lease", move |c| {
+            let cancel: Option<bool> = c
+                .query_row(
+                    "UPDATE runs SET lease_expires_at = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2
+                     RETURNING cancel_requested",
+                    params![id, owner, lease_until(lease)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(match cancel {
+                None => LeaseState::Lost,
+                Some(true) => LeaseState::CancelRequested,
+                Some(false) => LeaseState::Held,
+            })
+        })
+        .await
+    }
+
+    async fn request_cancel(&self, id: &RunId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.call("request_cancel", move |c| {
             let n = c.execute(
-                "UPDATE runs SET lease_expires_at = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
-                params![id, owner, lease_until(lease)],
+                "UPDATE runs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running'",
+                [id],
             )?;
             Ok(n == 1)
         })

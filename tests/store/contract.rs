@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use job_runner::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageStatus};
-use job_runner::store::{DynStore, JobUpdate, LlmCall, LogLine, RunFilter, RunFinish, StoreError};
+use job_runner::store::{DynStore, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, StoreError};
 use serde_json::json;
 
 /// Generates one `#[tokio::test]` per contract case for a backend's `setup` function.
@@ -198,8 +198,20 @@ pub async fn concurrent_claims_never_hand_out_a_run_twice(store: DynStore) {
 pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
     store.insert_runs(&[queued(1)]).await.unwrap();
     let run = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
-    assert!(store.renew_lease(&run.run_id, "owner", LEASE).await.unwrap());
-    assert!(!store.renew_lease(&run.run_id, "intruder", LEASE).await.unwrap());
+    assert_eq!(
+        store.renew_lease(&run.run_id, "owner", LEASE).await.unwrap(),
+        LeaseState::Held
+    );
+    assert_eq!(
+        store.renew_lease(&run.run_id, "intruder", LEASE).await.unwrap(),
+        LeaseState::Lost
+    );
+    // A cancel requested from any instance reaches the owner with its next renewal.
+    assert!(store.request_cancel(&run.run_id).await.unwrap());
+    assert_eq!(
+        store.renew_lease(&run.run_id, "owner", LEASE).await.unwrap(),
+        LeaseState::CancelRequested
+    );
     let finish = RunFinish {
         status: RunStatus::Completed,
         error: None,
@@ -225,6 +237,11 @@ pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
     let again = store.claim_next_run("other", LEASE).await.unwrap().unwrap();
     assert_eq!(again.run_id, run.run_id);
     assert_eq!(again.attempts, 2);
+    assert_eq!(
+        store.renew_lease(&again.run_id, "other", LEASE).await.unwrap(),
+        LeaseState::Held,
+        "a new claim clears old cancel flags"
+    );
     assert_eq!(again.started_at, run.started_at, "first start time is kept");
 }
 

@@ -4,4 +4,5 @@
 
 #[macro_use]
 mod contract;
+mod mongo;
 mod sqlite;

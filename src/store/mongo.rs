@@ -1,0 +1,808 @@
+//! The MongoDB backend (production): the dashboard's job documents in `jobs.level-2` and
+//! the runner's own collections (`runner_runs`, `runner_run_logs`, `runner_stages`,
+//! `runner_llm_calls`, `runner_research_cache`) in the same database, so several runners can
+//! share one database. Claims are atomic `findOneAndUpdate`s with a lease; lease expiry
+//! and queue order are integer epoch milliseconds so comparisons are plain numbers;
+//! human-facing timestamps are BSON dates.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use mongodb::bson::{self, doc, oid::ObjectId, Bson, Document};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use mongodb::{Client, Collection, IndexModel};
+use serde_json::{Map, Value};
+
+use super::{JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
+use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
+
+/// Where the backend keeps things.
+#[derive(Debug, Clone)]
+pub struct MongoConfig {
+    /// Database holding the jobs and the runner's collections (`MONGODB_DB`).
+    pub database: String,
+    /// The dashboard's job collection (`MONGODB_JOBS_COLLECTION`).
+    pub jobs_collection: String,
+    /// Prefix of the runner's own collections (`MONGODB_COLLECTION_PREFIX`).
+    pub prefix: String,
+    /// How long to wait for a reachable server before failing a call.
+    pub server_selection_timeout: Duration,
+}
+
+/// The MongoDB-backed store.
+#[derive(Clone)]
+pub struct MongoStore {
+    client: Client,
+    jobs: Collection<Document>,
+    runs: Collection<Document>,
+    logs: Collection<Document>,
+    stages: Collection<Document>,
+    llm_calls: Collection<Document>,
+    cache: Collection<Document>,
+}
+
+/// Errors worth retrying: no reachable server, broken connections, retryable writes.
+pub fn is_transient(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    e.contains_label(mongodb::error::RETRYABLE_WRITE_ERROR)
+        || e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+        || matches!(
+            *e.kind,
+            ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. } | ErrorKind::Io(_)
+        )
+}
+
+fn wrap(context: &'static str) -> impl Fn(mongodb::error::Error) -> StoreError {
+    move |e| StoreError::Mongo {
+        context,
+        source: Box::new(e),
+    }
+}
+
+fn date(t: DateTime<Utc>) -> Bson {
+    Bson::DateTime(bson::DateTime::from_millis(t.timestamp_millis()))
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn lease_until(lease: Duration) -> i64 {
+    millis(Utc::now()) + lease.as_millis() as i64
+}
+
+fn oid(id: &JobId) -> Result<ObjectId, StoreError> {
+    ObjectId::parse_str(id.as_ref()).map_err(|e| StoreError::Corrupt(format!("job id {id} is not an ObjectId: {e}")))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn get_int(d: &Document, key: &str) -> i64 {
+    match d.get(key) {
+        Some(Bson::Int32(v)) => *v as i64,
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Double(v)) => *v as i64,
+        _ => 0,
+    }
+}
+
+fn get_str(d: &Document, key: &str) -> Option<String> {
+    match d.get(key) {
+        Some(Bson::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Reads a timestamp written as a BSON date. Documents edited by other tools (or servers
+/// that store dates as text) may hold an RFC 3339 or `YYYY-MM-DD HH:MM:SS.f` UTC string,
+/// which is accepted too.
+fn get_time(d: &Document, key: &str) -> Option<DateTime<Utc>> {
+    match d.get(key) {
+        Some(Bson::DateTime(t)) => DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()),
+        Some(Bson::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+                    .ok()
+                    .map(|n| n.and_utc())
+            }),
+        _ => None,
+    }
+}
+
+/// Reads a flag written as a boolean (a non-zero number also counts as true).
+fn get_flag(d: &Document, key: &str) -> bool {
+    match d.get(key) {
+        Some(Bson::Boolean(b)) => *b,
+        Some(Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)) => get_int(d, key) != 0,
+        _ => false,
+    }
+}
+
+fn json_to_bson(v: &Value) -> Result<Bson, StoreError> {
+    bson::to_bson(v).map_err(|e| StoreError::Corrupt(format!("cannot encode value: {e}")))
+}
+
+fn bson_to_json(b: Bson) -> Value {
+    b.into_relaxed_extjson()
+}
+
+fn run_to_doc(r: &Run) -> Result<Document, StoreError> {
+    let mut d = doc! {
+        "_id": r.run_id.to_string(),
+        "job_id": r.job_id.to_string(),
+        "status": r.status.as_str(),
+        "created_at": date(r.created_at),
+        "created_ms": millis(r.created_at),
+        "updated_at": date(r.updated_at),
+        "artifacts": bson::to_document(&r.artifacts).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        "attempts": r.attempts as i64,
+        "cancel_requested": false,
+    };
+    let mut opt = |k: &str, v: Option<Bson>| {
+        if let Some(v) = v {
+            d.insert(k, v);
+        }
+    };
+    opt("profile_ref", r.profile_ref.clone().map(Bson::String));
+    opt("source", r.source.clone().map(Bson::String));
+    opt("started_at", r.started_at.map(date));
+    opt("finished_at", r.finished_at.map(date));
+    opt("error", r.error.clone().map(Bson::String));
+    opt("lease_owner", r.lease_owner.clone().map(Bson::String));
+    opt("lease_expires_ms", r.lease_expires_at.map(|t| Bson::Int64(millis(t))));
+    Ok(d)
+}
+
+fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
+    let id = get_str(d, "_id").ok_or_else(|| corrupt("run without _id"))?;
+    let job = get_str(d, "job_id").ok_or_else(|| corrupt("run without job_id"))?;
+    let status = get_str(d, "status").ok_or_else(|| corrupt("run without status"))?;
+    let artifacts: BTreeMap<String, String> = match d.get("artifacts") {
+        Some(Bson::Document(a)) => a
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    Ok(Run {
+        run_id: RunId::parse(&id).map_err(StoreError::Corrupt)?,
+        job_id: JobId::parse(&job).map_err(StoreError::Corrupt)?,
+        status: status.parse().map_err(StoreError::Corrupt)?,
+        profile_ref: get_str(d, "profile_ref"),
+        source: get_str(d, "source"),
+        created_at: get_time(d, "created_at").ok_or_else(|| corrupt("run without created_at"))?,
+        started_at: get_time(d, "started_at"),
+        updated_at: get_time(d, "updated_at").unwrap_or_else(Utc::now),
+        finished_at: get_time(d, "finished_at"),
+        error: get_str(d, "error"),
+        artifacts,
+        attempts: get_int(d, "attempts") as u32,
+        lease_owner: get_str(d, "lease_owner"),
+        lease_expires_at: match d.get("lease_expires_ms") {
+            Some(_) => DateTime::<Utc>::from_timestamp_millis(get_int(d, "lease_expires_ms")),
+            None => None,
+        },
+    })
+}
+
+fn stage_key(run: &RunId, stage: StageName) -> String {
+    format!("{run}:{}", stage.as_str())
+}
+
+impl MongoStore {
+    /// Connects (lazily: the first call selects a server) and creates indexes.
+    pub async fn connect(uri: &str, config: &MongoConfig) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(uri).await.map_err(wrap("parse MONGODB_URI"))?;
+        options.server_selection_timeout = Some(config.server_selection_timeout);
+        options.app_name = Some("job-runner".into());
+        Self::with_options(options, config).await
+    }
+
+    /// Connects with prepared client options (tests add command monitoring).
+    pub async fn with_options(options: ClientOptions, config: &MongoConfig) -> Result<Self, StoreError> {
+        let client = Client::with_options(options).map_err(wrap("create client"))?;
+        let db = client.database(&config.database);
+        let coll = |name: &str| db.collection::<Document>(&format!("{}{name}", config.prefix));
+        let store = Self {
+            jobs: db.collection(&config.jobs_collection),
+            runs: coll("runs"),
+            logs: coll("run_logs"),
+            stages: coll("stages"),
+            llm_calls: coll("llm_calls"),
+            cache: coll("research_cache"),
+            client,
+        };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    /// Creates every index the queries need; creating an existing index is a no-op.
+    async fn create_indexes(&self) -> Result<(), StoreError> {
+        let idx = |keys: Document, unique: bool| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().unique(unique).build())
+                .build()
+        };
+        self.runs
+            .create_indexes([
+                idx(doc! {"status": 1, "created_ms": 1}, false),
+                idx(doc! {"job_id": 1, "created_ms": 1}, false),
+                idx(doc! {"status": 1, "lease_expires_ms": 1}, false),
+            ])
+            .await
+            .map_err(wrap("create run indexes"))?;
+        self.logs
+            .create_index(idx(doc! {"run_id": 1, "seq": 1}, true))
+            .await
+            .map_err(wrap("create log index"))?;
+        self.stages
+            .create_index(idx(doc! {"run_id": 1}, false))
+            .await
+            .map_err(wrap("create stage index"))?;
+        self.llm_calls
+            .create_index(idx(doc! {"run_id": 1, "at": 1}, false))
+            .await
+            .map_err(wrap("create llm call index"))?;
+        let ttl = IndexModel::builder()
+            .keys(doc! {"expires_at": 1})
+            .options(IndexOptions::builder().expire_after(Duration::from_secs(0)).build())
+            .build();
+        self.cache
+            .create_index(ttl)
+            .await
+            .map_err(wrap("create research cache TTL index"))?;
+        Ok(())
+    }
+
+    async fn find_runs(&self, filter: Document, limit: Option<i64>, skip: u64) -> Result<Vec<Run>, StoreError> {
+        let mut find = self
+            .runs
+            .find(filter)
+            .sort(doc! {"created_ms": -1, "_id": -1})
+            .skip(skip);
+        if let Some(l) = limit {
+            find = find.limit(l);
+        }
+        let docs: Vec<Document> = find
+            .await
+            .map_err(wrap("find runs"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read runs"))?;
+        docs.iter().map(run_from_doc).collect()
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn backend(&self) -> &'static str {
+        "mongodb"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .database("admin")
+            .run_command(doc! {"ping": 1})
+            .await
+            .map_err(wrap("ping"))?;
+        Ok(())
+    }
+
+    async fn upsert_job(&self, job: &JobPosting) -> Result<bool, StoreError> {
+        let id = oid(&job.id)?;
+        let mut fields = Document::new();
+        for (k, v) in job.to_document() {
+            if k != "_id" {
+                fields.insert(k, json_to_bson(&v)?);
+            }
+        }
+        let res = self
+            .jobs
+            .update_one(doc! {"_id": id}, doc! {"$set": fields})
+            .upsert(true)
+            .await
+            .map_err(wrap("import job"))?;
+        Ok(res.upserted_id.is_some())
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError> {
+        match self.get_job_document(id).await? {
+            None => Ok(None),
+            Some(doc) => JobPosting::from_document(&doc, false)
+                .map(Some)
+                .map_err(StoreError::Corrupt),
+        }
+    }
+
+    async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError> {
+        let found = self
+            .jobs
+            .find_one(doc! {"_id": oid(id)?})
+            .await
+            .map_err(wrap("get job"))?;
+        Ok(found.and_then(|d| match bson_to_json(Bson::Document(d)) {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }))
+    }
+
+    async fn update_job(&self, id: &JobId, u: &JobUpdate) -> Result<(), StoreError> {
+        let mut set = doc! {
+            "pipeline_run_id": u.run_id.to_string(),
+            "pipeline_status": u.pipeline_status.clone(),
+            "pipeline_updated_at": date(u.updated_at),
+            "updatedAt": date(u.updated_at),
+        };
+        if let Some(s) = u.started_at {
+            set.insert("pipeline_started_at", date(s));
+        }
+        if let Some(c) = u.completed_at {
+            set.insert("pipeline_completed_at", date(c));
+        }
+        if let Some((err, at)) = &u.failure {
+            set.insert("pipeline_error", err.clone());
+            set.insert("pipeline_failed_at", date(*at));
+        }
+        if let Some(urls) = &u.artifact_urls {
+            set.insert(
+                "artifact_urls",
+                bson::to_document(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        if let Some(results) = &u.results {
+            for (k, v) in results.iter().filter(|(_, v)| !v.is_null()) {
+                set.insert(k.clone(), json_to_bson(v)?);
+            }
+        }
+        // Never an upsert: the dashboard owns job documents.
+        let res = self
+            .jobs
+            .update_one(doc! {"_id": oid(id)?}, doc! {"$set": set})
+            .await
+            .map_err(wrap("update job"))?;
+        if res.matched_count == 0 {
+            return Err(StoreError::JobNotFound(id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn insert_runs(&self, runs: &[Run]) -> Result<(), StoreError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = runs.iter().map(|r| r.run_id.to_string()).collect();
+        // All or none: refuse the batch if any id exists, and undo a partial insert.
+        let existing = self
+            .runs
+            .count_documents(doc! {"_id": {"$in": &ids}})
+            .await
+            .map_err(wrap("check runs"))?;
+        if existing > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "{existing} run id(s) of the batch already exist"
+            )));
+        }
+        let docs = runs.iter().map(run_to_doc).collect::<Result<Vec<_>, _>>()?;
+        if let Err(e) = self.runs.insert_many(docs).await {
+            let _ = self.runs.delete_many(doc! {"_id": {"$in": &ids}}).await;
+            return Err(wrap("insert runs")(e));
+        }
+        Ok(())
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let d = self
+            .runs
+            .find_one(doc! {"_id": id.to_string()})
+            .await
+            .map_err(wrap("get run"))?;
+        d.as_ref().map(run_from_doc).transpose()
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<RunPage, StoreError> {
+        let mut f = Document::new();
+        if let Some(s) = filter.status {
+            f.insert("status", s.as_str());
+        }
+        if let Some(j) = &filter.job_id {
+            f.insert("job_id", j.to_string());
+        }
+        let total = self.runs.count_documents(f.clone()).await.map_err(wrap("count runs"))?;
+        let runs = self
+            .find_runs(f, Some(filter.limit as i64), filter.offset as u64)
+            .await?;
+        Ok(RunPage { runs, total })
+    }
+
+    async fn count_runs(&self, status: RunStatus) -> Result<u64, StoreError> {
+        self.runs
+            .count_documents(doc! {"status": status.as_str()})
+            .await
+            .map_err(wrap("count runs"))
+    }
+
+    async fn active_run_for_job(&self, job: &JobId) -> Result<Option<Run>, StoreError> {
+        let d = self
+            .runs
+            .find_one(doc! {"job_id": job.to_string(), "status": {"$in": ["queued", "running"]}})
+            .sort(doc! {"created_ms": 1})
+            .await
+            .map_err(wrap("active run for job"))?;
+        d.as_ref().map(run_from_doc).transpose()
+    }
+
+    async fn claim_next_run(&self, owner: &str, lease: Duration) -> Result<Option<Run>, StoreError> {
+        let now = Utc::now();
+        let claimed = self
+            .runs
+            .find_one_and_update(
+                doc! {"status": "queued"},
+                doc! {
+                    "$set": {"status": "running", "lease_owner": owner, "lease_expires_ms": lease_until(lease),
+                             "updated_at": date(now), "cancel_requested": false},
+                    "$inc": {"attempts": 1_i64},
+                },
+            )
+            .sort(doc! {"created_ms": 1, "_id": 1})
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(wrap("claim run"))?;
+        let Some(d) = claimed else { return Ok(None) };
+        let mut run = run_from_doc(&d)?;
+        if run.started_at.is_none() {
+            // First claim: record the start (the field is absent until then).
+            self.runs
+                .update_one(
+                    doc! {"_id": run.run_id.to_string(), "started_at": {"$exists": false}},
+                    doc! {"$set": {"started_at": date(now)}},
+                )
+                .await
+                .map_err(wrap("record run start"))?;
+            run.started_at = DateTime::<Utc>::from_timestamp_millis(millis(now));
+        }
+        Ok(Some(run))
+    }
+
+    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<LeaseState, StoreError> {
+        let d = self
+            .runs
+            .find_one_and_update(
+                doc! {"_id": id.to_string(), "status": "running", "lease_owner": owner},
+                doc! {"$set": {"lease_expires_ms": lease_until(lease)}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(wrap("renew lease"))?;
+        Ok(match d {
+            None => LeaseState::Lost,
+            Some(d) if get_flag(&d, "cancel_requested") => LeaseState::CancelRequested,
+            Some(_) => LeaseState::Held,
+        })
+    }
+
+    async fn request_cancel(&self, id: &RunId) -> Result<bool, StoreError> {
+        let res = self
+            .runs
+            .update_one(
+                doc! {"_id": id.to_string(), "status": "running"},
+                doc! {"$set": {"cancel_requested": true}},
+            )
+            .await
+            .map_err(wrap("request cancel"))?;
+        Ok(res.matched_count == 1)
+    }
+
+    async fn finish_run(&self, id: &RunId, owner: &str, f: &RunFinish) -> Result<bool, StoreError> {
+        let mut set = doc! {
+            "status": f.status.as_str(),
+            "artifacts": bson::to_document(&f.artifacts).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            "finished_at": date(f.at),
+            "updated_at": date(f.at),
+        };
+        if let Some(e) = &f.error {
+            set.insert("error", e.clone());
+        }
+        let res = self
+            .runs
+            .update_one(
+                doc! {"_id": id.to_string(), "status": "running", "lease_owner": owner},
+                doc! {"$set": set, "$unset": {"lease_owner": "", "lease_expires_ms": ""}},
+            )
+            .await
+            .map_err(wrap("finish run"))?;
+        Ok(res.modified_count == 1)
+    }
+
+    async fn cancel_queued_run(&self, id: &RunId, reason: &str) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let res = self
+            .runs
+            .update_one(
+                doc! {"_id": id.to_string(), "status": "queued"},
+                doc! {"$set": {"status": "cancelled", "error": reason, "finished_at": date(now), "updated_at": date(now)}},
+            )
+            .await
+            .map_err(wrap("cancel queued run"))?;
+        Ok(res.modified_count == 1)
+    }
+
+    async fn requeue_run(&self, id: &RunId, owner: &str) -> Result<bool, StoreError> {
+        let res = self
+            .runs
+            .update_one(
+                doc! {"_id": id.to_string(), "status": "running", "lease_owner": owner},
+                doc! {"$set": {"status": "queued", "updated_at": date(Utc::now())},
+                "$unset": {"lease_owner": "", "lease_expires_ms": ""}},
+            )
+            .await
+            .map_err(wrap("requeue run"))?;
+        Ok(res.modified_count == 1)
+    }
+
+    async fn recover_runs(&self, now: DateTime<Utc>, sole_instance: bool) -> Result<Vec<RunId>, StoreError> {
+        let mut filter = doc! {"status": "running"};
+        if !sole_instance {
+            filter.insert("lease_expires_ms", doc! {"$lt": millis(now)});
+        }
+        let docs: Vec<Document> = self
+            .runs
+            .find(filter.clone())
+            .await
+            .map_err(wrap("find expired runs"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read runs"))?;
+        let mut recovered = Vec::new();
+        for d in docs {
+            let Some(id) = get_str(&d, "_id") else { continue };
+            // Re-check the condition per run so a lease renewed meanwhile is respected.
+            let mut one = filter.clone();
+            one.insert("_id", id.clone());
+            let res = self
+                .runs
+                .update_one(
+                    one,
+                    doc! {"$set": {"status": "queued", "updated_at": date(now)}, "$unset": {"lease_owner": "", "lease_expires_ms": ""}},
+                )
+                .await
+                .map_err(wrap("requeue expired run"))?;
+            if res.modified_count == 1 {
+                recovered.push(RunId::parse(&id).map_err(StoreError::Corrupt)?);
+            }
+        }
+        Ok(recovered)
+    }
+
+    async fn stage_started(&self, run: &RunId, stage: StageName, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.stages
+            .update_one(
+                doc! {"_id": stage_key(run, stage)},
+                doc! {
+                    "$set": {"run_id": run.to_string(), "stage": stage.as_str(), "status": "running", "started_at": date(at)},
+                    "$unset": {"finished_at": "", "error": ""},
+                    "$inc": {"attempts": 1_i64},
+                },
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("record stage start"))?;
+        Ok(())
+    }
+
+    async fn stage_completed(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        producer: StageProducer,
+        output: &Value,
+        finished_at: DateTime<Utc>,
+        duration: Duration,
+    ) -> Result<(), StoreError> {
+        let producer = match producer {
+            StageProducer::Offline => "offline",
+            StageProducer::Llm => "llm",
+        };
+        self.stages
+            .update_one(
+                doc! {"_id": stage_key(run, stage)},
+                doc! {
+                    "$set": {"run_id": run.to_string(), "stage": stage.as_str(), "status": "completed",
+                             "finished_at": date(finished_at), "duration_ms": duration.as_millis() as i64,
+                             "producer": producer, "output": json_to_bson(output)?},
+                    "$unset": {"error": ""},
+                },
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("checkpoint stage"))?;
+        Ok(())
+    }
+
+    async fn stage_failed(
+        &self,
+        run: &RunId,
+        stage: StageName,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.stages
+            .update_one(
+                doc! {"_id": stage_key(run, stage)},
+                doc! {"$set": {"run_id": run.to_string(), "stage": stage.as_str(), "status": "failed",
+                "finished_at": date(at), "error": error}},
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("record stage failure"))?;
+        Ok(())
+    }
+
+    async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError> {
+        let docs: Vec<Document> = self
+            .stages
+            .find(doc! {"run_id": run.to_string()})
+            .await
+            .map_err(wrap("load stages"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read stages"))?;
+        let mut out = Vec::new();
+        for d in docs {
+            let stage: StageName = get_str(&d, "stage")
+                .ok_or_else(|| corrupt("stage without name"))?
+                .parse()
+                .map_err(StoreError::Corrupt)?;
+            let status: StageStatus = get_str(&d, "status")
+                .ok_or_else(|| corrupt("stage without status"))?
+                .parse()
+                .map_err(StoreError::Corrupt)?;
+            out.push(StageRecord {
+                stage,
+                status,
+                started_at: get_time(&d, "started_at"),
+                finished_at: get_time(&d, "finished_at"),
+                duration_ms: d.get("duration_ms").map(|_| get_int(&d, "duration_ms") as u64),
+                attempts: get_int(&d, "attempts").max(i64::from(status == StageStatus::Completed)) as u32,
+                producer: get_str(&d, "producer").map(|p| {
+                    if p == "llm" {
+                        StageProducer::Llm
+                    } else {
+                        StageProducer::Offline
+                    }
+                }),
+                output: d.get("output").cloned().map(bson_to_json),
+                error: get_str(&d, "error"),
+            });
+        }
+        out.sort_by_key(|r| r.stage);
+        Ok(out)
+    }
+
+    async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let docs: Vec<Document> = lines
+            .iter()
+            .map(|l| {
+                let mut d = doc! {
+                    "_id": format!("{}:{:012}", l.run_id, l.seq),
+                    "run_id": l.run_id.to_string(), "seq": l.seq as i64, "ts": date(l.ts),
+                    "level": l.level.clone(), "message": l.message.clone(),
+                };
+                if let Some(s) = &l.stage {
+                    d.insert("stage", s.clone());
+                }
+                d
+            })
+            .collect();
+        match self.logs.insert_many(docs).ordered(false).await {
+            Ok(_) => Ok(()),
+            // A line already stored (a retried batch) is fine; anything else is not.
+            Err(e) if only_duplicate_keys(&e) => Ok(()),
+            Err(e) => Err(wrap("append logs")(e)),
+        }
+    }
+
+    async fn read_logs(&self, run: &RunId, after: u64, limit: usize) -> Result<Vec<LogLine>, StoreError> {
+        let docs: Vec<Document> = self
+            .logs
+            .find(doc! {"run_id": run.to_string(), "seq": {"$gt": after as i64}})
+            .sort(doc! {"seq": 1})
+            .limit(limit as i64)
+            .await
+            .map_err(wrap("read logs"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read logs"))?;
+        Ok(docs
+            .iter()
+            .map(|d| LogLine {
+                run_id: run.clone(),
+                seq: get_int(d, "seq") as u64,
+                ts: get_time(d, "ts").unwrap_or_else(Utc::now),
+                level: get_str(d, "level").unwrap_or_default(),
+                stage: get_str(d, "stage"),
+                message: get_str(d, "message").unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn last_log_seq(&self, run: &RunId) -> Result<u64, StoreError> {
+        let d = self
+            .logs
+            .find_one(doc! {"run_id": run.to_string()})
+            .sort(doc! {"seq": -1})
+            .await
+            .map_err(wrap("last log seq"))?;
+        Ok(d.map(|d| get_int(&d, "seq") as u64).unwrap_or(0))
+    }
+
+    async fn record_llm_call(&self, c: &LlmCall) -> Result<(), StoreError> {
+        let d = doc! {
+            "run_id": c.run_id.to_string(), "stage": c.stage.clone(), "provider": c.provider.clone(),
+            "model": c.model.clone(), "input_tokens": c.input_tokens as i64, "output_tokens": c.output_tokens as i64,
+            "cost_usd": c.cost_usd.map(Bson::Double).unwrap_or(Bson::Null), "latency_ms": c.latency_ms as i64,
+            "outcome": c.outcome.clone(), "at": date(c.at), "at_ms": millis(c.at),
+        };
+        self.llm_calls.insert_one(d).await.map_err(wrap("record llm call"))?;
+        Ok(())
+    }
+
+    async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError> {
+        let docs: Vec<Document> = self
+            .llm_calls
+            .find(doc! {"run_id": run.to_string()})
+            .sort(doc! {"at_ms": 1, "_id": 1})
+            .await
+            .map_err(wrap("llm calls"))?
+            .try_collect()
+            .await
+            .map_err(wrap("llm calls"))?;
+        Ok(docs
+            .iter()
+            .map(|d| LlmCall {
+                run_id: run.clone(),
+                stage: get_str(d, "stage").unwrap_or_default(),
+                provider: get_str(d, "provider").unwrap_or_default(),
+                model: get_str(d, "model").unwrap_or_default(),
+                input_tokens: get_int(d, "input_tokens") as u64,
+                output_tokens: get_int(d, "output_tokens") as u64,
+                cost_usd: match d.get("cost_usd") {
+                    Some(Bson::Double(v)) => Some(*v),
+                    _ => None,
+                },
+                latency_ms: get_int(d, "latency_ms") as u64,
+                outcome: get_str(d, "outcome").unwrap_or_default(),
+                at: get_time(d, "at").unwrap_or_else(Utc::now),
+            })
+            .collect())
+    }
+}
+
+/// True when a bulk insert failed only because some documents already existed.
+fn only_duplicate_keys(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    match &*e.kind {
+        ErrorKind::InsertMany(ie) => {
+            ie.write_concern_error.is_none()
+                && ie
+                    .write_errors
+                    .as_ref()
+                    .is_some_and(|w| w.iter().all(|w| w.code == 11000))
+        }
+        _ => false,
+    }
+}
