@@ -23,7 +23,7 @@ use crate::store::{retry_transient, DynStore, JobUpdate, LeaseState, RunFinish};
 
 /// How often the owner renews its lease and looks for a cancel requested from another
 /// runner (the lease itself lasts `RUN_LEASE_SECONDS`).
-const LEASE_RENEW_EVERY: Duration = Duration::from_secs(2);
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(1);
 
 /// What every pipeline needs, shared.
 pub struct PipelineDeps {

@@ -26,6 +26,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "queued_runs": stats.queued.load(Ordering::SeqCst),
         "draining": stats.draining.load(Ordering::SeqCst),
         "store": state.store.backend(),
+        "runner_id": state.instance_id,
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now(),
     }))

@@ -133,6 +133,8 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
         "finished_at": run.finished_at,
         "error": run.error,
         "attempts": run.attempts,
+        // The runner executing it (lease owner), while running.
+        "runner": run.lease_owner,
         "profile_ref": run.profile_ref,
         "source": run.source,
         "artifacts": artifact_urls(state, run),

@@ -25,6 +25,8 @@ use crate::store::LogLine;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const PAGE: usize = 500;
+/// How often a run executed by another runner is read from the store.
+const TAIL_EVERY: Duration = Duration::from_millis(300);
 
 fn line_event(line: &LogLine) -> Bytes {
     // `render` is one line: the hub splits multi-line messages.
@@ -83,6 +85,33 @@ impl Feeder {
             .filter(|s| s.is_terminal()))
     }
 
+    /// Follows a run executed by another runner through the store (lines are persisted
+    /// within ~100 ms of being produced there), until it ends or the client leaves.
+    async fn tail_store(&mut self, keep_alive: &mut tokio::time::Interval) -> Result<(), ApiError> {
+        let mut poll = tokio::time::interval(TAIL_EVERY);
+        loop {
+            tokio::select! {
+                _ = poll.tick() => {
+                    // Read the status first so no line written before the end is missed.
+                    let end = self.stored_end().await?;
+                    if !self.replay_stored(None).await? {
+                        return Ok(());
+                    }
+                    if let Some(status) = end {
+                        self.send(end_event(status)).await;
+                        return Ok(());
+                    }
+                }
+                _ = keep_alive.tick() => {
+                    if !self.send(Bytes::from_static(b": keep-alive\n\n")).await {
+                        return Ok(());
+                    }
+                }
+                _ = self.tx.closed() => return Ok(()),
+            }
+        }
+    }
+
     async fn run(mut self) -> Result<(), ApiError> {
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
         keep_alive.tick().await;
@@ -108,6 +137,10 @@ impl Feeder {
                     if let Some(status) = self.stored_end().await? {
                         self.send(end_event(status)).await;
                         return Ok(());
+                    }
+                    if self.state.store.is_shared() {
+                        // Another runner may execute it: follow the stored log.
+                        return self.tail_store(&mut keep_alive).await;
                     }
                     // Queued or about to start in this process: track it so lines reach
                     // us live, then check again that it did not end meanwhile.

@@ -4,5 +4,6 @@
 mod cli;
 mod daemon;
 mod docx;
+mod mongo;
 #[path = "../common/sse.rs"]
 mod sse;

@@ -1,0 +1,480 @@
+//! Real `job-runner serve` processes on the MongoDB wire server the test command starts:
+//! two runners sharing one database, a runner killed mid-run, the database going away
+//! and coming back, a job deleted during its run.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_job-runner");
+const SECRET: &str = "mongo-test-secret-0123";
+
+fn mongo_uri() -> String {
+    std::env::var("JOB_RUNNER_TEST_MONGO_URI")
+        .expect("JOB_RUNNER_TEST_MONGO_URI is not set: run scripts/test.sh, which starts the MongoDB wire server")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Environment shared by the runners of one test: its own database.
+struct Env {
+    dir: tempfile::TempDir,
+    uri: String,
+    db: String,
+}
+
+impl Env {
+    fn new(uri: String) -> Self {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            uri,
+            db: format!("p_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        }
+    }
+
+    fn command(&self, name: &str) -> Command {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CONFIG_DIR", dir.join("no-config"))
+            .env("MONGODB_URI", &self.uri)
+            .env("MONGODB_DB", &self.db)
+            .env("MONGODB_JOBS_COLLECTION", "level_2")
+            .env("MONGODB_SERVER_SELECTION_TIMEOUT_MS", "1000")
+            .env("DATA_DIR", dir.join("data"))
+            .env("APPLICATIONS_DIR", self.dir.path().join("applications"))
+            .env(
+                "MASTER_CV_PATH",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/examples/master-cv.md"),
+            )
+            .env("RUNNER_API_SECRET", SECRET)
+            .env("LOG_FORMAT", "json");
+        cmd
+    }
+
+    /// Imports `n` copies of the backend posting with ids 1..=n.
+    fn import(&self, n: u32) -> Vec<String> {
+        let doc: Value = serde_json::from_str(include_str!("../../examples/postings/backend-engineer.json")).unwrap();
+        let ids: Vec<String> = (1..=n)
+            .map(|i| format!("{:024x}", 0x5eed_0000_u64 + i as u64))
+            .collect();
+        let docs: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let mut d = doc.clone();
+                d["_id"] = json!(id);
+                d
+            })
+            .collect();
+        let file = self.dir.path().join("postings.json");
+        std::fs::write(&file, serde_json::to_string(&docs).unwrap()).unwrap();
+        let out = self.command("import").arg("import").arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        ids
+    }
+
+    async fn runner(&self, name: &str, extra: &[(&str, &str)]) -> Runner {
+        let port = free_port();
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
+        let mut cmd = self.command(name);
+        cmd.arg("serve")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let runner = Runner {
+            child: cmd.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        };
+        // Connection refused until the listener is bound: bounded retries.
+        for _ in 0..400 {
+            if let Ok(res) = runner.client.get(format!("{}/health", runner.base)).send().await {
+                if res.status().is_success() {
+                    return runner;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "{name} did not start: {}",
+            std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap()
+        );
+    }
+}
+
+struct Runner {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Runner {
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(SECRET)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn log(&self, run: &str) -> String {
+        self.client
+            .get(format!("{}/jobs/{run}/logs", self.base))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded, polling the log endpoint) until a line of the run contains `needle`.
+    async fn wait_for_line(&self, run: &str, needle: &str) {
+        let started = Instant::now();
+        loop {
+            let body = self.get(&format!("/api/logs/{run}")).await;
+            if body["lines"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|l| l["message"].as_str().unwrap_or("").contains(needle)))
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no line {needle:?} in run {run}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn id(&self) -> String {
+        self.get("/health").await["runner_id"].as_str().unwrap().to_owned()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn data_lines(sse: &str) -> Vec<&str> {
+    sse.lines().filter_map(|l| l.strip_prefix("data: ")).collect()
+}
+
+#[tokio::test]
+async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(30);
+    let opts = [
+        ("MAX_CONCURRENCY", "3"),
+        ("OFFLINE_STAGE_DELAY_MS", "150"),
+        ("RUN_LEASE_SECONDS", "5"),
+    ];
+    let a = env.runner("a", &opts).await;
+    let mut b = env.runner("b", &opts).await;
+    let b_id = b.id().await;
+
+    let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
+    assert_eq!(res.status(), 200);
+    let runs: Vec<String> = res.json::<Value>().await.unwrap()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Wait (bounded) until runner B is executing something, then kill it hard.
+    let started = Instant::now();
+    let on_b: Vec<String> = loop {
+        let running = a.get("/runs?status=running&limit=100").await;
+        let mine: Vec<String> = running["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["runner"] == b_id.as_str())
+            .map(|r| r["run_id"].as_str().unwrap().to_owned())
+            .collect();
+        if !mine.is_empty() {
+            break mine;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "runner B never claimed a run"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    b.kill();
+
+    // Runner A finishes everything, including B's runs once their leases expire.
+    for run in &runs {
+        let log = a.log(run).await;
+        assert!(
+            log.ends_with("event: end\ndata: completed\n\n"),
+            "run {run} did not complete:\n{log}"
+        );
+        let lines = data_lines(&log);
+        for stage in [
+            "pain_points",
+            "research",
+            "fit_score",
+            "cv",
+            "cover_letter",
+            "publisher",
+        ] {
+            let completed = lines
+                .iter()
+                .filter(|l| l.contains(&format!("stage {stage} completed")))
+                .count();
+            assert!(
+                completed <= 1,
+                "run {run}: stage {stage} completed {completed} times:\n{log}"
+            );
+        }
+        let progress = a.get(&format!("/jobs/{run}/progress")).await;
+        let status = a.get(&format!("/jobs/{run}/status")).await;
+        if status["attempts"] == 1 {
+            for s in progress["stages"].as_array().unwrap() {
+                assert_eq!(s["attempts"], 1, "run {run} ran stage {} twice: {progress}", s["name"]);
+            }
+        } else {
+            assert!(
+                on_b.contains(run),
+                "only runs of the killed runner are resumed: {status}"
+            );
+        }
+    }
+    for run in &on_b {
+        let status = a.get(&format!("/jobs/{run}/status")).await;
+        assert_eq!(status["attempts"], 2, "{status}");
+        assert_ne!(status["runner"], b_id.as_str());
+    }
+    let completed = a.get("/runs?status=completed&limit=1").await;
+    assert_eq!(completed["total"], 30);
+}
+
+#[tokio::test]
+async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(1);
+    // Stages take 1.5 s so the run is still working when the cancel arrives.
+    let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "1500")]).await;
+    let b = env.runner("b", &[("OFFLINE_STAGE_DELAY_MS", "1500")]).await;
+    let res = a.post("/jobs/run", json!({"job_id": ids[0]})).await;
+    let run = res.json::<Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Whichever runner claimed it, talk to the other one.
+    let started = Instant::now();
+    let owner = loop {
+        let status = a.get(&format!("/jobs/{run}/status")).await;
+        if let Some(owner) = status["runner"].as_str() {
+            break owner.to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "nobody claimed the run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let other = if a.id().await == owner { &b } else { &a };
+    // The other runner follows the owner's log through the store.
+    other.wait_for_line(&run, "stage pain_points started").await;
+    let res = other.post(&format!("/jobs/{run}/cancel"), json!({})).await;
+    let code = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    let log = other.log(&run).await;
+    assert!(log.ends_with("event: end\ndata: cancelled\n\n"), "{log}");
+    assert!(data_lines(&log).iter().any(|l| l.contains("stage pain_points started")));
+    assert_eq!(a.get(&format!("/jobs/{run}/status")).await["status"], "cancelled");
+    assert_eq!(b.get(&format!("/jobs/{run}/status")).await["status"], "cancelled");
+}
+
+/// A wire server of the test's own, so it can be stopped and started again.
+struct OwnServer {
+    bin: String,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnServer {
+    fn start(&self) {
+        let status = Command::new(&self.bin)
+            .args(["-d", "--host", "127.0.0.1", "-p", &self.port.to_string()])
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .arg("--log-file")
+            .arg(self.dir.path().join("nx.log"))
+            .arg("--pid-file")
+            .arg(self.dir.path().join("nx.pid"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("wire server did not start");
+    }
+
+    fn stop(&self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("nx.pid")) {
+            // SAFETY: signalling a process this test started.
+            unsafe { libc::kill(pid.trim().parse().unwrap(), libc::SIGKILL) };
+        }
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn wait_health(r: &Runner, status: u16) {
+    let started = Instant::now();
+    loop {
+        let res = r.client.get(format!("{}/health", r.base)).send().await.unwrap();
+        if res.status().as_u16() == status {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "health never became {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
+    let bin = std::env::var("JOB_RUNNER_TEST_NX_BIN").expect("JOB_RUNNER_TEST_NX_BIN is not set: run scripts/test.sh");
+    let server = OwnServer {
+        bin,
+        port: free_port(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    server.start();
+    let env = Env::new(format!("mongodb://127.0.0.1:{}/?directConnection=true", server.port));
+    let ids = env.import(2);
+    let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "700")]).await;
+    let res = a.post("/jobs/run", json!({"job_id": ids[0]})).await;
+    let run = res.json::<Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.wait_for_line(&run, "stage pain_points started").await;
+
+    server.stop();
+    wait_health(&a, 503).await;
+    let health = a.get("/health").await;
+    assert_eq!(health["status"], "unhealthy");
+    // New work is refused quickly with a clear code.
+    let res = a.post("/jobs/run", json!({"job_id": ids[1]})).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "STORE_UNAVAILABLE");
+
+    server.start();
+    wait_health(&a, 200).await;
+    let log = a.log(&run).await;
+    assert!(log.ends_with("event: end\ndata: completed\n\n"), "{log}");
+    let lines = data_lines(&log);
+    for stage in [
+        "pain_points",
+        "research",
+        "fit_score",
+        "cv",
+        "cover_letter",
+        "publisher",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(&format!("stage {stage} completed"))),
+            "line of {stage} lost:\n{log}"
+        );
+    }
+    let ids_seen: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(ids_seen.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        a.get(&format!("/jobs/{run}/status")).await["artifacts"]
+            .as_object()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn a_job_deleted_during_its_run_fails_the_run_cleanly() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(1);
+    let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "500")]).await;
+    let res = a.post("/jobs/run", json!({"job_id": ids[0]})).await;
+    let run = res.json::<Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Delete the document while the stages work: the run cannot write its results.
+    a.wait_for_line(&run, "stage pain_points started").await;
+    let client = mongodb::Client::with_uri_str(&env.uri).await.unwrap();
+    let jobs = client
+        .database(&env.db)
+        .collection::<mongodb::bson::Document>("level_2");
+    let oid = mongodb::bson::oid::ObjectId::parse_str(&ids[0]).unwrap();
+    let deleted = jobs.delete_one(mongodb::bson::doc! {"_id": oid}).await.unwrap();
+    assert_eq!(deleted.deleted_count, 1);
+    let log = a.log(&run).await;
+    assert!(log.ends_with("event: end\ndata: failed\n\n"), "{log}");
+    let status = a.get(&format!("/jobs/{run}/status")).await;
+    let error = status["error"].as_str().unwrap();
+    assert!(error.contains(&ids[0]), "{error}");
+    // The runner never re-created the document.
+    assert_eq!(jobs.count_documents(mongodb::bson::doc! {"_id": oid}).await.unwrap(), 0);
+}
