@@ -196,9 +196,124 @@ async fn daemon(queued: usize) {
     child.wait().unwrap();
 }
 
+/// MongoDB store work against the wire server: per-run claim + complete, and log lines
+/// persisted per second in the LogHub's batch size.
+async fn mongo(uri: &str, runs: usize) {
+    use job_runner::domain::{Run, StageName, StageProducer};
+    use job_runner::store::mongo::{MongoConfig, MongoStore};
+    use job_runner::store::{JobUpdate, LogLine, RunFinish, Store};
+
+    let config = MongoConfig {
+        database: format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        jobs_collection: "level_2".into(),
+        prefix: "runner_".into(),
+        server_selection_timeout: Duration::from_secs(5),
+    };
+    let store = MongoStore::connect(uri, &config).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let (mut claim_complete, mut full) = (Vec::new(), Vec::new());
+    for n in 0..runs {
+        let job = posting(n);
+        store.upsert_job(&job).await.unwrap();
+        store
+            .insert_runs(&[Run::new_queued(job.id.clone(), None, None)])
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let run = store.claim_next_run("bench", lease).await.unwrap().unwrap();
+        let finish = RunFinish {
+            status: job_runner::domain::RunStatus::Completed,
+            error: None,
+            artifacts: Default::default(),
+            at: chrono::Utc::now(),
+        };
+        let t_stages = Instant::now();
+        let output = serde_json::json!({"pain_points": ["a", "b", "c"], "text": "x".repeat(2000)});
+        for stage in StageName::ALL {
+            store
+                .stage_started(&run.run_id, stage, chrono::Utc::now())
+                .await
+                .unwrap();
+            store
+                .stage_completed(
+                    &run.run_id,
+                    stage,
+                    StageProducer::Offline,
+                    &output,
+                    chrono::Utc::now(),
+                    Duration::from_millis(1),
+                )
+                .await
+                .unwrap();
+        }
+        let stages_time = t_stages.elapsed();
+        let update = JobUpdate {
+            run_id: run.run_id.clone(),
+            pipeline_status: "completed".into(),
+            started_at: run.started_at,
+            updated_at: chrono::Utc::now(),
+            completed_at: Some(chrono::Utc::now()),
+            failure: None,
+            artifact_urls: Some(Default::default()),
+            results: Some(
+                serde_json::json!({"fit_score": 70, "status": "ready for applying"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        };
+        store.update_job(&job.id, &update).await.unwrap();
+        assert!(store.finish_run(&run.run_id, "bench", &finish).await.unwrap());
+        let total = t.elapsed();
+        claim_complete.push((total - stages_time).as_secs_f64() * 1000.0);
+        full.push(total.as_secs_f64() * 1000.0);
+    }
+    for v in [&mut claim_complete, &mut full] {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    }
+    println!(
+        "mongodb (wire server): claim + job update + finish per run: median {:.2} ms, p95 {:.2} ms ({runs} runs)",
+        percentile(&claim_complete, 0.5),
+        percentile(&claim_complete, 0.95)
+    );
+    println!(
+        "mongodb (wire server): a run's whole store work incl. 6 stage starts + checkpoints: median {:.2} ms, p95 {:.2} ms",
+        percentile(&full, 0.5),
+        percentile(&full, 0.95)
+    );
+    let run_id = job_runner::domain::RunId::generate();
+    let total_lines = 20_000u64;
+    let t = Instant::now();
+    for batch in 0..(total_lines / 256 + 1) {
+        let lines: Vec<LogLine> = (0..256u64)
+            .map(|i| batch * 256 + i + 1)
+            .filter(|seq| *seq <= total_lines)
+            .map(|seq| LogLine {
+                run_id: run_id.clone(),
+                seq,
+                ts: chrono::Utc::now(),
+                level: "INFO".into(),
+                stage: Some("cv".into()),
+                message: format!("log line {seq} with a realistic amount of text in it for the benchmark"),
+            })
+            .collect();
+        store.append_logs(&lines).await.unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(store.last_log_seq(&run_id).await.unwrap(), total_lines);
+    println!(
+        "mongodb (wire server): {total_lines} log lines persisted in batches of 256: {:.0} lines/s",
+        total_lines as f64 / secs
+    );
+}
+
 #[actix_web::main]
 async fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     run_latency(runs).await;
     daemon(200).await;
+    match std::env::var("JOB_RUNNER_TEST_MONGO_URI") {
+        Ok(uri) => mongo(&uri, runs).await,
+        Err(_) => println!("mongodb part skipped: JOB_RUNNER_TEST_MONGO_URI not set (scripts/bench.sh sets it)"),
+    }
 }

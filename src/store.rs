@@ -91,7 +91,14 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_job(&self, job: &JobPosting) -> Result<bool, StoreError>;
 
     /// The parsed posting, or `None` when no document has this id.
-    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError>;
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError> {
+        match self.get_job_document(id).await? {
+            None => Ok(None),
+            Some(doc) => JobPosting::from_document(&doc, false)
+                .map(Some)
+                .map_err(StoreError::Corrupt),
+        }
+    }
 
     /// The raw document including every field the runner wrote.
     async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError>;

@@ -125,6 +125,25 @@ pub enum StageProducer {
     Llm,
 }
 
+impl StageProducer {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageProducer::Offline => "offline",
+            StageProducer::Llm => "llm",
+        }
+    }
+
+    /// Reads a stored name; anything unknown counts as offline.
+    pub fn from_stored(s: &str) -> Self {
+        if s == "llm" {
+            StageProducer::Llm
+        } else {
+            StageProducer::Offline
+        }
+    }
+}
+
 /// A stage's record within a run: its status, timings and (once completed) its output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageRecord {

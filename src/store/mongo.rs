@@ -317,15 +317,6 @@ impl Store for MongoStore {
         Ok(res.upserted_id.is_some())
     }
 
-    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError> {
-        match self.get_job_document(id).await? {
-            None => Ok(None),
-            Some(doc) => JobPosting::from_document(&doc, false)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
-    }
-
     async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError> {
         let found = self
             .jobs
@@ -610,10 +601,7 @@ impl Store for MongoStore {
         finished_at: DateTime<Utc>,
         duration: Duration,
     ) -> Result<(), StoreError> {
-        let producer = match producer {
-            StageProducer::Offline => "offline",
-            StageProducer::Llm => "llm",
-        };
+        let producer = producer.as_str();
         self.stages
             .update_one(
                 doc! {"_id": stage_key(run, stage)},
@@ -675,13 +663,7 @@ impl Store for MongoStore {
                 finished_at: get_time(&d, "finished_at"),
                 duration_ms: d.get("duration_ms").map(|_| get_int(&d, "duration_ms") as u64),
                 attempts: get_int(&d, "attempts").max(i64::from(status == StageStatus::Completed)) as u32,
-                producer: get_str(&d, "producer").map(|p| {
-                    if p == "llm" {
-                        StageProducer::Llm
-                    } else {
-                        StageProducer::Offline
-                    }
-                }),
+                producer: get_str(&d, "producer").map(|p| StageProducer::from_stored(&p)),
                 output: d.get("output").cloned().map(bson_to_json),
                 error: get_str(&d, "error"),
             });

@@ -286,15 +286,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_job(&self, id: &JobId) -> Result<Option<JobPosting>, StoreError> {
-        match self.get_job_document(id).await? {
-            None => Ok(None),
-            Some(doc) => JobPosting::from_document(&doc, false)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
-    }
-
     async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError> {
         let id = id.to_string();
         self.call("get_job_document", move |c| load_doc(c, &id)).await
@@ -558,10 +549,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let run = run.to_string();
         let output = output.to_string();
-        let producer = match producer {
-            StageProducer::Offline => "offline",
-            StageProducer::Llm => "llm",
-        };
+        let producer = producer.as_str();
         self.call("stage_completed", move |c| {
             c.execute(
                 "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output)
@@ -614,10 +602,7 @@ impl Store for SqliteStore {
                         finished_at: opt_ts(r.get(3)?)?,
                         duration_ms: r.get::<_, Option<i64>>(4)?.map(|d| d as u64),
                         attempts: r.get(5)?,
-                        producer: producer.map(|p| match p.as_str() {
-                            "llm" => StageProducer::Llm,
-                            _ => StageProducer::Offline,
-                        }),
+                        producer: producer.map(|p| StageProducer::from_stored(&p)),
                         output: output
                             .map(|o| serde_json::from_str(&o).map_err(conversion))
                             .transpose()?,

@@ -2,29 +2,13 @@
 //! SIGTERM drains and exits 0.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command};
 
-use serde_json::{json, Value};
+use crate::serve::{data_lines, free_port, Serve, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_job-runner");
 const SECRET: &str = "process-test-secret-0123";
 const JOB: &str = "65a1b2c3d4e5f60718293a4b";
 const JOB2: &str = "65a1b2c3d4e5f60718293a4d";
-
-struct Daemon {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
@@ -54,104 +38,12 @@ fn import(dir: &Path) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-impl Daemon {
-    /// Starts `serve` and waits until /health answers.
-    async fn start(dir: &Path, extra: &[(&str, &str)]) -> Daemon {
-        let port = free_port();
-        let mut cmd = command(dir);
-        cmd.arg("serve")
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join("daemon.log"))
-                    .unwrap(),
-            ));
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        let daemon = Daemon {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        };
-        // Connection refused until the listener is bound; each attempt is an event, bounded.
-        for _ in 0..200 {
-            if let Ok(res) = daemon.client.get(format!("{}/health", daemon.base)).send().await {
-                if res.status().is_success() {
-                    return daemon;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!(
-            "daemon did not start: {}",
-            std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
-        );
+async fn start(dir: &Path, extra: &[(&str, &str)]) -> Serve {
+    let mut cmd = command(dir);
+    for (k, v) in extra {
+        cmd.env(k, v);
     }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let res = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(SECRET)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        res.json().await.unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// Reads the SSE stream until a data line contains `needle`; returns the lines so far.
-    async fn wait_for_line(&self, run: &str, needle: &str) -> Vec<String> {
-        let res = self
-            .client
-            .get(format!("{}/jobs/{run}/logs", self.base))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap();
-        crate::sse::read_until(res, needle)
-            .await
-            .into_iter()
-            .map(|e| e.data)
-            .collect()
-    }
-
-    async fn full_log(&self, run: &str) -> String {
-        self.client
-            .get(format!("{}/jobs/{run}/logs", self.base))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-}
-
-fn data_lines(sse: &str) -> Vec<&str> {
-    sse.lines().filter_map(|l| l.strip_prefix("data: ")).collect()
+    Serve::start(cmd, &dir.join("daemon.log"), SECRET).await
 }
 
 #[tokio::test]
@@ -159,27 +51,20 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     import(dir.path());
     let slow = [("OFFLINE_STAGE_DELAY_MS", "400"), ("MAX_CONCURRENCY", "1")];
-    let mut daemon = Daemon::start(dir.path(), &slow).await;
-    let first = daemon.post("/jobs/run", json!({"job_id": JOB})).await["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = daemon.post("/jobs/run", json!({"job_id": JOB2})).await["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mut daemon = start(dir.path(), &slow).await;
+    let first = daemon.start_run(JOB).await;
+    let second = daemon.start_run(JOB2).await;
 
     // Kill it hard once the fit score is checkpointed (the CV and letter are not yet done).
     let before = daemon.wait_for_line(&first, "stage fit_score completed").await;
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
+    daemon.kill();
     let done_before: Vec<&str> = ["pain_points", "research", "fit_score"]
         .into_iter()
         .filter(|s| before.iter().any(|l| l.contains(&format!("stage {s} completed"))))
         .collect();
     assert_eq!(done_before, ["pain_points", "research", "fit_score"]);
 
-    let daemon = Daemon::start(dir.path(), &slow).await;
+    let daemon = start(dir.path(), &slow).await;
     // The queued run stayed queued (it was never started).
     let s2 = daemon.get(&format!("/jobs/{second}/status")).await;
     assert!(["queued", "running"].contains(&s2["status"].as_str().unwrap()), "{s2}");
@@ -214,8 +99,7 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
 
     assert!(daemon.full_log(&second).await.ends_with("data: completed\n\n"));
     let mut daemon = daemon;
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
+    daemon.kill();
 }
 
 fn sigterm(child: &Child) {
@@ -228,20 +112,20 @@ async fn sigterm_drains_checkpoints_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     import(dir.path());
     let slow = [("OFFLINE_STAGE_DELAY_MS", "500"), ("SHUTDOWN_GRACE_SECONDS", "10")];
-    let mut daemon = Daemon::start(dir.path(), &slow).await;
-    let run = daemon.post("/jobs/run", json!({"job_id": JOB})).await["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let daemon = start(dir.path(), &slow).await;
+    let run = daemon.start_run(JOB).await;
     daemon.wait_for_line(&run, "stage pain_points started").await;
     sigterm(&daemon.child);
-    let status = tokio::task::spawn_blocking(move || daemon.child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut daemon = daemon;
+        daemon.child.wait().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(status.success(), "exit status {status:?}");
 
     // The stages in flight finished and were checkpointed; the run resumes on restart.
-    let mut daemon = Daemon::start(dir.path(), &[]).await;
+    let mut daemon = start(dir.path(), &[]).await;
     let log = daemon.full_log(&run).await;
     assert!(log.ends_with("data: completed\n\n"), "{log}");
     let lines = data_lines(&log);
@@ -258,14 +142,13 @@ async fn sigterm_drains_checkpoints_and_exits_zero() {
         1,
         "{log}"
     );
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
+    daemon.kill();
 }
 
 #[tokio::test]
 async fn a_second_daemon_on_the_same_data_dir_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = Daemon::start(dir.path(), &[]).await;
+    let mut first = start(dir.path(), &[]).await;
     let out = command(dir.path())
         .arg("serve")
         .env("PORT", free_port().to_string())
@@ -273,6 +156,5 @@ async fn a_second_daemon_on_the_same_data_dir_refuses_to_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another job-runner process is using DATA_DIR"));
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill();
 }

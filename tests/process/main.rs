@@ -1,9 +1,11 @@
 //! Tests that run the real `job-runner` binary as a separate process: crash and resume,
 //! graceful drain, configuration from an old `.env`, CLI exit codes.
 
+mod backup;
 mod cli;
 mod daemon;
 mod docx;
 mod mongo;
+mod serve;
 #[path = "../common/sse.rs"]
 mod sse;

@@ -2,25 +2,18 @@
 //! two runners sharing one database, a runner killed mid-run, the database going away
 //! and coming back, a job deleted during its run.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_job-runner");
+use crate::serve::{data_lines, free_port, Serve, BIN};
+
 const SECRET: &str = "mongo-test-secret-0123";
 
 fn mongo_uri() -> String {
     std::env::var("JOB_RUNNER_TEST_MONGO_URI")
         .expect("JOB_RUNNER_TEST_MONGO_URI is not set: run scripts/test.sh, which starts the MongoDB wire server")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Environment shared by the runners of one test: its own database.
@@ -83,119 +76,13 @@ impl Env {
         ids
     }
 
-    async fn runner(&self, name: &str, extra: &[(&str, &str)]) -> Runner {
-        let port = free_port();
-        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
+    async fn runner(&self, name: &str, extra: &[(&str, &str)]) -> Serve {
         let mut cmd = self.command(name);
-        cmd.arg("serve")
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log));
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let runner = Runner {
-            child: cmd.spawn().unwrap(),
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        };
-        // Connection refused until the listener is bound: bounded retries.
-        for _ in 0..400 {
-            if let Ok(res) = runner.client.get(format!("{}/health", runner.base)).send().await {
-                if res.status().is_success() {
-                    return runner;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!(
-            "{name} did not start: {}",
-            std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap()
-        );
+        Serve::start(cmd, &self.dir.path().join(format!("{name}.log")), SECRET).await
     }
-}
-
-struct Runner {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Runner {
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(SECRET)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn log(&self, run: &str) -> String {
-        self.client
-            .get(format!("{}/jobs/{run}/logs", self.base))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Waits (bounded, polling the log endpoint) until a line of the run contains `needle`.
-    async fn wait_for_line(&self, run: &str, needle: &str) {
-        let started = Instant::now();
-        loop {
-            let body = self.get(&format!("/api/logs/{run}")).await;
-            if body["lines"]
-                .as_array()
-                .is_some_and(|l| l.iter().any(|l| l["message"].as_str().unwrap_or("").contains(needle)))
-            {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no line {needle:?} in run {run}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn id(&self) -> String {
-        self.get("/health").await["runner_id"].as_str().unwrap().to_owned()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn data_lines(sse: &str) -> Vec<&str> {
-    sse.lines().filter_map(|l| l.strip_prefix("data: ")).collect()
 }
 
 #[tokio::test]
@@ -209,7 +96,7 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
     ];
     let a = env.runner("a", &opts).await;
     let mut b = env.runner("b", &opts).await;
-    let b_id = b.id().await;
+    let b_id = runner_id(&b).await;
 
     let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
     assert_eq!(res.status(), 200);
@@ -244,7 +131,7 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
 
     // Runner A finishes everything, including B's runs once their leases expire.
     for run in &runs {
-        let log = a.log(run).await;
+        let log = a.full_log(run).await;
         assert!(
             log.ends_with("event: end\ndata: completed\n\n"),
             "run {run} did not complete:\n{log}"
@@ -296,11 +183,7 @@ async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run()
     // Stages take 1.5 s so the run is still working when the cancel arrives.
     let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "1500")]).await;
     let b = env.runner("b", &[("OFFLINE_STAGE_DELAY_MS", "1500")]).await;
-    let res = a.post("/jobs/run", json!({"job_id": ids[0]})).await;
-    let run = res.json::<Value>().await.unwrap()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = a.start_run(&ids[0]).await;
     // Whichever runner claimed it, talk to the other one.
     let started = Instant::now();
     let owner = loop {
@@ -311,7 +194,7 @@ async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run()
         assert!(started.elapsed() < Duration::from_secs(20), "nobody claimed the run");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let other = if a.id().await == owner { &b } else { &a };
+    let other = if runner_id(&a).await == owner { &b } else { &a };
     // The other runner follows the owner's log through the store.
     other.wait_for_line(&run, "stage pain_points started").await;
     let res = other.post(&format!("/jobs/{run}/cancel"), json!({})).await;
@@ -319,11 +202,16 @@ async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run()
     let body: Value = res.json().await.unwrap();
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "cancelled");
-    let log = other.log(&run).await;
+    let log = other.full_log(&run).await;
     assert!(log.ends_with("event: end\ndata: cancelled\n\n"), "{log}");
     assert!(data_lines(&log).iter().any(|l| l.contains("stage pain_points started")));
     assert_eq!(a.get(&format!("/jobs/{run}/status")).await["status"], "cancelled");
     assert_eq!(b.get(&format!("/jobs/{run}/status")).await["status"], "cancelled");
+}
+
+/// The runner's lease-owner id, from `/health`.
+async fn runner_id(r: &Serve) -> String {
+    r.get("/health").await["runner_id"].as_str().unwrap().to_owned()
 }
 
 /// A wire server of the test's own, so it can be stopped and started again.
@@ -375,7 +263,7 @@ impl Drop for OwnServer {
     }
 }
 
-async fn wait_health(r: &Runner, status: u16) {
+async fn wait_health(r: &Serve, status: u16) {
     let started = Instant::now();
     loop {
         let res = r.client.get(format!("{}/health", r.base)).send().await.unwrap();
@@ -402,11 +290,7 @@ async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
     let env = Env::new(format!("mongodb://127.0.0.1:{}/?directConnection=true", server.port));
     let ids = env.import(2);
     let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "700")]).await;
-    let res = a.post("/jobs/run", json!({"job_id": ids[0]})).await;
-    let run = res.json::<Value>().await.unwrap()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = a.start_run(&ids[0]).await;
     a.wait_for_line(&run, "stage pain_points started").await;
 
     server.stop();
@@ -420,7 +304,7 @@ async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
 
     server.start();
     wait_health(&a, 200).await;
-    let log = a.log(&run).await;
+    let log = a.full_log(&run).await;
     assert!(log.ends_with("event: end\ndata: completed\n\n"), "{log}");
     let lines = data_lines(&log);
     for stage in [
@@ -456,11 +340,7 @@ async fn a_job_deleted_during_its_run_fails_the_run_cleanly() {
     let env = Env::new(mongo_uri());
     let ids = env.import(1);
     let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "500")]).await;
-    let res = a.post("/jobs/run", json!({"job_id": ids[0]})).await;
-    let run = res.json::<Value>().await.unwrap()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = a.start_run(&ids[0]).await;
     // Delete the document while the stages work: the run cannot write its results.
     a.wait_for_line(&run, "stage pain_points started").await;
     let client = mongodb::Client::with_uri_str(&env.uri).await.unwrap();
@@ -470,7 +350,7 @@ async fn a_job_deleted_during_its_run_fails_the_run_cleanly() {
     let oid = mongodb::bson::oid::ObjectId::parse_str(&ids[0]).unwrap();
     let deleted = jobs.delete_one(mongodb::bson::doc! {"_id": oid}).await.unwrap();
     assert_eq!(deleted.deleted_count, 1);
-    let log = a.log(&run).await;
+    let log = a.full_log(&run).await;
     assert!(log.ends_with("event: end\ndata: failed\n\n"), "{log}");
     let status = a.get(&format!("/jobs/{run}/status")).await;
     let error = status["error"].as_str().unwrap();
