@@ -358,3 +358,48 @@ async fn a_job_deleted_during_its_run_fails_the_run_cleanly() {
     // The runner never re-created the document.
     assert_eq!(jobs.count_documents(mongodb::bson::doc! {"_id": oid}).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_global_cap_limits_running_runs_below_the_runner_limit() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(5);
+    let a = env
+        .runner(
+            "a",
+            &[
+                ("MAX_CONCURRENCY", "3"),
+                ("GLOBAL_MAX_CONCURRENCY", "1"),
+                ("OFFLINE_STAGE_DELAY_MS", "100"),
+            ],
+        )
+        .await;
+    let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
+    let runs: Vec<String> = res.json::<Value>().await.unwrap()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    for run in &runs {
+        assert!(a.full_log(run).await.ends_with("data: completed\n\n"));
+    }
+    // No two runs overlapped in time.
+    let list = a.get("/runs?limit=100").await;
+    let mut spans: Vec<(String, String)> = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["running_since"].as_str().unwrap().to_owned(),
+                r["finished_at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        let end: chrono::DateTime<chrono::Utc> = w[0].1.parse().unwrap();
+        let next: chrono::DateTime<chrono::Utc> = w[1].0.parse().unwrap();
+        assert!(next >= end, "runs overlapped under GLOBAL_MAX_CONCURRENCY=1: {spans:?}");
+    }
+}
