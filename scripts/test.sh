@@ -2,9 +2,9 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 # formatting, lints, then every unit, API, store-contract and process test.
 # Needs the Rust toolchain and python3. It installs what the tests need and is not there:
-# pandoc (Debian package, to check that CV.docx opens in a real reader) and the MongoDB
-# wire server nx-27017 (PyPI, pinned, in a venv under the target dir); it starts that
-# server on a free loopback port for the MongoDB tests and stops it on exit. The tests
+# Debian's pandoc, systemd (systemd-analyze) and prometheus (promtool) packages, and the
+# MongoDB wire server nx-27017 (PyPI, pinned, in a venv under the target dir); it starts
+# that server on a free loopback port for the MongoDB tests and stops it on exit. The tests
 # start the daemon themselves on loopback ports with temporary directories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +14,18 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/job-runner-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
-if ! command -v pandoc >/dev/null 2>&1; then
-  echo "==> installing pandoc (apt-get)"
+# Debian packages the tests run: pandoc (CV.docx opens in a real reader), systemd-analyze
+# (the unit file verifies), promtool (the /metrics output is valid).
+missing=()
+command -v pandoc >/dev/null 2>&1 || missing+=(pandoc)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} (apt-get)"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends pandoc >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # MongoDB wire server for the store contract and multi-runner tests.

@@ -6,6 +6,7 @@ mod auth;
 mod health;
 mod jobs;
 mod logs;
+mod metrics;
 mod runs;
 
 use std::sync::Arc;
@@ -87,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/jobs/{run_id}/logs", web::get().to(logs::stream))
         .route("/api/logs/{run_id}", web::get().to(logs::poll))
         .route("/runs", web::get().to(runs::list))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/runs/{run_id}", web::get().to(jobs::status))
         .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
         .default_service(web::to(not_found));

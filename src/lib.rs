@@ -14,9 +14,11 @@
 //!   run), `StageActor` (one stage), `LogHub` (live logs).
 //! - [`pipeline`]: the stage DAG runner, stage outputs, quality gates, offline stages.
 //! - [`artifacts`]: folder naming, atomic writes, markdown → Word, the dossier.
-//! - [`http`]: the HTTP API; [`error`]: its error bodies and stable codes.
+//! - [`http`]: the HTTP API; [`error`]: its error bodies and stable codes;
+//!   [`metrics`]: the Prometheus registry behind `/metrics`.
 //! - [`startup`]: `Runtime` (actors + store) and `Application` (plus HTTP), used by the
 //!   binary and by the tests.
+//! - [`systemd`]: readiness, watchdog and stopping notifications.
 //! - [`cli`]: the `job-runner` subcommands.
 
 pub mod actors;
@@ -26,7 +28,9 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod startup;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;

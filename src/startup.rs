@@ -214,6 +214,22 @@ impl Application {
             }
             App::new()
                 .wrap(BearerAuth::new(secret.as_deref()))
+                .wrap_fn(|req, srv| {
+                    // Request count and latency by route pattern (never the raw path).
+                    let (method, started) = (req.method().to_string(), std::time::Instant::now());
+                    let fut = actix_web::dev::Service::call(srv, req);
+                    async move {
+                        let res = fut.await?;
+                        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                        crate::metrics::global().http_request(
+                            &method,
+                            &route,
+                            res.status().as_u16(),
+                            started.elapsed(),
+                        );
+                        Ok(res)
+                    }
+                })
                 .wrap(cors)
                 .app_data(state.clone())
                 .configure(|c| http::configure(c, max_body))
@@ -232,15 +248,32 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains and returns.
+    /// Serves until SIGTERM or SIGINT, then drains and returns. Tells systemd when it is
+    /// ready (listener bound, store answering) and when it stops.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
+        match self.runtime.store.ping().await {
+            Ok(()) => crate::systemd::ready(&format!("serving on port {}", self.port)),
+            Err(e) => {
+                tracing::error!(error = %e, "store unreachable at start-up; not ready until it answers");
+                let store = self.runtime.store.clone();
+                let port = self.port;
+                tokio::spawn(async move {
+                    while store.ping().await.is_err() {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    crate::systemd::ready(&format!("serving on port {port}"));
+                });
+            }
+        }
+        crate::systemd::spawn_watchdog(self.runtime.supervisor.clone());
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         }
+        crate::systemd::stopping();
         self.runtime.shutdown().await;
         handle.stop(true).await;
         let _ = server.await;

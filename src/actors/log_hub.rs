@@ -89,6 +89,7 @@ impl LogHub {
                     kept.append(&mut act.pending);
                     if kept.len() > cap {
                         let lost = kept.len() - cap;
+                        crate::metrics::global().log_lines_dropped(lost as u64);
                         act.dropped += lost as u64;
                         kept.drain(..lost);
                         tracing::error!(lost, total_dropped = act.dropped, "run log lines dropped: store unavailable");

@@ -174,6 +174,11 @@ pub struct Drain {
 #[rtype(result = "()")]
 pub struct SlotReleased(pub RunId);
 
+/// Answered at once by a live supervisor (systemd watchdog heartbeat).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Heartbeat;
+
 /// Look for queued runs to start.
 #[derive(Message)]
 #[rtype(result = "()")]

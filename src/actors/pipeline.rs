@@ -354,6 +354,7 @@ async fn finalize(run: &Run, deps: &PipelineDeps, log: &RunLog, outcome: DagOutc
         (_, Some(e)) => log.error(format!("run {status}: {e}")),
         _ => log.info(format!("run {status}")),
     }
+    crate::metrics::global().run_finished(status.as_str());
     let _ = deps
         .hub
         .send(CloseRunLog {

@@ -13,7 +13,7 @@ use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::log_hub::RunLog;
 use super::messages::{
-    AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, OpenRunLog, Pump, SlotReleased, SubmitRuns,
+    AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, Heartbeat, OpenRunLog, Pump, SlotReleased, SubmitRuns,
 };
 use super::pipeline::{PipelineActor, PipelineDeps, SlotGuard};
 use crate::domain::{JobId, Run, RunId, RunStatus};
@@ -333,6 +333,11 @@ impl Handler<SubmitRuns> for RunSupervisor {
             }),
         ))
     }
+}
+
+impl Handler<Heartbeat> for RunSupervisor {
+    type Result = ();
+    fn handle(&mut self, _: Heartbeat, _: &mut Context<Self>) {}
 }
 
 impl Handler<SlotReleased> for RunSupervisor {

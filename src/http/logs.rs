@@ -113,6 +113,15 @@ impl Feeder {
     }
 
     async fn run(mut self) -> Result<(), ApiError> {
+        /// Counts the open stream for /metrics for as long as it lives.
+        struct Subscribed;
+        impl Drop for Subscribed {
+            fn drop(&mut self) {
+                crate::metrics::global().sse_subscribers_add(-1);
+            }
+        }
+        crate::metrics::global().sse_subscribers_add(1);
+        let _subscribed = Subscribed;
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
         keep_alive.tick().await;
         loop {

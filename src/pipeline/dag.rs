@@ -185,6 +185,7 @@ async fn accept_output(
         elapsed.as_millis()
     ));
     log.stage_changed(stage, StageStatus::Completed);
+    crate::metrics::global().stage_finished(stage.as_str(), "completed", elapsed);
     Ok(())
 }
 
@@ -245,6 +246,7 @@ async fn execute_stage(
         match result {
             Ok(res) => return (stage, Ok((res, began.elapsed()))),
             Err(e) if e.kind == StageErrorKind::Transient && attempt <= max_retries => {
+                crate::metrics::global().stage_retry(stage.as_str());
                 let backoff = backoff(attempt);
                 log.warn(format!(
                     "stage {stage} failed with a transient error: {}; retrying in {} ms",
@@ -255,6 +257,7 @@ async fn execute_stage(
             }
             Err(e) => {
                 if e.kind != StageErrorKind::Cancelled {
+                    crate::metrics::global().stage_finished(stage.as_str(), "failed", began.elapsed());
                     let kind = match e.kind {
                         StageErrorKind::Transient => "transient, retries exhausted",
                         StageErrorKind::Panicked => "panic",

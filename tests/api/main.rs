@@ -7,5 +7,6 @@ mod dashboard;
 mod helpers;
 mod lifecycle;
 mod logs;
+mod metrics;
 #[path = "../common/sse.rs"]
 mod sse;

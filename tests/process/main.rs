@@ -1,5 +1,6 @@
 //! Tests that run the real `job-runner` binary as a separate process: crash and resume,
-//! graceful drain, configuration from an old `.env`, CLI exit codes.
+//! graceful drain, configuration from an old `.env`, CLI exit codes, MongoDB with several
+//! runners, backups, systemd integration.
 
 mod backup;
 mod cli;
@@ -9,3 +10,4 @@ mod mongo;
 mod serve;
 #[path = "../common/sse.rs"]
 mod sse;
+mod systemd;

@@ -1,0 +1,64 @@
+//! `GET /metrics`: Prometheus text that `promtool check metrics` accepts, with the families
+//! an operator graphs, reflecting a finished run.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::helpers::{spawn_app, JOB, SECRET};
+
+#[actix_web::test]
+async fn metrics_pass_promtool_and_reflect_a_run() {
+    let app = spawn_app().await;
+    let run = app.start_run(JOB).await;
+    assert_eq!(app.wait_for_end(&run).await, "completed");
+    app.get(&format!("/jobs/{run}/status")).await;
+
+    let unauthorised = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = res.text().await.unwrap();
+    for needle in [
+        r#"job_runner_http_requests_total{method="POST",route="/jobs/run",status="200"}"#,
+        r#"job_runner_http_request_duration_seconds_bucket{method="GET",route="/jobs/{run_id}/status",le="+Inf"}"#,
+        r#"job_runner_runs_finished_total{outcome="completed"}"#,
+        r#"job_runner_stage_duration_seconds_count{stage="publisher",outcome="completed"}"#,
+        "job_runner_active_runs 0",
+        "job_runner_max_concurrency 3",
+        "job_runner_queue_depth",
+        "job_runner_store_up 1",
+        "# HELP job_runner_llm_tokens_total",
+        "# HELP job_runner_alerts_sent_total",
+        "job_runner_sse_subscribers",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    // Routes are recorded by pattern, never by raw path (no unbounded label values).
+    assert!(!text.contains(&run), "a run id leaked into a label");
+
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool must be installed (scripts/test.sh installs Debian's prometheus package)");
+    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
