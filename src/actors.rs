@@ -3,10 +3,12 @@
 //! - [`supervisor::RunSupervisor`] owns admission, slots, cancel and drain;
 //! - [`pipeline::PipelineActor`], one per running run, drives the stage DAG;
 //! - [`stage::StageActor`], one per stage, executes its stage in an isolated task;
-//! - [`log_hub::LogHub`] buffers, fans out and persists run log lines.
+//! - [`log_hub::LogHub`] buffers, fans out and persists run log lines;
+//! - [`health::HealthActor`] runs the health checks and sends alert e-mails.
 //!
 //! All message types live in [`messages`], grouped by receiver.
 
+pub mod health;
 pub mod log_hub;
 pub mod messages;
 pub mod pipeline;

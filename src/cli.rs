@@ -1,4 +1,4 @@
-//! The `job-runner` command line: `serve`, `run`, `import`, `config`. Exit codes:
+//! The `job-runner` command line: `serve`, `run`, `import`, `config`, `alert-test`. Exit codes:
 //! 0 success, 1 the run failed or was cancelled, 2 usage error, 3 invalid configuration,
 //! 4 invalid input file, 5 runtime error (store, port, lock).
 
@@ -52,6 +52,8 @@ pub enum Command {
     },
     /// Print the resolved configuration with secrets masked.
     Config,
+    /// Send a test alert e-mail with the configured SMTP settings.
+    AlertTest,
 }
 
 /// A failure with its exit code.
@@ -109,6 +111,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Serve => serve(&cli.config_dir).await,
         Command::Run { posting, master_cv } => run::run(&cli.config_dir, &posting, master_cv.as_deref()).await,
         Command::Import { postings } => import(&cli.config_dir, &postings).await,
+        Command::AlertTest => alert_test(&cli.config_dir).await,
         Command::Config => Settings::load(&cli.config_dir)
             .map(|s| print!("{}", s.render_masked()))
             .map_err(CliError::from),
@@ -131,6 +134,24 @@ async fn serve(config_dir: &Path) -> Result<(), CliError> {
     app.run_until_stopped()
         .await
         .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))
+}
+
+async fn alert_test(config_dir: &Path) -> Result<(), CliError> {
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init_with("warn", settings.log_format);
+    let mailer = crate::notify::Mailer::from_settings(&settings.alerts)
+        .map_err(|e| CliError::new(EXIT_CONFIG, e))?
+        .ok_or_else(|| CliError::new(EXIT_CONFIG, "ALERT_TO is not set: there is nobody to e-mail"))?;
+    mailer
+        .send(
+            "[job-runner] test alert",
+            "This is a test alert from job-runner. If you read this, alert e-mail works.",
+            "<p>This is a test alert from <b>job-runner</b>. If you read this, alert e-mail works.</p>",
+        )
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, e))?;
+    println!("test alert sent to {}", settings.alerts.to.join(", "));
+    Ok(())
 }
 
 async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {

@@ -141,6 +141,40 @@ pub struct RawSettings {
     pub run_lease_seconds: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub global_max_concurrency: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub health_check_interval_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub alert_error_rate_percent: i64,
+    #[serde(deserialize_with = "lenient::float")]
+    pub alert_cost_per_run_usd: f64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub cost_window_runs: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub alert_cpu_percent: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub alert_cpu_rounds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub alert_memory_percent: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub alert_disk_free_percent: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub alert_cooldown_minutes: i64,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub smtp_url: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub smtp_host: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub smtp_port: i64,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub smtp_user: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub smtp_password: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub smtp_tls: String,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub alert_from: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub alert_to: String,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub openai_api_key: Option<String>,
     #[serde(deserialize_with = "lenient::opt_string")]
@@ -199,6 +233,23 @@ impl Default for RawSettings {
             mongodb_server_selection_timeout_ms: 2000,
             run_lease_seconds: 60,
             global_max_concurrency: 0,
+            health_check_interval_seconds: 30,
+            alert_error_rate_percent: 10,
+            alert_cost_per_run_usd: 1.0,
+            cost_window_runs: 20,
+            alert_cpu_percent: 80,
+            alert_cpu_rounds: 3,
+            alert_memory_percent: 90,
+            alert_disk_free_percent: 10,
+            alert_cooldown_minutes: 60,
+            smtp_url: None,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_user: None,
+            smtp_password: None,
+            smtp_tls: "starttls".into(),
+            alert_from: None,
+            alert_to: String::new(),
             openai_api_key: None,
             anthropic_api_key: None,
             openrouter_api_key: None,
@@ -254,6 +305,10 @@ pub struct Settings {
     pub run_lease: Duration,
     /// Cap on running runs across all runners sharing the store (0 = none).
     pub global_max_concurrency: usize,
+    /// Pause between health-check rounds (re-armed after each round).
+    pub health_check_interval: Duration,
+    /// Health thresholds and alert e-mail settings.
+    pub alerts: AlertSettings,
     pub openai_api_key: Option<Secret>,
     pub anthropic_api_key: Option<Secret>,
     pub openrouter_api_key: Option<Secret>,
@@ -269,6 +324,49 @@ pub struct Settings {
     pub google_sheet_id: Option<String>,
     /// Test-only fault injection; always empty when loaded from configuration.
     pub stage_faults: Vec<FaultRule>,
+}
+
+/// How SMTP connections are secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the start (port 465).
+    Tls,
+    /// No encryption (local relays and tests only).
+    None,
+}
+
+/// Health thresholds and where alert e-mails go.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// Share of failed runs in the last hour above which the error-rate check fails.
+    pub error_rate_percent: u32,
+    /// Average LLM cost per run (USD) above which the cost check fails.
+    pub cost_per_run_usd: f64,
+    /// How many recent completed runs the cost average covers.
+    pub cost_window_runs: usize,
+    /// CPU use above which a round counts as busy.
+    pub cpu_percent: u32,
+    /// Consecutive busy rounds before the CPU check fails.
+    pub cpu_rounds: u32,
+    /// Memory use above which the memory check fails.
+    pub memory_percent: u32,
+    /// Free space on the artifacts' file system below which the disk check fails.
+    pub disk_free_percent: u32,
+    /// Minimum time between two alerts for the same check.
+    pub cooldown: Duration,
+    /// SMTP URL (`smtp://`, `smtps://`, with user and password) — wins over the parts below.
+    pub smtp_url: Option<Secret>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_user: Option<String>,
+    pub smtp_password: Option<Secret>,
+    pub smtp_tls: SmtpTls,
+    /// Sender address.
+    pub from: Option<String>,
+    /// Recipients; empty = alerts only logged.
+    pub to: Vec<String>,
 }
 
 /// Every configuration problem found, one line each.
@@ -327,6 +425,20 @@ impl Settings {
         ) as u64;
         let lease = ranged("RUN_LEASE_SECONDS", raw.run_lease_seconds, 5, 3600) as u64;
         let global = ranged("GLOBAL_MAX_CONCURRENCY", raw.global_max_concurrency, 0, 1000) as usize;
+        let health_every = ranged(
+            "HEALTH_CHECK_INTERVAL_SECONDS",
+            raw.health_check_interval_seconds,
+            1,
+            3600,
+        ) as u64;
+        let error_rate = ranged("ALERT_ERROR_RATE_PERCENT", raw.alert_error_rate_percent, 1, 100) as u32;
+        let cost_window = ranged("COST_WINDOW_RUNS", raw.cost_window_runs, 1, 1000) as usize;
+        let cpu = ranged("ALERT_CPU_PERCENT", raw.alert_cpu_percent, 1, 100) as u32;
+        let cpu_rounds = ranged("ALERT_CPU_ROUNDS", raw.alert_cpu_rounds, 1, 100) as u32;
+        let memory = ranged("ALERT_MEMORY_PERCENT", raw.alert_memory_percent, 1, 100) as u32;
+        let disk = ranged("ALERT_DISK_FREE_PERCENT", raw.alert_disk_free_percent, 0, 100) as u32;
+        let cooldown = ranged("ALERT_COOLDOWN_MINUTES", raw.alert_cooldown_minutes, 0, 10_080) as u64;
+        let smtp_port = ranged("SMTP_PORT", raw.smtp_port, 1, 65_535) as u16;
 
         let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
             errors.push(e);
@@ -345,6 +457,33 @@ impl Settings {
                 s.chars().count()
             )),
             _ => {}
+        }
+        if !(raw.alert_cost_per_run_usd.is_finite() && raw.alert_cost_per_run_usd >= 0.0) {
+            errors.push(format!(
+                "ALERT_COST_PER_RUN_USD must be a number ≥ 0, got {}",
+                raw.alert_cost_per_run_usd
+            ));
+        }
+        let smtp_tls = match raw.smtp_tls.trim().to_ascii_lowercase().as_str() {
+            "starttls" | "" => SmtpTls::StartTls,
+            "tls" | "ssl" | "smtps" => SmtpTls::Tls,
+            "none" | "off" | "plain" => SmtpTls::None,
+            other => {
+                errors.push(format!("SMTP_TLS must be starttls, tls or none, got {other:?}"));
+                SmtpTls::StartTls
+            }
+        };
+        let alert_to: Vec<String> = raw
+            .alert_to
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for addr in alert_to.iter().chain(raw.alert_from.iter()) {
+            if addr.parse::<lettre::Address>().is_err() && addr.parse::<lettre::message::Mailbox>().is_err() {
+                errors.push(format!("ALERT_TO/ALERT_FROM: {addr:?} is not an e-mail address"));
+            }
         }
         let log_format = match raw.log_format.trim().to_ascii_lowercase().as_str() {
             "json" => LogFormat::Json,
@@ -413,6 +552,25 @@ impl Settings {
             mongodb_server_selection_timeout: Duration::from_millis(selection),
             run_lease: Duration::from_secs(lease),
             global_max_concurrency: global,
+            health_check_interval: Duration::from_secs(health_every),
+            alerts: AlertSettings {
+                error_rate_percent: error_rate,
+                cost_per_run_usd: raw.alert_cost_per_run_usd,
+                cost_window_runs: cost_window,
+                cpu_percent: cpu,
+                cpu_rounds,
+                memory_percent: memory,
+                disk_free_percent: disk,
+                cooldown: Duration::from_secs(cooldown * 60),
+                smtp_url: secret_of(raw.smtp_url),
+                smtp_host: raw.smtp_host.filter(|s| !s.trim().is_empty()),
+                smtp_port,
+                smtp_user: raw.smtp_user.filter(|s| !s.trim().is_empty()),
+                smtp_password: secret_of(raw.smtp_password),
+                smtp_tls,
+                from: raw.alert_from.filter(|s| !s.trim().is_empty()),
+                to: alert_to,
+            },
             openai_api_key: secret_of(raw.openai_api_key),
             anthropic_api_key: secret_of(raw.anthropic_api_key),
             openrouter_api_key: secret_of(raw.openrouter_api_key),
@@ -492,6 +650,29 @@ impl Settings {
             ),
             ("RUN_LEASE_SECONDS", self.run_lease.as_secs().to_string()),
             ("GLOBAL_MAX_CONCURRENCY", self.global_max_concurrency.to_string()),
+            (
+                "HEALTH_CHECK_INTERVAL_SECONDS",
+                self.health_check_interval.as_secs().to_string(),
+            ),
+            ("ALERT_ERROR_RATE_PERCENT", self.alerts.error_rate_percent.to_string()),
+            ("ALERT_COST_PER_RUN_USD", self.alerts.cost_per_run_usd.to_string()),
+            ("COST_WINDOW_RUNS", self.alerts.cost_window_runs.to_string()),
+            ("ALERT_CPU_PERCENT", self.alerts.cpu_percent.to_string()),
+            ("ALERT_CPU_ROUNDS", self.alerts.cpu_rounds.to_string()),
+            ("ALERT_MEMORY_PERCENT", self.alerts.memory_percent.to_string()),
+            ("ALERT_DISK_FREE_PERCENT", self.alerts.disk_free_percent.to_string()),
+            (
+                "ALERT_COOLDOWN_MINUTES",
+                (self.alerts.cooldown.as_secs() / 60).to_string(),
+            ),
+            ("SMTP_URL", masked(&self.alerts.smtp_url)),
+            ("SMTP_HOST", opt(&self.alerts.smtp_host)),
+            ("SMTP_PORT", self.alerts.smtp_port.to_string()),
+            ("SMTP_USER", opt(&self.alerts.smtp_user)),
+            ("SMTP_PASSWORD", masked(&self.alerts.smtp_password)),
+            ("SMTP_TLS", format!("{:?}", self.alerts.smtp_tls).to_lowercase()),
+            ("ALERT_FROM", opt(&self.alerts.from)),
+            ("ALERT_TO", self.alerts.to.join(",")),
             ("OPENAI_API_KEY", masked(&self.openai_api_key)),
             ("ANTHROPIC_API_KEY", masked(&self.anthropic_api_key)),
             ("OPENROUTER_API_KEY", masked(&self.openrouter_api_key)),

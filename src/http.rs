@@ -32,6 +32,8 @@ pub struct AppState {
     pub stats: Arc<RunnerStats>,
     /// This process's lease-owner id (to tell runs executing elsewhere apart).
     pub instance_id: String,
+    /// The health actor's latest round.
+    pub health: crate::actors::health::SharedSnapshot,
 }
 
 /// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.
@@ -80,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .route("/health", web::get().to(health::health))
         .route("/health", web::head().to(health::health))
+        .route("/health/deep", web::get().to(health::deep))
         .route("/jobs/run", web::post().to(jobs::run))
         .route("/jobs/run-bulk", web::post().to(jobs::run_bulk))
         .route("/jobs/{run_id}/status", web::get().to(jobs::status))

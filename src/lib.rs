@@ -18,7 +18,7 @@
 //!   [`metrics`]: the Prometheus registry behind `/metrics`.
 //! - [`startup`]: `Runtime` (actors + store) and `Application` (plus HTTP), used by the
 //!   binary and by the tests.
-//! - [`systemd`]: readiness, watchdog and stopping notifications.
+//! - [`systemd`]: readiness, watchdog and stopping notifications; [`notify`]: alert e-mail.
 //! - [`cli`]: the `job-runner` subcommands.
 
 pub mod actors;
@@ -29,6 +29,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod startup;
 pub mod store;

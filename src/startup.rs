@@ -14,6 +14,7 @@ use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
+use crate::actors::health::{HealthActor, SharedSnapshot};
 use crate::actors::log_hub::LogHub;
 use crate::actors::messages::{Drain, FlushLogs};
 use crate::actors::pipeline::PipelineDeps;
@@ -22,6 +23,7 @@ use crate::actors::supervisor::{RunSupervisor, RunnerStats};
 use crate::config::Settings;
 use crate::domain::RunStatus;
 use crate::http::{self, AppState, BearerAuth};
+use crate::notify::Mailer;
 use crate::pipeline::stages::default_stages;
 use crate::store::mongo::{MongoConfig, MongoStore};
 use crate::store::sqlite::SqliteStore;
@@ -84,6 +86,8 @@ pub struct Runtime {
     pub stats: Arc<RunnerStats>,
     /// This process's lease-owner id.
     pub instance_id: String,
+    /// The latest health-check round.
+    pub health: SharedSnapshot,
     /// Held for the embedded store only (one executing process per `DATA_DIR`).
     _lock: Option<InstanceLock>,
 }
@@ -143,6 +147,20 @@ impl Runtime {
             instance_id: instance_id.clone(),
         });
         let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
+        let mailer =
+            Mailer::from_settings(&settings.alerts).map_err(|e| anyhow::anyhow!("alert e-mail settings: {e}"))?;
+        if mailer.is_none() {
+            tracing::info!("ALERT_TO is not set: health alerts are only logged");
+        }
+        let health = SharedSnapshot::default();
+        HealthActor::new(
+            store.clone(),
+            Arc::clone(&settings),
+            Arc::clone(&stats),
+            Arc::clone(&health),
+            mailer,
+        )
+        .start();
         Ok(Self {
             settings,
             store,
@@ -150,6 +168,7 @@ impl Runtime {
             supervisor,
             stats,
             instance_id,
+            health,
             _lock: lock,
         })
     }
@@ -201,6 +220,7 @@ impl Application {
             hub: runtime.hub.clone(),
             stats: Arc::clone(&runtime.stats),
             instance_id: runtime.instance_id.clone(),
+            health: Arc::clone(&runtime.health),
         });
         let secret = settings.runner_api_secret.as_ref().map(|s| s.expose().to_owned());
         let (origins, max_body) = (settings.cors_origins.clone(), settings.max_body_bytes);

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
 
-pub use records::{JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
+pub use records::{FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
@@ -119,6 +119,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many runs are in a status.
     async fn count_runs(&self, status: RunStatus) -> Result<u64, StoreError>;
+
+    /// How many runs reached each terminal status at or after `since`.
+    async fn finished_since(&self, since: DateTime<Utc>) -> Result<FinishedCounts, StoreError>;
 
     /// The queued or running run of a job, if any.
     async fn active_run_for_job(&self, job: &JobId) -> Result<Option<Run>, StoreError>;

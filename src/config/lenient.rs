@@ -60,3 +60,15 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         Loose::Float(f) => Ok(f != 0.0),
     }
 }
+
+pub fn float<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match Loose::deserialize(d)? {
+        Loose::Int(i) => Ok(i as f64),
+        Loose::Float(f) => Ok(f),
+        Loose::Text(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| serde::de::Error::custom(format!("expected a number, got {s:?}"))),
+        Loose::Bool(b) => Err(serde::de::Error::custom(format!("expected a number, got {b}"))),
+    }
+}

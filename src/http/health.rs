@@ -8,18 +8,25 @@ use serde_json::json;
 
 use super::AppState;
 
-/// 200 `healthy`, or 503 `unhealthy` while the store does not answer its ping (so uptime
-/// monitors alert); served from counters, never waiting on a check.
+/// 200 `healthy`, 200 `degraded` while a non-fatal check fails, 503 `unhealthy` while the
+/// store does not answer (so uptime monitors alert); served from counters and the last
+/// health round, never waiting on a check.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let stats = &state.stats;
     let store_ok = stats.store_ok.load(Ordering::SeqCst);
+    let degraded = state.health.read().map(|s| s.degraded()).unwrap_or(false);
+    let status = match (store_ok, degraded) {
+        (false, _) => "unhealthy",
+        (true, true) => "degraded",
+        (true, false) => "healthy",
+    };
     let mut res = if store_ok {
         HttpResponse::Ok()
     } else {
         HttpResponse::ServiceUnavailable()
     };
     res.json(json!({
-        "status": if store_ok { "healthy" } else { "unhealthy" },
+        "status": status,
         "store_reachable": store_ok,
         "active_runs": stats.active.load(Ordering::SeqCst),
         "max_concurrency": stats.max_concurrency,
@@ -29,5 +36,25 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "runner_id": state.instance_id,
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now(),
+    }))
+}
+
+/// `GET /health/deep` (auth): every check of the last round with status, value, threshold,
+/// latency and when its status last changed.
+pub async fn deep(state: web::Data<AppState>) -> HttpResponse {
+    let snap = state.health.read().map(|s| s.clone()).unwrap_or_default();
+    let store_ok = state.stats.store_ok.load(Ordering::SeqCst);
+    let status = if !store_ok {
+        "unhealthy"
+    } else if snap.degraded() {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    HttpResponse::Ok().json(json!({
+        "status": status,
+        "checked_at": snap.checked_at,
+        "rounds": snap.rounds,
+        "checks": snap.checks,
     }))
 }

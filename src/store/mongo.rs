@@ -16,7 +16,9 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, IndexModel};
 use serde_json::{Map, Value};
 
-use super::{JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
+use super::{
+    FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError,
+};
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 
 /// Where the backend keeps things.
@@ -424,6 +426,22 @@ impl Store for MongoStore {
             .map_err(wrap("count runs"))
     }
 
+    async fn finished_since(&self, since: DateTime<Utc>) -> Result<FinishedCounts, StoreError> {
+        let mut counts = FinishedCounts::default();
+        for (status, slot) in [
+            ("completed", &mut counts.completed),
+            ("failed", &mut counts.failed),
+            ("cancelled", &mut counts.cancelled),
+        ] {
+            *slot = self
+                .runs
+                .count_documents(doc! {"status": status, "finished_ms": {"$gte": millis(since)}})
+                .await
+                .map_err(wrap("count finished runs"))?;
+        }
+        Ok(counts)
+    }
+
     async fn active_run_for_job(&self, job: &JobId) -> Result<Option<Run>, StoreError> {
         let d = self
             .runs
@@ -500,6 +518,7 @@ impl Store for MongoStore {
             "status": f.status.as_str(),
             "artifacts": bson::to_document(&f.artifacts).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             "finished_at": date(f.at),
+            "finished_ms": millis(f.at),
             "updated_at": date(f.at),
         };
         if let Some(e) = &f.error {
@@ -522,7 +541,7 @@ impl Store for MongoStore {
             .runs
             .update_one(
                 doc! {"_id": id.to_string(), "status": "queued"},
-                doc! {"$set": {"status": "cancelled", "error": reason, "finished_at": date(now), "updated_at": date(now)}},
+                doc! {"$set": {"status": "cancelled", "error": reason, "finished_at": date(now), "finished_ms": millis(now), "updated_at": date(now)}},
             )
             .await
             .map_err(wrap("cancel queued run"))?;

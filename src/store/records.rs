@@ -29,6 +29,14 @@ pub struct JobUpdate {
     pub results: Option<Map<String, Value>>,
 }
 
+/// Runs that ended in a period, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FinishedCounts {
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
 /// What renewing a lease found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseState {

@@ -11,7 +11,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-use super::{JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError};
+use super::{
+    FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError,
+};
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 
 /// Versioned schema steps; each runs once, in order, inside a transaction.
@@ -388,6 +390,24 @@ impl Store for SqliteStore {
             c.query_row("SELECT COUNT(*) FROM runs WHERE status = ?1", [status.as_str()], |r| {
                 r.get(0)
             })
+        })
+        .await
+    }
+
+    async fn finished_since(&self, since: DateTime<Utc>) -> Result<FinishedCounts, StoreError> {
+        self.call("finished_since", move |c| {
+            let mut stmt = c.prepare("SELECT status, COUNT(*) FROM runs WHERE finished_at >= ?1 GROUP BY status")?;
+            let mut counts = FinishedCounts::default();
+            for row in stmt.query_map([ts(since)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))? {
+                let (status, n) = row?;
+                match status.as_str() {
+                    "completed" => counts.completed = n,
+                    "failed" => counts.failed = n,
+                    "cancelled" => counts.cancelled = n,
+                    _ => {}
+                }
+            }
+            Ok(counts)
         })
         .await
     }

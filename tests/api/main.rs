@@ -1,5 +1,6 @@
 //! API tests: the real daemon on a real port, a real SQLite file in a temp dir.
 
+mod alerts;
 mod artifacts;
 mod auth_and_errors;
 mod capacity;
@@ -8,5 +9,7 @@ mod helpers;
 mod lifecycle;
 mod logs;
 mod metrics;
+#[path = "../common/smtp.rs"]
+mod smtp;
 #[path = "../common/sse.rs"]
 mod sse;

@@ -164,3 +164,39 @@ fn bad_input_files_exit_4_with_a_clear_message() {
     let out = cmd(dir.path()).arg("no-such-command").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn alert_test_sends_an_e_mail_and_reports_failures() {
+    let smtp = crate::smtp::SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let send = |port: u16| {
+        cmd(dir.path())
+            .arg("alert-test")
+            .env("SMTP_HOST", "127.0.0.1")
+            .env("SMTP_PORT", port.to_string())
+            .env("SMTP_TLS", "none")
+            .env("SMTP_PASSWORD", "smtp-secret-value")
+            .env("ALERT_FROM", "runner@example.com")
+            .env("ALERT_TO", "ops@example.com")
+            .output()
+            .unwrap()
+    };
+    let out = send(smtp.port);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("Subject: [job-runner] test alert"), "{}", mails[0]);
+    assert!(mails[0].contains("ops@example.com"));
+    // An unreachable server: a clear error and exit 5, no secret in the output.
+    let port = smtp.port;
+    drop(smtp);
+    let out = send(port);
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SMTP send failed"), "{err}");
+    assert!(!err.contains("smtp-secret-value"));
+    // Nobody to e-mail: a configuration error.
+    let out = cmd(dir.path()).arg("alert-test").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALERT_TO"));
+}

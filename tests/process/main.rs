@@ -8,6 +8,8 @@ mod daemon;
 mod docx;
 mod mongo;
 mod serve;
+#[path = "../common/smtp.rs"]
+mod smtp;
 #[path = "../common/sse.rs"]
 mod sse;
 mod systemd;

@@ -23,7 +23,8 @@ macro_rules! store_contract_tests {
             stage_records_checkpoint_outputs,
             logs_append_in_batches_and_read_in_order,
             llm_calls_are_recorded_per_run,
-            active_run_for_job_sees_queued_and_running_only
+            active_run_for_job_sees_queued_and_running_only,
+            finished_runs_are_counted_by_outcome_since_a_time
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -404,4 +405,29 @@ pub async fn active_run_for_job_sees_queued_and_running_only(store: DynStore) {
     };
     store.finish_run(&claimed.run_id, "me", &finish).await.unwrap();
     assert!(store.active_run_for_job(&j).await.unwrap().is_none());
+}
+
+pub async fn finished_runs_are_counted_by_outcome_since_a_time(store: DynStore) {
+    let before = Utc::now() - chrono::Duration::seconds(1);
+    store.insert_runs(&[queued(1), queued(2), queued(3)]).await.unwrap();
+    for status in [RunStatus::Completed, RunStatus::Failed] {
+        let run = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
+        let finish = RunFinish {
+            status,
+            error: None,
+            artifacts: BTreeMap::new(),
+            at: Utc::now(),
+        };
+        assert!(store.finish_run(&run.run_id, "me", &finish).await.unwrap());
+    }
+    let last = store.claim_next_run("me", LEASE).await.unwrap().unwrap();
+    store.requeue_run(&last.run_id, "me").await.unwrap();
+    assert!(store.cancel_queued_run(&last.run_id, "x").await.unwrap());
+    let counts = store.finished_since(before).await.unwrap();
+    assert_eq!((counts.completed, counts.failed, counts.cancelled), (1, 1, 1));
+    let later = store
+        .finished_since(Utc::now() + chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!((later.completed, later.failed, later.cancelled), (0, 0, 0));
 }
