@@ -127,7 +127,8 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
 
 async fn serve(config_dir: &Path) -> Result<(), CliError> {
     let settings = Settings::load(config_dir)?;
-    crate::telemetry::init(&settings);
+    // Flushes the log files when serve returns.
+    let _logs = crate::telemetry::init(&settings);
     let app = crate::startup::Application::build(settings)
         .await
         .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;

@@ -128,6 +128,10 @@ pub struct RawSettings {
     #[serde(deserialize_with = "lenient::string")]
     pub log_format: String,
     #[serde(deserialize_with = "lenient::opt_string")]
+    pub log_dir: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub log_keep_files: i64,
+    #[serde(deserialize_with = "lenient::opt_string")]
     pub mongodb_uri: Option<String>,
     #[serde(deserialize_with = "lenient::string")]
     pub mongodb_db: String,
@@ -226,6 +230,8 @@ impl Default for RawSettings {
             profiles_dir: "./profiles".into(),
             log_level: "info".into(),
             log_format: "simple".into(),
+            log_dir: None,
+            log_keep_files: 14,
             mongodb_uri: None,
             mongodb_db: "jobs".into(),
             mongodb_jobs_collection: "level-2".into(),
@@ -292,6 +298,10 @@ pub struct Settings {
     pub profiles_dir: PathBuf,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Directory for daily-rotated log files; `None` = stderr only.
+    pub log_dir: Option<PathBuf>,
+    /// Rotated log files kept.
+    pub log_keep_files: usize,
     pub mongodb_uri: Option<Secret>,
     /// Database of the jobs and the runner's collections.
     pub mongodb_db: String,
@@ -439,6 +449,7 @@ impl Settings {
         let disk = ranged("ALERT_DISK_FREE_PERCENT", raw.alert_disk_free_percent, 0, 100) as u32;
         let cooldown = ranged("ALERT_COOLDOWN_MINUTES", raw.alert_cooldown_minutes, 0, 10_080) as u64;
         let smtp_port = ranged("SMTP_PORT", raw.smtp_port, 1, 65_535) as u16;
+        let log_keep = ranged("LOG_KEEP_FILES", raw.log_keep_files, 1, 3650) as usize;
 
         let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
             errors.push(e);
@@ -545,6 +556,8 @@ impl Settings {
             profiles_dir: PathBuf::from(raw.profiles_dir),
             log_level,
             log_format,
+            log_dir: raw.log_dir.filter(|d| !d.trim().is_empty()).map(PathBuf::from),
+            log_keep_files: log_keep,
             mongodb_uri: secret_of(raw.mongodb_uri),
             mongodb_db: raw.mongodb_db.trim().to_owned(),
             mongodb_jobs_collection: raw.mongodb_jobs_collection.trim().to_owned(),
@@ -640,6 +653,14 @@ impl Settings {
                 }
                 .into(),
             ),
+            (
+                "LOG_DIR",
+                self.log_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "(unset)".into()),
+            ),
+            ("LOG_KEEP_FILES", self.log_keep_files.to_string()),
             ("MONGODB_URI", masked(&self.mongodb_uri)),
             ("MONGODB_DB", self.mongodb_db.clone()),
             ("MONGODB_JOBS_COLLECTION", self.mongodb_jobs_collection.clone()),

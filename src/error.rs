@@ -84,6 +84,21 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            tracing::warn!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "request failed: {}",
+                self.detail
+            );
+        } else {
+            tracing::info!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "request refused: {}",
+                self.detail
+            );
+        }
         let mut res = HttpResponse::build(self.status);
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));

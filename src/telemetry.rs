@@ -1,24 +1,138 @@
-//! Tracing for the daemon: `LOG_FORMAT=json` (one object per line, with `run_id` and
-//! `stage` fields inside runs) or `simple`, filtered by `LOG_LEVEL`, written to stderr so
-//! the CLI's stdout stays clean.
+//! Tracing for the daemon: `LOG_FORMAT=json` (one object per line with timestamp, level,
+//! target, message, and `run_id`/`stage` inside runs) or `simple`, filtered by `LOG_LEVEL`,
+//! written to stderr and, with `LOG_DIR`, to daily-rotated files through a non-blocking
+//! writer that is flushed when the returned guard drops. Every line passes a [`Redactor`]:
+//! configured secrets never reach a log, e-mail addresses and phone numbers are masked.
 
-use tracing_subscriber::EnvFilter;
+mod redact;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+pub use redact::Redactor;
 
 use crate::config::{LogFormat, Settings};
 
-/// Installs the global subscriber; a second call (tests) is a no-op.
-pub fn init(settings: &Settings) {
-    init_with(&settings.log_level, settings.log_format);
+/// Keeps the file writer alive; dropping it flushes buffered lines.
+pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+
+/// A writer that redacts each formatted line before passing it on.
+#[derive(Clone)]
+struct Redacting<W> {
+    inner: W,
+    redactor: Arc<Redactor>,
 }
 
-/// Installs the global subscriber from a level filter and format.
+impl<W: Write> Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.inner.write_all(self.redactor.redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[derive(Clone)]
+struct RedactingMake<M> {
+    make: M,
+    redactor: Arc<Redactor>,
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMake<M> {
+    type Writer = Redacting<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacting {
+            inner: self.make.make_writer(),
+            redactor: Arc::clone(&self.redactor),
+        }
+    }
+}
+
+fn layer<S, M>(format: LogFormat, make: M, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    M: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let base = tracing_subscriber::fmt::layer().with_writer(make).with_ansi(ansi);
+    match format {
+        LogFormat::Json => base
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Simple => base.compact().boxed(),
+    }
+}
+
+/// Installs the daemon's subscriber (stderr, plus rolling files with `LOG_DIR`).
+pub fn init(settings: &Settings) -> LogGuard {
+    let redactor = Arc::new(Redactor::from_settings(settings));
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = RedactingMake {
+        make: std::io::stderr,
+        redactor: Arc::clone(&redactor),
+    };
+    let mut guard = None;
+    let file_layer = settings.log_dir.as_ref().and_then(|dir| {
+        let appender = tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("job-runner")
+            .filename_suffix("log")
+            .max_log_files(settings.log_keep_files)
+            .build(dir);
+        match appender {
+            Ok(appender) => {
+                let (writer, g) = tracing_appender::non_blocking(appender);
+                guard = Some(g);
+                Some(layer(
+                    settings.log_format,
+                    RedactingMake {
+                        make: writer,
+                        redactor: Arc::clone(&redactor),
+                    },
+                    false,
+                ))
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: LOG_DIR {} cannot be used: {e}; logging to stderr only",
+                    dir.display()
+                );
+                None
+            }
+        }
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer(
+            settings.log_format,
+            stderr,
+            settings.log_format == LogFormat::Simple,
+        ))
+        .with(file_layer)
+        .try_init();
+    LogGuard(guard)
+}
+
+/// Installs a stderr subscriber from a level filter and format (CLI commands, tests).
 pub fn init_with(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
-        LogFormat::Simple => builder.compact().try_init(),
+    let stderr = RedactingMake {
+        make: std::io::stderr,
+        redactor: Arc::new(Redactor::default()),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer(format, stderr, false))
+        .try_init();
 }

@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod daemon;
 mod docx;
+mod logs;
 mod mongo;
 mod serve;
 #[path = "../common/smtp.rs"]
