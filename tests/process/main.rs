@@ -8,6 +8,7 @@ mod daemon;
 mod docx;
 mod logs;
 mod mongo;
+mod scripts;
 mod serve;
 #[path = "../common/smtp.rs"]
 mod smtp;

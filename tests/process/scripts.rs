@@ -1,0 +1,119 @@
+//! The operator scripts: `smoke.sh` against a real daemon; `install.sh`/`uninstall.sh`
+//! into a temporary root (no systemd as PID 1 here, so `--root` skips the system user and
+//! systemctl; the unit itself is verified in systemd.rs).
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use crate::serve::{Serve, BIN};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+const SECRET: &str = "smoke-test-secret-01234";
+
+#[tokio::test]
+async fn smoke_passes_against_a_running_daemon_and_names_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = |cmd: &mut Command| {
+        cmd.current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CONFIG_DIR", dir.path().join("none"))
+            .env("MASTER_CV_PATH", format!("{REPO}/examples/master-cv.md"))
+            .env("RUNNER_API_SECRET", SECRET);
+    };
+    let mut import = Command::new(BIN);
+    env(&mut import);
+    assert!(import
+        .args(["import", &format!("{REPO}/examples/postings/all.json")])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = Command::new(BIN);
+    env(&mut cmd);
+    let serve = Serve::start(cmd, &dir.path().join("daemon.log"), SECRET).await;
+    let smoke = |secret: &str, job: Option<&str>| {
+        let mut c = Command::new("bash");
+        c.arg(format!("{REPO}/scripts/smoke.sh")).arg(&serve.base).arg(secret);
+        if let Some(j) = job {
+            c.arg(j);
+        }
+        c.output().unwrap()
+    };
+    let ok = smoke(SECRET, None);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(out.contains("smoke: OK"));
+    assert_eq!(out.matches("smoke: downloaded /artifacts/").count(), 4, "{out}");
+
+    let bad = smoke("wrong-secret-0123456789", None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("answered 401"));
+    let unknown = smoke(SECRET, Some("ffffffffffffffffffffffff"));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("answered 404"));
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn install_is_idempotent_keeps_settings_and_uninstall_keeps_data_unless_purged() {
+    let root = tempfile::tempdir().unwrap();
+    let install = || {
+        Command::new("bash")
+            .arg(format!("{REPO}/scripts/install.sh"))
+            .args(["--binary", BIN, "--no-start", "--root"])
+            .arg(root.path())
+            .output()
+            .unwrap()
+    };
+    let first = install();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let env = root.path().join("etc/job-runner/env");
+    assert_eq!(mode(&env), 0o600);
+    let settings = std::fs::read_to_string(&env).unwrap();
+    assert!(settings.contains("ENVIRONMENT=production") && settings.contains("RUNNER_API_SECRET="));
+    let secret_line = settings.lines().find(|l| l.starts_with("RUNNER_API_SECRET=")).unwrap();
+    assert!(
+        secret_line.len() > "RUNNER_API_SECRET=".len() + 16,
+        "a strong generated secret"
+    );
+    assert_eq!(mode(&root.path().join("usr/local/bin/job-runner")), 0o755);
+    assert!(root.path().join("etc/systemd/system/job-runner.service").is_file());
+    assert!(root.path().join("etc/job-runner/default.toml").is_file());
+
+    // Upgrade: the operator's settings survive.
+    std::fs::write(&env, format!("{settings}MAX_CONCURRENCY=5\n")).unwrap();
+    let second = install();
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("kept existing"));
+    assert!(std::fs::read_to_string(&env).unwrap().contains("MAX_CONCURRENCY=5"));
+    let version = Command::new(root.path().join("usr/local/bin/job-runner"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("job-runner "));
+
+    std::fs::write(root.path().join("var/lib/job-runner/profiles/me.md"), "# Me").unwrap();
+    let uninstall = |purge: bool| {
+        let mut c = Command::new("bash");
+        c.arg(format!("{REPO}/scripts/uninstall.sh"))
+            .arg("--root")
+            .arg(root.path());
+        if purge {
+            c.arg("--purge");
+        }
+        c.output().unwrap()
+    };
+    assert!(uninstall(false).status.success());
+    assert!(!root.path().join("usr/local/bin/job-runner").exists());
+    assert!(!root.path().join("etc/systemd/system/job-runner.service").exists());
+    assert!(
+        env.is_file() && root.path().join("var/lib/job-runner/profiles/me.md").is_file(),
+        "data kept"
+    );
+    assert!(uninstall(true).status.success());
+    assert!(!root.path().join("etc/job-runner").exists() && !root.path().join("var/lib/job-runner").exists());
+}
