@@ -2,10 +2,11 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 # formatting, lints, then every unit, API, store-contract and process test.
 # Needs the Rust toolchain and python3. It installs what the tests need and is not there:
-# Debian's pandoc, systemd (systemd-analyze) and prometheus (promtool) packages, and the
-# MongoDB wire server nx-27017 (PyPI, pinned, in a venv under the target dir); it starts
-# that server on a free loopback port for the MongoDB tests and stops it on exit. The tests
-# start the daemon themselves on loopback ports with temporary directories.
+# Debian's pandoc, systemd (systemd-analyze), prometheus (promtool) and docker-compose
+# packages, and test servers from PyPI (nx-27017, a MongoDB wire server, and aiosmtpd) in
+# a venv under the target dir; it starts nx-27017 on a free loopback port for the MongoDB
+# tests and stops it on exit. The tests start the daemon (and aiosmtpd) themselves on
+# loopback ports with temporary directories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +16,13 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 # Debian packages the tests run: pandoc (CV.docx opens in a real reader), systemd-analyze
-# (the unit file verifies), promtool (the /metrics output is valid).
+# (the unit file verifies), promtool (the /metrics output is valid), docker-compose (the
+# compose file validates; no engine needed).
 missing=()
 command -v pandoc >/dev/null 2>&1 || missing+=(pandoc)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (apt-get)"
   SUDO=""

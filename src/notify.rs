@@ -51,7 +51,7 @@ impl Mailer {
                 .map(|t| t.parse::<Mailbox>().map_err(|e| format!("ALERT_TO {t:?}: {e}")))
                 .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Mailer {
-            transport: builder.timeout(Some(Duration::from_secs(15))).build(),
+            transport: builder.timeout(Some(Duration::from_secs(10))).build(),
             from,
             to,
         }))

@@ -77,7 +77,15 @@ async fn a_failing_check_alerts_once_recovers_and_respects_the_cooldown() {
     assert_eq!(app.wait_for_end(&failed).await, "failed");
     wait_error_rate(&app, "failing").await;
     assert_eq!(app.get_json("/health").await["status"], "degraded");
-    let mails = smtp.wait_for(1).await;
+    let mails = match tokio::time::timeout(Duration::from_secs(60), smtp.wait_for(1)).await {
+        Ok(m) => m,
+        Err(_) => {
+            let deep = app.get_json("/health/deep").await;
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let sent: Vec<&str> = metrics.lines().filter(|l| l.contains("alerts_sent")).collect();
+            panic!("no alert e-mail: deep={deep}\nmetrics={sent:?}\nport={}", smtp.port);
+        }
+    };
     assert!(subject(&mails[0]).contains("ALERT: error_rate"), "{}", mails[0]);
     assert!(
         subject(&mails[0]).contains("[job-runner@"),

@@ -89,18 +89,16 @@ impl SmtpServer {
     /// Waits (bounded) until at least `n` messages were delivered. Async: the daemon's
     /// actors (and its mail task) share the test's thread, so it must not be blocked.
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        let bound = Duration::from_secs(30);
         let started = Instant::now();
         loop {
             let m = self.messages();
             if m.len() >= n {
                 return m;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "expected {n} e-mails, got {}",
-                m.len()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            assert!(started.elapsed() < bound, "expected {n} e-mails, got {}", m.len());
+            // Never block: the daemon's actors and its mail task share this thread.
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod backup;
 mod cli;
+mod compose;
 mod daemon;
 mod docx;
 mod logs;
