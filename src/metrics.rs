@@ -47,6 +47,7 @@ pub struct Metrics {
     stage_retries: Mutex<BTreeMap<String, u64>>,
     llm_tokens: Mutex<BTreeMap<(String, String, String), u64>>,
     llm_cost: Mutex<BTreeMap<(String, String), f64>>,
+    llm_circuit_open: Mutex<BTreeMap<String, bool>>,
     sse_subscribers: AtomicI64,
     log_lines_dropped: AtomicU64,
     alerts_sent: Mutex<BTreeMap<String, u64>>,
@@ -130,6 +131,11 @@ impl Metrics {
                 .entry((provider.to_owned(), model.to_owned()))
                 .or_default() += c;
         }
+    }
+
+    /// A provider's circuit breaker opened (`true`) or closed.
+    pub fn llm_circuit(&self, provider: &str, open: bool) {
+        lock(&self.llm_circuit_open).insert(provider.to_owned(), open);
     }
 
     /// An SSE client connected (+1) or left (-1).
@@ -261,6 +267,20 @@ impl Metrics {
                 "job_runner_llm_cost_usd_total{{provider=\"{}\",model=\"{}\"}} {v}",
                 esc(p),
                 esc(m)
+            );
+        }
+        family(
+            &mut o,
+            "job_runner_llm_circuit_open",
+            "gauge",
+            "1 while a provider's circuit breaker is open.",
+        );
+        for (p, open) in lock(&self.llm_circuit_open).iter() {
+            let _ = writeln!(
+                o,
+                "job_runner_llm_circuit_open{{provider=\"{}\"}} {}",
+                esc(p),
+                u8::from(*open)
             );
         }
         family(&mut o, "job_runner_sse_subscribers", "gauge", "Open log streams.");

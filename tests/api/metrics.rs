@@ -39,6 +39,8 @@ async fn metrics_pass_promtool_and_reflect_a_run() {
         "job_runner_store_up 1",
         "# HELP job_runner_llm_tokens_total",
         "# HELP job_runner_alerts_sent_total",
+        "# HELP job_runner_llm_circuit_open",
+        "# HELP job_runner_stage_retries_total",
         "job_runner_sse_subscribers",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
