@@ -18,6 +18,7 @@
 //!   [`metrics`]: the Prometheus registry behind `/metrics`.
 //! - [`startup`]: `Runtime` (actors + store) and `Application` (plus HTTP), used by the
 //!   binary and by the tests.
+//! - [`host`]: host name and free disk space.
 //! - [`systemd`]: readiness, watchdog and stopping notifications; [`notify`]: alert e-mail.
 //! - [`cli`]: the `job-runner` subcommands.
 
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod notify;

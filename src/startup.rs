@@ -138,7 +138,7 @@ impl Runtime {
             store_ok: AtomicBool::new(true),
         });
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        let instance_id = format!("{}-{}-{}", hostname(), std::process::id(), &suffix[..8]);
+        let instance_id = format!("{}-{}-{}", crate::host::hostname(), std::process::id(), &suffix[..8]);
         let deps = Arc::new(PipelineDeps {
             store: store.clone(),
             settings: Arc::clone(&settings),
@@ -185,12 +185,6 @@ impl Runtime {
         }
         let _ = self.hub.send(FlushLogs).await;
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into())
 }
 
 /// The daemon: runtime plus HTTP server.

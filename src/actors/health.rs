@@ -120,7 +120,7 @@ impl HealthActor {
 
     fn alert(&mut self, check: &CheckView, recovered: bool) {
         let state = self.alerts.entry(check.name).or_default();
-        let host = hostname();
+        let host = crate::host::hostname();
         let (subject, headline) = if recovered {
             if !state.open {
                 return;
@@ -170,38 +170,6 @@ impl HealthActor {
             }
         });
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into a buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    match std::str::from_utf8(&buf[..end]) {
-        Ok(h) if rc == 0 && !h.is_empty() => h.to_owned(),
-        _ => "host".into(),
-    }
-}
-
-/// Free space (percent) of the file system holding `path` (or its nearest existing parent).
-fn disk_free_percent(path: &std::path::Path) -> Result<f64, String> {
-    let mut p = path.to_path_buf();
-    while !p.exists() {
-        if !p.pop() {
-            p = std::path::PathBuf::from(".");
-            break;
-        }
-    }
-    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: statvfs fills a struct we own from a NUL-terminated path.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(std::io::Error::last_os_error().to_string());
-    }
-    if st.f_blocks == 0 {
-        return Ok(100.0);
-    }
-    Ok(st.f_bavail as f64 * 100.0 / st.f_blocks as f64)
 }
 
 async fn timed<F: std::future::Future<Output = Outcome>>(name: &'static str, threshold: Value, f: F) -> Outcome {
@@ -380,7 +348,7 @@ async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome> {
     let applications = settings.applications_dir.clone();
     let disk_threshold = a.disk_free_percent;
     let disk = timed("disk", json!(disk_threshold), async move {
-        match tokio::task::spawn_blocking(move || disk_free_percent(&applications)).await {
+        match tokio::task::spawn_blocking(move || crate::host::disk_free_percent(&applications)).await {
             Ok(Ok(free)) => outcome(
                 "disk",
                 free < disk_threshold as f64,
