@@ -48,7 +48,9 @@ async fn capacity_never_exceeds_the_limit_after_cancels_failures_panics_and_time
     let app = spawn_app_with(
         |s| {
             s.max_concurrency = 2;
-            s.pipeline_timeout = Duration::from_secs(2);
+            // Generous: a panicking stage (run 6) runs the panic hook on the thread the other
+            // runs share, which is slow on a freshly built binary with backtraces enabled.
+            s.pipeline_timeout = Duration::from_secs(5);
             s.offline_stage_delay = Duration::from_millis(30);
             s.stage_faults = vec![
                 fault(6, StageName::Research, StageFault::Panic),
@@ -79,6 +81,10 @@ async fn capacity_never_exceeds_the_limit_after_cancels_failures_panics_and_time
     for r in &runs {
         outcomes.push(app.wait_for_end(r).await);
     }
+    let mut details = Vec::new();
+    for r in &runs {
+        details.push(app.get_json(&format!("/jobs/{r}/status")).await["error"].clone());
+    }
     assert_eq!(
         outcomes,
         [
@@ -90,7 +96,8 @@ async fn capacity_never_exceeds_the_limit_after_cancels_failures_panics_and_time
             "failed",
             "failed",
             "cancelled"
-        ]
+        ],
+        "errors: {details:?}"
     );
     let mut errors = Vec::new();
     for r in &runs[4..7] {
