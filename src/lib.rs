@@ -13,6 +13,7 @@
 //! - [`actors`]: `RunSupervisor` (admission, slots, cancel, drain), `PipelineActor` (one
 //!   run), `StageActor` (one stage), `LogHub` (live logs).
 //! - [`pipeline`]: the stage DAG runner, stage outputs, quality gates, offline stages.
+//! - [`llm`]: the LLM client layer (not yet used by the stages).
 //! - [`artifacts`]: folder naming, atomic writes, markdown → Word, the dossier.
 //! - [`http`]: the HTTP API; [`error`]: its error bodies and stable codes;
 //!   [`metrics`]: the Prometheus registry behind `/metrics`.
@@ -30,6 +31,7 @@ pub mod domain;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod llm;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;

@@ -1,0 +1,168 @@
+//! Any OpenAI-compatible chat-completions endpoint: OpenAI, OpenRouter, and local servers
+//! (Ollama, vLLM, llama.cpp) through the same code; the base URL comes from
+//! `OPENAI_BASE_URL` (or the provider's default).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
+use crate::config::Secret;
+
+/// An OpenAI-compatible client.
+pub struct OpenAiCompatible {
+    provider: String,
+    /// Which setting holds the key, named in authentication errors.
+    key_setting: String,
+    base_url: String,
+    key: Option<Secret>,
+    model: String,
+    http: reqwest::Client,
+}
+
+impl OpenAiCompatible {
+    /// A client for `base_url` (e.g. `https://api.openai.com/v1`). `key` may be `None` for
+    /// local servers.
+    pub fn new(
+        provider: &str,
+        key_setting: &str,
+        base_url: &str,
+        key: Option<Secret>,
+        model: &str,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            provider: provider.to_owned(),
+            key_setting: key_setting.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            key,
+            model: model.to_owned(),
+            http,
+        })
+    }
+
+    fn transient(&self, message: String, retry_after: Option<Duration>) -> LlmError {
+        LlmError::Transient {
+            provider: self.provider.clone(),
+            message,
+            retry_after,
+        }
+    }
+}
+
+/// `Retry-After` in seconds (HTTP dates are treated as absent).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// The provider's error message from an error body, shortened; never echoes request data.
+fn error_message(body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let msg = parsed
+        .as_ref()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .or_else(|| v.get("error"))
+        })
+        .and_then(|m| m.as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    msg.chars().take(300).collect()
+}
+
+#[async_trait]
+impl LlmClient for OpenAiCompatible {
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        let mut body = json!({
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": request.user},
+            ],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        });
+        if request.json {
+            body["response_format"] = json!({"type": "json_object"});
+        }
+        let mut req = self
+            .http
+            .post(format!("{}/chat/completions", self.base_url))
+            .json(&body);
+        if let Some(key) = &self.key {
+            req = req.bearer_auth(key.expose());
+        }
+        let res = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return Err(self.transient("request timed out".into(), None)),
+            Err(e) => return Err(self.transient(format!("connection failed: {}", e.without_url()), None)),
+        };
+        let status = res.status();
+        let wait = retry_after(res.headers());
+        let text = res
+            .text()
+            .await
+            .map_err(|e| self.transient(format!("reading the answer failed: {}", e.without_url()), None))?;
+        let provider = self.provider.clone();
+        match status.as_u16() {
+            200..=299 => {}
+            401 | 403 => {
+                return Err(LlmError::Auth {
+                    provider,
+                    key_setting: self.key_setting.clone(),
+                    message: error_message(&text),
+                })
+            }
+            404 => {
+                return Err(LlmError::NotFound {
+                    provider,
+                    model: self.model.clone(),
+                    message: error_message(&text),
+                })
+            }
+            408 | 409 | 429 | 500..=599 => {
+                return Err(self.transient(format!("HTTP {}: {}", status.as_u16(), error_message(&text)), wait))
+            }
+            _ => {
+                return Err(LlmError::Permanent {
+                    provider,
+                    message: format!("HTTP {}: {}", status.as_u16(), error_message(&text)),
+                })
+            }
+        }
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| self.transient(format!("answer is not JSON: {e}"), None))?;
+        let content = v
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| LlmError::Permanent {
+                provider: self.provider.clone(),
+                message: "answer has no choices[0].message.content".into(),
+            })?;
+        let tokens = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        Ok(LlmResponse {
+            text: content.to_owned(),
+            input_tokens: tokens("/usage/prompt_tokens"),
+            output_tokens: tokens("/usage/completion_tokens"),
+            model: v.get("model").and_then(Value::as_str).unwrap_or(&self.model).to_owned(),
+        })
+    }
+}
