@@ -6,6 +6,7 @@
 //! the pieces above exist and are tested against a mock server; the stages do not use them
 //! yet (every stage still runs offline).
 
+pub mod circuit;
 pub mod openai;
 pub mod pricing;
 pub mod retry;

@@ -187,3 +187,83 @@ async fn a_slow_provider_times_out_as_a_transient_error_and_the_deadline_bounds_
     assert!(res.is_err());
     assert_eq!(attempts, 1);
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct Pains {
+    pain_points: Vec<String>,
+}
+
+fn gate(p: &Pains) -> Result<(), Vec<String>> {
+    if p.pain_points.is_empty() {
+        Err(vec!["pain_points must have 1–8 items, has 0".into()])
+    } else {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn invalid_output_is_repaired_with_the_gates_errors() {
+    use job_runner::llm::structured::{complete_structured, Structured};
+    use wiremock::matchers::body_string_contains;
+    let server = MockServer::start().await;
+    // First answer: valid JSON that fails the gate. The repair turn names the problem.
+    Mock::given(method("POST"))
+        .and(body_string_contains("has 0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "Here:\n```json\n{\"pain_points\": [\"Scale billing\"]}\n```",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{\"pain_points\": []}")))
+        .mount(&server)
+        .await;
+    match complete_structured::<Pains, _>(
+        &client(&server, Duration::from_secs(5)),
+        &request(),
+        gate,
+        2,
+        &fast(),
+        far(),
+    )
+    .await
+    {
+        Structured::Valid { value, calls } => {
+            assert_eq!(value.pain_points, ["Scale billing"]);
+            assert_eq!(calls.len(), 2, "one repair turn");
+        }
+        Structured::Failed { reason, .. } => panic!("{reason}"),
+    }
+}
+
+#[tokio::test]
+async fn output_still_invalid_after_two_repairs_fails_for_the_offline_fallback() {
+    use job_runner::llm::structured::{complete_structured, Structured};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("I cannot help with JSON today.")))
+        .expect(3)
+        .mount(&server)
+        .await;
+    match complete_structured::<Pains, _>(
+        &client(&server, Duration::from_secs(5)),
+        &request(),
+        gate,
+        2,
+        &fast(),
+        far(),
+    )
+    .await
+    {
+        Structured::Valid { .. } => panic!("accepted prose"),
+        Structured::Failed {
+            reason,
+            calls,
+            provider_error,
+        } => {
+            assert_eq!(calls.len(), 3, "the first answer and two repairs are all paid for");
+            assert!(provider_error.is_none());
+            assert!(reason.contains("no JSON object"), "{reason}");
+        }
+    }
+}

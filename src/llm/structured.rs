@@ -1,7 +1,83 @@
-//! Getting a JSON object out of a model's answer: plain JSON, JSON in a code fence, or an
-//! object surrounded by prose (small local models do all three).
+//! Getting a typed, validated object out of a model: the JSON object is found whether it
+//! comes plain, in a code fence or surrounded by prose (small local models do all three);
+//! it is parsed into the stage's type and checked by the stage's gate; on failure the
+//! errors are sent back for at most `max_repairs` repair turns. A stage that still has no
+//! valid output falls back to its offline implementation.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::time::Instant;
+
+use super::retry::{complete_with_retries, RetryPolicy};
+use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
+
+/// How a structured completion ended. `calls` lists every completed call (for cost).
+pub enum Structured<T> {
+    /// A value that parsed and passed validation.
+    Valid { value: T, calls: Vec<LlmResponse> },
+    /// No valid value after the repair turns, or the provider failed.
+    Failed {
+        reason: String,
+        calls: Vec<LlmResponse>,
+        provider_error: Option<LlmError>,
+    },
+}
+
+/// Asks for JSON, parses it into `T`, validates it, and repairs up to `max_repairs` times.
+pub async fn complete_structured<T, V>(
+    client: &dyn LlmClient,
+    request: &LlmRequest,
+    validate: V,
+    max_repairs: u32,
+    policy: &RetryPolicy,
+    deadline: Instant,
+) -> Structured<T>
+where
+    T: DeserializeOwned,
+    V: Fn(&T) -> Result<(), Vec<String>>,
+{
+    let mut calls = Vec::new();
+    let mut req = request.clone();
+    let mut reason = String::new();
+    for turn in 0..=max_repairs {
+        let (result, _) = complete_with_retries(client, &req, policy, deadline).await;
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                return Structured::Failed {
+                    reason: e.to_string(),
+                    calls,
+                    provider_error: Some(e),
+                }
+            }
+        };
+        let problems: Vec<String> = match extract_json(&response.text) {
+            None => vec!["the answer contains no JSON object".into()],
+            Some(v) => match serde_json::from_value::<T>(v) {
+                Err(e) => vec![format!("the JSON does not have the required shape: {e}")],
+                Ok(value) => match validate(&value) {
+                    Ok(()) => {
+                        calls.push(response);
+                        return Structured::Valid { value, calls };
+                    }
+                    Err(problems) => problems,
+                },
+            },
+        };
+        reason = problems.join("; ");
+        tracing::info!(provider = client.provider(), turn, reason = %reason, "LLM output rejected");
+        req.user = format!(
+            "{}\n\nYour previous answer was:\n{}\n\nIt was rejected: {}. Reply with only the corrected JSON object.",
+            request.user, response.text, reason
+        );
+        calls.push(response);
+    }
+    Structured::Failed {
+        reason: format!("no valid output after {max_repairs} repair turns: {reason}"),
+        calls,
+        provider_error: None,
+    }
+}
 
 /// The first JSON object in `text`, wherever it is.
 pub fn extract_json(text: &str) -> Option<Value> {
