@@ -115,6 +115,8 @@ pub struct RawSettings {
     pub max_body_bytes: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub offline_stage_delay_ms: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub sse_keep_alive_seconds: i64,
     #[serde(deserialize_with = "lenient::string")]
     pub data_dir: String,
     #[serde(deserialize_with = "lenient::string")]
@@ -224,6 +226,7 @@ impl Default for RawSettings {
             stage_max_retries: 2,
             max_body_bytes: 65_536,
             offline_stage_delay_ms: 0,
+            sse_keep_alive_seconds: 15,
             data_dir: "./data".into(),
             applications_dir: "./applications".into(),
             master_cv_path: "./master-cv.md".into(),
@@ -292,6 +295,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Artificial delay per offline stage, for demos and crash tests.
     pub offline_stage_delay: Duration,
+    /// Interval of keep-alive comments on idle log streams.
+    pub sse_keep_alive: Duration,
     pub data_dir: PathBuf,
     pub applications_dir: PathBuf,
     pub master_cv_path: PathBuf,
@@ -427,6 +432,7 @@ impl Settings {
         let retries = ranged("STAGE_MAX_RETRIES", raw.stage_max_retries, 0, 10) as u32;
         let body = ranged("MAX_BODY_BYTES", raw.max_body_bytes, 1024, 16 * 1024 * 1024) as usize;
         let delay = ranged("OFFLINE_STAGE_DELAY_MS", raw.offline_stage_delay_ms, 0, 600_000) as u64;
+        let keep_alive = ranged("SSE_KEEP_ALIVE_SECONDS", raw.sse_keep_alive_seconds, 1, 300) as u64;
         let selection = ranged(
             "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
             raw.mongodb_server_selection_timeout_ms,
@@ -550,6 +556,7 @@ impl Settings {
             stage_max_retries: retries,
             max_body_bytes: body,
             offline_stage_delay: Duration::from_millis(delay),
+            sse_keep_alive: Duration::from_secs(keep_alive),
             data_dir: PathBuf::from(raw.data_dir),
             applications_dir: PathBuf::from(raw.applications_dir),
             master_cv_path: PathBuf::from(raw.master_cv_path),
@@ -639,6 +646,7 @@ impl Settings {
                 "OFFLINE_STAGE_DELAY_MS",
                 self.offline_stage_delay.as_millis().to_string(),
             ),
+            ("SSE_KEEP_ALIVE_SECONDS", self.sse_keep_alive.as_secs().to_string()),
             ("DATA_DIR", self.data_dir.display().to_string()),
             ("APPLICATIONS_DIR", self.applications_dir.display().to_string()),
             ("MASTER_CV_PATH", self.master_cv_path.display().to_string()),

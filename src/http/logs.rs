@@ -1,9 +1,9 @@
 //! Run logs over HTTP. `GET /jobs/{id}/logs` is Server-Sent Events: one `data:` line per log
 //! line with `id:` = its sequence number, pushed the moment the line is published;
 //! `Last-Event-ID` resumes after the last line the client saw; keep-alive comments every
-//! 15 s; `event: end` + the final status when the run ends. A client connecting after the
-//! end gets the stored log and the end event. `GET /api/logs/{id}?since=&limit=` is the
-//! polling fallback.
+//! `SSE_KEEP_ALIVE_SECONDS`; `event: end` + the final status when the run ends. A client
+//! connecting after the end gets the stored log and the end event.
+//! `GET /api/logs/{id}?since=&limit=` is the polling fallback.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -23,7 +23,6 @@ use crate::domain::{RunId, RunStatus};
 use crate::error::ApiError;
 use crate::store::LogLine;
 
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const PAGE: usize = 500;
 /// How often a run executed by another runner is read from the store.
 const TAIL_EVERY: Duration = Duration::from_millis(300);
@@ -122,7 +121,7 @@ impl Feeder {
         }
         crate::metrics::global().sse_subscribers_add(1);
         let _subscribed = Subscribed;
-        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        let mut keep_alive = tokio::time::interval(self.state.settings.sse_keep_alive);
         keep_alive.tick().await;
         loop {
             let sub = self

@@ -94,3 +94,37 @@ async fn a_client_of_a_queued_run_gets_its_lines_when_it_starts() {
     assert!(events.iter().any(|e| e.data.contains("stage publisher completed")));
     assert_eq!(app.wait_for_end(&first).await, "completed");
 }
+
+#[actix_web::test]
+async fn an_idle_stream_gets_keep_alive_comments() {
+    use futures_util::StreamExt;
+    let jobs = vec![crate::helpers::posting(&crate::helpers::job_id(1), None)];
+    let app = spawn_app_with(
+        |s| {
+            s.max_concurrency = 1;
+            s.offline_stage_delay = Duration::from_millis(500);
+            s.sse_keep_alive = Duration::from_millis(100);
+        },
+        &jobs,
+    )
+    .await;
+    // The second run waits for the only slot: its stream is idle meanwhile.
+    let first = app.start_run(JOB).await;
+    let queued = app.start_run(&crate::helpers::job_id(1)).await;
+    let res = app
+        .client
+        .get(app.url(&format!("/jobs/{queued}/logs")))
+        .bearer_auth(crate::helpers::SECRET)
+        .send()
+        .await
+        .unwrap();
+    let mut body = res.bytes_stream();
+    let mut text = String::new();
+    while !text.contains(": keep-alive\n\n") {
+        let chunk = body.next().await.expect("stream ended before a keep-alive").unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(body);
+    assert_eq!(app.wait_for_end(&first).await, "completed");
+    assert_eq!(app.wait_for_end(&queued).await, "completed");
+}
