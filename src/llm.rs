@@ -2,11 +2,13 @@
 //! that say what is wrong without ever printing a key, retries with backoff that honour
 //! `Retry-After`, structured-output extraction, and the price table for cost accounting.
 //!
-//! Status: the OpenAI-compatible client (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp) and
-//! the pieces above exist and are tested against a mock server; the stages do not use them
+//! Status: the OpenAI-compatible client (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp), the
+//! Anthropic Messages client and the pieces above exist and are tested against a mock server; the stages do not use them
 //! yet (every stage still runs offline).
 
+pub mod anthropic;
 pub mod circuit;
+mod http;
 pub mod openai;
 pub mod pricing;
 pub mod retry;

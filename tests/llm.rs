@@ -267,3 +267,52 @@ async fn output_still_invalid_after_two_repairs_fails_for_the_offline_fallback()
         }
     }
 }
+
+#[tokio::test]
+async fn the_anthropic_client_speaks_the_messages_api() {
+    use job_runner::llm::anthropic::Anthropic;
+    use wiremock::matchers::header;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(header("x-api-key", KEY))
+        .and(header("anthropic-version", "2023-06-01"))
+        .and(body_partial_json(
+            json!({"model": "claude-3-5-haiku", "max_tokens": 500}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "claude-3-5-haiku",
+            "content": [{"type": "text", "text": "{\"pain_points\": [\"x\"]}"}],
+            "usage": {"input_tokens": 900, "output_tokens": 120}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = Anthropic::new(
+        &server.uri(),
+        Secret::new(KEY),
+        "claude-3-5-haiku",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let res = c.complete(&request()).await.unwrap();
+    assert_eq!((res.input_tokens, res.output_tokens), (900, 120));
+    assert_eq!(extract_json(&res.text), Some(json!({"pain_points": ["x"]})));
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+        ))
+        .mount(&server)
+        .await;
+    let c = Anthropic::new(
+        &server.uri(),
+        Secret::new(KEY),
+        "claude-3-5-haiku",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let err = c.complete(&request()).await.unwrap_err().to_string();
+    assert!(err.contains("ANTHROPIC_API_KEY") && !err.contains(KEY), "{err}");
+}

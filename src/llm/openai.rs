@@ -45,39 +45,6 @@ impl OpenAiCompatible {
             http,
         })
     }
-
-    fn transient(&self, message: String, retry_after: Option<Duration>) -> LlmError {
-        LlmError::Transient {
-            provider: self.provider.clone(),
-            message,
-            retry_after,
-        }
-    }
-}
-
-/// `Retry-After` in seconds (HTTP dates are treated as absent).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
-/// The provider's error message from an error body, shortened; never echoes request data.
-fn error_message(body: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let msg = parsed
-        .as_ref()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .or_else(|| v.get("message"))
-                .or_else(|| v.get("error"))
-        })
-        .and_then(|m| m.as_str().map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(200).collect());
-    msg.chars().take(300).collect()
 }
 
 #[async_trait]
@@ -110,46 +77,10 @@ impl LlmClient for OpenAiCompatible {
         if let Some(key) = &self.key {
             req = req.bearer_auth(key.expose());
         }
-        let res = match req.send().await {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => return Err(self.transient("request timed out".into(), None)),
-            Err(e) => return Err(self.transient(format!("connection failed: {}", e.without_url()), None)),
-        };
-        let status = res.status();
-        let wait = retry_after(res.headers());
-        let text = res
-            .text()
-            .await
-            .map_err(|e| self.transient(format!("reading the answer failed: {}", e.without_url()), None))?;
-        let provider = self.provider.clone();
-        match status.as_u16() {
-            200..=299 => {}
-            401 | 403 => {
-                return Err(LlmError::Auth {
-                    provider,
-                    key_setting: self.key_setting.clone(),
-                    message: error_message(&text),
-                })
-            }
-            404 => {
-                return Err(LlmError::NotFound {
-                    provider,
-                    model: self.model.clone(),
-                    message: error_message(&text),
-                })
-            }
-            408 | 409 | 429 | 500..=599 => {
-                return Err(self.transient(format!("HTTP {}: {}", status.as_u16(), error_message(&text)), wait))
-            }
-            _ => {
-                return Err(LlmError::Permanent {
-                    provider,
-                    message: format!("HTTP {}: {}", status.as_u16(), error_message(&text)),
-                })
-            }
-        }
-        let v: Value =
-            serde_json::from_str(&text).map_err(|e| self.transient(format!("answer is not JSON: {e}"), None))?;
+        let res = super::http::send(req, &self.provider).await?;
+        let text = super::http::check(res, &self.provider, &self.key_setting, &self.model).await?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| super::http::transient(&self.provider, format!("answer is not JSON: {e}"), None))?;
         let content = v
             .pointer("/choices/0/message/content")
             .and_then(Value::as_str)
