@@ -7,10 +7,12 @@
 //! yet (every stage still runs offline).
 
 pub mod anthropic;
+pub mod budget;
 pub mod circuit;
 mod http;
 pub mod openai;
 pub mod pricing;
+pub mod prompts;
 pub mod retry;
 pub mod structured;
 

@@ -91,7 +91,7 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
     let ids = env.import(30);
     let opts = [
         ("MAX_CONCURRENCY", "3"),
-        ("OFFLINE_STAGE_DELAY_MS", "150"),
+        ("OFFLINE_STAGE_DELAY_MS", "300"),
         ("RUN_LEASE_SECONDS", "5"),
     ];
     let a = env.runner("a", &opts).await;
@@ -108,26 +108,28 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
         .collect();
 
     // Wait (bounded) until runner B is executing something, then kill it hard.
-    let started = Instant::now();
-    let on_b: Vec<String> = loop {
-        let running = a.get("/runs?status=running&limit=100").await;
-        let mine: Vec<String> = running["runs"]
+    let running_on_b = |list: &Value| -> Vec<String> {
+        list["runs"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|r| r["runner"] == b_id.as_str())
             .map(|r| r["run_id"].as_str().unwrap().to_owned())
-            .collect();
-        if !mine.is_empty() {
-            break mine;
-        }
+            .collect()
+    };
+    let started = Instant::now();
+    while running_on_b(&a.get("/runs?status=running&limit=100").await).is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "runner B never claimed a run"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
     b.kill();
+    // Dead, B claims nothing more: its runs stay `running` under its id until their leases
+    // expire, so this is the complete list.
+    let on_b = running_on_b(&a.get("/runs?status=running&limit=100").await);
+    assert!(!on_b.is_empty());
 
     // Runner A finishes everything, including B's runs once their leases expire.
     for run in &runs {
