@@ -218,7 +218,7 @@ impl Handler<SubscribeLog> for LogHub {
 pub struct RunLog {
     run_id: RunId,
     stage: Option<StageName>,
-    hub: Option<Addr<LogHub>>,
+    hub: Addr<LogHub>,
 }
 
 impl RunLog {
@@ -227,16 +227,7 @@ impl RunLog {
         Self {
             run_id,
             stage: None,
-            hub: Some(hub),
-        }
-    }
-
-    /// A log that only goes to tracing (unit tests, tools).
-    pub fn detached(run_id: RunId) -> Self {
-        Self {
-            run_id,
-            stage: None,
-            hub: None,
+            hub,
         }
     }
 
@@ -255,14 +246,12 @@ impl RunLog {
             LogLevel::Warn => tracing::warn!(run_id = %self.run_id, stage, "{message}"),
             LogLevel::Error => tracing::error!(run_id = %self.run_id, stage, "{message}"),
         }
-        if let Some(hub) = &self.hub {
-            hub.do_send(PublishLine {
-                run_id: self.run_id.clone(),
-                level,
-                stage: self.stage,
-                message,
-            });
-        }
+        self.hub.do_send(PublishLine {
+            run_id: self.run_id.clone(),
+            level,
+            stage: self.stage,
+            message,
+        });
     }
 
     /// An informational line.
@@ -282,12 +271,10 @@ impl RunLog {
 
     /// Announces a stage's new state to live subscribers.
     pub fn stage_changed(&self, stage: StageName, status: crate::domain::StageStatus) {
-        if let Some(hub) = &self.hub {
-            hub.do_send(StageChanged {
-                run_id: self.run_id.clone(),
-                stage,
-                status,
-            });
-        }
+        self.hub.do_send(StageChanged {
+            run_id: self.run_id.clone(),
+            stage,
+            status,
+        });
     }
 }

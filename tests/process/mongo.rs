@@ -139,14 +139,7 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
             "run {run} did not complete:\n{log}"
         );
         let lines = data_lines(&log);
-        for stage in [
-            "pain_points",
-            "research",
-            "fit_score",
-            "cv",
-            "cover_letter",
-            "publisher",
-        ] {
+        for stage in job_runner::domain::StageName::ALL.map(|s| s.as_str()) {
             let completed = lines
                 .iter()
                 .filter(|l| l.contains(&format!("stage {stage} completed")))
@@ -309,14 +302,7 @@ async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
     let log = a.full_log(&run).await;
     assert!(log.ends_with("event: end\ndata: completed\n\n"), "{log}");
     let lines = data_lines(&log);
-    for stage in [
-        "pain_points",
-        "research",
-        "fit_score",
-        "cv",
-        "cover_letter",
-        "publisher",
-    ] {
+    for stage in job_runner::domain::StageName::ALL.map(|s| s.as_str()) {
         assert!(
             lines.iter().any(|l| l.contains(&format!("stage {stage} completed"))),
             "line of {stage} lost:\n{log}"
