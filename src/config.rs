@@ -207,6 +207,52 @@ pub struct RawSettings {
     pub google_drive_folder_id: Option<String>,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub google_sheet_id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub openai_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub anthropic_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub openrouter_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub firecrawl_base_url: String,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub llm_model: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub pain_points_model: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub research_model: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub fit_score_model: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub cover_letter_model: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_timeout_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_max_attempts: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_retry_base_ms: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_circuit_threshold: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_circuit_cooldown_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_requests_per_minute: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_tokens_per_minute: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_input_tokens: i64,
+    #[serde(deserialize_with = "lenient::float")]
+    pub max_cost_per_run: f64,
+    #[serde(deserialize_with = "lenient::prices")]
+    pub llm_prices: std::collections::BTreeMap<String, lenient::PriceRow>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub prompts_dir: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub firecrawl_rate_per_minute: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_firecrawl_calls_per_run: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub research_cache_ttl_hours: i64,
 }
 
 impl Default for RawSettings {
@@ -272,8 +318,47 @@ impl Default for RawSettings {
             google_application_credentials: None,
             google_drive_folder_id: None,
             google_sheet_id: None,
+            openai_base_url: "https://api.openai.com/v1".into(),
+            anthropic_base_url: "https://api.anthropic.com".into(),
+            openrouter_base_url: "https://openrouter.ai/api/v1".into(),
+            firecrawl_base_url: "https://api.firecrawl.dev".into(),
+            llm_model: None,
+            pain_points_model: None,
+            research_model: None,
+            fit_score_model: None,
+            cover_letter_model: None,
+            llm_timeout_seconds: 60,
+            llm_max_attempts: 4,
+            llm_retry_base_ms: 500,
+            llm_circuit_threshold: 5,
+            llm_circuit_cooldown_seconds: 60,
+            llm_requests_per_minute: 60,
+            llm_tokens_per_minute: 200_000,
+            llm_input_tokens: 6000,
+            max_cost_per_run: 0.5,
+            llm_prices: default_prices(),
+            prompts_dir: None,
+            firecrawl_rate_per_minute: 100,
+            max_firecrawl_calls_per_run: 20,
+            research_cache_ttl_hours: 168,
         }
     }
+}
+
+/// The shipped price table (USD per 1M tokens, list prices of late 2026; check yours).
+fn default_prices() -> std::collections::BTreeMap<String, lenient::PriceRow> {
+    [
+        ("gpt-4o-mini", 0.15, 0.60),
+        ("gpt-4o", 2.50, 10.00),
+        ("gpt-4.1-mini", 0.40, 1.60),
+        ("claude-3-5-haiku-latest", 0.80, 4.00),
+        ("claude-sonnet-4-5", 3.00, 15.00),
+        ("openai/gpt-4o-mini", 0.15, 0.60),
+        ("anthropic/claude-3.5-haiku", 0.80, 4.00),
+    ]
+    .into_iter()
+    .map(|(m, input, output)| (m.to_owned(), lenient::PriceRow { input, output }))
+    .collect()
 }
 
 /// Validated settings the daemon runs with.
@@ -337,8 +422,63 @@ pub struct Settings {
     pub google_application_credentials: Option<String>,
     pub google_drive_folder_id: Option<String>,
     pub google_sheet_id: Option<String>,
+    /// Language-model provider settings (which provider is used is decided at start-up).
+    pub llm: LlmSettings,
+    /// FireCrawl web research.
+    pub firecrawl: FirecrawlSettings,
     /// Test-only fault injection; always empty when loaded from configuration.
     pub stage_faults: Vec<FaultRule>,
+}
+
+/// Everything the LLM layer needs besides the keys.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// `OPENAI_BASE_URL`: OpenAI, or any OpenAI-compatible server (Ollama, vLLM, llama.cpp).
+    pub openai_base_url: String,
+    /// `ANTHROPIC_BASE_URL`.
+    pub anthropic_base_url: String,
+    /// `OPENROUTER_BASE_URL`.
+    pub openrouter_base_url: String,
+    /// `LLM_MODEL`: the model of every stage without an override (else the provider's default).
+    pub model: Option<String>,
+    /// Per-stage overrides (`PAIN_POINTS_MODEL`, `RESEARCH_MODEL`, `FIT_SCORE_MODEL`,
+    /// `CV_MODEL`, `COVER_LETTER_MODEL`).
+    pub stage_models: std::collections::BTreeMap<StageName, String>,
+    /// Per-attempt request timeout.
+    pub timeout: Duration,
+    /// Attempts per call (first try included) for transient failures.
+    pub max_attempts: u32,
+    /// Base of the exponential backoff.
+    pub retry_base: Duration,
+    /// Consecutive failures that open a provider's circuit.
+    pub circuit_threshold: u32,
+    /// How long an open circuit refuses calls before one probe.
+    pub circuit_cooldown: Duration,
+    /// Requests per minute per provider.
+    pub requests_per_minute: u32,
+    /// Tokens (estimated input + max output) per minute per provider.
+    pub tokens_per_minute: u32,
+    /// Input token budget of one stage's prompt; longer inputs are cut.
+    pub input_tokens: usize,
+    /// `MAX_COST_PER_RUN` in USD: no call is made that would push a run's spend past it.
+    pub max_cost_per_run: f64,
+    /// Model → price per 1M tokens.
+    pub prices: crate::llm::pricing::PriceTable,
+    /// `PROMPTS_DIR`: prompt files overriding the shipped ones.
+    pub prompts_dir: Option<PathBuf>,
+}
+
+/// FireCrawl web research settings.
+#[derive(Debug, Clone)]
+pub struct FirecrawlSettings {
+    /// `FIRECRAWL_BASE_URL`.
+    pub base_url: String,
+    /// Requests per minute across all runs.
+    pub rate_per_minute: u32,
+    /// FireCrawl requests one run may make (cache hits are free).
+    pub max_calls_per_run: u32,
+    /// How long a scraped page or search result is reused.
+    pub cache_ttl: Duration,
 }
 
 /// How SMTP connections are secured.
@@ -456,6 +596,22 @@ impl Settings {
         let cooldown = ranged("ALERT_COOLDOWN_MINUTES", raw.alert_cooldown_minutes, 0, 10_080) as u64;
         let smtp_port = ranged("SMTP_PORT", raw.smtp_port, 1, 65_535) as u16;
         let log_keep = ranged("LOG_KEEP_FILES", raw.log_keep_files, 1, 3650) as usize;
+        let llm_timeout = ranged("LLM_TIMEOUT_SECONDS", raw.llm_timeout_seconds, 1, 600) as u64;
+        let llm_attempts = ranged("LLM_MAX_ATTEMPTS", raw.llm_max_attempts, 1, 10) as u32;
+        let llm_retry_base = ranged("LLM_RETRY_BASE_MS", raw.llm_retry_base_ms, 1, 60_000) as u64;
+        let circuit_threshold = ranged("LLM_CIRCUIT_THRESHOLD", raw.llm_circuit_threshold, 1, 100) as u32;
+        let circuit_cooldown = ranged(
+            "LLM_CIRCUIT_COOLDOWN_SECONDS",
+            raw.llm_circuit_cooldown_seconds,
+            1,
+            3600,
+        ) as u64;
+        let llm_rpm = ranged("LLM_REQUESTS_PER_MINUTE", raw.llm_requests_per_minute, 1, 100_000) as u32;
+        let llm_tpm = ranged("LLM_TOKENS_PER_MINUTE", raw.llm_tokens_per_minute, 1000, 100_000_000) as u32;
+        let llm_input = ranged("LLM_INPUT_TOKENS", raw.llm_input_tokens, 500, 1_000_000) as usize;
+        let fc_rate = ranged("FIRECRAWL_RATE_PER_MINUTE", raw.firecrawl_rate_per_minute, 1, 10_000) as u32;
+        let fc_cap = ranged("MAX_FIRECRAWL_CALLS_PER_RUN", raw.max_firecrawl_calls_per_run, 0, 1000) as u32;
+        let cache_ttl = ranged("RESEARCH_CACHE_TTL_HOURS", raw.research_cache_ttl_hours, 0, 8760) as u64;
 
         let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
             errors.push(e);
@@ -474,6 +630,31 @@ impl Settings {
                 s.chars().count()
             )),
             _ => {}
+        }
+        if !(raw.max_cost_per_run.is_finite() && raw.max_cost_per_run >= 0.0) {
+            errors.push(format!(
+                "MAX_COST_PER_RUN must be a number ≥ 0 (USD), got {}",
+                raw.max_cost_per_run
+            ));
+        }
+        for (model, p) in &raw.llm_prices {
+            if !(p.input.is_finite() && p.input >= 0.0 && p.output.is_finite() && p.output >= 0.0) {
+                errors.push(format!(
+                    "LLM_PRICES: prices of {model:?} must be numbers ≥ 0, got input {} and output {}",
+                    p.input, p.output
+                ));
+            }
+        }
+        for (name, value) in [
+            ("OPENAI_BASE_URL", &raw.openai_base_url),
+            ("ANTHROPIC_BASE_URL", &raw.anthropic_base_url),
+            ("OPENROUTER_BASE_URL", &raw.openrouter_base_url),
+            ("FIRECRAWL_BASE_URL", &raw.firecrawl_base_url),
+        ] {
+            let v = value.trim();
+            if !(v.starts_with("http://") || v.starts_with("https://")) || v.len() < 10 {
+                errors.push(format!("{name} must be an http(s) URL, got {v:?}"));
+            }
         }
         if !(raw.alert_cost_per_run_usd.is_finite() && raw.alert_cost_per_run_usd >= 0.0) {
             errors.push(format!(
@@ -596,7 +777,7 @@ impl Settings {
             openrouter_api_key: secret_of(raw.openrouter_api_key),
             use_anthropic: raw.use_anthropic,
             use_openrouter: raw.use_openrouter,
-            cv_model: raw.cv_model.filter(|s| !s.trim().is_empty()),
+            cv_model: raw.cv_model.clone().filter(|s| !s.trim().is_empty()),
             firecrawl_api_key: secret_of(raw.firecrawl_api_key),
             disable_firecrawl_outreach: raw.disable_firecrawl_outreach,
             enable_star_selector: raw.enable_star_selector,
@@ -604,6 +785,41 @@ impl Settings {
             google_application_credentials: raw.google_application_credentials,
             google_drive_folder_id: raw.google_drive_folder_id,
             google_sheet_id: raw.google_sheet_id,
+            llm: LlmSettings {
+                openai_base_url: raw.openai_base_url.trim().trim_end_matches('/').to_owned(),
+                anthropic_base_url: raw.anthropic_base_url.trim().trim_end_matches('/').to_owned(),
+                openrouter_base_url: raw.openrouter_base_url.trim().trim_end_matches('/').to_owned(),
+                model: raw.llm_model.clone(),
+                stage_models: [
+                    (StageName::PainPoints, raw.pain_points_model),
+                    (StageName::Research, raw.research_model),
+                    (StageName::FitScore, raw.fit_score_model),
+                    (StageName::Cv, raw.cv_model.clone()),
+                    (StageName::CoverLetter, raw.cover_letter_model),
+                ]
+                .into_iter()
+                .filter_map(|(stage, m)| m.filter(|m| !m.trim().is_empty()).map(|m| (stage, m.trim().to_owned())))
+                .collect(),
+                timeout: Duration::from_secs(llm_timeout),
+                max_attempts: llm_attempts,
+                retry_base: Duration::from_millis(llm_retry_base),
+                circuit_threshold,
+                circuit_cooldown: Duration::from_secs(circuit_cooldown),
+                requests_per_minute: llm_rpm,
+                tokens_per_minute: llm_tpm,
+                input_tokens: llm_input,
+                max_cost_per_run: raw.max_cost_per_run,
+                prices: crate::llm::pricing::PriceTable::from_rows(
+                    raw.llm_prices.iter().map(|(m, p)| (m.as_str(), p.input, p.output)),
+                ),
+                prompts_dir: raw.prompts_dir.filter(|d| !d.trim().is_empty()).map(PathBuf::from),
+            },
+            firecrawl: FirecrawlSettings {
+                base_url: raw.firecrawl_base_url.trim().trim_end_matches('/').to_owned(),
+                rate_per_minute: fc_rate,
+                max_calls_per_run: fc_cap,
+                cache_ttl: Duration::from_secs(cache_ttl * 3600),
+            },
             stage_faults: Vec::new(),
         })
     }
@@ -721,6 +937,50 @@ impl Settings {
             ),
             ("GOOGLE_DRIVE_FOLDER_ID", opt(&self.google_drive_folder_id)),
             ("GOOGLE_SHEET_ID", opt(&self.google_sheet_id)),
+            ("OPENAI_BASE_URL", self.llm.openai_base_url.clone()),
+            ("ANTHROPIC_BASE_URL", self.llm.anthropic_base_url.clone()),
+            ("OPENROUTER_BASE_URL", self.llm.openrouter_base_url.clone()),
+            ("FIRECRAWL_BASE_URL", self.firecrawl.base_url.clone()),
+            ("LLM_MODEL", opt(&self.llm.model)),
+            (
+                "STAGE_MODELS",
+                self.llm
+                    .stage_models
+                    .iter()
+                    .map(|(s, m)| format!("{s}={m}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("LLM_TIMEOUT_SECONDS", self.llm.timeout.as_secs().to_string()),
+            ("LLM_MAX_ATTEMPTS", self.llm.max_attempts.to_string()),
+            ("LLM_RETRY_BASE_MS", self.llm.retry_base.as_millis().to_string()),
+            ("LLM_CIRCUIT_THRESHOLD", self.llm.circuit_threshold.to_string()),
+            (
+                "LLM_CIRCUIT_COOLDOWN_SECONDS",
+                self.llm.circuit_cooldown.as_secs().to_string(),
+            ),
+            ("LLM_REQUESTS_PER_MINUTE", self.llm.requests_per_minute.to_string()),
+            ("LLM_TOKENS_PER_MINUTE", self.llm.tokens_per_minute.to_string()),
+            ("LLM_INPUT_TOKENS", self.llm.input_tokens.to_string()),
+            ("MAX_COST_PER_RUN", self.llm.max_cost_per_run.to_string()),
+            ("LLM_PRICES", format!("{} models", self.llm.prices.len())),
+            (
+                "PROMPTS_DIR",
+                self.llm
+                    .prompts_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "(shipped prompts)".into()),
+            ),
+            ("FIRECRAWL_RATE_PER_MINUTE", self.firecrawl.rate_per_minute.to_string()),
+            (
+                "MAX_FIRECRAWL_CALLS_PER_RUN",
+                self.firecrawl.max_calls_per_run.to_string(),
+            ),
+            (
+                "RESEARCH_CACHE_TTL_HOURS",
+                (self.firecrawl.cache_ttl.as_secs() / 3600).to_string(),
+            ),
         ];
         rows.into_iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
     }

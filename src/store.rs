@@ -196,6 +196,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// The LLM calls of a run, oldest first.
     async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError>;
+
+    /// Every LLM call made at or after `since`, oldest first (for spend summaries).
+    async fn llm_calls_since(&self, since: DateTime<Utc>) -> Result<Vec<LlmCall>, StoreError>;
+
+    // ---- research cache -------------------------------------------------------------
+
+    /// A cached research answer (a scraped page, a search result) unless it expired by `now`.
+    async fn cache_get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Value>, StoreError>;
+
+    /// Caches `value` under `key` until `expires_at` (replacing any previous value).
+    async fn cache_put(&self, key: &str, value: &Value, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// How long [`retry_transient`] keeps retrying: long enough to ride out a database

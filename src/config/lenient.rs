@@ -72,3 +72,29 @@ pub fn float<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Loose::Bool(b) => Err(serde::de::Error::custom(format!("expected a number, got {b}"))),
     }
 }
+
+/// A price row in the table: input and output USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize)]
+pub struct PriceRow {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// The price table: a TOML table, or a JSON object in one variable (`LLM_PRICES='{"m":
+/// {"input": 0.15, "output": 0.6}}'`) as an `.env` can only hold strings.
+pub fn prices<'de, D: Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, PriceRow>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Table {
+        Map(std::collections::BTreeMap<String, PriceRow>),
+        Json(String),
+    }
+    match Table::deserialize(d)? {
+        Table::Map(m) => Ok(m),
+        Table::Json(s) => serde_json::from_str(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "LLM_PRICES must be a JSON object of {{\"model\": {{\"input\": n, \"output\": n}}}}: {e}"
+            ))
+        }),
+    }
+}

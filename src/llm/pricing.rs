@@ -17,19 +17,39 @@ pub struct PriceTable(BTreeMap<String, Price>);
 impl PriceTable {
     /// A table from `(model, input, output)` rows.
     pub fn new(rows: &[(&str, f64, f64)]) -> Self {
+        Self::from_rows(rows.iter().copied())
+    }
+
+    /// A table from any iterator of `(model, input, output)` rows.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, f64, f64)>) -> Self {
         Self(
-            rows.iter()
+            rows.into_iter()
                 .map(|(m, i, o)| {
                     (
-                        (*m).to_owned(),
+                        m.to_owned(),
                         Price {
-                            input_per_million: *i,
-                            output_per_million: *o,
+                            input_per_million: i,
+                            output_per_million: o,
                         },
                     )
                 })
                 .collect(),
         )
+    }
+
+    /// Number of models with a price.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no model has a price.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The price of a model, if known.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.0.get(model).copied()
     }
 
     /// Cost of a call in USD, or `None` when the model's price is unknown.

@@ -763,9 +763,43 @@ impl Store for MongoStore {
     }
 
     async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError> {
+        self.find_llm_calls(doc! {"run_id": run.to_string()}).await
+    }
+
+    async fn llm_calls_since(&self, since: DateTime<Utc>) -> Result<Vec<LlmCall>, StoreError> {
+        self.find_llm_calls(doc! {"at_ms": {"$gte": millis(since)}}).await
+    }
+
+    async fn cache_get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Value>, StoreError> {
+        let found = self
+            .cache
+            .find_one(doc! {"_id": key, "expires_ms": {"$gt": millis(now)}})
+            .await
+            .map_err(wrap("research cache get"))?;
+        Ok(found
+            .and_then(|d| get_str(&d, "value"))
+            .and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    async fn cache_put(&self, key: &str, value: &Value, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.cache
+            .replace_one(
+                doc! {"_id": key},
+                doc! {"_id": key, "value": value.to_string(), "expires_at": date(expires_at), "expires_ms": millis(expires_at)},
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("research cache put"))?;
+        Ok(())
+    }
+}
+
+impl MongoStore {
+    /// LLM call records matching `filter`, oldest first.
+    async fn find_llm_calls(&self, filter: Document) -> Result<Vec<LlmCall>, StoreError> {
         let docs: Vec<Document> = self
             .llm_calls
-            .find(doc! {"run_id": run.to_string()})
+            .find(filter)
             .sort(doc! {"at_ms": 1, "_id": 1})
             .await
             .map_err(wrap("llm calls"))?
@@ -774,20 +808,22 @@ impl Store for MongoStore {
             .map_err(wrap("llm calls"))?;
         Ok(docs
             .iter()
-            .map(|d| LlmCall {
-                run_id: run.clone(),
-                stage: get_str(d, "stage").unwrap_or_default(),
-                provider: get_str(d, "provider").unwrap_or_default(),
-                model: get_str(d, "model").unwrap_or_default(),
-                input_tokens: get_int(d, "input_tokens") as u64,
-                output_tokens: get_int(d, "output_tokens") as u64,
-                cost_usd: match d.get("cost_usd") {
-                    Some(Bson::Double(v)) => Some(*v),
-                    _ => None,
-                },
-                latency_ms: get_int(d, "latency_ms") as u64,
-                outcome: get_str(d, "outcome").unwrap_or_default(),
-                at: get_time(d, "at").unwrap_or_else(Utc::now),
+            .filter_map(|d| {
+                Some(LlmCall {
+                    run_id: RunId::parse(&get_str(d, "run_id")?).ok()?,
+                    stage: get_str(d, "stage").unwrap_or_default(),
+                    provider: get_str(d, "provider").unwrap_or_default(),
+                    model: get_str(d, "model").unwrap_or_default(),
+                    input_tokens: get_int(d, "input_tokens") as u64,
+                    output_tokens: get_int(d, "output_tokens") as u64,
+                    cost_usd: match d.get("cost_usd") {
+                        Some(Bson::Double(v)) => Some(*v),
+                        _ => None,
+                    },
+                    latency_ms: get_int(d, "latency_ms") as u64,
+                    outcome: get_str(d, "outcome").unwrap_or_default(),
+                    at: get_time(d, "at").unwrap_or_else(Utc::now),
+                })
             })
             .collect())
     }

@@ -84,7 +84,35 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: the research cache (FireCrawl answers with an expiry) and spend queries by time.
+    r#"
+    CREATE TABLE research_cache (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX research_cache_expiry ON research_cache(expires_at);
+    CREATE INDEX llm_calls_at ON llm_calls(at);
+    "#,
 ];
+
+const LLM_CALL_COLUMNS: &str =
+    "run_id, stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at";
+
+fn llm_call_from_row(r: &Row<'_>) -> Result<LlmCall, rusqlite::Error> {
+    Ok(LlmCall {
+        run_id: RunId::parse(&r.get::<_, String>(0)?).map_err(text_error)?,
+        stage: r.get(1)?,
+        provider: r.get(2)?,
+        model: r.get(3)?,
+        input_tokens: r.get::<_, i64>(4)? as u64,
+        output_tokens: r.get::<_, i64>(5)? as u64,
+        cost_usd: r.get(6)?,
+        latency_ms: r.get::<_, i64>(7)? as u64,
+        outcome: r.get(8)?,
+        at: parse_ts(&r.get::<_, String>(9)?)?,
+    })
+}
 
 /// The SQLite-backed store.
 #[derive(Clone)]
@@ -717,29 +745,57 @@ impl Store for SqliteStore {
     }
 
     async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError> {
-        let run_id = run.clone();
+        let run_id = run.to_string();
         self.call("llm_calls", move |c| {
-            let mut stmt = c.prepare(
-                "SELECT stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at
-                 FROM llm_calls WHERE run_id = ?1 ORDER BY id",
-            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {LLM_CALL_COLUMNS} FROM llm_calls WHERE run_id = ?1 ORDER BY id"
+            ))?;
             let calls = stmt
-                .query_map([run_id.to_string()], |r| {
-                    Ok(LlmCall {
-                        run_id: run_id.clone(),
-                        stage: r.get(0)?,
-                        provider: r.get(1)?,
-                        model: r.get(2)?,
-                        input_tokens: r.get::<_, i64>(3)? as u64,
-                        output_tokens: r.get::<_, i64>(4)? as u64,
-                        cost_usd: r.get(5)?,
-                        latency_ms: r.get::<_, i64>(6)? as u64,
-                        outcome: r.get(7)?,
-                        at: parse_ts(&r.get::<_, String>(8)?)?,
-                    })
-                })?
+                .query_map([run_id], llm_call_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(calls)
+        })
+        .await
+    }
+
+    async fn llm_calls_since(&self, since: DateTime<Utc>) -> Result<Vec<LlmCall>, StoreError> {
+        self.call("llm_calls_since", move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {LLM_CALL_COLUMNS} FROM llm_calls WHERE at >= ?1 ORDER BY at, id"
+            ))?;
+            let calls = stmt
+                .query_map([ts(since)], llm_call_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(calls)
+        })
+        .await
+    }
+
+    async fn cache_get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Value>, StoreError> {
+        let key = key.to_owned();
+        self.call("cache_get", move |c| {
+            let text: Option<String> = c
+                .query_row(
+                    "SELECT value FROM research_cache WHERE key = ?1 AND expires_at > ?2",
+                    params![key, ts(now)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            text.map(|t| serde_json::from_str(&t).map_err(conversion)).transpose()
+        })
+        .await
+    }
+
+    async fn cache_put(&self, key: &str, value: &Value, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (key, value) = (key.to_owned(), value.to_string());
+        self.call("cache_put", move |c| {
+            c.execute("DELETE FROM research_cache WHERE expires_at <= ?1", [ts(Utc::now())])?;
+            c.execute(
+                "INSERT INTO research_cache (key, value, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                params![key, value, ts(expires_at)],
+            )?;
+            Ok(())
         })
         .await
     }

@@ -23,6 +23,8 @@ macro_rules! store_contract_tests {
             stage_records_checkpoint_outputs,
             logs_append_in_batches_and_read_in_order,
             llm_calls_are_recorded_per_run,
+            llm_calls_are_listed_since_a_time_across_runs,
+            research_cache_returns_fresh_values_and_forgets_expired_ones,
             active_run_for_job_sees_queued_and_running_only,
             finished_runs_are_counted_by_outcome_since_a_time
         );
@@ -384,6 +386,65 @@ pub async fn llm_calls_are_recorded_per_run(store: DynStore) {
     assert_eq!(calls[0].cost_usd, None, "unknown cost stays unknown");
     assert_eq!(calls[1].cost_usd, Some(0.0012));
     assert_eq!(calls[0].input_tokens, 1200);
+}
+
+pub async fn llm_calls_are_listed_since_a_time_across_runs(store: DynStore) {
+    let (a, b) = (RunId::generate(), RunId::generate());
+    let now = Utc::now();
+    let call = |run: &RunId, at| LlmCall {
+        run_id: run.clone(),
+        stage: "pain_points".into(),
+        provider: "anthropic".into(),
+        model: "claude-3-5-haiku-latest".into(),
+        input_tokens: 10,
+        output_tokens: 5,
+        cost_usd: Some(0.5),
+        latency_ms: 1,
+        outcome: "ok".into(),
+        at,
+    };
+    store
+        .record_llm_call(&call(&a, now - chrono::Duration::days(3)))
+        .await
+        .unwrap();
+    store.record_llm_call(&call(&a, now)).await.unwrap();
+    store
+        .record_llm_call(&call(&b, now + chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    let since: Vec<_> = store
+        .llm_calls_since(now - chrono::Duration::days(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.run_id == a || c.run_id == b)
+        .collect();
+    assert_eq!(since.len(), 2, "the call three days ago is left out");
+    assert_eq!((&since[0].run_id, &since[1].run_id), (&a, &b), "oldest first");
+    assert_eq!(since[1].model, "claude-3-5-haiku-latest");
+}
+
+pub async fn research_cache_returns_fresh_values_and_forgets_expired_ones(store: DynStore) {
+    let now = Utc::now();
+    let key = format!("firecrawl:scrape:https://example.com/{}", RunId::generate());
+    assert_eq!(store.cache_get(&key, now).await.unwrap(), None);
+    let page = serde_json::json!({"markdown": "# Acme\nWe raised $10M.", "url": "https://example.com"});
+    store
+        .cache_put(&key, &page, now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.cache_get(&key, now).await.unwrap(), Some(page.clone()));
+    assert_eq!(
+        store.cache_get(&key, now + chrono::Duration::hours(2)).await.unwrap(),
+        None,
+        "expired"
+    );
+    let newer = serde_json::json!({"markdown": "updated"});
+    store
+        .cache_put(&key, &newer, now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.cache_get(&key, now).await.unwrap(), Some(newer), "replaced");
 }
 
 pub async fn active_run_for_job_sees_queued_and_running_only(store: DynStore) {
