@@ -35,6 +35,7 @@ pub mod llm;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
+pub mod research;
 pub mod startup;
 pub mod store;
 pub mod systemd;

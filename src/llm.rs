@@ -2,18 +2,21 @@
 //! that say what is wrong without ever printing a key, retries with backoff that honour
 //! `Retry-After`, structured-output extraction, and the price table for cost accounting.
 //!
-//! Status: the OpenAI-compatible client (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp), the
-//! Anthropic Messages client and the pieces above exist and are tested against a mock server; the stages do not use them
-//! yet (every stage still runs offline).
+//! [`service::LlmService`] puts it together for the stages: provider selection from the
+//! settings, a circuit breaker and rate limits per provider, the per-run budget, and a
+//! record of every call in the store.
 
 pub mod anthropic;
 pub mod budget;
 pub mod circuit;
+pub mod guard;
 mod http;
 pub mod openai;
 pub mod pricing;
 pub mod prompts;
 pub mod retry;
+pub mod service;
+pub mod spend;
 pub mod structured;
 
 use std::time::Duration;
@@ -67,6 +70,9 @@ pub enum LlmError {
     /// 400 and other permanent failures.
     #[error("{provider} refused the request: {message}")]
     Permanent { provider: String, message: String },
+    /// The provider's circuit is open after repeated failures: no call was made.
+    #[error("{provider} failed repeatedly; its circuit is open and calls are paused until a probe succeeds")]
+    CircuitOpen { provider: String },
 }
 
 impl LlmError {

@@ -225,6 +225,7 @@ async fn invalid_output_is_repaired_with_the_gates_errors() {
         2,
         &fast(),
         far(),
+        &job_runner::llm::structured::NoHooks,
     )
     .await
     {
@@ -252,6 +253,7 @@ async fn output_still_invalid_after_two_repairs_fails_for_the_offline_fallback()
         2,
         &fast(),
         far(),
+        &job_runner::llm::structured::NoHooks,
     )
     .await
     {

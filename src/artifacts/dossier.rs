@@ -46,11 +46,13 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
     heading(&mut o, "Pain → proof → plan");
     for (i, pain) in d.pains.pain_points.iter().enumerate() {
         let proof: Vec<&str> =
-            d.cv.star_to_pain_mapping
-                .get(pain)
-                .into_iter()
-                .flatten()
-                .filter_map(|id| d.cv.selected_stars.iter().find(|s| &s.id == id))
+            d.cv.selected_stars
+                .iter()
+                .filter(|s| {
+                    d.cv.star_to_pain_mapping
+                        .get(&s.id)
+                        .is_some_and(|pains| pains.contains(pain))
+                })
                 .map(|s| s.text.as_str())
                 .collect();
         let _ = writeln!(o, "{}. Pain:  {pain}", i + 1);

@@ -1,4 +1,4 @@
-//! Prompts live in versioned files (`config/prompts/<stage>.md`), loaded once at start-up,
+//! Prompts live in versioned files (`config/prompts/<name>.md`), loaded once at start-up,
 //! not as string literals in code. A file is a system part and a user part separated by a
 //! line `---user---`; `{{name}}` placeholders are filled at render time, and a placeholder
 //! without a value is an error rather than a silent gap.
@@ -6,49 +6,64 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::domain::StageName;
-
-/// One stage's prompt template.
+/// One prompt template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
     pub system: String,
     pub user: String,
 }
 
-/// Every stage's prompt.
+/// Every prompt, by name (the file name without `.md`).
 #[derive(Debug, Clone, Default)]
-pub struct Prompts(BTreeMap<StageName, Prompt>);
+pub struct Prompts(BTreeMap<&'static str, Prompt>);
 
 const SEPARATOR: &str = "\n---user---\n";
 
-/// The stages that ask a model (the publisher does not).
-pub const LLM_STAGES: [StageName; 5] = [
-    StageName::PainPoints,
-    StageName::Research,
-    StageName::FitScore,
-    StageName::Cv,
-    StageName::CoverLetter,
+/// The prompts the stages use, with the shipped text of each (`config/prompts/<name>.md`,
+/// compiled in so that the binary works from any directory; `PROMPTS_DIR` replaces them).
+pub const SHIPPED: [(&str, &str); 6] = [
+    ("pain_points", include_str!("../../config/prompts/pain_points.md")),
+    ("research", include_str!("../../config/prompts/research.md")),
+    ("fit_score", include_str!("../../config/prompts/fit_score.md")),
+    ("star_selection", include_str!("../../config/prompts/star_selection.md")),
+    ("cv", include_str!("../../config/prompts/cv.md")),
+    ("cover_letter", include_str!("../../config/prompts/cover_letter.md")),
 ];
 
+fn parse(name: &str, text: &str) -> Result<Prompt, String> {
+    let text = text.replace("\r\n", "\n");
+    let (system, user) = text
+        .split_once(SEPARATOR)
+        .ok_or_else(|| format!("{name}.md has no '---user---' line"))?;
+    Ok(Prompt {
+        system: system.trim().to_owned(),
+        user: user.trim().to_owned(),
+    })
+}
+
 impl Prompts {
-    /// Loads `<dir>/<stage>.md` for every LLM stage; names every missing or malformed file.
+    /// The prompts shipped with this version.
+    pub fn shipped() -> Prompts {
+        Prompts(
+            SHIPPED
+                .iter()
+                .map(|(name, text)| (*name, parse(name, text).expect("shipped prompts are well-formed")))
+                .collect(),
+        )
+    }
+
+    /// Loads `<dir>/<name>.md` for every prompt; names every missing or malformed file.
     pub fn load(dir: &Path) -> Result<Prompts, String> {
         let mut map = BTreeMap::new();
         let mut problems = Vec::new();
-        for stage in LLM_STAGES {
-            let path = dir.join(format!("{}.md", stage.as_str()));
+        for (name, _) in SHIPPED {
+            let path = dir.join(format!("{name}.md"));
             match std::fs::read_to_string(&path) {
-                Ok(text) => match text.split_once(SEPARATOR) {
-                    Some((system, user)) => {
-                        map.insert(
-                            stage,
-                            Prompt {
-                                system: system.trim().to_owned(),
-                                user: user.trim().to_owned(),
-                            },
-                        );
+                Ok(text) => match parse(name, &text) {
+                    Ok(p) => {
+                        map.insert(name, p);
                     }
-                    None => problems.push(format!("{} has no '---user---' line", path.display())),
+                    Err(e) => problems.push(format!("{}: {e}", dir.display())),
                 },
                 Err(e) => problems.push(format!("cannot read {}: {e}", path.display())),
             }
@@ -60,12 +75,9 @@ impl Prompts {
         }
     }
 
-    /// The stage's prompt with every `{{name}}` replaced.
-    pub fn render(&self, stage: StageName, values: &[(&str, &str)]) -> Result<Prompt, String> {
-        let p = self
-            .0
-            .get(&stage)
-            .ok_or_else(|| format!("no prompt for stage {stage}"))?;
+    /// The named prompt with every `{{name}}` replaced.
+    pub fn render(&self, name: &str, values: &[(&str, &str)]) -> Result<Prompt, String> {
+        let p = self.0.get(name).ok_or_else(|| format!("no prompt named {name:?}"))?;
         Ok(Prompt {
             system: fill(&p.system, values)?,
             user: fill(&p.user, values)?,
@@ -101,9 +113,10 @@ mod tests {
     fn the_shipped_prompts_load_and_render() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prompts");
         let prompts = Prompts::load(&dir).unwrap();
+        assert_eq!(prompts.0, Prompts::shipped().0, "the compiled-in copies are the files");
         let p = prompts
             .render(
-                StageName::PainPoints,
+                "pain_points",
                 &[("company", "Acme"), ("title", "Engineer"), ("posting", "Build things.")],
             )
             .unwrap();
@@ -115,9 +128,7 @@ mod tests {
     fn missing_values_and_files_are_named() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prompts");
         let prompts = Prompts::load(&dir).unwrap();
-        let err = prompts
-            .render(StageName::PainPoints, &[("company", "Acme")])
-            .unwrap_err();
+        let err = prompts.render("pain_points", &[("company", "Acme")]).unwrap_err();
         assert!(err.contains("{{title}}") || err.contains("{{posting}}"), "{err}");
         let empty = tempfile::tempdir().unwrap();
         let err = Prompts::load(empty.path()).unwrap_err();

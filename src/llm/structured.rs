@@ -4,6 +4,9 @@
 //! errors are sent back for at most `max_repairs` repair turns. A stage that still has no
 //! valid output falls back to its offline implementation.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -23,7 +26,51 @@ pub enum Structured<T> {
     },
 }
 
+/// How one call (with its retries) ended, for [`CallHooks::after_call`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The answer parsed and passed validation.
+    Ok,
+    /// The answer was rejected (no JSON, wrong shape, failed the gate).
+    InvalidOutput,
+    /// The provider failed.
+    Error,
+}
+
+impl CallOutcome {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::InvalidOutput => "invalid_output",
+            CallOutcome::Error => "error",
+        }
+    }
+}
+
+/// What the caller does around each call: check the budget before, record cost after.
+#[async_trait]
+pub trait CallHooks: Send + Sync {
+    /// Called before each call (first turn and repairs); an error stops without calling.
+    async fn before_call(&self, request: &LlmRequest) -> Result<(), String>;
+
+    /// Called once per call, with the answer (or error) and how it was judged.
+    async fn after_call(&self, result: Result<&LlmResponse, &LlmError>, outcome: CallOutcome, latency: Duration);
+}
+
+/// Hooks that do nothing (tests, tools).
+pub struct NoHooks;
+
+#[async_trait]
+impl CallHooks for NoHooks {
+    async fn before_call(&self, _: &LlmRequest) -> Result<(), String> {
+        Ok(())
+    }
+    async fn after_call(&self, _: Result<&LlmResponse, &LlmError>, _: CallOutcome, _: Duration) {}
+}
+
 /// Asks for JSON, parses it into `T`, validates it, and repairs up to `max_repairs` times.
+#[allow(clippy::too_many_arguments)]
 pub async fn complete_structured<T, V>(
     client: &dyn LlmClient,
     request: &LlmRequest,
@@ -31,6 +78,7 @@ pub async fn complete_structured<T, V>(
     max_repairs: u32,
     policy: &RetryPolicy,
     deadline: Instant,
+    hooks: &dyn CallHooks,
 ) -> Structured<T>
 where
     T: DeserializeOwned,
@@ -40,15 +88,24 @@ where
     let mut req = request.clone();
     let mut reason = String::new();
     for turn in 0..=max_repairs {
+        if let Err(refused) = hooks.before_call(&req).await {
+            return Structured::Failed {
+                reason: refused,
+                calls,
+                provider_error: None,
+            };
+        }
+        let began = std::time::Instant::now();
         let (result, _) = complete_with_retries(client, &req, policy, deadline).await;
         let response = match result {
             Ok(r) => r,
             Err(e) => {
+                hooks.after_call(Err(&e), CallOutcome::Error, began.elapsed()).await;
                 return Structured::Failed {
                     reason: e.to_string(),
                     calls,
                     provider_error: Some(e),
-                }
+                };
             }
         };
         let problems: Vec<String> = match extract_json(&response.text) {
@@ -57,6 +114,7 @@ where
                 Err(e) => vec![format!("the JSON does not have the required shape: {e}")],
                 Ok(value) => match validate(&value) {
                     Ok(()) => {
+                        hooks.after_call(Ok(&response), CallOutcome::Ok, began.elapsed()).await;
                         calls.push(response);
                         return Structured::Valid { value, calls };
                     }
@@ -64,6 +122,9 @@ where
                 },
             },
         };
+        hooks
+            .after_call(Ok(&response), CallOutcome::InvalidOutput, began.elapsed())
+            .await;
         reason = problems.join("; ");
         tracing::info!(provider = client.provider(), turn, reason = %reason, "LLM output rejected");
         req.user = format!(

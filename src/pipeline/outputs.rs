@@ -100,6 +100,7 @@ pub struct CvOutput {
     pub cv_text: String,
     pub cv_reasoning: String,
     pub selected_stars: Vec<Star>,
+    /// Star id → the pain points that achievement answers.
     pub star_to_pain_mapping: BTreeMap<String, Vec<String>>,
 }
 

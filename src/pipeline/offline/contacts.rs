@@ -137,29 +137,51 @@ fn contact(job: &JobPosting, role: &str, focus: &str, primary: bool) -> Contact 
             job.title
         )
     };
+    let reasoning = format!(
+        "Role-based contact: no contact discovery ran, so this targets whoever holds the {role} role at {}.",
+        job.company
+    );
+    draft(job, role, role, "", why, reasoning, focus)
+}
+
+/// A contact found by web search (name, role and profile URL as the search returned them),
+/// with the same outreach drafts as role-based ones.
+pub fn discovered(job: &JobPosting, name: &str, role: &str, url: &str, focus: &str) -> Contact {
+    let focus = text::lower_first(&text::shorten(focus, 90));
+    let why = format!(
+        "{name} ({role}) works at {} and is close to the {} hire.",
+        job.company, job.title
+    );
+    let reasoning = format!("Found by web search of public profiles; source: {url}");
+    draft(job, name, role, url, why, reasoning, &focus)
+}
+
+fn draft(job: &JobPosting, name: &str, role: &str, url: &str, why: String, reasoning: String, focus: &str) -> Contact {
+    let greeting = if name == role {
+        "Hello".to_owned()
+    } else {
+        format!("Hello {}", name.split_whitespace().next().unwrap_or(name))
+    };
     Contact {
-        name: role.to_owned(),
+        name: name.to_owned(),
         role: role.to_owned(),
-        linkedin_url: String::new(),
+        linkedin_url: url.to_owned(),
         why_relevant: why,
         recent_signals: Vec::new(),
         linkedin_message: text::shorten(
             &format!(
-                "Hello, I have applied for the {} role at {}. The posting's focus on {} matches work I have done; I would value a short conversation.",
+                "{greeting}, I have applied for the {} role at {}. The posting's focus on {} matches work I have done; I would value a short conversation.",
                 job.title, job.company, focus
             ),
             300,
         ),
         email_subject: format!("{} application: {}", job.title, text::shorten(focus, 60)),
         email_body: format!(
-            "Hello,\n\nI have applied for the {} role at {}. The posting puts {} at the centre of the role, and my CV shows comparable work. \
+            "{greeting},\n\nI have applied for the {} role at {}. The posting puts {} at the centre of the role, and my CV shows comparable work. \
              Could we talk for 15 minutes about what the team needs most in the first months?\n\nThank you for your time.",
             job.title, job.company, focus
         ),
-        reasoning: format!(
-            "Role-based contact: no contact discovery ran, so this targets whoever holds the {role} role at {}.",
-            job.company
-        ),
+        reasoning,
     }
 }
 

@@ -45,12 +45,9 @@ fn sort_by_relevance(items: &[String], terms: &BTreeSet<String>) -> Vec<String> 
     scored.into_iter().map(|(_, _, b)| b.clone()).collect()
 }
 
-/// Achievements ranked for the pain points, with the mapping pain point → star ids.
-pub fn select_stars(
-    cv: &MasterCv,
-    pains: &PainPointsOutput,
-    terms: &BTreeSet<String>,
-) -> (Vec<Star>, BTreeMap<String, Vec<String>>) {
+/// Every achievement of the master CV, most relevant to `terms` first (ties keep the CV's
+/// order), as stars numbered in that order.
+pub fn ranked_stars(cv: &MasterCv, terms: &BTreeSet<String>) -> Vec<Star> {
     let mut ranked: Vec<(usize, usize, crate::pipeline::master_cv::Achievement)> = cv
         .achievements()
         .into_iter()
@@ -58,9 +55,8 @@ pub fn select_stars(
         .map(|(i, a)| (relevance(&a.text, terms), i, a))
         .collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let stars: Vec<Star> = ranked
+    ranked
         .into_iter()
-        .take(3)
         .enumerate()
         .map(|(i, (_, _, a))| Star {
             id: format!("star-{}", i + 1),
@@ -68,19 +64,34 @@ pub fn select_stars(
             text: a.text,
             has_metric: a.has_metric,
         })
-        .collect();
-    let mut mapping = BTreeMap::new();
-    for p in &pains.pain_points {
-        let p_terms = text::token_set(p);
-        let ids: Vec<String> = stars
-            .iter()
-            .filter(|s| text::token_set(&s.text).intersection(&p_terms).next().is_some())
-            .map(|s| s.id.clone())
-            .collect();
-        if !ids.is_empty() {
-            mapping.insert(p.clone(), ids);
-        }
-    }
+        .collect()
+}
+
+/// Star id → the pain points it answers (those sharing a significant word with it).
+pub fn map_stars_to_pains(stars: &[Star], pains: &PainPointsOutput) -> BTreeMap<String, Vec<String>> {
+    stars
+        .iter()
+        .filter_map(|s| {
+            let s_terms = text::token_set(&s.text);
+            let answered: Vec<String> = pains
+                .pain_points
+                .iter()
+                .filter(|p| text::token_set(p).intersection(&s_terms).next().is_some())
+                .cloned()
+                .collect();
+            (!answered.is_empty()).then(|| (s.id.clone(), answered))
+        })
+        .collect()
+}
+
+/// The three achievements most relevant to the pain points, with star id → pain points.
+pub fn select_stars(
+    cv: &MasterCv,
+    pains: &PainPointsOutput,
+    terms: &BTreeSet<String>,
+) -> (Vec<Star>, BTreeMap<String, Vec<String>>) {
+    let stars: Vec<Star> = ranked_stars(cv, terms).into_iter().take(3).collect();
+    let mapping = map_stars_to_pains(&stars, pains);
     (stars, mapping)
 }
 

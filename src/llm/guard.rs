@@ -1,0 +1,167 @@
+//! The per-provider protections every call passes through, whichever stage or run makes
+//! it: a circuit breaker (a failing provider is left alone and stages run offline instead
+//! of waiting on it) and governor rate limits on requests and tokens per minute (so a burst
+//! of runs stays inside the provider's quota instead of collecting 429s).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::budget::estimate_tokens;
+use super::circuit::CircuitBreaker;
+use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
+
+/// One provider's breaker and limiters, shared by all of its clients (one per model).
+pub struct ProviderGuard {
+    provider: String,
+    circuit: CircuitBreaker,
+    requests: DefaultDirectRateLimiter,
+    tokens: DefaultDirectRateLimiter,
+    tokens_per_minute: u32,
+}
+
+impl ProviderGuard {
+    /// A guard opening after `threshold` consecutive failures for `cool_down`, letting
+    /// `requests_per_minute` requests and `tokens_per_minute` tokens through.
+    pub fn new(
+        provider: &str,
+        threshold: u32,
+        cool_down: Duration,
+        requests_per_minute: u32,
+        tokens_per_minute: u32,
+    ) -> Self {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
+        Self {
+            provider: provider.to_owned(),
+            circuit: CircuitBreaker::new(threshold, cool_down),
+            requests: RateLimiter::direct(per_minute(requests_per_minute)),
+            tokens: RateLimiter::direct(per_minute(tokens_per_minute)),
+            tokens_per_minute: tokens_per_minute.max(1),
+        }
+    }
+
+    /// True while the circuit refuses calls.
+    pub fn circuit_open(&self) -> bool {
+        self.circuit.is_open()
+    }
+
+    /// The provider's name.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+}
+
+/// A client behind its provider's guard.
+pub struct GuardedClient {
+    inner: Box<dyn LlmClient>,
+    guard: Arc<ProviderGuard>,
+}
+
+impl GuardedClient {
+    /// Wraps `inner` (whose provider `guard` protects).
+    pub fn new(inner: Box<dyn LlmClient>, guard: Arc<ProviderGuard>) -> Self {
+        Self { inner, guard }
+    }
+}
+
+#[async_trait]
+impl LlmClient for GuardedClient {
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        let g = &self.guard;
+        if !g.circuit.allow() {
+            return Err(LlmError::CircuitOpen {
+                provider: g.provider.clone(),
+            });
+        }
+        g.requests.until_ready().await;
+        let tokens =
+            (estimate_tokens(&request.system) + estimate_tokens(&request.user)) as u64 + u64::from(request.max_tokens);
+        // A request larger than a minute's allowance waits for the whole allowance.
+        let n = NonZeroU32::new(tokens.clamp(1, u64::from(g.tokens_per_minute)) as u32).expect("at least 1");
+        let _ = g.tokens.until_n_ready(n).await;
+        let result = self.inner.complete(request).await;
+        // Failures that say the provider (not this request) is in trouble count; a 400 or an
+        // unknown model does not trip the breaker for everyone else.
+        let provider_failed = matches!(result, Err(LlmError::Transient { .. } | LlmError::Auth { .. }));
+        let was_open = g.circuit.is_open();
+        g.circuit.record(!provider_failed);
+        let open = g.circuit.is_open();
+        if open != was_open {
+            crate::metrics::global().llm_circuit(&g.provider, open);
+            if open {
+                tracing::error!(provider = %g.provider, "LLM circuit opened after repeated failures; stages run offline until a probe succeeds");
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct Failing(AtomicU32);
+
+    #[async_trait]
+    impl LlmClient for Failing {
+        fn provider(&self) -> &str {
+            "test"
+        }
+        fn model(&self) -> &str {
+            "m"
+        }
+        async fn complete(&self, _: &LlmRequest) -> Result<LlmResponse, LlmError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(LlmError::Transient {
+                provider: "test".into(),
+                message: "HTTP 500".into(),
+                retry_after: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_circuit_opens_after_the_threshold_and_stops_calling() {
+        let guard = Arc::new(ProviderGuard::new("test", 3, Duration::from_secs(60), 1000, 1_000_000));
+        let inner = Arc::new(Failing(AtomicU32::new(0)));
+        struct Shared(Arc<Failing>);
+        #[async_trait]
+        impl LlmClient for Shared {
+            fn provider(&self) -> &str {
+                "test"
+            }
+            fn model(&self) -> &str {
+                "m"
+            }
+            async fn complete(&self, r: &LlmRequest) -> Result<LlmResponse, LlmError> {
+                self.0.complete(r).await
+            }
+        }
+        let client = GuardedClient::new(Box::new(Shared(Arc::clone(&inner))), Arc::clone(&guard));
+        let req = LlmRequest {
+            system: "s".into(),
+            user: "u".into(),
+            json: true,
+            max_tokens: 10,
+            temperature: 0.0,
+        };
+        for _ in 0..3 {
+            assert!(client.complete(&req).await.unwrap_err().is_transient());
+        }
+        assert!(guard.circuit_open());
+        assert!(matches!(client.complete(&req).await, Err(LlmError::CircuitOpen { .. })));
+        assert_eq!(inner.0.load(Ordering::SeqCst), 3, "no call while open");
+    }
+}
