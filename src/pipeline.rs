@@ -1,7 +1,9 @@
 //! The job intelligence pipeline: six stages over a dependency graph
 //! (pain points ∥ research → fit score → CV ∥ cover letter → publisher), their typed
-//! outputs, the quality gates every output must pass, and the offline implementations.
+//! outputs, the quality gates every output must pass, the offline implementations and
+//! the LLM paths that fall back to them.
 
+pub mod assisted;
 pub mod dag;
 pub mod gates;
 pub mod master_cv;

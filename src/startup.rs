@@ -23,8 +23,10 @@ use crate::actors::supervisor::{RunSupervisor, RunnerStats};
 use crate::config::Settings;
 use crate::domain::RunStatus;
 use crate::http::{self, AppState, BearerAuth};
+use crate::llm::service::LlmService;
 use crate::notify::Mailer;
-use crate::pipeline::stages::default_stages;
+use crate::pipeline::stages::{default_stages, StageServices};
+use crate::research::Firecrawl;
 use crate::store::mongo::{MongoConfig, MongoStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::DynStore;
@@ -119,17 +121,24 @@ impl Runtime {
             .count_runs(RunStatus::Queued)
             .await
             .context("cannot count queued runs")?;
-        if settings.openai_api_key.is_none()
-            && settings.anthropic_api_key.is_none()
-            && settings.openrouter_api_key.is_none()
-        {
-            tracing::info!("no LLM API key configured: every stage runs offline (deterministic, no network)");
-        }
+        let services = StageServices {
+            llm: LlmService::from_settings(&settings, store.clone())
+                .map_err(|e| anyhow::anyhow!("LLM settings: {e}"))?,
+            firecrawl: Firecrawl::from_settings(&settings, store.clone())
+                .map_err(|e| anyhow::anyhow!("FireCrawl settings: {e}"))?
+                .map(Arc::new),
+            outreach: !settings.disable_firecrawl_outreach,
+            star_selector: settings.enable_star_selector,
+        };
         if !settings.master_cv_path.is_file() {
             tracing::warn!(path = %settings.master_cv_path.display(), "MASTER_CV_PATH does not exist; runs without a profile_ref will fail until it does");
         }
         let hub = LogHub::new(store.clone(), settings.log_buffer_limit).start();
-        let stages = StageSet::start(default_stages(), settings.offline_stage_delay, &settings.stage_faults);
+        let stages = StageSet::start(
+            default_stages(&services),
+            settings.offline_stage_delay,
+            &settings.stage_faults,
+        );
         let stats = Arc::new(RunnerStats {
             active: AtomicUsize::new(0),
             queued: AtomicUsize::new(queued as usize),
@@ -159,6 +168,7 @@ impl Runtime {
             Arc::clone(&stats),
             Arc::clone(&health),
             mailer,
+            services.llm.clone(),
         )
         .start();
         Ok(Self {

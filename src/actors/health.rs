@@ -85,6 +85,8 @@ pub struct HealthActor {
     stats: Arc<RunnerStats>,
     snapshot: SharedSnapshot,
     mailer: Option<Arc<Mailer>>,
+    /// The LLM layer, when configured (its provider's circuit state is a check).
+    llm: Option<Arc<crate::llm::service::LlmService>>,
     /// CPU and memory readings; CPU use is measured between two refreshes (two rounds).
     system: Arc<Mutex<sysinfo::System>>,
     cpu_busy_rounds: u32,
@@ -105,6 +107,7 @@ impl HealthActor {
         stats: Arc<RunnerStats>,
         snapshot: SharedSnapshot,
         mailer: Option<Mailer>,
+        llm: Option<Arc<crate::llm::service::LlmService>>,
     ) -> Self {
         Self {
             store,
@@ -112,6 +115,7 @@ impl HealthActor {
             stats,
             snapshot,
             mailer: mailer.map(Arc::new),
+            llm,
             system: Arc::new(Mutex::new(sysinfo::System::new())),
             cpu_busy_rounds: 0,
             alerts: HashMap::new(),
@@ -435,18 +439,22 @@ impl Handler<RunChecks> for HealthActor {
                         json!(queue_limit),
                         format!("runs waiting (MAX_QUEUE={})", act.settings.max_queue),
                     ));
-                    let llm = act.settings.openai_api_key.is_some()
-                        || act.settings.anthropic_api_key.is_some()
-                        || act.settings.openrouter_api_key.is_some();
-                    outcomes.push(if llm {
-                        skipped("llm_provider", "LLM providers are not wired in yet; stages run offline")
-                    } else {
-                        skipped("llm_provider", "no LLM key configured: stages run offline")
+                    // Judged by the calls runs make (no paid probe): failing while the
+                    // provider's circuit is open.
+                    outcomes.push(match &act.llm {
+                        Some(llm) => outcome(
+                            "llm_provider",
+                            llm.circuit_open(),
+                            json!(if llm.circuit_open() { "circuit open" } else { "circuit closed" }),
+                            json!("circuit closed"),
+                            format!("{} ({}); stages run offline while the circuit is open", llm.provider(), llm.models_summary()),
+                        ),
+                        None => skipped("llm_provider", "no LLM key configured: stages run offline"),
                     });
                     outcomes.push(skipped(
                         "firecrawl",
                         if act.settings.firecrawl_api_key.is_some() {
-                            "FireCrawl research is not wired in yet"
+                            "FireCrawl is judged by use: its failures are logged in the runs and research falls back to the posting"
                         } else {
                             "FIRECRAWL_API_KEY not set"
                         },

@@ -15,6 +15,7 @@ use super::messages::{CloseRunLog, OpenRunLog, SlotReleased};
 use super::stage::StageSet;
 use crate::config::Settings;
 use crate::domain::{Run, RunId, RunStatus, StageStatus};
+use crate::llm::spend::RunSpend;
 use crate::pipeline::dag::{run_dag, DagOutcome, DagShared, StopReason};
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::outputs::StageOutputs;
@@ -211,6 +212,13 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
         let records = retry_transient("load_stages", || store.load_stages(&run.run_id))
             .await
             .map_err(|e| format!("could not load checkpoints: {e}"))?;
+        // What earlier attempts of this run already spent counts against its budget.
+        let spent: f64 = retry_transient("llm_calls", || store.llm_calls(&run.run_id))
+            .await
+            .map_err(|e| format!("could not load the run's LLM spend: {e}"))?
+            .iter()
+            .filter_map(|c| c.cost_usd)
+            .sum();
         let mut outputs = StageOutputs::default();
         let mut resumed = Vec::new();
         for r in records.into_iter().filter(|r| r.status == StageStatus::Completed) {
@@ -220,13 +228,13 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
                 }
             }
         }
-        Ok((job, master, outputs, resumed))
+        Ok((job, master, outputs, resumed, spent))
     }
     .await;
 
     let outcome = match prepared {
         Err(reason) => DagOutcome::Failed(reason),
-        Ok((job, master, outputs, resumed)) => {
+        Ok((job, master, outputs, resumed, spent)) => {
             if !resumed.is_empty() {
                 log.info(format!(
                     "resuming from checkpoint; already completed: {}",
@@ -242,6 +250,8 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
                 master: Arc::new(master),
                 log: log.clone(),
                 cancel: CancellationToken::new(),
+                spend: Arc::new(RunSpend::new(settings.llm.max_cost_per_run, spent, 0)),
+                deadline,
             });
             let outcome = run_dag(Arc::clone(&shared), outputs, stop, deadline).await;
             shared.cancel.cancel();

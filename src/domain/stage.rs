@@ -117,12 +117,15 @@ impl FromStr for StageStatus {
 
 /// Which implementation produced a stage's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum StageProducer {
     /// The deterministic, no-network implementation.
     Offline,
     /// A language model.
     Llm,
+    /// The offline implementation, after the model could not give a valid output (budget
+    /// spent, provider failing, circuit open, answers rejected by the gate).
+    OfflineFallback,
 }
 
 impl StageProducer {
@@ -131,15 +134,16 @@ impl StageProducer {
         match self {
             StageProducer::Offline => "offline",
             StageProducer::Llm => "llm",
+            StageProducer::OfflineFallback => "offline_fallback",
         }
     }
 
     /// Reads a stored name; anything unknown counts as offline.
     pub fn from_stored(s: &str) -> Self {
-        if s == "llm" {
-            StageProducer::Llm
-        } else {
-            StageProducer::Offline
+        match s {
+            "llm" => StageProducer::Llm,
+            "offline_fallback" => StageProducer::OfflineFallback,
+            _ => StageProducer::Offline,
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct DagShared {
     pub log: RunLog,
     /// Cancelled when the run stops, aborting stage tasks.
     pub cancel: CancellationToken,
+    /// The run's LLM spend and FireCrawl calls.
+    pub spend: Arc<crate::llm::spend::RunSpend>,
+    /// When the run times out.
+    pub deadline: tokio::time::Instant,
 }
 
 /// Runs the remaining stages of a run.
@@ -229,6 +233,8 @@ async fn execute_stage(
             outputs: outputs.clone(),
             settings: Arc::clone(&shared.settings),
             log: log.clone(),
+            spend: Arc::clone(&shared.spend),
+            deadline: shared.deadline,
         });
         let began = Instant::now();
         let result = match shared.stages.get(stage) {

@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::actors::log_hub::RunLog;
 use crate::config::Settings;
 use crate::domain::{JobPosting, RunId, StageName, StageProducer};
+use crate::llm::service::CallScope;
+use crate::llm::spend::RunSpend;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::outputs::StageOutputs;
 
@@ -22,6 +24,23 @@ pub struct StageContext {
     pub settings: Arc<Settings>,
     /// Log handle tagged with the stage.
     pub log: RunLog,
+    /// The run's LLM spend and FireCrawl calls so far (shared by its stages).
+    pub spend: Arc<RunSpend>,
+    /// When the run times out (bounds LLM retries).
+    pub deadline: tokio::time::Instant,
+}
+
+impl StageContext {
+    /// The scope of an LLM call made by `stage` for this run.
+    pub fn call_scope(&self, stage: StageName) -> CallScope<'_> {
+        CallScope {
+            run_id: &self.run_id,
+            stage,
+            spend: &self.spend,
+            log: &self.log,
+            deadline: self.deadline,
+        }
+    }
 }
 
 /// How a stage failed.

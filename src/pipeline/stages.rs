@@ -1,5 +1,8 @@
-//! The stage implementations the daemon wires into its stage actors. For now every stage
-//! is the offline one; the LLM-backed variants slot in behind the same [`Stage`] trait.
+//! The stage implementations the daemon wires into its stage actors. Each analysis stage
+//! asks the configured model when there is one and falls back to its deterministic offline
+//! implementation when there is none, when the run's budget is spent, when the provider
+//! fails or its circuit is open, or when the answers never pass the gate. The producer
+//! (`llm`, `offline`, `offline_fallback`) is recorded with the output.
 
 pub mod publisher;
 
@@ -7,23 +10,43 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Datelike;
+use serde::Serialize;
 
-use crate::domain::StageName;
+use crate::domain::{StageName, StageProducer};
+use crate::llm::service::{Fallback, LlmService};
+use crate::pipeline::assisted;
 use crate::pipeline::offline;
-use crate::pipeline::stage::{dependency, offline_result, Stage, StageContext, StageError, StageResult};
+use crate::pipeline::outputs::ResearchOutput;
+use crate::pipeline::stage::{dependency, Stage, StageContext, StageError, StageResult};
+use crate::research::{person_of, Firecrawl};
 
 pub use publisher::Publisher;
 
 /// Pain points from the posting.
-pub struct OfflinePainPoints;
-/// Research from the posting.
-pub struct OfflineResearch;
-/// Fit score by lexical evidence.
-pub struct OfflineFitScore;
-/// CV re-ordered and trimmed.
-pub struct OfflineCv;
-/// Cover letter from the CV's evidence.
-pub struct OfflineCoverLetter;
+pub struct PainPointsStage {
+    pub llm: Option<Arc<LlmService>>,
+}
+/// Company and role research, contacts.
+pub struct ResearchStage {
+    pub llm: Option<Arc<LlmService>>,
+    pub firecrawl: Option<Arc<Firecrawl>>,
+    /// Contact discovery through FireCrawl (off with `DISABLE_FIRECRAWL_OUTREACH`).
+    pub outreach: bool,
+}
+/// Fit score.
+pub struct FitScoreStage {
+    pub llm: Option<Arc<LlmService>>,
+}
+/// Tailored CV.
+pub struct CvStage {
+    pub llm: Option<Arc<LlmService>>,
+    /// `ENABLE_STAR_SELECTOR`.
+    pub star_selector: bool,
+}
+/// Cover letter.
+pub struct CoverLetterStage {
+    pub llm: Option<Arc<LlmService>>,
+}
 
 fn non_empty_posting(ctx: &StageContext) -> Result<(), StageError> {
     if ctx.job.full_text().split_whitespace().count() < 3 {
@@ -35,75 +58,242 @@ fn non_empty_posting(ctx: &StageContext) -> Result<(), StageError> {
     Ok(())
 }
 
+/// The model to ask, unless an earlier call of this run spent the budget.
+fn usable<'a>(ctx: &StageContext, llm: &'a Option<Arc<LlmService>>) -> Option<&'a LlmService> {
+    let llm = llm.as_deref()?;
+    if ctx.spend.is_exhausted() {
+        ctx.log
+            .warn("LLM budget of this run (MAX_COST_PER_RUN) is spent: this stage runs offline");
+        return None;
+    }
+    Some(llm)
+}
+
+/// The model's output when it gave one, else the offline one (a fallback says why).
+fn settle<T: Serialize>(
+    ctx: &StageContext,
+    llm: Option<&LlmService>,
+    stage: StageName,
+    attempt: Option<Result<T, Fallback>>,
+    offline: impl FnOnce() -> T,
+) -> Result<StageResult, StageError> {
+    let (producer, output) = match attempt {
+        Some(Ok(v)) => {
+            if let Some(l) = llm {
+                ctx.log
+                    .info(format!("output produced by {}/{}", l.provider(), l.model(stage)));
+            }
+            (StageProducer::Llm, serde_json::to_value(v))
+        }
+        Some(Err(fallback)) => {
+            let why = match &fallback {
+                Fallback::Budget(_) => "budget",
+                Fallback::Provider(_) => "provider",
+                Fallback::Invalid(_) => "invalid output",
+            };
+            ctx.log.warn(format!(
+                "falling back to the offline implementation ({why}): {fallback}"
+            ));
+            (StageProducer::OfflineFallback, serde_json::to_value(offline()))
+        }
+        None => (StageProducer::Offline, serde_json::to_value(offline())),
+    };
+    output
+        .map(|output| StageResult { producer, output })
+        .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))
+}
+
 #[async_trait]
-impl Stage for OfflinePainPoints {
+impl Stage for PainPointsStage {
     fn name(&self) -> StageName {
         StageName::PainPoints
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
         non_empty_posting(ctx)?;
-        let out = offline::pain_points::mine(&ctx.job);
+        let llm = usable(ctx, &self.llm);
+        let attempt = match llm {
+            Some(l) => Some(assisted::pain_points::ask(l, &ctx.call_scope(self.name()), &ctx.job).await),
+            None => None,
+        };
+        let res = settle(ctx, llm, self.name(), attempt, || offline::pain_points::mine(&ctx.job))?;
+        let n = |k: &str| res.output.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
         ctx.log.info(format!(
             "mined {} pain points, {} strategic needs",
-            out.pain_points.len(),
-            out.strategic_needs.len()
+            n("pain_points"),
+            n("strategic_needs")
         ));
-        offline_result(&out)
+        Ok(res)
+    }
+}
+
+impl ResearchStage {
+    /// Pages about the company (empty without FireCrawl or when it fails).
+    async fn sources(&self, ctx: &StageContext) -> Vec<crate::research::Page> {
+        let Some(fc) = &self.firecrawl else {
+            return Vec::new();
+        };
+        let query = format!("\"{}\" company news funding product", ctx.job.company);
+        match fc.search(&query, 5, &ctx.spend, &ctx.log).await {
+            Ok(pages) => {
+                ctx.log.info(format!(
+                    "web research: {} source page(s) about {}",
+                    pages.len(),
+                    ctx.job.company
+                ));
+                pages
+            }
+            Err(e) => {
+                ctx.log.warn(format!("web research skipped: {e}"));
+                Vec::new()
+            }
+        }
+    }
+
+    /// People found by a public-profile search (empty when discovery is off or fails).
+    async fn discover(&self, ctx: &StageContext, focus: &str) -> Vec<crate::pipeline::outputs::Contact> {
+        let Some(fc) = self.firecrawl.as_ref().filter(|_| self.outreach) else {
+            return Vec::new();
+        };
+        let query = format!(
+            "site:linkedin.com/in \"{}\" (\"hiring manager\" OR recruiter OR \"{}\")",
+            ctx.job.company, ctx.job.title
+        );
+        match fc.search(&query, 10, &ctx.spend, &ctx.log).await {
+            Ok(pages) => {
+                let mut seen = std::collections::BTreeSet::new();
+                let people: Vec<_> = pages
+                    .iter()
+                    .filter_map(|p| person_of(p).map(|(name, role)| (name, role, p.url.clone())))
+                    .filter(|(name, _, _)| seen.insert(name.to_lowercase()))
+                    .take(4)
+                    .map(|(name, role, url)| offline::contacts::discovered(&ctx.job, &name, &role, &url, focus))
+                    .collect();
+                ctx.log
+                    .info(format!("contact discovery found {} person(s)", people.len()));
+                people
+            }
+            Err(e) => {
+                ctx.log.warn(format!("contact discovery skipped: {e}"));
+                Vec::new()
+            }
+        }
     }
 }
 
 #[async_trait]
-impl Stage for OfflineResearch {
+impl Stage for ResearchStage {
     fn name(&self) -> StageName {
         StageName::Research
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
         non_empty_posting(ctx)?;
-        let out = offline::research::research(&ctx.job);
-        ctx.log
-            .info("company and role research taken from the posting only (offline: no web research)");
-        offline_result(&out)
+        let base = offline::research::research(&ctx.job);
+        let llm = usable(ctx, &self.llm);
+        // Pages only help a model; the offline research reads the posting alone.
+        let sources = match llm {
+            Some(_) => self.sources(ctx).await,
+            None => Vec::new(),
+        };
+        let attempt = match llm {
+            Some(l) => Some(assisted::research::ask(l, &ctx.call_scope(self.name()), &ctx.job, &sources).await),
+            None => None,
+        };
+        let focus = base
+            .role_research
+            .business_impact
+            .first()
+            .cloned()
+            .unwrap_or_else(|| ctx.job.title.clone());
+        let people = self.discover(ctx, &focus).await;
+        let merge = |(company, role): (
+            crate::pipeline::outputs::CompanyResearch,
+            crate::pipeline::outputs::RoleResearch,
+        )| {
+            ResearchOutput {
+                company_research: company,
+                role_research: role,
+                ..base.clone()
+            }
+        };
+        let mut res = settle(ctx, llm, self.name(), attempt.map(|a| a.map(merge)), || base.clone())?;
+        if !people.is_empty() {
+            let mut out: ResearchOutput = serde_json::from_value(res.output.clone())
+                .map_err(|e| StageError::permanent(format!("research output: {e}")))?;
+            out.primary_contacts = people;
+            out.contacts_are_role_based = false;
+            res.output = serde_json::to_value(out)
+                .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))?;
+        } else if self.firecrawl.is_none() || !self.outreach {
+            ctx.log.info(
+                "contacts are role-based (no contact discovery: no FIRECRAWL_API_KEY or DISABLE_FIRECRAWL_OUTREACH)",
+            );
+        }
+        Ok(res)
     }
 }
 
 #[async_trait]
-impl Stage for OfflineFitScore {
+impl Stage for FitScoreStage {
     fn name(&self) -> StageName {
         StageName::FitScore
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
-        let out = offline::fit_score::score(&ctx.job, &ctx.master_cv, chrono::Utc::now().year() as u32);
+        let pains = dependency(&ctx.outputs.pain_points, StageName::PainPoints)?;
+        let llm = usable(ctx, &self.llm);
+        let attempt = match llm {
+            Some(l) => {
+                Some(assisted::fit_score::ask(l, &ctx.call_scope(self.name()), &ctx.job, &ctx.master_cv, pains).await)
+            }
+            None => None,
+        };
+        let res = settle(ctx, llm, self.name(), attempt, || {
+            offline::fit_score::score(&ctx.job, &ctx.master_cv, chrono::Utc::now().year() as u32)
+        })?;
         ctx.log.info(format!(
-            "fit score {} ({}): {} requirements matched, {} missing",
-            out.fit_score,
-            out.fit_category,
-            out.matched_requirements.len(),
-            out.missing_requirements.len()
+            "fit score {} ({})",
+            res.output["fit_score"], res.output["fit_category"]
         ));
-        offline_result(&out)
+        Ok(res)
     }
 }
 
 #[async_trait]
-impl Stage for OfflineCv {
+impl Stage for CvStage {
     fn name(&self) -> StageName {
         StageName::Cv
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
         let pains = dependency(&ctx.outputs.pain_points, StageName::PainPoints)?;
         let fit = dependency(&ctx.outputs.fit, StageName::FitScore)?;
-        let out = offline::cv::tailor(&ctx.master_cv, pains, fit);
+        let llm = usable(ctx, &self.llm);
+        let attempt = match llm {
+            Some(l) => Some(
+                assisted::cv::ask(
+                    l,
+                    &ctx.call_scope(self.name()),
+                    &ctx.master_cv,
+                    pains,
+                    fit,
+                    self.star_selector,
+                )
+                .await,
+            ),
+            None => None,
+        };
+        let res = settle(ctx, llm, self.name(), attempt, || {
+            offline::cv::tailor(&ctx.master_cv, pains, fit)
+        })?;
         ctx.log.info(format!(
             "tailored CV: {} words, {} achievements selected",
-            crate::pipeline::text::word_count(&out.cv_text),
-            out.selected_stars.len()
+            crate::pipeline::text::word_count(res.output["cv_text"].as_str().unwrap_or("")),
+            res.output["selected_stars"].as_array().map_or(0, Vec::len)
         ));
-        offline_result(&out)
+        Ok(res)
     }
 }
 
 #[async_trait]
-impl Stage for OfflineCoverLetter {
+impl Stage for CoverLetterStage {
     fn name(&self) -> StageName {
         StageName::CoverLetter
     }
@@ -111,23 +301,58 @@ impl Stage for OfflineCoverLetter {
         let pains = dependency(&ctx.outputs.pain_points, StageName::PainPoints)?;
         let research = dependency(&ctx.outputs.research, StageName::Research)?;
         let fit = dependency(&ctx.outputs.fit, StageName::FitScore)?;
-        let out = offline::cover_letter::write(&ctx.job, &ctx.master_cv, pains, research, fit);
+        let llm = usable(ctx, &self.llm);
+        let attempt = match llm {
+            Some(l) => Some(
+                assisted::cover_letter::ask(
+                    l,
+                    &ctx.call_scope(self.name()),
+                    &ctx.job,
+                    &ctx.master_cv,
+                    pains,
+                    research,
+                )
+                .await,
+            ),
+            None => None,
+        };
+        let res = settle(ctx, llm, self.name(), attempt, || {
+            offline::cover_letter::write(&ctx.job, &ctx.master_cv, pains, research, fit)
+        })?;
         ctx.log.info(format!(
             "cover letter written: {} words",
-            crate::pipeline::text::word_count(&out.cover_letter)
+            crate::pipeline::text::word_count(res.output["cover_letter"].as_str().unwrap_or(""))
         ));
-        offline_result(&out)
+        Ok(res)
     }
 }
 
-/// The stage set the daemon runs: offline analysis plus the publisher.
-pub fn default_stages() -> Vec<Arc<dyn Stage>> {
+/// What the stages may use besides the run's own inputs.
+#[derive(Clone, Default)]
+pub struct StageServices {
+    pub llm: Option<Arc<LlmService>>,
+    pub firecrawl: Option<Arc<Firecrawl>>,
+    pub outreach: bool,
+    pub star_selector: bool,
+}
+
+/// The stage set the daemon runs: the analysis stages (with the model when configured)
+/// plus the publisher.
+pub fn default_stages(services: &StageServices) -> Vec<Arc<dyn Stage>> {
+    let llm = || services.llm.clone();
     vec![
-        Arc::new(OfflinePainPoints),
-        Arc::new(OfflineResearch),
-        Arc::new(OfflineFitScore),
-        Arc::new(OfflineCv),
-        Arc::new(OfflineCoverLetter),
+        Arc::new(PainPointsStage { llm: llm() }),
+        Arc::new(ResearchStage {
+            llm: llm(),
+            firecrawl: services.firecrawl.clone(),
+            outreach: services.outreach,
+        }),
+        Arc::new(FitScoreStage { llm: llm() }),
+        Arc::new(CvStage {
+            llm: llm(),
+            star_selector: services.star_selector,
+        }),
+        Arc::new(CoverLetterStage { llm: llm() }),
         Arc::new(Publisher),
     ]
 }

@@ -1,0 +1,179 @@
+//! The tailored CV from the model. STAR selection (`ENABLE_STAR_SELECTOR`) first narrows
+//! the master CV's achievements by lexical similarity to the pain points (fast, no
+//! network), then lets the model pick 2–3 and map them to pain points; without it the
+//! lexical top three are used. The CV the model writes must pass the deterministic fact
+//! check (every employer, title, date range, degree and number from the master CV): the
+//! violations get one repair turn, then the stage falls back to offline tailoring.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::bullet_list;
+use crate::llm::service::{CallScope, Fallback, LlmService};
+use crate::pipeline::gates;
+use crate::pipeline::master_cv::MasterCv;
+use crate::pipeline::offline;
+use crate::pipeline::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
+
+/// Candidates the lexical pre-selection hands to the model.
+pub const STAR_CANDIDATES: usize = 8;
+
+/// The model's STAR choice.
+#[derive(Debug, Deserialize)]
+pub struct StarChoice {
+    pub selected: Vec<String>,
+    #[serde(default)]
+    pub star_to_pain_mapping: BTreeMap<String, Vec<String>>,
+}
+
+/// Problems of a STAR choice against the candidates and the pain points.
+pub fn star_problems(c: &StarChoice, candidates: &[Star], pains: &PainPointsOutput) -> Vec<String> {
+    let mut v = Vec::new();
+    if !(2..=3).contains(&c.selected.len()) {
+        v.push(format!("selected must have 2–3 ids, has {}", c.selected.len()));
+    }
+    for id in &c.selected {
+        if !candidates.iter().any(|s| &s.id == id) {
+            v.push(format!("{id:?} is not one of the candidate ids"));
+        }
+    }
+    for (id, mapped) in &c.star_to_pain_mapping {
+        if !c.selected.contains(id) {
+            v.push(format!("star_to_pain_mapping names {id:?}, which is not selected"));
+        }
+        for p in mapped {
+            if !pains.pain_points.iter().any(|q| q.eq_ignore_ascii_case(p.trim())) {
+                v.push(format!("{p:?} is not one of the pain points; copy them exactly"));
+            }
+        }
+    }
+    v
+}
+
+/// The model's CV.
+#[derive(Debug, Deserialize)]
+pub struct CvAnswer {
+    pub cv_text: String,
+    pub cv_reasoning: String,
+}
+
+async fn choose_stars(
+    llm: &LlmService,
+    scope: &CallScope<'_>,
+    candidates: &[Star],
+    pains: &PainPointsOutput,
+) -> Result<(Vec<Star>, BTreeMap<String, Vec<String>>), Fallback> {
+    let listing = candidates
+        .iter()
+        .map(|s| format!("{}: {} ({})", s.id, s.text, s.role))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let choice = llm
+        .ask::<StarChoice, _>(
+            scope,
+            "star_selection",
+            &[
+                ("pain_points", &bullet_list(&pains.pain_points)),
+                ("candidates", &listing),
+            ],
+            500,
+            2,
+            |c| {
+                let v = star_problems(c, candidates, pains);
+                if v.is_empty() {
+                    Ok(())
+                } else {
+                    Err(v)
+                }
+            },
+        )
+        .await?;
+    let stars: Vec<Star> = candidates
+        .iter()
+        .filter(|s| choice.selected.contains(&s.id))
+        .cloned()
+        .collect();
+    // Pain points as the pain-point stage wrote them, whatever case the model used.
+    let mapping = choice
+        .star_to_pain_mapping
+        .iter()
+        .map(|(id, mapped)| {
+            let exact = pains
+                .pain_points
+                .iter()
+                .filter(|q| mapped.iter().any(|p| q.eq_ignore_ascii_case(p.trim())))
+                .cloned()
+                .collect();
+            (id.clone(), exact)
+        })
+        .collect();
+    Ok((stars, mapping))
+}
+
+/// Asks the model for the tailored CV (after the STAR choice when enabled).
+pub async fn ask(
+    llm: &LlmService,
+    scope: &CallScope<'_>,
+    master: &MasterCv,
+    pains: &PainPointsOutput,
+    fit: &FitOutput,
+    star_selector: bool,
+) -> Result<CvOutput, Fallback> {
+    let terms = offline::cv::target_terms(pains, Some(fit));
+    let ranked = offline::cv::ranked_stars(master, &terms);
+    let lexical = || {
+        let top: Vec<Star> = ranked.iter().take(3).cloned().collect();
+        let mapping = offline::cv::map_stars_to_pains(&top, pains);
+        (top, mapping)
+    };
+    let (stars, mapping) = if star_selector && ranked.len() >= 2 {
+        let candidates: Vec<Star> = ranked.iter().take(STAR_CANDIDATES).cloned().collect();
+        match choose_stars(llm, scope, &candidates, pains).await {
+            Ok(chosen) => {
+                scope.log.info(format!(
+                    "STAR selection: the model chose {} of {} pre-selected achievements",
+                    chosen.0.len(),
+                    candidates.len()
+                ));
+                chosen
+            }
+            Err(Fallback::Invalid(reason)) => {
+                scope.log.warn(format!(
+                    "STAR selection by the model was rejected ({reason}); using the lexical top three"
+                ));
+                lexical()
+            }
+            Err(other) => return Err(other),
+        }
+    } else {
+        lexical()
+    };
+    let cv = llm.fit_input(scope, "master CV", &master.text, 0.8);
+    let achievements = stars
+        .iter()
+        .map(|s| format!("- {} ({})", s.text, s.role))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let build = |a: &CvAnswer| CvOutput {
+        cv_text: a.cv_text.trim().to_owned(),
+        cv_reasoning: a.cv_reasoning.trim().to_owned(),
+        selected_stars: stars.clone(),
+        star_to_pain_mapping: mapping.clone(),
+    };
+    let answer = llm
+        .ask::<CvAnswer, _>(
+            scope,
+            "cv",
+            &[
+                ("pain_points", &bullet_list(&pains.pain_points)),
+                ("achievements", &achievements),
+                ("master_cv", &cv),
+            ],
+            2500,
+            1,
+            |a| gates::check_cv(&build(a), master).map_err(|g| g.0),
+        )
+        .await?;
+    Ok(build(&answer))
+}
