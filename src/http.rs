@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod auth;
+mod costs;
 mod health;
 mod jobs;
 mod logs;
@@ -92,7 +93,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/api/logs/{run_id}", web::get().to(logs::poll))
         .route("/runs", web::get().to(runs::list))
         .route("/metrics", web::get().to(metrics::metrics))
-        .route("/runs/{run_id}", web::get().to(jobs::status))
+        .route("/runs/{run_id}", web::get().to(costs::run_detail))
+        .route("/api/metrics/budget", web::get().to(costs::budget))
+        .route("/api/metrics/cost-history", web::get().to(costs::history))
         .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
         .default_service(web::to(not_found));
 }

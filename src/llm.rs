@@ -9,6 +9,7 @@
 pub mod anthropic;
 pub mod budget;
 pub mod circuit;
+pub mod costs;
 pub mod guard;
 mod http;
 pub mod openai;

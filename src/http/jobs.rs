@@ -141,7 +141,8 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
     })
 }
 
-async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
+/// The run named in a path, or 400/404.
+pub async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
     let run_id = parse_run_id(raw)?;
     state
         .store
@@ -160,6 +161,7 @@ pub async fn status(state: web::Data<AppState>, path: web::Path<String>) -> Resu
 pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     let records = state.store.load_stages(&run.run_id).await?;
+    let cost = crate::llm::costs::run_cost(&state.store.llm_calls(&run.run_id).await?);
     let mut done = 0usize;
     let stages: Vec<serde_json::Value> = StageName::ALL
         .iter()
@@ -179,6 +181,7 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
                 "attempts": rec.map(|r| r.attempts).unwrap_or(0),
                 "producer": rec.and_then(|r| r.producer),
                 "error": rec.and_then(|r| r.error.clone()),
+                "cost": cost.by_stage.get(name.as_str()),
             })
         })
         .collect();
@@ -202,6 +205,7 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
         "stages": stages,
         "layers": [["pain_points", "research"], ["fit_score"], ["cv", "cover_letter"], ["publisher"]],
         "elapsed_ms": elapsed_ms,
+        "cost": cost,
         "started_at": run.started_at,
         "updated_at": run.updated_at,
         "finished_at": run.finished_at,

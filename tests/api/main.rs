@@ -7,6 +7,7 @@ mod capacity;
 mod dashboard;
 mod helpers;
 mod lifecycle;
+mod llm;
 mod logs;
 mod metrics;
 #[path = "../common/smtp.rs"]

@@ -1,0 +1,647 @@
+//! The LLM stages through the real daemon: a wiremock server stands in for the provider
+//! (OpenAI-compatible or Anthropic) and for FireCrawl, which cannot run here. Answers are
+//! chosen by the prompt's system text, so each stage gets its own. Costs are checked
+//! against hand-computed values.
+
+use std::time::Duration;
+
+use job_runner::config::{Secret, Settings};
+use job_runner::domain::JobId;
+use job_runner::llm::pricing::PriceTable;
+use job_runner::pipeline::master_cv::MasterCv;
+use job_runner::pipeline::offline;
+use job_runner::store::sqlite::SqliteStore;
+use job_runner::store::Store;
+use serde_json::{json, Value};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{posting, spawn_app_with, TestApp, JOB};
+
+const KEY: &str = "sk-test-never-shown-0123456789";
+
+/// A phrase of each prompt's system text (config/prompts/*.md).
+const PAIN: &str = "You analyse job postings";
+const RESEARCH: &str = "You research a company";
+const FIT: &str = "You score how well";
+const STAR: &str = "You choose, for a job seeker";
+const CV: &str = "You tailor a CV";
+const LETTER: &str = "You write a cover letter";
+
+/// Valid answers for the example posting and master CV (the offline outputs pass the gates,
+/// so they serve as a model's answers).
+struct Answers {
+    pain: Value,
+    research: Value,
+    fit: Value,
+    star: Value,
+    cv: Value,
+    letter: Value,
+}
+
+fn answers() -> Answers {
+    let job = posting(JOB, None);
+    let master = MasterCv::parse(include_str!("../../examples/master-cv.md")).unwrap();
+    let pains = offline::pain_points::mine(&job);
+    let fit = offline::fit_score::score(&job, &master, 2026);
+    let research = offline::research::research(&job);
+    let cv = offline::cv::tailor(&master, &pains, &fit);
+    let letter = offline::cover_letter::write(&job, &master, &pains, &research, &fit);
+    Answers {
+        pain: json!(pains),
+        research: json!({
+            "company_research": {
+                "summary": "Northwind Logistics runs freight software (model summary).",
+                "signals": [
+                    {"type": "funding", "description": "Raised a Series B", "date": "2026-03-01", "source": "https://news.example/northwind-series-b"},
+                    {"type": "growth", "description": "Doubled headcount", "date": "unknown", "source": ""}
+                ],
+                "url": "https://northwind.example"
+            },
+            "role_research": {
+                "summary": "The role owns the shipment pipeline (model summary).",
+                "business_impact": ["Fewer failed shipments", "Faster billing", "Lower on-call load"],
+                "why_now": "Volume grows faster than the platform."
+            }
+        }),
+        fit: json!({
+            "fit_score": 82,
+            "fit_rationale": "The CV shows matched evidence for the core requirements. Nothing essential is missing.",
+            "matched_requirements": fit.matched_requirements,
+            "missing_requirements": fit.missing_requirements,
+        }),
+        star: json!({
+            "selected": ["star-1", "star-2"],
+            "star_to_pain_mapping": {"star-1": [pains.pain_points[0]]}
+        }),
+        cv: json!({"cv_text": cv.cv_text, "cv_reasoning": "Model reasoning: lead with the pipeline work."}),
+        letter: json!(letter),
+    }
+}
+
+fn openai_completion(content: &str, input: u64, output: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": input, "completion_tokens": output},
+    }))
+}
+
+fn anthropic_message(content: &str, input: u64, output: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "model": "claude-3-5-haiku-latest",
+        "content": [{"type": "text", "text": content}],
+        "usage": {"input_tokens": input, "output_tokens": output},
+    }))
+}
+
+/// Mounts `answer` for the prompt containing `phrase`.
+async fn answer(server: &MockServer, phrase: &str, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(body_string_contains(phrase))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Mounts every stage's valid answer (OpenAI format), each call using 1,000 input and 200
+/// output tokens.
+async fn mount_all_openai(server: &MockServer, a: &Answers) {
+    for (phrase, v) in [
+        (PAIN, &a.pain),
+        (RESEARCH, &a.research),
+        (FIT, &a.fit),
+        (STAR, &a.star),
+        (CV, &a.cv),
+        (LETTER, &a.letter),
+    ] {
+        answer(server, phrase, openai_completion(&v.to_string(), 1000, 200)).await;
+    }
+}
+
+fn openai_settings(server: &MockServer) -> impl FnOnce(&mut Settings) {
+    let base = format!("{}/v1", server.uri());
+    move |s: &mut Settings| {
+        s.openai_api_key = Some(Secret::new(KEY));
+        s.llm.openai_base_url = base;
+        s.llm.retry_base = Duration::from_millis(1);
+    }
+}
+
+/// Requests the provider received whose body contains `phrase`.
+async fn requests_with(server: &MockServer, phrase: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains(phrase))
+        .collect()
+}
+
+/// Runs the example job to its end; returns the run id and its whole log.
+async fn run_to_end(app: &TestApp) -> (String, String) {
+    let run = app.start_run(JOB).await;
+    let events = app.stream_logs(&run, None).await;
+    let end = events.iter().find(|e| e.event.as_deref() == Some("end")).unwrap();
+    let log = events
+        .iter()
+        .filter(|e| e.event.is_none())
+        .map(|e| e.data.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(end.data, "completed", "{log}");
+    (run, log)
+}
+
+/// Stage name → producer, from the progress endpoint.
+async fn producers(app: &TestApp, run: &str) -> std::collections::BTreeMap<String, String> {
+    let p = app.get_json(&format!("/jobs/{run}/progress")).await;
+    p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["producer"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[actix_web::test]
+async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
+    let server = MockServer::start().await;
+    let a = answers();
+    mount_all_openai(&server, &a).await;
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            s.enable_star_selector = true;
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+        assert_eq!(p[stage], "llm", "{stage}: {log}");
+    }
+    assert!(
+        log.contains("output produced by openai-compatible/gpt-4o-mini"),
+        "{log}"
+    );
+    assert!(log.contains("STAR selection: the model chose 2 of"), "{log}");
+    let auth = &requests_with(&server, PAIN).await[0].headers["authorization"];
+    assert_eq!(auth.to_str().unwrap(), format!("Bearer {KEY}"));
+
+    // Six calls (STAR + CV in the CV stage), each 1,000 × $0.15/M + 200 × $0.60/M =
+    // $0.00015 + $0.00012 = $0.00027; the run: 6 × 0.00027 = $0.00162.
+    let detail = app.get_json(&format!("/runs/{run}")).await;
+    let cost = &detail["cost"];
+    assert_eq!(cost["calls"], 6, "{detail}");
+    assert_eq!(cost["input_tokens"], 6000);
+    assert_eq!(cost["output_tokens"], 1200);
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00162), "{cost}");
+    assert_eq!(cost["by_stage"]["cv"]["calls"], 2);
+    assert!(close(cost["by_stage"]["cv"]["cost_usd"].as_f64().unwrap(), 0.00054));
+    assert_eq!(detail["status"], "completed", "the status document is still there");
+    let progress = app.get_json(&format!("/jobs/{run}/progress")).await;
+    let fit = progress["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "fit_score")
+        .unwrap();
+    assert!(close(fit["cost"]["cost_usd"].as_f64().unwrap(), 0.00027), "{fit}");
+
+    let budget = app.get_json("/api/metrics/budget").await;
+    assert!(
+        close(budget["today"]["cost_usd"].as_f64().unwrap(), 0.00162),
+        "{budget}"
+    );
+    assert_eq!(budget["today"]["calls"], 6);
+    assert_eq!(budget["max_cost_per_run_usd"], 0.5);
+    let history = app.get_json("/api/metrics/cost-history?days=7").await;
+    let day = &history["by_day"][0];
+    assert_eq!(day["runs"], 1, "{history}");
+    assert_eq!(day["models"][0]["model"], "gpt-4o-mini");
+    assert_eq!(day["models"][0]["calls"], 6);
+    let bad = app.get("/api/metrics/cost-history?days=0").await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("days must be 1–365"));
+
+    // The job document carries the model's results; the unsourced signal was dropped.
+    let store = SqliteStore::open(&app.store_path()).await.unwrap();
+    let doc = store
+        .get_job_document(&JobId::parse(JOB).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc["cv_reasoning"], "Model reasoning: lead with the pipeline work.");
+    assert_eq!(doc["fit_score"], 82);
+    assert_eq!(doc["fit_category"], "strong", "derived from the score");
+    assert_eq!(
+        doc["company_research"]["signals"].as_array().unwrap().len(),
+        0,
+        "no sources were researched"
+    );
+    assert!(log.contains("dropped 2 company signal(s)"), "{log}");
+    assert_eq!(doc["selected_stars"].as_array().unwrap().len(), 2);
+    assert!(!log.contains(KEY));
+}
+
+#[actix_web::test]
+async fn with_anthropic_every_stage_uses_the_messages_api() {
+    let server = MockServer::start().await;
+    let a = answers();
+    for (phrase, v) in [
+        (PAIN, &a.pain),
+        (RESEARCH, &a.research),
+        (FIT, &a.fit),
+        (CV, &a.cv),
+        (LETTER, &a.letter),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/v1/messages"))
+            .and(body_string_contains(phrase))
+            .respond_with(anthropic_message(&v.to_string(), 1000, 200))
+            .mount(&server)
+            .await;
+    }
+    let base = server.uri();
+    let app = spawn_app_with(
+        move |s| {
+            s.anthropic_api_key = Some(Secret::new(KEY));
+            s.openai_api_key = Some(Secret::new("sk-other"));
+            s.use_anthropic = true;
+            s.llm.anthropic_base_url = base;
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+        assert_eq!(p[stage], "llm", "{stage}: {log}");
+    }
+    // 5 calls × (1,000 × $0.80/M + 200 × $4/M) = 5 × $0.0016 = $0.008.
+    let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
+    assert_eq!(cost["calls"], 5);
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.008), "{cost}");
+    let key = &requests_with(&server, PAIN).await[0].headers["x-api-key"];
+    assert_eq!(key.to_str().unwrap(), KEY);
+}
+
+#[actix_web::test]
+async fn fenced_json_is_accepted_bad_json_is_repaired_and_hopeless_output_falls_back() {
+    let server = MockServer::start().await;
+    let a = answers();
+    // Pain points: prose around a fenced block.
+    answer(
+        &server,
+        PAIN,
+        openai_completion(
+            &format!("Sure! Here it is:\n```json\n{}\n```\nAnything else?", a.pain),
+            10,
+            10,
+        ),
+    )
+    .await;
+    answer(&server, RESEARCH, openai_completion(&a.research.to_string(), 10, 10)).await;
+    // Fit score: the repair turn (which quotes the gate's complaint) gets a valid answer.
+    Mock::given(method("POST"))
+        .and(body_string_contains(FIT))
+        .and(body_string_contains("It was rejected"))
+        .respond_with(openai_completion(&a.fit.to_string(), 10, 10))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    answer(
+        &server,
+        FIT,
+        openai_completion(r#"{"fit_score": 150, "fit_rationale": "Great."}"#, 10, 10),
+    )
+    .await;
+    answer(&server, CV, openai_completion(&a.cv.to_string(), 10, 10)).await;
+    // Cover letter: never JSON.
+    answer(
+        &server,
+        LETTER,
+        openai_completion("I would rather write a poem.", 10, 10),
+    )
+    .await;
+    let app = spawn_app_with(openai_settings(&server), &[]).await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    assert_eq!(p["pain_points"], "llm", "{log}");
+    assert_eq!(p["fit_score"], "llm", "{log}");
+    assert_eq!(p["cover_letter"], "offline_fallback", "{log}");
+    let fit_calls = requests_with(&server, FIT).await;
+    assert_eq!(fit_calls.len(), 2, "one repair turn");
+    let repair = String::from_utf8_lossy(&fit_calls[1].body).to_string();
+    assert!(
+        repair.contains("fit_score must be an integer 0–100, got 150"),
+        "{repair}"
+    );
+    assert_eq!(
+        requests_with(&server, LETTER).await.len(),
+        3,
+        "first answer and two repairs"
+    );
+    assert!(
+        log.contains("falling back to the offline implementation (invalid output)") && log.contains("no JSON object"),
+        "{log}"
+    );
+    let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
+    assert_eq!(
+        cost["by_stage"]["cover_letter"]["calls"], 3,
+        "failed turns are paid for and recorded"
+    );
+}
+
+#[actix_web::test]
+async fn a_429_is_retried_after_the_providers_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains(PAIN))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_all_openai(&server, &answers()).await;
+    let app = spawn_app_with(openai_settings(&server), &[]).await;
+    let (run, log) = run_to_end(&app).await;
+    assert_eq!(producers(&app, &run).await["pain_points"], "llm", "{log}");
+    let pain_calls = requests_with(&server, PAIN).await;
+    assert_eq!(pain_calls.len(), 2, "the 429 and the retry");
+    let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
+    assert_eq!(cost["by_stage"]["pain_points"]["calls"], 1, "one call, retried inside");
+}
+
+#[actix_web::test]
+async fn a_storm_of_500s_opens_the_circuit_and_the_run_finishes_offline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "overloaded"}})))
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            s.llm.max_attempts = 2;
+            s.llm.circuit_threshold = 2;
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+        assert_eq!(p[stage], "offline_fallback", "{stage}: {log}");
+    }
+    // Pain points and research fail together and open the circuit (threshold 2); the
+    // later stages make no call at all.
+    let total = server.received_requests().await.unwrap().len();
+    assert!((2..=4).contains(&total), "{total} requests: {log}");
+    for phrase in [FIT, CV, LETTER] {
+        assert!(
+            requests_with(&server, phrase).await.is_empty(),
+            "{phrase} called with the circuit open"
+        );
+    }
+    assert!(log.contains("circuit is open"), "{log}");
+}
+
+#[actix_web::test]
+async fn a_rejected_key_is_named_never_shown_and_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"error": {"message": "Incorrect API key provided"}})),
+        )
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(openai_settings(&server), &[]).await;
+    let (run, log) = run_to_end(&app).await;
+    assert!(log.contains("rejected the API key (OPENAI_API_KEY)"), "{log}");
+    assert!(!log.contains(KEY), "the key leaked into the log");
+    assert_eq!(requests_with(&server, PAIN).await.len(), 1, "a 401 is not retried");
+    let p = producers(&app, &run).await;
+    assert_eq!(p["pain_points"], "offline_fallback");
+    let detail = app.get_text(&format!("/runs/{run}")).await;
+    assert!(!detail.contains(KEY));
+}
+
+#[actix_web::test]
+async fn an_exhausted_budget_switches_the_remaining_stages_offline() {
+    let server = MockServer::start().await;
+    let a = answers();
+    // Pain points and research each report 600,000 input and 1,000 output tokens: at
+    // $1/M both ways that is $0.601 each, $1.202 together, past MAX_COST_PER_RUN = $1.
+    answer(&server, PAIN, openai_completion(&a.pain.to_string(), 600_000, 1_000)).await;
+    answer(
+        &server,
+        RESEARCH,
+        openai_completion(&a.research.to_string(), 600_000, 1_000),
+    )
+    .await;
+    mount_all_openai(&server, &a).await;
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            s.llm.model = Some("pricey".into());
+            s.llm.prices = PriceTable::new(&[("pricey", 1.0, 1.0)]);
+            s.llm.max_cost_per_run = 1.0;
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    assert_eq!(
+        (p["pain_points"].as_str(), p["research"].as_str()),
+        ("llm", "llm"),
+        "{log}"
+    );
+    assert_eq!(p["fit_score"], "offline_fallback", "{log}");
+    for stage in ["cv", "cover_letter"] {
+        assert_eq!(p[stage], "offline", "{stage}: {log}");
+    }
+    assert!(log.contains("LLM budget of this run exhausted"), "{log}");
+    assert!(
+        log.contains("MAX_COST_PER_RUN) is spent: this stage runs offline"),
+        "{log}"
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "no call past the budget"
+    );
+    let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 1.202), "{cost}");
+}
+
+#[actix_web::test]
+async fn a_cv_that_invents_an_employer_or_a_metric_is_rejected_by_the_fact_check() {
+    let server = MockServer::start().await;
+    let a = answers();
+    let mut invented = a.cv.clone();
+    invented["cv_text"] = json!(format!(
+        "{}\n\n### Staff Engineer, Globex Corporation\n- Cut cloud costs by 97%\n",
+        a.cv["cv_text"].as_str().unwrap()
+    ));
+    answer(&server, CV, openai_completion(&invented.to_string(), 10, 10)).await;
+    for (phrase, v) in [
+        (PAIN, &a.pain),
+        (RESEARCH, &a.research),
+        (FIT, &a.fit),
+        (LETTER, &a.letter),
+    ] {
+        answer(&server, phrase, openai_completion(&v.to_string(), 10, 10)).await;
+    }
+    let app = spawn_app_with(openai_settings(&server), &[]).await;
+    let (run, log) = run_to_end(&app).await;
+    let cv_calls = requests_with(&server, CV).await;
+    assert_eq!(
+        cv_calls.len(),
+        2,
+        "one repair turn listing the violations, then the fallback"
+    );
+    let repair = String::from_utf8_lossy(&cv_calls[1].body).to_string();
+    assert!(
+        repair.contains("Globex Corporation") && repair.contains("is not in the master CV"),
+        "{repair}"
+    );
+    assert!(repair.contains("97%"), "{repair}");
+    assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{log}");
+    let store = SqliteStore::open(&app.store_path()).await.unwrap();
+    let doc = store
+        .get_job_document(&JobId::parse(JOB).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let cv_text = doc["cv_text"].as_str().unwrap_or_default();
+    assert!(!cv_text.contains("Globex") && !cv_text.contains("97%"), "{cv_text}");
+}
+
+/// FireCrawl answers: company news with a URL, and public profiles.
+async fn mount_firecrawl(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .and(body_string_contains("linkedin.com/in"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "data": [
+            {"url": "https://www.linkedin.com/in/jane-doe", "title": "Jane Doe - Engineering Manager - Northwind Logistics | LinkedIn", "description": "Engineering"},
+            {"url": "https://northwind.example/careers", "title": "Careers", "description": "not a person"}
+        ]})))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "data": [
+            {"url": "https://news.example/northwind-series-b", "title": "Northwind raises Series B", "markdown": "Northwind Logistics raised a Series B in March 2026."}
+        ]})))
+        .mount(server)
+        .await;
+}
+
+fn firecrawl_settings(llm: &MockServer, fc: &MockServer, cap: u32) -> impl FnOnce(&mut Settings) {
+    let (llm_settings, fc_base) = (openai_settings(llm), fc.uri());
+    move |s: &mut Settings| {
+        llm_settings(s);
+        s.firecrawl_api_key = Some(Secret::new("fc-test-key"));
+        s.firecrawl.base_url = fc_base;
+        s.firecrawl.max_calls_per_run = cap;
+    }
+}
+
+#[actix_web::test]
+async fn firecrawl_sources_ground_the_signals_find_contacts_and_are_cached() {
+    let (llm, fc) = (MockServer::start().await, MockServer::start().await);
+    mount_all_openai(&llm, &answers()).await;
+    mount_firecrawl(&fc).await;
+    let app = spawn_app_with(firecrawl_settings(&llm, &fc, 20), &[]).await;
+    let (_, log) = run_to_end(&app).await;
+    assert_eq!(
+        fc.received_requests().await.unwrap().len(),
+        2,
+        "company search and contact search"
+    );
+    let auth = &fc.received_requests().await.unwrap()[0].headers["authorization"];
+    assert_eq!(auth.to_str().unwrap(), "Bearer fc-test-key");
+    let research_prompt = String::from_utf8_lossy(&requests_with(&llm, RESEARCH).await[0].body).to_string();
+    assert!(
+        research_prompt.contains("https://news.example/northwind-series-b"),
+        "sources reach the model"
+    );
+    let store = SqliteStore::open(&app.store_path()).await.unwrap();
+    let doc = store
+        .get_job_document(&JobId::parse(JOB).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signals = doc["company_research"]["signals"].as_array().unwrap();
+    assert_eq!(signals.len(), 1, "the signal without a source is dropped: {log}");
+    assert_eq!(signals[0]["source"], "https://news.example/northwind-series-b");
+    let primary = doc["primary_contacts"].as_array().unwrap();
+    assert_eq!(primary[0]["name"], "Jane Doe", "{log}");
+    assert_eq!(primary[0]["linkedin_url"], "https://www.linkedin.com/in/jane-doe");
+    assert!(primary[0]["linkedin_message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hello Jane"));
+
+    // The same company again: both answers come from the cache, nothing is paid.
+    let (_, log) = run_to_end(&app).await;
+    assert_eq!(fc.received_requests().await.unwrap().len(), 2, "{log}");
+    assert_eq!(log.matches("research cache hit").count(), 2, "{log}");
+}
+
+#[actix_web::test]
+async fn the_per_run_firecrawl_cap_stops_further_calls() {
+    let (llm, fc) = (MockServer::start().await, MockServer::start().await);
+    mount_all_openai(&llm, &answers()).await;
+    mount_firecrawl(&fc).await;
+    let app = spawn_app_with(firecrawl_settings(&llm, &fc, 1), &[]).await;
+    let (_, log) = run_to_end(&app).await;
+    assert_eq!(fc.received_requests().await.unwrap().len(), 1, "{log}");
+    assert!(log.contains("MAX_FIRECRAWL_CALLS_PER_RUN (1) reached"), "{log}");
+    let store = SqliteStore::open(&app.store_path()).await.unwrap();
+    let doc = store
+        .get_job_document(&JobId::parse(JOB).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        doc["primary_contacts"][0]["name"], "Hiring Manager",
+        "role-based contacts"
+    );
+}
+
+#[actix_web::test]
+async fn a_provider_that_times_out_leaves_the_run_to_the_offline_stages() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(openai_completion("{}", 1, 1).set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            s.llm.timeout = Duration::from_millis(300);
+            s.llm.max_attempts = 2;
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    assert!(log.contains("request timed out"), "{log}");
+    assert_eq!(producers(&app, &run).await["pain_points"], "offline_fallback", "{log}");
+    assert_eq!(requests_with(&server, PAIN).await.len(), 2, "a timeout is retried");
+}
