@@ -145,6 +145,25 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
     let fit = doc.get("fit_score").and_then(|v| v.as_u64()).unwrap_or(0);
     let category = doc.get("fit_category").and_then(|v| v.as_str()).unwrap_or("");
     println!("\nFit: {fit}/100 ({category})");
+    let stages = runtime.store.load_stages(&run_id).await.map_err(runtime_err)?;
+    println!("Stages (who produced each output):");
+    for rec in &stages {
+        let producer = rec.producer.map(|p| p.as_str()).unwrap_or("-");
+        println!("  {:<13} {producer}", rec.stage.as_str());
+    }
+    let calls = runtime.store.llm_calls(&run_id).await.map_err(runtime_err)?;
+    if !calls.is_empty() {
+        let cost = crate::llm::costs::run_cost(&calls).total;
+        let unknown = if cost.unknown_cost_calls > 0 {
+            format!(" + {} call(s) of unknown price", cost.unknown_cost_calls)
+        } else {
+            String::new()
+        };
+        println!(
+            "LLM: {} call(s), {} in + {} out tokens, ${:.4}{unknown}",
+            cost.calls, cost.input_tokens, cost.output_tokens, cost.cost_usd
+        );
+    }
     if let Some(cv_path) = doc.get("cv_path").and_then(|v| v.as_str()) {
         let dir = Path::new(cv_path).parent().unwrap_or(Path::new("."));
         println!("Application package in {}:", dir.display());

@@ -253,6 +253,10 @@ impl MongoStore {
             .create_index(idx(doc! {"run_id": 1, "at": 1}, false))
             .await
             .map_err(wrap("create llm call index"))?;
+        self.llm_calls
+            .create_index(idx(doc! {"at_ms": 1}, false))
+            .await
+            .map_err(wrap("create llm call time index"))?;
         let ttl = IndexModel::builder()
             .keys(doc! {"expires_at": 1})
             .options(IndexOptions::builder().expire_after(Duration::from_secs(0)).build())
