@@ -162,7 +162,13 @@ fn load_master(settings: &Settings, profile_ref: Option<&str>) -> Result<MasterC
             path.display()
         )
     })?;
-    MasterCv::parse(&text).map_err(|e| format!("master CV at {}: {e}", path.display()))
+    let master = MasterCv::parse(&text).map_err(|e| format!("master CV at {}: {e}", path.display()))?;
+    // Achievement records beyond the CV, for STAR selection (optional).
+    let kb = path.with_file_name("knowledge-base.md");
+    Ok(match std::fs::read_to_string(&kb) {
+        Ok(records) => master.with_knowledge_base(records),
+        Err(_) => master,
+    })
 }
 
 #[tracing::instrument(name = "run", skip_all, fields(run_id = %run.run_id, job_id = %run.job_id))]
@@ -235,6 +241,12 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
     let outcome = match prepared {
         Err(reason) => DagOutcome::Failed(reason),
         Ok((job, master, outputs, resumed, spent)) => {
+            if master.knowledge_base.is_some() {
+                log.info(format!(
+                    "knowledge-base.md found next to the master CV: {} achievement records in all",
+                    master.star_records().len()
+                ));
+            }
             if !resumed.is_empty() {
                 log.info(format!(
                     "resuming from checkpoint; already completed: {}",

@@ -399,3 +399,93 @@ impl CallHooks for RecordingHooks<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawSettings;
+
+    fn settings(adjust: impl FnOnce(&mut RawSettings)) -> Settings {
+        let mut raw = RawSettings::default();
+        adjust(&mut raw);
+        Settings::from_raw(raw).unwrap()
+    }
+
+    fn chosen(s: &Settings) -> Option<(&'static str, String)> {
+        select(s).0.map(|sel| (sel.provider, sel.base_url))
+    }
+
+    #[test]
+    fn the_old_switches_choose_the_provider() {
+        assert_eq!(chosen(&settings(|_| {})), None, "no key: offline");
+        let all = |r: &mut RawSettings| {
+            r.openai_api_key = Some("sk-o".into());
+            r.anthropic_api_key = Some("sk-a".into());
+            r.openrouter_api_key = Some("sk-r".into());
+        };
+        assert_eq!(
+            chosen(&settings(all)),
+            Some(("openai", "https://api.openai.com/v1".into())),
+            "OpenAI by default"
+        );
+        assert_eq!(
+            chosen(&settings(|r| {
+                all(r);
+                r.use_openrouter = true;
+            })),
+            Some(("openrouter", "https://openrouter.ai/api/v1".into()))
+        );
+        assert_eq!(
+            chosen(&settings(|r| {
+                all(r);
+                r.use_openrouter = true;
+                r.use_anthropic = true;
+            })),
+            Some(("anthropic", "https://api.anthropic.com".into())),
+            "USE_ANTHROPIC wins, as in the old runner"
+        );
+        assert_eq!(
+            chosen(&settings(|r| {
+                r.openai_api_key = Some("local".into());
+                r.openai_base_url = "http://127.0.0.1:8080/v1".into();
+            })),
+            Some(("openai-compatible", "http://127.0.0.1:8080/v1".into())),
+            "a local server through OPENAI_BASE_URL"
+        );
+    }
+
+    #[test]
+    fn a_switch_without_its_key_is_reported_and_ignored() {
+        let s = settings(|r| {
+            r.use_anthropic = true;
+            r.openrouter_api_key = Some("sk-r".into());
+        });
+        let (sel, warnings) = select(&s);
+        assert_eq!(sel.map(|s| s.provider), Some("openrouter"));
+        assert_eq!(
+            warnings,
+            ["USE_ANTHROPIC is set but ANTHROPIC_API_KEY is empty; ignoring it"]
+        );
+    }
+
+    #[tokio::test]
+    async fn stage_models_fall_back_to_llm_model_then_the_provider_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: DynStore = std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).await.unwrap());
+        let s = settings(|r| {
+            r.anthropic_api_key = Some("sk-a".into());
+            r.cv_model = Some("claude-sonnet-4-5".into());
+        });
+        let svc = LlmService::from_settings(&s, store.clone()).unwrap().unwrap();
+        assert_eq!(svc.model(StageName::Cv), "claude-sonnet-4-5");
+        assert_eq!(svc.model(StageName::PainPoints), "claude-3-5-haiku-latest");
+        let s = settings(|r| {
+            r.openai_api_key = Some("sk-o".into());
+            r.llm_model = Some("gpt-4.1-mini".into());
+            r.fit_score_model = Some("gpt-4o".into());
+        });
+        let svc = LlmService::from_settings(&s, store).unwrap().unwrap();
+        assert_eq!(svc.model(StageName::FitScore), "gpt-4o");
+        assert_eq!(svc.model(StageName::CoverLetter), "gpt-4.1-mini");
+    }
+}

@@ -123,14 +123,15 @@ pub fn check_fit(out: &FitOutput) -> Result<(), GateViolations> {
 /// appear in the master CV. Returns what was invented.
 pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations> {
     let mut v = Vec::new();
+    let evidence = master.evidence();
     if out.cv_text.trim().is_empty() {
         v.push("cv_text is empty".into());
     }
     if out.cv_reasoning.trim().is_empty() {
         v.push("cv_reasoning is empty".into());
     }
-    let master_lines: BTreeSet<String> = master.text.lines().map(normalise).collect();
-    let master_norm = normalise(&master.text);
+    let master_lines: BTreeSet<String> = evidence.lines().map(normalise).collect();
+    let master_norm = normalise(&evidence);
     for line in out.cv_text.lines() {
         let t = line.trim();
         if let Some(h) = t.strip_prefix('#') {
@@ -143,11 +144,11 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
         }
     }
     for n in text::metric_numbers(&out.cv_text) {
-        if !master.text.contains(&n) {
+        if !evidence.contains(&n) {
             v.push(format!("number {n:?} is not in the master CV"));
         }
     }
-    let master_years: BTreeSet<u32> = text::years(&master.text).into_iter().collect();
+    let master_years: BTreeSet<u32> = text::years(&evidence).into_iter().collect();
     for y in text::years(&out.cv_text) {
         if !master_years.contains(&y) {
             v.push(format!("date {y} is not in the master CV"));
@@ -168,7 +169,7 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
         "doctorate",
     ] {
         let tailored = out.cv_text.to_lowercase();
-        if tailored.contains(degree) && !master.text.to_lowercase().contains(degree) {
+        if tailored.contains(degree) && !evidence.to_lowercase().contains(degree) {
             v.push(format!("degree {:?} is not in the master CV", degree.trim()));
         }
     }
@@ -199,6 +200,7 @@ pub fn check_cover_letter(
     master: &MasterCv,
 ) -> Result<(), GateViolations> {
     let mut v = Vec::new();
+    let evidence = master.evidence();
     let letter = &out.cover_letter;
     let paragraphs = body_paragraphs(letter).len();
     if !(3..=4).contains(&paragraphs) {
@@ -212,11 +214,11 @@ pub fn check_cover_letter(
         v.push(format!("cover letter does not name the company {company:?}"));
     }
     let numbers = text::metric_numbers(letter);
-    if !numbers.iter().any(|n| master.text.contains(n.as_str())) {
+    if !numbers.iter().any(|n| evidence.contains(n.as_str())) {
         v.push("cover letter cites no metric from the master CV".into());
     }
     for n in &numbers {
-        if !master.text.contains(n.as_str()) && !posting.contains(n.as_str()) {
+        if !evidence.contains(n.as_str()) && !posting.contains(n.as_str()) {
             v.push(format!(
                 "cover letter cites {n:?}, which is in neither the master CV nor the posting"
             ));

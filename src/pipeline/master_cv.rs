@@ -32,6 +32,10 @@ pub struct MasterCv {
     /// Lines between the name and the first section (contact details, headline).
     pub header: Vec<String>,
     pub sections: Vec<CvSection>,
+    /// `knowledge-base.md` next to the master CV, when there is one: more achievement
+    /// records (same markdown shape) for STAR selection, and more evidence for the fact
+    /// checks. Never copied into the CV by the offline tailoring.
+    pub knowledge_base: Option<String>,
 }
 
 /// An achievement bullet with where it came from.
@@ -50,6 +54,7 @@ impl MasterCv {
             name: None,
             header: Vec::new(),
             sections: Vec::new(),
+            knowledge_base: None,
         };
         for raw in markdown.lines() {
             let line = raw.trim_end();
@@ -137,6 +142,38 @@ impl MasterCv {
             .any(|w| t.contains(w))
     }
 
+    /// The CV with a knowledge base attached.
+    pub fn with_knowledge_base(mut self, text: String) -> Self {
+        self.knowledge_base = Some(text).filter(|t| !t.trim().is_empty());
+        self
+    }
+
+    /// What the candidate's facts may be checked against: the master CV plus the knowledge
+    /// base.
+    pub fn evidence(&self) -> std::borrow::Cow<'_, str> {
+        match &self.knowledge_base {
+            Some(kb) => std::borrow::Cow::Owned(format!("{}\n\n{kb}", self.text)),
+            None => std::borrow::Cow::Borrowed(&self.text),
+        }
+    }
+
+    /// Achievement records for STAR selection: the experience bullets, then every bullet
+    /// under a `###` heading of the knowledge base.
+    pub fn star_records(&self) -> Vec<Achievement> {
+        let mut records = self.achievements();
+        if let Some(kb) = self.knowledge_base.as_deref().and_then(|t| MasterCv::parse(t).ok()) {
+            records.extend(kb.sections.iter().flat_map(|s| &s.entries).flat_map(|e| {
+                let role = e.heading.clone().unwrap_or_default();
+                e.bullets.iter().map(move |b| Achievement {
+                    role: role.clone(),
+                    text: b.clone(),
+                    has_metric: !text::metric_numbers(b).is_empty(),
+                })
+            }));
+        }
+        records
+    }
+
     /// Every bullet of the experience sections, with its role heading.
     pub fn achievements(&self) -> Vec<Achievement> {
         self.sections
@@ -199,6 +236,20 @@ pub fn split_role(heading: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_knowledge_base_adds_star_records_and_evidence() {
+        let cv =
+            MasterCv::parse("# Ana\n\n## Experience\n\n### Engineer, Acme (2020–2024)\n- Cut costs by 30%\n").unwrap();
+        assert_eq!(cv.star_records().len(), 1);
+        let cv = cv.with_knowledge_base("## Projects\n\n### Side project, Open source\n- Grew users to 5,000\n".into());
+        let records = cv.star_records();
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[1].role, "Side project, Open source");
+        assert!(records[1].has_metric);
+        assert!(cv.evidence().contains("5,000") && cv.evidence().contains("30%"));
+        assert!(!cv.text.contains("5,000"), "the CV itself is unchanged");
+    }
+
     use super::*;
 
     const CV: &str = "# Ada Lovelace\nada@example.com\n\n## Summary\nEngineer.\n\n## Experience\n### Lead Engineer — Analytical Engines Ltd (2019–Present)\n- Cut costs 30%\n- Led 5 engineers\n\n### Engineer — Babbage & Co (2015–2019)\n- Built the mill\n\n## Education\n- BSc Mathematics, University of London (2011–2015)\n";

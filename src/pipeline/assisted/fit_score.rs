@@ -46,7 +46,7 @@ pub fn problems(a: &FitAnswer, master: &MasterCv) -> Vec<String> {
     if let Err(g) = gates::check_fit(&a.to_output()) {
         v.extend(g.0);
     }
-    let cv_words = text::token_set(&master.text);
+    let cv_words = text::token_set(&master.evidence());
     for m in &a.matched_requirements {
         if text::token_set(m).is_disjoint(&cv_words) {
             v.push(format!(

@@ -49,7 +49,7 @@ fn sort_by_relevance(items: &[String], terms: &BTreeSet<String>) -> Vec<String> 
 /// order), as stars numbered in that order.
 pub fn ranked_stars(cv: &MasterCv, terms: &BTreeSet<String>) -> Vec<Star> {
     let mut ranked: Vec<(usize, usize, crate::pipeline::master_cv::Achievement)> = cv
-        .achievements()
+        .star_records()
         .into_iter()
         .enumerate()
         .map(|(i, a)| (relevance(&a.text, terms), i, a))
