@@ -226,6 +226,7 @@ async fn mongo(uri: &str, runs: usize) {
             error: None,
             artifacts: Default::default(),
             at: chrono::Utc::now(),
+            cost_usd: None,
         };
         let t_stages = Instant::now();
         let output = serde_json::json!({"pain_points": ["a", "b", "c"], "text": "x".repeat(2000)});

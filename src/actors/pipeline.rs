@@ -360,11 +360,33 @@ async fn finalize(run: &Run, deps: &PipelineDeps, log: &RunLog, outcome: DagOutc
             log.warn(format!("could not update job {}: {e}", run.job_id));
         }
     }
+    let cost_usd = match store.llm_calls(&run.run_id).await {
+        Ok(calls) if calls.is_empty() => None,
+        Ok(calls) => {
+            let cost = crate::llm::costs::run_cost(&calls).total;
+            log.info(format!(
+                "LLM spend of this run: ${:.6} over {} call(s){}",
+                cost.cost_usd,
+                cost.calls,
+                if cost.unknown_cost_calls > 0 {
+                    format!(", {} of unknown price", cost.unknown_cost_calls)
+                } else {
+                    String::new()
+                }
+            ));
+            Some(cost.cost_usd)
+        }
+        Err(e) => {
+            log.warn(format!("could not total the run's LLM spend: {e}"));
+            None
+        }
+    };
     let finish = RunFinish {
         status,
         error: error.clone(),
         artifacts,
         at: now,
+        cost_usd,
     };
     match retry_transient("finish_run", || store.finish_run(&run.run_id, owner, &finish)).await {
         Ok(true) => {}

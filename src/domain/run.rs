@@ -99,6 +99,9 @@ pub struct Run {
     pub lease_owner: Option<String>,
     /// The owner must renew its claim before this instant or lose it.
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// USD its LLM calls cost (known prices only), written when the run ends.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 impl Run {
@@ -120,6 +123,7 @@ impl Run {
             attempts: 0,
             lease_owner: None,
             lease_expires_at: None,
+            cost_usd: None,
         }
     }
 }

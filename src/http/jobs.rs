@@ -133,6 +133,8 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
         "finished_at": run.finished_at,
         "error": run.error,
         "attempts": run.attempts,
+        // LLM spend (USD, known prices), once the run has ended; live detail on /runs/<id>.
+        "cost_usd": run.cost_usd,
         // The runner executing it (lease owner), while running.
         "runner": run.lease_owner,
         "profile_ref": run.profile_ref,

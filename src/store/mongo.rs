@@ -191,6 +191,12 @@ fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
             Some(_) => DateTime::<Utc>::from_timestamp_millis(get_int(d, "lease_expires_ms")),
             None => None,
         },
+        cost_usd: match d.get("cost_usd") {
+            Some(Bson::Double(v)) => Some(*v),
+            Some(Bson::Int32(v)) => Some(f64::from(*v)),
+            Some(Bson::Int64(v)) => Some(*v as f64),
+            _ => None,
+        },
     })
 }
 
@@ -527,6 +533,9 @@ impl Store for MongoStore {
         };
         if let Some(e) = &f.error {
             set.insert("error", e.clone());
+        }
+        if let Some(c) = f.cost_usd {
+            set.insert("cost_usd", c);
         }
         let res = self
             .runs

@@ -59,6 +59,8 @@ pub struct RunFinish {
     pub artifacts: BTreeMap<String, String>,
     /// When it ended.
     pub at: DateTime<Utc>,
+    /// USD its LLM calls cost (known prices only).
+    pub cost_usd: Option<f64>,
 }
 
 /// Filter and page for listing runs.

@@ -94,6 +94,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX research_cache_expiry ON research_cache(expires_at);
     CREATE INDEX llm_calls_at ON llm_calls(at);
     "#,
+    // 4: runs carry their LLM cost.
+    r#"
+    ALTER TABLE runs ADD COLUMN cost_usd REAL;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -145,7 +149,7 @@ fn text_error(msg: String) -> rusqlite::Error {
 }
 
 const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
-     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at";
+     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd";
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
     let id: String = row.get(0)?;
@@ -167,6 +171,7 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
         attempts: row.get(11)?,
         lease_owner: row.get(12)?,
         lease_expires_at: opt_ts(row.get(13)?)?,
+        cost_usd: row.get(14)?,
     })
 }
 
@@ -352,7 +357,7 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut stmt = tx.prepare(&format!(
-                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ))?;
                 for r in &runs {
                     stmt.execute(params![
@@ -370,6 +375,7 @@ impl Store for SqliteStore {
                         r.attempts,
                         r.lease_owner,
                         r.lease_expires_at.map(ts),
+                        r.cost_usd,
                     ])?;
                 }
             }
@@ -513,7 +519,7 @@ impl Store for SqliteStore {
         self.call("finish_run", move |c| {
             let n = c.execute(
                 "UPDATE runs SET status = ?3, error = ?4, artifacts = ?5, finished_at = ?6, updated_at = ?6,
-                    lease_owner = NULL, lease_expires_at = NULL
+                    lease_owner = NULL, lease_expires_at = NULL, cost_usd = ?7
                  WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
                 params![
                     id,
@@ -521,7 +527,8 @@ impl Store for SqliteStore {
                     finish.status.as_str(),
                     finish.error,
                     serde_json::to_string(&finish.artifacts).map_err(conversion)?,
-                    ts(finish.at)
+                    ts(finish.at),
+                    finish.cost_usd
                 ],
             )?;
             Ok(n == 1)

@@ -220,6 +220,7 @@ pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
         error: None,
         artifacts: BTreeMap::from([("cv_md_url".to_owned(), "CV.md".to_owned())]),
         at: Utc::now(),
+        cost_usd: Some(0.0123),
     };
     assert!(!store.finish_run(&run.run_id, "intruder", &finish).await.unwrap());
     assert!(!store.requeue_run(&run.run_id, "intruder").await.unwrap());
@@ -227,6 +228,7 @@ pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
     let done = store.get_run(&run.run_id).await.unwrap().unwrap();
     assert_eq!(done.status, RunStatus::Completed);
     assert_eq!(done.artifacts["cv_md_url"], "CV.md");
+    assert_eq!(done.cost_usd, Some(0.0123), "runs carry their LLM cost");
     assert!(done.finished_at.is_some());
     assert!(done.lease_owner.is_none());
     assert!(
@@ -463,6 +465,7 @@ pub async fn active_run_for_job_sees_queued_and_running_only(store: DynStore) {
         error: Some("x".into()),
         artifacts: BTreeMap::new(),
         at: Utc::now(),
+        cost_usd: None,
     };
     store.finish_run(&claimed.run_id, "me", &finish).await.unwrap();
     assert!(store.active_run_for_job(&j).await.unwrap().is_none());
@@ -478,6 +481,7 @@ pub async fn finished_runs_are_counted_by_outcome_since_a_time(store: DynStore) 
             error: None,
             artifacts: BTreeMap::new(),
             at: Utc::now(),
+            cost_usd: None,
         };
         assert!(store.finish_run(&run.run_id, "me", &finish).await.unwrap());
     }
