@@ -112,7 +112,8 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    struct Failing(AtomicU32);
+    /// Always fails with a 500; counts its calls.
+    struct Failing(Arc<AtomicU32>);
 
     #[async_trait]
     impl LlmClient for Failing {
@@ -135,21 +136,8 @@ mod tests {
     #[tokio::test]
     async fn the_circuit_opens_after_the_threshold_and_stops_calling() {
         let guard = Arc::new(ProviderGuard::new("test", 3, Duration::from_secs(60), 1000, 1_000_000));
-        let inner = Arc::new(Failing(AtomicU32::new(0)));
-        struct Shared(Arc<Failing>);
-        #[async_trait]
-        impl LlmClient for Shared {
-            fn provider(&self) -> &str {
-                "test"
-            }
-            fn model(&self) -> &str {
-                "m"
-            }
-            async fn complete(&self, r: &LlmRequest) -> Result<LlmResponse, LlmError> {
-                self.0.complete(r).await
-            }
-        }
-        let client = GuardedClient::new(Box::new(Shared(Arc::clone(&inner))), Arc::clone(&guard));
+        let calls = Arc::new(AtomicU32::new(0));
+        let client = GuardedClient::new(Box::new(Failing(Arc::clone(&calls))), Arc::clone(&guard));
         let req = LlmRequest {
             system: "s".into(),
             user: "u".into(),
@@ -162,6 +150,6 @@ mod tests {
         }
         assert!(guard.circuit_open());
         assert!(matches!(client.complete(&req).await, Err(LlmError::CircuitOpen { .. })));
-        assert_eq!(inner.0.load(Ordering::SeqCst), 3, "no call while open");
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "no call while open");
     }
 }

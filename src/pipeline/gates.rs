@@ -61,30 +61,45 @@ pub fn check_pain_points(out: &PainPointsOutput) -> Result<(), GateViolations> {
     verdict(v)
 }
 
-/// Research: summaries present, 3–5 business impacts, signals typed and sourced.
-pub fn check_research(out: &ResearchOutput) -> Result<(), GateViolations> {
+/// The parts of research any producer must get right: a company summary, known signal
+/// types, 3–5 business impacts and `why_now` (sources are checked apart).
+pub fn research_content_problems<'a>(
+    summary: &str,
+    signal_kinds: impl IntoIterator<Item = &'a str>,
+    role: &crate::pipeline::outputs::RoleResearch,
+) -> Vec<String> {
     let mut v = Vec::new();
-    if out.company_research.summary.trim().is_empty() {
+    if summary.trim().is_empty() {
         v.push("company_research.summary is empty".into());
     }
-    for s in &out.company_research.signals {
-        if !SIGNAL_TYPES.contains(&s.kind.as_str()) {
+    for kind in signal_kinds {
+        if !SIGNAL_TYPES.contains(&kind) {
             v.push(format!(
-                "signal type {:?} is not one of {}",
-                s.kind,
+                "signal type {kind:?} is not one of {}",
                 SIGNAL_TYPES.join(", ")
             ));
         }
-        if !s.source.starts_with("http") {
-            v.push(format!("signal {:?} has no source URL", s.description));
-        }
     }
-    let n = out.role_research.business_impact.len();
+    let n = role.business_impact.len();
     if !(3..=5).contains(&n) {
         v.push(format!("role_research.business_impact must have 3–5 items, has {n}"));
     }
-    if out.role_research.why_now.trim().is_empty() {
+    if role.why_now.trim().is_empty() {
         v.push("role_research.why_now is empty".into());
+    }
+    v
+}
+
+/// Research: summaries present, 3–5 business impacts, signals typed and sourced.
+pub fn check_research(out: &ResearchOutput) -> Result<(), GateViolations> {
+    let c = &out.company_research;
+    let mut v = research_content_problems(
+        &c.summary,
+        c.signals.iter().map(|s| s.kind.as_str()),
+        &out.role_research,
+    );
+    for s in c.signals.iter().filter(|s| !s.source.starts_with("http")) {
+        v.push(format!("signal {:?} has no source URL", s.description));
     }
     if out.primary_contacts.is_empty() {
         v.push("primary_contacts is empty".into());

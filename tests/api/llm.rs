@@ -170,6 +170,16 @@ async fn producers(app: &TestApp, run: &str) -> std::collections::BTreeMap<Strin
         .collect()
 }
 
+/// The example job's document as the run left it.
+async fn job_document(app: &TestApp) -> serde_json::Map<String, Value> {
+    let store = SqliteStore::open(&app.store_path()).await.unwrap();
+    store
+        .get_job_document(&JobId::parse(JOB).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
@@ -246,12 +256,7 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     assert!(bad.text().await.unwrap().contains("days must be 1–365"));
 
     // The job document carries the model's results; the unsourced signal was dropped.
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    let doc = store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = job_document(&app).await;
     assert_eq!(doc["cv_reasoning"], "Model reasoning: lead with the pipeline work.");
     assert_eq!(doc["fit_score"], 82);
     assert_eq!(doc["fit_category"], "strong", "derived from the score");
@@ -533,12 +538,7 @@ async fn a_cv_that_invents_an_employer_or_a_metric_is_rejected_by_the_fact_check
     );
     assert!(repair.contains("97%"), "{repair}");
     assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{log}");
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    let doc = store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = job_document(&app).await;
     let cv_text = doc["cv_text"].as_str().unwrap_or_default();
     assert!(!cv_text.contains("Globex") && !cv_text.contains("97%"), "{cv_text}");
 }
@@ -592,12 +592,7 @@ async fn firecrawl_sources_ground_the_signals_find_contacts_and_are_cached() {
         research_prompt.contains("https://news.example/northwind-series-b"),
         "sources reach the model"
     );
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    let doc = store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = job_document(&app).await;
     let signals = doc["company_research"]["signals"].as_array().unwrap();
     assert_eq!(signals.len(), 1, "the signal without a source is dropped: {log}");
     assert_eq!(signals[0]["source"], "https://news.example/northwind-series-b");
@@ -624,12 +619,7 @@ async fn the_per_run_firecrawl_cap_stops_further_calls() {
     let (_, log) = run_to_end(&app).await;
     assert_eq!(fc.received_requests().await.unwrap().len(), 1, "{log}");
     assert!(log.contains("MAX_FIRECRAWL_CALLS_PER_RUN (1) reached"), "{log}");
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    let doc = store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = job_document(&app).await;
     assert_eq!(
         doc["primary_contacts"][0]["name"], "Hiring Manager",
         "role-based contacts"

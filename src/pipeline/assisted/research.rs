@@ -9,17 +9,9 @@ use serde::Deserialize;
 
 use crate::domain::JobPosting;
 use crate::llm::service::{CallScope, Fallback, LlmService};
+use crate::pipeline::gates;
 use crate::pipeline::outputs::{CompanyResearch, CompanySignal, RoleResearch};
 use crate::research::Page;
-
-const SIGNAL_TYPES: &[&str] = &[
-    "funding",
-    "acquisition",
-    "leadership_change",
-    "product_launch",
-    "partnership",
-    "growth",
-];
 
 /// A signal as the model wrote it (source possibly missing).
 #[derive(Debug, Deserialize)]
@@ -58,27 +50,11 @@ fn normal(url: &str) -> String {
 
 /// Problems the model can repair (sources are filtered, not repaired).
 pub fn problems(a: &ResearchAnswer) -> Vec<String> {
-    let mut v = Vec::new();
-    if a.company_research.summary.trim().is_empty() {
-        v.push("company_research.summary is empty".into());
-    }
-    for s in &a.company_research.signals {
-        if !SIGNAL_TYPES.contains(&s.kind.as_str()) {
-            v.push(format!(
-                "signal type {:?} is not one of {}",
-                s.kind,
-                SIGNAL_TYPES.join(", ")
-            ));
-        }
-    }
-    let n = a.role_research.business_impact.len();
-    if !(3..=5).contains(&n) {
-        v.push(format!("role_research.business_impact must have 3–5 items, has {n}"));
-    }
-    if a.role_research.why_now.trim().is_empty() {
-        v.push("role_research.why_now is empty".into());
-    }
-    v
+    gates::research_content_problems(
+        &a.company_research.summary,
+        a.company_research.signals.iter().map(|s| s.kind.as_str()),
+        &a.role_research,
+    )
 }
 
 /// The answer with every signal whose source is not among `allowed` dropped; returns the
