@@ -1,7 +1,8 @@
 //! Web research through FireCrawl: company pages and news for the research stage, public
-//! profiles for contact discovery. Every request is rate limited across all runs
-//! (`FIRECRAWL_RATE_PER_MINUTE`), counted against the run's allowance
-//! (`MAX_FIRECRAWL_CALLS_PER_RUN`), and its answer cached in the store for
+//! profiles for contact discovery. Searches ask FireCrawl to scrape each result in the same
+//! call (`scrapeOptions`), so one request yields the pages' text. Every request is rate
+//! limited across all runs (`FIRECRAWL_RATE_PER_MINUTE`), counted against the run's
+//! allowance (`MAX_FIRECRAWL_CALLS_PER_RUN`), and its answer cached in the store for
 //! `RESEARCH_CACHE_TTL_HOURS`, so the same company is not paid for twice. Cache hits are free.
 
 use std::num::NonZeroU32;
@@ -80,23 +81,6 @@ impl Firecrawl {
             .and_then(Value::as_array)
             .map(|items| items.iter().filter_map(page_of).collect())
             .unwrap_or_default())
-    }
-
-    /// One page as markdown.
-    pub async fn scrape(&self, url: &str, spend: &RunSpend, log: &RunLog) -> Result<Page, String> {
-        let key = format!("firecrawl:scrape:{url}");
-        let body = json!({"url": url, "formats": ["markdown"], "onlyMainContent": true});
-        let v = self.cached_post(&key, "/v1/scrape", &body, spend, log).await?;
-        let data = v.get("data").cloned().unwrap_or(Value::Null);
-        let mut page = page_of(&data).unwrap_or(Page {
-            url: url.to_owned(),
-            title: String::new(),
-            text: String::new(),
-        });
-        if page.url.is_empty() {
-            page.url = url.to_owned();
-        }
-        Ok(page)
     }
 
     async fn cached_post(

@@ -152,4 +152,46 @@ mod tests {
         assert!(matches!(client.complete(&req).await, Err(LlmError::CircuitOpen { .. })));
         assert_eq!(calls.load(Ordering::SeqCst), 3, "no call while open");
     }
+
+    #[tokio::test]
+    async fn requests_and_tokens_per_minute_are_limited_per_provider() {
+        let guard = Arc::new(ProviderGuard::new("test", 5, Duration::from_secs(60), 2, 1_000));
+        struct Ok1;
+        #[async_trait]
+        impl LlmClient for Ok1 {
+            fn provider(&self) -> &str {
+                "test"
+            }
+            fn model(&self) -> &str {
+                "m"
+            }
+            async fn complete(&self, _: &LlmRequest) -> Result<LlmResponse, LlmError> {
+                Ok(LlmResponse {
+                    text: "{}".into(),
+                    input_tokens: 1,
+                    output_tokens: 1,
+                    model: "m".into(),
+                })
+            }
+        }
+        // Two clients (two stages' models) share the provider's allowance.
+        let a = GuardedClient::new(Box::new(Ok1), Arc::clone(&guard));
+        let b = GuardedClient::new(Box::new(Ok1), Arc::clone(&guard));
+        let req = LlmRequest {
+            system: "s".repeat(400),
+            user: "u".into(),
+            json: true,
+            max_tokens: 300,
+            temperature: 0.0,
+        };
+        a.complete(&req).await.unwrap();
+        b.complete(&req).await.unwrap();
+        assert!(guard.requests.check().is_err(), "a third request this minute must wait");
+        // Each call took ~401 estimated tokens of the 1,000 per minute: 802 used, 300 more do not fit.
+        let n = NonZeroU32::new(300).unwrap();
+        assert!(
+            matches!(guard.tokens.check_n(n), Ok(Err(_))),
+            "the token allowance is spent too"
+        );
+    }
 }
