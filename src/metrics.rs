@@ -48,6 +48,9 @@ pub struct Metrics {
     llm_tokens: Mutex<BTreeMap<(String, String, String), u64>>,
     llm_cost: Mutex<BTreeMap<(String, String), f64>>,
     llm_circuit_open: Mutex<BTreeMap<String, bool>>,
+    llm_calls: Mutex<BTreeMap<(String, String, String), u64>>,
+    stage_producers: Mutex<BTreeMap<(String, String), u64>>,
+    firecrawl_requests: Mutex<BTreeMap<String, u64>>,
     sse_subscribers: AtomicI64,
     log_lines_dropped: AtomicU64,
     alerts_sent: Mutex<BTreeMap<String, u64>>,
@@ -131,6 +134,25 @@ impl Metrics {
                 .entry((provider.to_owned(), model.to_owned()))
                 .or_default() += c;
         }
+    }
+
+    /// One LLM call (with its retries) ended: `ok`, `invalid_output` or `error`.
+    pub fn llm_call_outcome(&self, provider: &str, model: &str, outcome: &str) {
+        *lock(&self.llm_calls)
+            .entry((provider.to_owned(), model.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// A stage output was checkpointed, produced by `llm`, `offline` or `offline_fallback`.
+    pub fn stage_produced(&self, stage: &str, producer: &str) {
+        *lock(&self.stage_producers)
+            .entry((stage.to_owned(), producer.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// A FireCrawl request: `ok`, `error`, `cache_hit` or `capped` (not sent).
+    pub fn firecrawl_request(&self, outcome: &str) {
+        *lock(&self.firecrawl_requests).entry(outcome.to_owned()).or_default() += 1;
     }
 
     /// A provider's circuit breaker opened (`true`) or closed.
@@ -281,6 +303,48 @@ impl Metrics {
                 "job_runner_llm_circuit_open{{provider=\"{}\"}} {}",
                 esc(p),
                 u8::from(*open)
+            );
+        }
+        family(
+            &mut o,
+            "job_runner_llm_calls_total",
+            "counter",
+            "LLM calls (retries included in one call) by provider, model and outcome.",
+        );
+        for ((p, m, outcome), v) in lock(&self.llm_calls).iter() {
+            let _ = writeln!(
+                o,
+                "job_runner_llm_calls_total{{provider=\"{}\",model=\"{}\",outcome=\"{}\"}} {v}",
+                esc(p),
+                esc(m),
+                esc(outcome)
+            );
+        }
+        family(
+            &mut o,
+            "job_runner_stage_outputs_total",
+            "counter",
+            "Checkpointed stage outputs by stage and producer (llm, offline, offline_fallback).",
+        );
+        for ((stage, producer), v) in lock(&self.stage_producers).iter() {
+            let _ = writeln!(
+                o,
+                "job_runner_stage_outputs_total{{stage=\"{}\",producer=\"{}\"}} {v}",
+                esc(stage),
+                esc(producer)
+            );
+        }
+        family(
+            &mut o,
+            "job_runner_firecrawl_requests_total",
+            "counter",
+            "FireCrawl requests by outcome (ok, error, cache_hit, capped).",
+        );
+        for (outcome, v) in lock(&self.firecrawl_requests).iter() {
+            let _ = writeln!(
+                o,
+                "job_runner_firecrawl_requests_total{{outcome=\"{}\"}} {v}",
+                esc(outcome)
             );
         }
         family(&mut o, "job_runner_sse_subscribers", "gauge", "Open log streams.");

@@ -94,6 +94,7 @@ impl Firecrawl {
         let now = chrono::Utc::now();
         match self.store.cache_get(key, now).await {
             Ok(Some(v)) => {
+                crate::metrics::global().firecrawl_request("cache_hit");
                 log.info(format!("research cache hit for {path} (no FireCrawl call)"));
                 return Ok(v);
             }
@@ -101,12 +102,30 @@ impl Firecrawl {
             Err(e) => log.warn(format!("research cache unavailable ({e}); asking FireCrawl")),
         }
         if !spend.take_firecrawl_call(self.max_calls_per_run) {
+            crate::metrics::global().firecrawl_request("capped");
             return Err(format!(
                 "MAX_FIRECRAWL_CALLS_PER_RUN ({}) reached for this run",
                 self.max_calls_per_run
             ));
         }
         self.limiter.until_ready().await;
+        let answer = self.post(path, body).await;
+        crate::metrics::global().firecrawl_request(if answer.is_ok() { "ok" } else { "error" });
+        let v = answer?;
+        log.info(format!(
+            "FireCrawl {path}: call {} of at most {} for this run",
+            spend.firecrawl_calls(),
+            self.max_calls_per_run
+        ));
+        let expires = now + chrono::Duration::from_std(self.cache_ttl).unwrap_or_default();
+        if let Err(e) = self.store.cache_put(key, &v, expires).await {
+            log.warn(format!("could not cache the FireCrawl answer: {e}"));
+        }
+        Ok(v)
+    }
+
+    /// One request, its status mapped to a message that never shows the key.
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
         let res = self
             .http
             .post(format!("{}{path}", self.base_url))
@@ -137,15 +156,6 @@ impl Firecrawl {
                 "FireCrawl {path} reported failure: {}",
                 v.get("error").and_then(Value::as_str).unwrap_or("no reason given")
             ));
-        }
-        log.info(format!(
-            "FireCrawl {path}: call {} of at most {} for this run",
-            spend.firecrawl_calls(),
-            self.max_calls_per_run
-        ));
-        let expires = now + chrono::Duration::from_std(self.cache_ttl).unwrap_or_default();
-        if let Err(e) = self.store.cache_put(key, &v, expires).await {
-            log.warn(format!("could not cache the FireCrawl answer: {e}"));
         }
         Ok(v)
     }

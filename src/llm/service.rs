@@ -366,6 +366,7 @@ impl CallHooks for RecordingHooks<'_> {
         }
         let provider = self.service.provider.clone();
         crate::metrics::global().llm_call(&provider, &self.model, input, output, cost);
+        crate::metrics::global().llm_call_outcome(&provider, &self.model, outcome.as_str());
         let cost_text = cost
             .map(|c| format!("${c:.6}"))
             .unwrap_or_else(|| "unknown cost".into());

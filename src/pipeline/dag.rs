@@ -190,6 +190,7 @@ async fn accept_output(
     ));
     log.stage_changed(stage, StageStatus::Completed);
     crate::metrics::global().stage_finished(stage.as_str(), "completed", elapsed);
+    crate::metrics::global().stage_produced(stage.as_str(), res.producer.as_str());
     Ok(())
 }
 

@@ -268,6 +268,14 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     assert!(log.contains("dropped 2 company signal(s)"), "{log}");
     assert_eq!(doc["selected_stars"].as_array().unwrap().len(), 2);
     assert!(!log.contains(KEY));
+    let metrics = app.get_text("/metrics").await;
+    for needle in [
+        "job_runner_stage_outputs_total{stage=\"cv\",producer=\"llm\"}",
+        "job_runner_llm_calls_total{provider=\"openai-compatible\",model=\"gpt-4o-mini\",outcome=\"ok\"}",
+        "job_runner_llm_cost_usd_total{provider=\"openai-compatible\",model=\"gpt-4o-mini\"}",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from /metrics");
+    }
 }
 
 #[actix_web::test]
@@ -608,6 +616,8 @@ async fn firecrawl_sources_ground_the_signals_find_contacts_and_are_cached() {
     let (_, log) = run_to_end(&app).await;
     assert_eq!(fc.received_requests().await.unwrap().len(), 2, "{log}");
     assert_eq!(log.matches("research cache hit").count(), 2, "{log}");
+    let metrics = app.get_text("/metrics").await;
+    assert!(metrics.contains("job_runner_firecrawl_requests_total{outcome=\"cache_hit\"}"));
 }
 
 #[actix_web::test]
