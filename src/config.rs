@@ -1055,4 +1055,54 @@ mod tests {
         assert!(!out.contains("sk-live-abcdef"));
         assert!(out.contains("RUNNER_API_SECRET = ****"));
     }
+
+    #[test]
+    fn llm_settings_are_validated_and_prices_come_from_toml_or_json() {
+        let figment = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(Serialized::default(
+                "llm_prices",
+                r#"{"my-model": {"input": 0.1, "output": 0.2}}"#,
+            ))
+            .merge(Serialized::default("max_cost_per_run", "0.25"))
+            .merge(Serialized::default("cv_model", "gpt-4o"));
+        let r: RawSettings = figment.extract().unwrap();
+        let s = Settings::from_raw(r).unwrap();
+        assert_eq!(s.llm.prices.len(), 1, "LLM_PRICES replaces the table");
+        assert!((s.llm.prices.cost("my-model", 1_000_000, 1_000_000).unwrap() - 0.3).abs() < 1e-12);
+        assert_eq!(s.llm.max_cost_per_run, 0.25);
+        assert_eq!(s.llm.stage_models[&StageName::Cv], "gpt-4o");
+        assert!(Settings::from_raw(raw())
+            .unwrap()
+            .llm
+            .prices
+            .price("gpt-4o-mini")
+            .is_some());
+
+        let mut r = raw();
+        r.max_cost_per_run = -1.0;
+        r.openai_base_url = "localhost:8080".into();
+        r.max_firecrawl_calls_per_run = 5000;
+        r.llm_prices.insert(
+            "bad".into(),
+            lenient::PriceRow {
+                input: -1.0,
+                output: 0.0,
+            },
+        );
+        let err = Settings::from_raw(r).unwrap_err().to_string();
+        assert!(err.contains("MAX_COST_PER_RUN must be a number ≥ 0"), "{err}");
+        assert!(err.contains("OPENAI_BASE_URL must be an http(s) URL"), "{err}");
+        assert!(
+            err.contains("MAX_FIRECRAWL_CALLS_PER_RUN must be 0–1000, got 5000"),
+            "{err}"
+        );
+        assert!(err.contains("LLM_PRICES: prices of \"bad\""), "{err}");
+        let bad_json: Result<RawSettings, _> = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(Serialized::default("llm_prices", "not json"))
+            .extract();
+        assert!(bad_json
+            .unwrap_err()
+            .to_string()
+            .contains("LLM_PRICES must be a JSON object"));
+    }
 }

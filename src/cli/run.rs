@@ -42,6 +42,7 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
         .next()
         .ok_or_else(|| CliError::new(EXIT_INPUT, format!("{} holds no posting", posting.display())))?;
 
+    println!("LLM: {}", crate::llm::service::selection_summary(&settings));
     let runtime = Runtime::start(settings)
         .await
         .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;

@@ -99,6 +99,14 @@ fn select(s: &Settings) -> (Option<Selection>, Vec<String>) {
     (chosen, warnings)
 }
 
+/// One line saying which provider the settings select, for the `run` command's output.
+pub fn selection_summary(s: &Settings) -> String {
+    match select(s).0 {
+        Some(sel) => format!("{} at {} (offline fallback per stage)", sel.provider, sel.base_url),
+        None => "no API key configured: every stage runs offline".into(),
+    }
+}
+
 /// Why a stage runs offline instead of with the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fallback {

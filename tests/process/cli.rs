@@ -128,6 +128,14 @@ fn run_builds_a_package_offline_and_prints_where_it_is() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Application package in"), "{stdout}");
+    assert!(
+        stdout.contains("LLM: no API key configured: every stage runs offline"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  cover_letter  offline"),
+        "who produced each output: {stdout}"
+    );
     let folder = dir
         .path()
         .join("applications/St_Helena_Hospital/Registered_Nurse_Intensive_Care");
