@@ -75,6 +75,15 @@ impl CircuitBreaker {
         };
     }
 
+    /// A call that was allowed ended without an outcome (its run was cancelled): a
+    /// half-open probe slot is freed for the next call instead of being held forever.
+    pub fn abandon(&self) {
+        let mut s = self.lock();
+        if let State::HalfOpen { probing: true } = *s {
+            *s = State::HalfOpen { probing: false };
+        }
+    }
+
     /// True while calls are refused (for metrics and logs).
     pub fn is_open(&self) -> bool {
         matches!(*self.lock(), State::Open { until } if Instant::now() < until)
@@ -108,5 +117,20 @@ mod tests {
         assert!(b.allow_at(much_later));
         b.record_at(true, much_later);
         assert!(b.allow_at(much_later) && b.allow_at(much_later), "closed again");
+    }
+
+    #[test]
+    fn an_abandoned_probe_frees_the_probe_slot() {
+        let b = CircuitBreaker::new(1, Duration::from_secs(30));
+        let t0 = Instant::now();
+        b.record_at(false, t0);
+        let later = t0 + Duration::from_secs(31);
+        assert!(b.allow_at(later), "probe");
+        b.abandon();
+        assert!(b.allow_at(later), "the next call may probe");
+        b.abandon();
+        b.record_at(true, later);
+        b.abandon();
+        assert!(b.allow_at(later), "abandon leaves a closed circuit closed");
     }
 }

@@ -54,6 +54,17 @@ impl ProviderGuard {
     }
 }
 
+/// Frees the breaker's probe slot when a call is abandoned mid-flight.
+struct Pending<'a>(Option<&'a CircuitBreaker>);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            c.abandon();
+        }
+    }
+}
+
 /// A client behind its provider's guard.
 pub struct GuardedClient {
     inner: Box<dyn LlmClient>,
@@ -90,7 +101,11 @@ impl LlmClient for GuardedClient {
         // A request larger than a minute's allowance waits for the whole allowance.
         let n = NonZeroU32::new(tokens.clamp(1, u64::from(g.tokens_per_minute)) as u32).expect("at least 1");
         let _ = g.tokens.until_n_ready(n).await;
+        // If this future is dropped (the run was cancelled) before the outcome is recorded,
+        // the guard frees a half-open probe slot, so the breaker cannot stay stuck.
+        let mut pending = Pending(Some(&g.circuit));
         let result = self.inner.complete(request).await;
+        pending.0 = None;
         // Failures that say the provider (not this request) is in trouble count; a 400 or an
         // unknown model does not trip the breaker for everyone else.
         let provider_failed = matches!(result, Err(LlmError::Transient { .. } | LlmError::Auth { .. }));
