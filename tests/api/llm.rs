@@ -657,3 +657,36 @@ async fn a_provider_that_times_out_leaves_the_run_to_the_offline_stages() {
     assert_eq!(producers(&app, &run).await["pain_points"], "offline_fallback", "{log}");
     assert_eq!(requests_with(&server, PAIN).await.len(), 2, "a timeout is retried");
 }
+
+#[actix_web::test]
+async fn with_openrouter_the_openai_compatible_client_goes_to_openrouter() {
+    let server = MockServer::start().await;
+    mount_all_openai(&server, &answers()).await;
+    let base = format!("{}/api/v1", server.uri());
+    let app = spawn_app_with(
+        move |s| {
+            s.openrouter_api_key = Some(Secret::new("sk-or-test-key"));
+            s.openai_api_key = Some(Secret::new(KEY));
+            s.use_openrouter = true;
+            s.llm.openrouter_base_url = base;
+            s.llm.model = Some("openai/gpt-4o-mini".into());
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    assert!(
+        log.contains("output produced by openrouter/openai/gpt-4o-mini"),
+        "{log}"
+    );
+    assert_eq!(producers(&app, &run).await["cover_letter"], "llm");
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| r.url.path() == "/api/v1/chat/completions"));
+    assert_eq!(
+        requests[0].headers["authorization"].to_str().unwrap(),
+        "Bearer sk-or-test-key"
+    );
+    // 5 calls × (1,000 × $0.15/M + 200 × $0.60/M) = $0.00135 at the table's OpenRouter price.
+    let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00135), "{cost}");
+}
