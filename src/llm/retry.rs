@@ -26,17 +26,22 @@ impl Default for RetryPolicy {
     }
 }
 
-/// The wait before attempt `attempt + 1`: the provider's `Retry-After` when given, else a
-/// random share of an exponentially growing cap ("full jitter").
-pub fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
+/// The longest `Retry-After` waited for; a provider asking for more is not retried (the
+/// stage falls back rather than stall, and never retries earlier than asked).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// The wait before attempt `attempt + 1`: the provider's `Retry-After` when given (`None`
+/// when it asks for more than [`MAX_RETRY_AFTER`]), else a random share of an
+/// exponentially growing cap ("full jitter").
+pub fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
     if let Some(wait) = retry_after {
-        return wait.min(policy.max_backoff);
+        return (wait <= MAX_RETRY_AFTER).then_some(wait);
     }
     let cap = policy
         .base
         .saturating_mul(1u32 << attempt.min(16))
         .min(policy.max_backoff);
-    Duration::from_millis(rand::random_range(0..=cap.as_millis() as u64))
+    Some(Duration::from_millis(rand::random_range(0..=cap.as_millis() as u64)))
 }
 
 /// Calls `client` until it succeeds, fails permanently, runs out of attempts, or the next
@@ -55,7 +60,9 @@ pub async fn complete_with_retries(
             Err(LlmError::Transient { retry_after, .. }) if attempt < policy.max_attempts => *retry_after,
             _ => return (result, attempt),
         };
-        let wait = backoff(policy, attempt, retry_after);
+        let Some(wait) = backoff(policy, attempt, retry_after) else {
+            return (result, attempt);
+        };
         if Instant::now() + wait >= deadline {
             return (result, attempt);
         }
@@ -73,10 +80,22 @@ mod tests {
     #[test]
     fn retry_after_wins_and_backoff_is_bounded() {
         let p = RetryPolicy::default();
-        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(300))), p.max_backoff);
+        assert_eq!(
+            backoff(&p, 1, Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            backoff(&p, 1, Some(Duration::from_secs(60))),
+            Some(Duration::from_secs(60)),
+            "honoured even above the backoff cap"
+        );
+        assert_eq!(
+            backoff(&p, 1, Some(Duration::from_secs(300))),
+            None,
+            "too long: give up"
+        );
         for attempt in 1..20 {
-            assert!(backoff(&p, attempt, None) <= p.max_backoff);
+            assert!(backoff(&p, attempt, None).unwrap() <= p.max_backoff);
         }
     }
 }

@@ -271,6 +271,7 @@ impl LlmService {
     /// Renders prompt `prompt`, asks the stage's model for a `T` that passes `validate`
     /// (with at most `max_repairs` repair turns), and records every call. `Err` says why
     /// the stage must fall back to offline.
+    #[tracing::instrument(name = "llm", skip_all, fields(run_id = %scope.run_id, stage = %scope.stage, prompt))]
     pub async fn ask<T, V>(
         &self,
         scope: &CallScope<'_>,
