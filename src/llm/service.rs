@@ -498,4 +498,32 @@ mod tests {
         assert_eq!(svc.model(StageName::FitScore), "gpt-4o");
         assert_eq!(svc.model(StageName::CoverLetter), "gpt-4.1-mini");
     }
+
+    #[tokio::test]
+    async fn a_prompts_dir_must_hold_every_prompt_and_replaces_the_shipped_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: DynStore = std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).await.unwrap());
+        let prompts = dir.path().join("prompts");
+        std::fs::create_dir(&prompts).unwrap();
+        std::fs::write(prompts.join("cv.md"), "Only the CV prompt.\n---user---\n{{master_cv}}").unwrap();
+        let s = settings(|r| {
+            r.openai_api_key = Some("sk-o".into());
+            r.prompts_dir = Some(prompts.display().to_string());
+        });
+        let err = LlmService::from_settings(&s, store.clone()).err().unwrap();
+        assert!(
+            err.starts_with("PROMPTS_DIR:") && err.contains("pain_points.md"),
+            "{err}"
+        );
+        assert!(!err.contains("cv.md"), "the CV prompt is there: {err}");
+        for (name, text) in crate::llm::prompts::SHIPPED {
+            std::fs::write(prompts.join(format!("{name}.md")), text.replace("You ", "Thou ")).unwrap();
+        }
+        let svc = LlmService::from_settings(&s, store).unwrap().unwrap();
+        let p = svc
+            .prompts
+            .render("cv", &[("pain_points", "-"), ("achievements", "-"), ("master_cv", "-")])
+            .unwrap();
+        assert!(p.system.starts_with("Thou tailor"), "{}", p.system);
+    }
 }
