@@ -177,3 +177,52 @@ pub async fn ask(
         .await?;
     Ok(build(&answer))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn star(id: &str) -> Star {
+        Star {
+            id: id.into(),
+            role: "Engineer, Acme".into(),
+            text: format!("Achievement {id}"),
+            has_metric: false,
+        }
+    }
+
+    #[test]
+    fn a_star_choice_must_pick_two_or_three_candidates_and_map_known_pain_points() {
+        let candidates = [star("star-1"), star("star-2"), star("star-3")];
+        let pains = PainPointsOutput {
+            pain_points: vec!["Slow billing".into(), "Flaky deploys".into()],
+            strategic_needs: vec![],
+            risks_if_unfilled: vec![],
+            success_metrics: vec![],
+        };
+        let good = StarChoice {
+            selected: vec!["star-1".into(), "star-3".into()],
+            star_to_pain_mapping: BTreeMap::from([("star-1".into(), vec!["slow billing".into()])]),
+        };
+        assert!(star_problems(&good, &candidates, &pains).is_empty());
+        let bad = StarChoice {
+            selected: vec!["star-9".into()],
+            star_to_pain_mapping: BTreeMap::from([("star-2".into(), vec!["Hiring".into()])]),
+        };
+        let v = star_problems(&bad, &candidates, &pains);
+        assert!(v.iter().any(|p| p.contains("2–3 ids")), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|p| p.contains("\"star-9\" is not one of the candidate ids")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter().any(|p| p.contains("\"star-2\", which is not selected")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter().any(|p| p.contains("\"Hiring\" is not one of the pain points")),
+            "{v:?}"
+        );
+    }
+}
