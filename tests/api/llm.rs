@@ -690,3 +690,24 @@ async fn with_openrouter_the_openai_compatible_client_goes_to_openrouter() {
     let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
     assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00135), "{cost}");
 }
+
+#[actix_web::test]
+async fn long_inputs_are_cut_to_the_stage_budget_and_the_cut_is_logged() {
+    let server = MockServer::start().await;
+    mount_all_openai(&server, &answers()).await;
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            // Below the configurable minimum, to cut the short example posting.
+            s.llm.input_tokens = 100;
+        },
+        &[],
+    )
+    .await;
+    let (_, log) = run_to_end(&app).await;
+    assert!(log.contains("input cut for the model: posting from ~"), "{log}");
+    assert!(log.contains("input cut for the model: master CV from ~"), "{log}");
+    let body = String::from_utf8_lossy(&requests_with(&server, PAIN).await[0].body).to_string();
+    assert!(body.contains("Northwind"), "the start of the posting is sent");
+    assert!(!body.contains("Competitive salary"), "its end is cut: {body}");
+}
