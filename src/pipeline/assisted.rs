@@ -7,6 +7,7 @@
 pub mod cover_letter;
 pub mod cv;
 pub mod fit_score;
+pub mod outreach;
 pub mod pain_points;
 pub mod research;
 

@@ -216,18 +216,33 @@ impl Stage for ResearchStage {
             }
         };
         let mut res = settle(ctx, llm, self.name(), attempt.map(|a| a.map(merge)), || base.clone())?;
+        let mut out: ResearchOutput = serde_json::from_value(res.output.clone())
+            .map_err(|e| StageError::permanent(format!("research output: {e}")))?;
         if !people.is_empty() {
-            let mut out: ResearchOutput = serde_json::from_value(res.output.clone())
-                .map_err(|e| StageError::permanent(format!("research output: {e}")))?;
             out.primary_contacts = people;
             out.contacts_are_role_based = false;
-            res.output = serde_json::to_value(out)
-                .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))?;
         } else if self.firecrawl.is_none() || !self.outreach {
             ctx.log.info(
                 "contacts are role-based (no contact discovery: no FIRECRAWL_API_KEY or DISABLE_FIRECRAWL_OUTREACH)",
             );
         }
+        // Drafts from the model when it wrote the research; the template drafts otherwise.
+        if let Some(l) = llm.filter(|_| res.producer == StageProducer::Llm && !ctx.spend.is_exhausted()) {
+            match assisted::outreach::ask(l, &ctx.call_scope(self.name()), &ctx.job, &ctx.master_cv, &out).await {
+                Ok(contacts) => {
+                    ctx.log.info(format!(
+                        "outreach drafts for {} contact(s) written by the model",
+                        contacts.len()
+                    ));
+                    out.primary_contacts = contacts;
+                }
+                Err(why) => ctx.log.warn(format!(
+                    "outreach drafts by the model rejected ({why}); keeping the template drafts"
+                )),
+            }
+        }
+        res.output = serde_json::to_value(out)
+            .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))?;
         Ok(res)
     }
 }

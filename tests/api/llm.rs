@@ -27,6 +27,7 @@ const FIT: &str = "You score how well";
 const STAR: &str = "You choose, for a job seeker";
 const CV: &str = "You tailor a CV";
 const LETTER: &str = "You write a cover letter";
+const OUTREACH: &str = "You write short outreach messages";
 
 /// Valid answers for the example posting and master CV (the offline outputs pass the gates,
 /// so they serve as a model's answers).
@@ -37,6 +38,7 @@ struct Answers {
     star: Value,
     cv: Value,
     letter: Value,
+    outreach: Value,
 }
 
 fn answers() -> Answers {
@@ -76,6 +78,17 @@ fn answers() -> Answers {
         }),
         cv: json!({"cv_text": cv.cv_text, "cv_reasoning": "Model reasoning: lead with the pipeline work."}),
         letter: json!(letter),
+        outreach: json!({"messages": research.primary_contacts.iter().map(|c| json!({
+            "name": c.name,
+            "linkedin_message": format!("Hello, I applied for the {} role at {}; my pipeline work fits what you need now (model draft).", job.title, job.company),
+            "email_subject": format!("{} application", job.title),
+            "email_body": format!(
+                "Hello,\n\nI applied for the {} role at {}. {} Could we speak for a quarter of an hour about the team's plans? (model draft)",
+                job.title,
+                job.company,
+                "My recent work on backend services and delivery pipelines matches what the posting describes. ".repeat(4)
+            ),
+        })).collect::<Vec<_>>()}),
     }
 }
 
@@ -114,6 +127,7 @@ async fn mount_all_openai(server: &MockServer, a: &Answers) {
         (STAR, &a.star),
         (CV, &a.cv),
         (LETTER, &a.letter),
+        (OUTREACH, &a.outreach),
     ] {
         answer(server, phrase, openai_completion(&v.to_string(), 1000, 200)).await;
     }
@@ -210,24 +224,26 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     let auth = &requests_with(&server, PAIN).await[0].headers["authorization"];
     assert_eq!(auth.to_str().unwrap(), format!("Bearer {KEY}"));
 
-    // Six calls (STAR + CV in the CV stage), each 1,000 × $0.15/M + 200 × $0.60/M =
-    // $0.00015 + $0.00012 = $0.00027; the run: 6 × 0.00027 = $0.00162.
+    // Seven calls (research + outreach in the research stage, STAR + CV in the CV stage),
+    // each 1,000 × $0.15/M + 200 × $0.60/M = $0.00015 + $0.00012 = $0.00027; the run:
+    // 7 × 0.00027 = $0.00189.
     let detail = app.get_json(&format!("/runs/{run}")).await;
     let cost = &detail["cost"];
-    assert_eq!(cost["calls"], 6, "{detail}");
-    assert_eq!(cost["input_tokens"], 6000);
-    assert_eq!(cost["output_tokens"], 1200);
-    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00162), "{cost}");
+    assert_eq!(cost["calls"], 7, "{detail}");
+    assert_eq!(cost["input_tokens"], 7000);
+    assert_eq!(cost["output_tokens"], 1400);
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00189), "{cost}");
+    assert_eq!(cost["by_stage"]["research"]["calls"], 2);
     assert_eq!(cost["by_stage"]["cv"]["calls"], 2);
     assert!(close(cost["by_stage"]["cv"]["cost_usd"].as_f64().unwrap(), 0.00054));
     assert_eq!(detail["status"], "completed", "the status document is still there");
     assert!(
-        close(detail["cost_usd"].as_f64().unwrap(), 0.00162),
+        close(detail["cost_usd"].as_f64().unwrap(), 0.00189),
         "the run carries its total"
     );
     let listed = app.get_json("/runs?limit=5").await;
     assert!(
-        close(listed["runs"][0]["cost_usd"].as_f64().unwrap(), 0.00162),
+        close(listed["runs"][0]["cost_usd"].as_f64().unwrap(), 0.00189),
         "{listed}"
     );
     let progress = app.get_json(&format!("/jobs/{run}/progress")).await;
@@ -241,16 +257,16 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
 
     let budget = app.get_json("/api/metrics/budget").await;
     assert!(
-        close(budget["today"]["cost_usd"].as_f64().unwrap(), 0.00162),
+        close(budget["today"]["cost_usd"].as_f64().unwrap(), 0.00189),
         "{budget}"
     );
-    assert_eq!(budget["today"]["calls"], 6);
+    assert_eq!(budget["today"]["calls"], 7);
     assert_eq!(budget["max_cost_per_run_usd"], 0.5);
     let history = app.get_json("/api/metrics/cost-history?days=7").await;
     let day = &history["by_day"][0];
     assert_eq!(day["runs"], 1, "{history}");
     assert_eq!(day["models"][0]["model"], "gpt-4o-mini");
-    assert_eq!(day["models"][0]["calls"], 6);
+    assert_eq!(day["models"][0]["calls"], 7);
     let bad = app.get("/api/metrics/cost-history?days=0").await;
     assert_eq!(bad.status(), 422);
     assert!(bad.text().await.unwrap().contains("days must be 1–365"));
@@ -267,6 +283,16 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     );
     assert!(log.contains("dropped 2 company signal(s)"), "{log}");
     assert_eq!(doc["selected_stars"].as_array().unwrap().len(), 2);
+    let contact = &doc["primary_contacts"][0];
+    assert!(
+        contact["email_body"].as_str().unwrap().ends_with("(model draft)"),
+        "{contact}"
+    );
+    assert_eq!(contact["name"], "Hiring Manager");
+    assert!(
+        log.contains("outreach drafts for 4 contact(s) written by the model"),
+        "{log}"
+    );
     assert!(!log.contains(KEY));
     let metrics = app.get_text("/metrics").await;
     for needle in [
@@ -288,6 +314,7 @@ async fn with_anthropic_every_stage_uses_the_messages_api() {
         (FIT, &a.fit),
         (CV, &a.cv),
         (LETTER, &a.letter),
+        (OUTREACH, &a.outreach),
     ] {
         Mock::given(method("POST"))
             .and(path("/v1/messages"))
@@ -312,10 +339,10 @@ async fn with_anthropic_every_stage_uses_the_messages_api() {
     for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
         assert_eq!(p[stage], "llm", "{stage}: {log}");
     }
-    // 5 calls × (1,000 × $0.80/M + 200 × $4/M) = 5 × $0.0016 = $0.008.
+    // 6 calls (research + outreach) × (1,000 × $0.80/M + 200 × $4/M) = 6 × $0.0016 = $0.0096.
     let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
-    assert_eq!(cost["calls"], 5);
-    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.008), "{cost}");
+    assert_eq!(cost["calls"], 6);
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.0096), "{cost}");
     let key = &requests_with(&server, PAIN).await[0].headers["x-api-key"];
     assert_eq!(key.to_str().unwrap(), KEY);
 }
@@ -465,10 +492,10 @@ async fn a_rejected_key_is_named_never_shown_and_not_retried() {
 async fn an_exhausted_budget_switches_the_remaining_stages_offline() {
     let server = MockServer::start().await;
     let a = answers();
-    // At $1/M both ways: pain points and research cost 1,000 + 200 tokens = $0.0012 each;
-    // the fit score reports 1,200,000 input tokens = $1.2, past MAX_COST_PER_RUN = $1.
-    // (Research is not waited for by the fit score, so its call is made early: the pain
-    // points answer is delayed to keep research's check ahead of the fit score's spend.)
+    // At $1/M both ways: pain points, research and its outreach drafts cost 1,000 + 200
+    // tokens = $0.0012 each; the fit score reports 1,200,000 input tokens = $1.2, past
+    // MAX_COST_PER_RUN = $1. (The fit score does not wait for research, so the pain points
+    // answer is delayed to keep research's two calls ahead of the fit score's spend.)
     answer(
         &server,
         PAIN,
@@ -504,13 +531,13 @@ async fn an_exhausted_budget_switches_the_remaining_stages_offline() {
     assert!(log.contains("LLM budget of this run exhausted"), "{log}");
     assert_eq!(
         server.received_requests().await.unwrap().len(),
-        3,
+        4,
         "no call past the budget"
     );
     assert!(requests_with(&server, CV).await.is_empty() && requests_with(&server, LETTER).await.is_empty());
     let detail = app.get_json(&format!("/runs/{run}")).await;
-    assert!(close(detail["cost"]["cost_usd"].as_f64().unwrap(), 1.2024), "{detail}");
-    assert!(close(detail["cost_usd"].as_f64().unwrap(), 1.2024), "{detail}");
+    assert!(close(detail["cost"]["cost_usd"].as_f64().unwrap(), 1.2036), "{detail}");
+    assert!(close(detail["cost_usd"].as_f64().unwrap(), 1.2036), "{detail}");
 }
 
 #[actix_web::test]
@@ -686,9 +713,9 @@ async fn with_openrouter_the_openai_compatible_client_goes_to_openrouter() {
         requests[0].headers["authorization"].to_str().unwrap(),
         "Bearer sk-or-test-key"
     );
-    // 5 calls × (1,000 × $0.15/M + 200 × $0.60/M) = $0.00135 at the table's OpenRouter price.
+    // 6 calls × (1,000 × $0.15/M + 200 × $0.60/M) = $0.00162 at the table's OpenRouter price.
     let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
-    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00135), "{cost}");
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00162), "{cost}");
 }
 
 #[actix_web::test]
