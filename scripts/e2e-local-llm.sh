@@ -51,11 +51,14 @@ echo "==> llama.cpp server on 127.0.0.1:$PORT"
 
 cargo build --release --locked
 # A fresh data dir so the run is the only one; the key is required by the selection rules
-# and ignored by llama.cpp. The model has no price: its cost is recorded as unknown.
+# and ignored by llama.cpp; LLM_SCHEMA_MODE=llama (the default here) makes the server
+# constrain the output to each answer's JSON Schema (LLM_SCHEMA_MODE=off to compare). The
+# model has no price: its cost is recorded as unknown.
 env -i PATH="$PATH" HOME="$HOME" \
   DATA_DIR="$WORK/data" APPLICATIONS_DIR="$WORK/applications" \
   OPENAI_API_KEY=local-llama OPENAI_BASE_URL="http://127.0.0.1:$PORT/v1" LLM_MODEL=smollm2 \
   LLM_TIMEOUT_SECONDS=600 LLM_MAX_ATTEMPTS=2 PIPELINE_TIMEOUT_SECONDS=3600 \
+  LLM_SCHEMA_MODE="${LLM_SCHEMA_MODE:-llama}" \
   "$CARGO_TARGET_DIR/release/job-runner" run "$POSTING" --master-cv "$MASTER_CV" | tee "$WORK/run.out"
 
 echo

@@ -241,6 +241,8 @@ pub struct RawSettings {
     pub llm_tokens_per_minute: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub llm_input_tokens: i64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub llm_schema_mode: String,
     #[serde(deserialize_with = "lenient::float")]
     pub max_cost_per_run: f64,
     #[serde(deserialize_with = "lenient::prices")]
@@ -335,6 +337,7 @@ impl Default for RawSettings {
             llm_requests_per_minute: 60,
             llm_tokens_per_minute: 200_000,
             llm_input_tokens: 6000,
+            llm_schema_mode: "off".into(),
             max_cost_per_run: 0.5,
             llm_prices: default_prices(),
             prompts_dir: None,
@@ -460,6 +463,8 @@ pub struct LlmSettings {
     pub tokens_per_minute: u32,
     /// Input token budget of one stage's prompt; longer inputs are cut.
     pub input_tokens: usize,
+    /// How the answer's JSON Schema is sent to an OpenAI-compatible server.
+    pub schema_mode: crate::llm::SchemaMode,
     /// `MAX_COST_PER_RUN` in USD: no call is made that would push a run's spend past it.
     pub max_cost_per_run: f64,
     /// Model → price per 1M tokens.
@@ -656,6 +661,10 @@ impl Settings {
                 errors.push(format!("{name} must be an http(s) URL, got {v:?}"));
             }
         }
+        let schema_mode = crate::llm::SchemaMode::parse(&raw.llm_schema_mode).unwrap_or_else(|e| {
+            errors.push(e);
+            crate::llm::SchemaMode::Off
+        });
         if !(raw.alert_cost_per_run_usd.is_finite() && raw.alert_cost_per_run_usd >= 0.0) {
             errors.push(format!(
                 "ALERT_COST_PER_RUN_USD must be a number ≥ 0, got {}",
@@ -808,6 +817,7 @@ impl Settings {
                 requests_per_minute: llm_rpm,
                 tokens_per_minute: llm_tpm,
                 input_tokens: llm_input,
+                schema_mode,
                 max_cost_per_run: raw.max_cost_per_run,
                 prices: crate::llm::pricing::PriceTable::from_rows(
                     raw.llm_prices.iter().map(|(m, p)| (m.as_str(), p.input, p.output)),
@@ -962,6 +972,7 @@ impl Settings {
             ("LLM_REQUESTS_PER_MINUTE", self.llm.requests_per_minute.to_string()),
             ("LLM_TOKENS_PER_MINUTE", self.llm.tokens_per_minute.to_string()),
             ("LLM_INPUT_TOKENS", self.llm.input_tokens.to_string()),
+            ("LLM_SCHEMA_MODE", format!("{:?}", self.llm.schema_mode)),
             ("MAX_COST_PER_RUN", self.llm.max_cost_per_run.to_string()),
             ("LLM_PRICES", format!("{} models", self.llm.prices.len())),
             (

@@ -32,6 +32,7 @@ fn request() -> LlmRequest {
         system: "You mine pain points.".into(),
         user: "Posting...".into(),
         json: true,
+        schema: None,
         max_tokens: 500,
         temperature: 0.2,
     }

@@ -157,6 +157,7 @@ mod tests {
             system: "s".into(),
             user: "u".into(),
             json: true,
+            schema: None,
             max_tokens: 10,
             temperature: 0.0,
         };
@@ -196,6 +197,7 @@ mod tests {
             system: "s".repeat(400),
             user: "u".into(),
             json: true,
+            schema: None,
             max_tokens: 300,
             temperature: 0.0,
         };

@@ -19,6 +19,7 @@ pub struct OpenAiCompatible {
     key: Option<Secret>,
     model: String,
     http: reqwest::Client,
+    schema_mode: super::SchemaMode,
 }
 
 impl OpenAiCompatible {
@@ -43,7 +44,14 @@ impl OpenAiCompatible {
             key,
             model: model.to_owned(),
             http,
+            schema_mode: super::SchemaMode::Off,
         })
+    }
+
+    /// Sends the expected answer's JSON Schema as `mode` says.
+    pub fn with_schema_mode(mut self, mode: super::SchemaMode) -> Self {
+        self.schema_mode = mode;
+        self
     }
 }
 
@@ -68,7 +76,7 @@ impl LlmClient for OpenAiCompatible {
             "temperature": request.temperature,
         });
         if request.json {
-            body["response_format"] = json!({"type": "json_object"});
+            body["response_format"] = self.schema_mode.response_format(request.schema.as_ref());
         }
         let mut req = self
             .http

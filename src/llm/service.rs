@@ -19,6 +19,7 @@ use super::openai::OpenAiCompatible;
 use super::pricing::PriceTable;
 use super::prompts::Prompts;
 use super::retry::RetryPolicy;
+use super::schema::AnswerShape;
 use super::spend::{Reservation, RunSpend};
 use super::structured::{complete_structured, CallHooks, CallOutcome, Structured};
 use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
@@ -184,14 +185,17 @@ impl LlmService {
             let inner: Box<dyn LlmClient> = if sel.anthropic {
                 Box::new(Anthropic::new(&sel.base_url, sel.key.clone(), model, l.timeout)?)
             } else {
-                Box::new(OpenAiCompatible::new(
-                    sel.provider,
-                    sel.key_setting,
-                    &sel.base_url,
-                    Some(sel.key.clone()),
-                    model,
-                    l.timeout,
-                )?)
+                Box::new(
+                    OpenAiCompatible::new(
+                        sel.provider,
+                        sel.key_setting,
+                        &sel.base_url,
+                        Some(sel.key.clone()),
+                        model,
+                        l.timeout,
+                    )?
+                    .with_schema_mode(l.schema_mode),
+                )
             };
             clients.insert(stage, Arc::new(GuardedClient::new(inner, Arc::clone(&guard))));
         }
@@ -282,7 +286,7 @@ impl LlmService {
         validate: V,
     ) -> Result<T, Fallback>
     where
-        T: DeserializeOwned,
+        T: DeserializeOwned + AnswerShape,
         V: Fn(&T) -> Result<(), Vec<String>>,
     {
         if scope.spend.is_exhausted() {
@@ -310,6 +314,7 @@ impl LlmService {
             system: rendered.system,
             user: rendered.user,
             json: true,
+            schema: Some(T::schema()),
             max_tokens,
             temperature: 0.2,
         };

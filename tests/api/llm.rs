@@ -738,3 +738,41 @@ async fn long_inputs_are_cut_to_the_stage_budget_and_the_cut_is_logged() {
     assert!(body.contains("Northwind"), "the start of the posting is sent");
     assert!(!body.contains("Competitive salary"), "its end is cut: {body}");
 }
+
+#[actix_web::test]
+async fn the_answer_schema_is_sent_only_when_the_schema_mode_asks_for_it() {
+    for (mode, expected) in [
+        (job_runner::llm::SchemaMode::Off, None),
+        (job_runner::llm::SchemaMode::JsonObjectSchema, Some("json_object")),
+        (job_runner::llm::SchemaMode::JsonSchema, Some("json_schema")),
+    ] {
+        let server = MockServer::start().await;
+        mount_all_openai(&server, &answers()).await;
+        let app = spawn_app_with(
+            |s| {
+                openai_settings(&server)(s);
+                s.llm.schema_mode = mode;
+            },
+            &[],
+        )
+        .await;
+        run_to_end(&app).await;
+        let body: Value = serde_json::from_slice(&requests_with(&server, PAIN).await[0].body).unwrap();
+        let format = &body["response_format"];
+        match expected {
+            None => assert_eq!(format, &json!({"type": "json_object"})),
+            Some("json_object") => {
+                assert_eq!(format["type"], "json_object");
+                assert_eq!(format["schema"]["required"][0], "pain_points", "{format}");
+            }
+            Some(_) => {
+                assert_eq!(format["type"], "json_schema");
+                let schema = &format["json_schema"]["schema"];
+                assert_eq!(
+                    schema["properties"]["success_metrics"]["items"]["type"], "string",
+                    "{format}"
+                );
+            }
+        }
+    }
+}

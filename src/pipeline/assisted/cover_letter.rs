@@ -3,10 +3,17 @@
 
 use super::bullet_list;
 use crate::domain::JobPosting;
+use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::outputs::{CoverLetterOutput, PainPointsOutput, ResearchOutput};
+
+impl AnswerShape for CoverLetterOutput {
+    fn schema() -> serde_json::Value {
+        schema::object(&[("cover_letter", schema::string())])
+    }
+}
 
 /// Asks the model for the cover letter.
 pub async fn ask(

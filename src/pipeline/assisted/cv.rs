@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::bullet_list;
+use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
@@ -25,6 +26,21 @@ pub struct StarChoice {
     pub selected: Vec<String>,
     #[serde(default)]
     pub star_to_pain_mapping: BTreeMap<String, Vec<String>>,
+}
+
+impl AnswerShape for StarChoice {
+    fn schema() -> serde_json::Value {
+        schema::object(&[
+            ("selected", schema::strings()),
+            ("star_to_pain_mapping", schema::map_of(schema::strings())),
+        ])
+    }
+}
+
+impl AnswerShape for CvAnswer {
+    fn schema() -> serde_json::Value {
+        schema::object(&[("cv_text", schema::string()), ("cv_reasoning", schema::string())])
+    }
 }
 
 /// Problems of a STAR choice against the candidates and the pain points.

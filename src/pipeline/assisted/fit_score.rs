@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::bullet_list;
 use crate::domain::JobPosting;
+use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
@@ -21,6 +22,17 @@ pub struct FitAnswer {
     pub matched_requirements: Vec<String>,
     #[serde(default)]
     pub missing_requirements: Vec<String>,
+}
+
+impl AnswerShape for FitAnswer {
+    fn schema() -> serde_json::Value {
+        schema::object(&[
+            ("fit_score", schema::integer()),
+            ("fit_rationale", schema::string()),
+            ("matched_requirements", schema::strings()),
+            ("missing_requirements", schema::strings()),
+        ])
+    }
 }
 
 impl FitAnswer {

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use crate::domain::JobPosting;
+use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::offline;
@@ -25,6 +26,20 @@ pub struct Draft {
 #[derive(Debug, Deserialize)]
 pub struct OutreachAnswer {
     pub messages: Vec<Draft>,
+}
+
+impl AnswerShape for OutreachAnswer {
+    fn schema() -> serde_json::Value {
+        schema::object(&[(
+            "messages",
+            schema::array_of(schema::object(&[
+                ("name", schema::string()),
+                ("linkedin_message", schema::string()),
+                ("email_subject", schema::string()),
+                ("email_body", schema::string()),
+            ])),
+        )])
+    }
 }
 
 /// Problems of the drafts for `contacts`.

@@ -2,10 +2,22 @@
 //! share a significant word with it) and free of stock phrases.
 
 use crate::domain::JobPosting;
+use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::outputs::PainPointsOutput;
 use crate::pipeline::text;
+
+impl AnswerShape for PainPointsOutput {
+    fn schema() -> serde_json::Value {
+        schema::object(&[
+            ("pain_points", schema::strings()),
+            ("strategic_needs", schema::strings()),
+            ("risks_if_unfilled", schema::strings()),
+            ("success_metrics", schema::strings()),
+        ])
+    }
+}
 
 /// Items of the answer that share no significant word with the posting.
 pub fn ungrounded(out: &PainPointsOutput, posting: &str) -> Vec<String> {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use crate::domain::JobPosting;
+use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::outputs::{CompanyResearch, CompanySignal, RoleResearch};
@@ -42,6 +43,31 @@ pub struct CompanyAnswer {
 pub struct ResearchAnswer {
     pub company_research: CompanyAnswer,
     pub role_research: RoleResearch,
+}
+
+impl AnswerShape for ResearchAnswer {
+    fn schema() -> serde_json::Value {
+        let signal = schema::object(&[
+            ("type", schema::string()),
+            ("description", schema::string()),
+            ("date", schema::string()),
+            ("source", schema::string()),
+        ]);
+        schema::object(&[
+            (
+                "company_research",
+                schema::object(&[("summary", schema::string()), ("signals", schema::array_of(signal))]),
+            ),
+            (
+                "role_research",
+                schema::object(&[
+                    ("summary", schema::string()),
+                    ("business_impact", schema::strings()),
+                    ("why_now", schema::string()),
+                ]),
+            ),
+        ])
+    }
 }
 
 fn normal(url: &str) -> String {
