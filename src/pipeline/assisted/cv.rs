@@ -16,6 +16,7 @@ use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::offline;
 use crate::pipeline::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
+use crate::pipeline::text;
 
 /// Candidates the lexical pre-selection hands to the model.
 pub const STAR_CANDIDATES: usize = 8;
@@ -72,6 +73,28 @@ pub fn star_problems(c: &StarChoice, candidates: &[Star], pains: &PainPointsOutp
 pub struct CvAnswer {
     pub cv_text: String,
     pub cv_reasoning: String,
+}
+
+/// What a model's CV must keep to be a CV and not a fragment: every role of the master
+/// CV's experience (bullets may be trimmed; a gap in the history would mislead) and a
+/// reasonable length (at least 150 words, or half the master CV when that is shorter).
+pub fn completeness_problems(cv_text: &str, master: &MasterCv) -> Vec<String> {
+    let mut v = Vec::new();
+    let norm = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let tailored = norm(cv_text);
+    for role in master.roles() {
+        if !tailored.contains(&norm(&role)) {
+            v.push(format!(
+                "the role {role:?} of the master CV is missing; keep every role, verbatim"
+            ));
+        }
+    }
+    let words = text::word_count(cv_text);
+    let min = (text::word_count(&master.text) / 2).min(150);
+    if words < min {
+        v.push(format!("cv_text has {words} words; a CV needs at least {min}"));
+    }
+    v
 }
 
 async fn choose_stars(
@@ -188,7 +211,18 @@ pub async fn ask(
             ],
             2500,
             1,
-            |a| gates::check_cv(&build(a), master).map_err(|g| g.0),
+            |a| {
+                let mut v = gates::check_cv(&build(a), master)
+                    .err()
+                    .map(|g| g.0)
+                    .unwrap_or_default();
+                v.extend(completeness_problems(&a.cv_text, master));
+                if v.is_empty() {
+                    Ok(())
+                } else {
+                    Err(v)
+                }
+            },
         )
         .await?;
     Ok(build(&answer))
@@ -205,6 +239,19 @@ mod tests {
             text: format!("Achievement {id}"),
             has_metric: false,
         }
+    }
+
+    #[test]
+    fn a_cv_fragment_is_incomplete_and_the_offline_cv_is_complete() {
+        let master = MasterCv::parse(include_str!("../../../examples/master-cv.md")).unwrap();
+        let v = completeness_problems("# Ana\n\nEngineer.", &master);
+        assert!(v.iter().any(|p| p.contains("is missing; keep every role")), "{v:?}");
+        assert!(v.iter().any(|p| p.contains("a CV needs at least")), "{v:?}");
+        let job = crate::pipeline::offline::fixtures::job();
+        let pains = offline::pain_points::mine(&job);
+        let fit = offline::fit_score::score(&job, &master, 2026);
+        let tailored = offline::cv::tailor(&master, &pains, &fit);
+        assert!(completeness_problems(&tailored.cv_text, &master).is_empty());
     }
 
     #[test]
