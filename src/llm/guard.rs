@@ -47,11 +47,6 @@ impl ProviderGuard {
     pub fn circuit_open(&self) -> bool {
         self.circuit.is_open()
     }
-
-    /// The provider's name.
-    pub fn provider(&self) -> &str {
-        &self.provider
-    }
 }
 
 /// Frees the breaker's probe slot when a call is abandoned mid-flight.

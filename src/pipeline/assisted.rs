@@ -19,3 +19,12 @@ pub fn bullet_list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A validator's answer from its list of problems: none → accepted.
+pub fn verdict(problems: Vec<String>) -> Result<(), Vec<String>> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}

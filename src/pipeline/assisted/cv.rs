@@ -118,14 +118,7 @@ async fn choose_stars(
             ],
             500,
             2,
-            |c| {
-                let v = star_problems(c, candidates, pains);
-                if v.is_empty() {
-                    Ok(())
-                } else {
-                    Err(v)
-                }
-            },
+            |c| super::verdict(star_problems(c, candidates, pains)),
         )
         .await?;
     let stars: Vec<Star> = candidates
@@ -217,11 +210,7 @@ pub async fn ask(
                     .map(|g| g.0)
                     .unwrap_or_default();
                 v.extend(completeness_problems(&a.cv_text, master));
-                if v.is_empty() {
-                    Ok(())
-                } else {
-                    Err(v)
-                }
+                super::verdict(v)
             },
         )
         .await?;

@@ -90,14 +90,7 @@ pub async fn ask(
             ],
             800,
             2,
-            |a| {
-                let v = problems(a, master);
-                if v.is_empty() {
-                    Ok(())
-                } else {
-                    Err(v)
-                }
-            },
+            |a| super::verdict(problems(a, master)),
         )
         .await?;
     Ok(answer.to_output())

@@ -136,14 +136,7 @@ pub async fn ask(
             ],
             1500,
             1,
-            |a| {
-                let v = problems(a, contacts, &job.company, &evidence, job.full_text());
-                if v.is_empty() {
-                    Ok(())
-                } else {
-                    Err(v)
-                }
-            },
+            |a| super::verdict(problems(a, contacts, &job.company, &evidence, job.full_text())),
         )
         .await?;
     Ok(contacts

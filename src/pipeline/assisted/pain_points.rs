@@ -49,11 +49,7 @@ pub async fn ask(llm: &LlmService, scope: &CallScope<'_>, job: &JobPosting) -> R
         |out| {
             let mut v = gates::check_pain_points(out).err().map(|g| g.0).unwrap_or_default();
             v.extend(ungrounded(out, full));
-            if v.is_empty() {
-                Ok(())
-            } else {
-                Err(v)
-            }
+            super::verdict(v)
         },
     )
     .await

@@ -157,14 +157,7 @@ pub async fn ask(
             ],
             1500,
             2,
-            |a| {
-                let v = problems(a);
-                if v.is_empty() {
-                    Ok(())
-                } else {
-                    Err(v)
-                }
-            },
+            |a| super::verdict(problems(a)),
         )
         .await?;
     let (company, role, dropped) = sourced(answer, &allowed);
