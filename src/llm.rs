@@ -38,6 +38,13 @@ pub struct LlmRequest {
     pub temperature: f32,
 }
 
+impl LlmRequest {
+    /// Estimated input tokens of the request (system and user parts).
+    pub fn estimated_input_tokens(&self) -> u64 {
+        (budget::estimate_tokens(&self.system) + budget::estimate_tokens(&self.user)) as u64
+    }
+}
+
 /// How a JSON answer's shape is requested from an OpenAI-compatible server
 /// (`LLM_SCHEMA_MODE`): not every server accepts a schema, so it is opt-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

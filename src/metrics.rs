@@ -120,8 +120,12 @@ impl Metrics {
         *lock(&self.stage_retries).entry(stage.to_owned()).or_default() += 1;
     }
 
-    /// Tokens and cost of one LLM call (cost `None` when the price is unknown).
-    pub fn llm_call(&self, provider: &str, model: &str, input: u64, output: u64, cost: Option<f64>) {
+    /// One LLM call (with its retries): its outcome (`ok`, `invalid_output`, `error`),
+    /// tokens and cost (`None` when the price is unknown).
+    pub fn llm_call(&self, provider: &str, model: &str, outcome: &str, input: u64, output: u64, cost: Option<f64>) {
+        *lock(&self.llm_calls)
+            .entry((provider.to_owned(), model.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
         let mut tokens = lock(&self.llm_tokens);
         *tokens
             .entry((provider.to_owned(), model.to_owned(), "input".into()))
@@ -134,13 +138,6 @@ impl Metrics {
                 .entry((provider.to_owned(), model.to_owned()))
                 .or_default() += c;
         }
-    }
-
-    /// One LLM call (with its retries) ended: `ok`, `invalid_output` or `error`.
-    pub fn llm_call_outcome(&self, provider: &str, model: &str, outcome: &str) {
-        *lock(&self.llm_calls)
-            .entry((provider.to_owned(), model.to_owned(), outcome.to_owned()))
-            .or_default() += 1;
     }
 
     /// A stage output was checkpointed, produced by `llm`, `offline` or `offline_fallback`.

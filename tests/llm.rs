@@ -202,9 +202,23 @@ fn gate(p: &Pains) -> Result<(), Vec<String>> {
     }
 }
 
+/// `Pains` from the server with the gate above and two repair turns.
+async fn structured_pains(server: &MockServer) -> job_runner::llm::structured::Structured<Pains> {
+    job_runner::llm::structured::complete_structured::<Pains, _>(
+        &client(server, Duration::from_secs(5)),
+        &request(),
+        gate,
+        2,
+        &fast(),
+        far(),
+        &job_runner::llm::structured::NoHooks,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn invalid_output_is_repaired_with_the_gates_errors() {
-    use job_runner::llm::structured::{complete_structured, Structured};
+    use job_runner::llm::structured::Structured;
     use wiremock::matchers::body_string_contains;
     let server = MockServer::start().await;
     // First answer: valid JSON that fails the gate. The repair turn names the problem.
@@ -219,17 +233,7 @@ async fn invalid_output_is_repaired_with_the_gates_errors() {
         .respond_with(ResponseTemplate::new(200).set_body_json(completion("{\"pain_points\": []}")))
         .mount(&server)
         .await;
-    match complete_structured::<Pains, _>(
-        &client(&server, Duration::from_secs(5)),
-        &request(),
-        gate,
-        2,
-        &fast(),
-        far(),
-        &job_runner::llm::structured::NoHooks,
-    )
-    .await
-    {
+    match structured_pains(&server).await {
         Structured::Valid { value, calls } => {
             assert_eq!(value.pain_points, ["Scale billing"]);
             assert_eq!(calls.len(), 2, "one repair turn");
@@ -240,24 +244,14 @@ async fn invalid_output_is_repaired_with_the_gates_errors() {
 
 #[tokio::test]
 async fn output_still_invalid_after_two_repairs_fails_for_the_offline_fallback() {
-    use job_runner::llm::structured::{complete_structured, Structured};
+    use job_runner::llm::structured::Structured;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(completion("I cannot help with JSON today.")))
         .expect(3)
         .mount(&server)
         .await;
-    match complete_structured::<Pains, _>(
-        &client(&server, Duration::from_secs(5)),
-        &request(),
-        gate,
-        2,
-        &fast(),
-        far(),
-        &job_runner::llm::structured::NoHooks,
-    )
-    .await
-    {
+    match structured_pains(&server).await {
         Structured::Valid { .. } => panic!("accepted prose"),
         Structured::Failed {
             reason,

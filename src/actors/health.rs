@@ -282,16 +282,8 @@ async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome> {
                 "no completed run yet".into(),
             ),
             Ok(page) => {
-                let mut total = 0.0;
-                for r in &page.runs {
-                    total += store
-                        .llm_calls(&r.run_id)
-                        .await
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|c| c.cost_usd)
-                        .sum::<f64>();
-                }
+                // Each run carries its spend (known prices), written when it ended.
+                let total: f64 = page.runs.iter().filter_map(|r| r.cost_usd).sum();
                 let avg = total / page.runs.len() as f64;
                 outcome(
                     "cost_per_run",

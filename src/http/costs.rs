@@ -13,6 +13,15 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::llm::costs::{by_day, run_cost, Spend};
 
+/// Midnight (UTC) of today: spend is summarised by UTC day.
+fn start_of_today() -> chrono::DateTime<Utc> {
+    Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+}
+
 /// `GET /runs/{run_id}`: the run's status document plus its LLM cost per stage.
 #[tracing::instrument(name = "GET /runs/{run_id}", skip_all, fields(run_id = %path))]
 pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -28,7 +37,7 @@ pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> 
 #[tracing::instrument(name = "GET /api/metrics/budget", skip_all)]
 pub async fn budget(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
-    let today = now.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let today = start_of_today();
     let calls = state.store.llm_calls_since(today - Duration::days(29)).await?;
     let since = |t: chrono::DateTime<Utc>| Spend::of(calls.iter().filter(|c| c.at >= t));
     let month = Spend::of(&calls);
@@ -63,12 +72,7 @@ pub async fn history(state: web::Data<AppState>, query: web::Query<HistoryQuery>
     if !(1..=365).contains(&days) {
         return Err(ApiError::validation(format!("days must be 1–365, got {days}")));
     }
-    let today = Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
-    let since = today - Duration::days(days - 1);
+    let since = start_of_today() - Duration::days(days - 1);
     let calls = state.store.llm_calls_since(since).await?;
     Ok(HttpResponse::Ok().json(json!({
         "days": days,

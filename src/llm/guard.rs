@@ -10,7 +10,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::budget::estimate_tokens;
 use super::circuit::CircuitBreaker;
 use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
 
@@ -91,8 +90,7 @@ impl LlmClient for GuardedClient {
             });
         }
         g.requests.until_ready().await;
-        let tokens =
-            (estimate_tokens(&request.system) + estimate_tokens(&request.user)) as u64 + u64::from(request.max_tokens);
+        let tokens = request.estimated_input_tokens() + u64::from(request.max_tokens);
         // A request larger than a minute's allowance waits for the whole allowance.
         let n = NonZeroU32::new(tokens.clamp(1, u64::from(g.tokens_per_minute)) as u32).expect("at least 1");
         let _ = g.tokens.until_n_ready(n).await;

@@ -362,7 +362,7 @@ struct RecordingHooks<'a> {
 #[async_trait]
 impl CallHooks for RecordingHooks<'_> {
     async fn before_call(&self, request: &LlmRequest) -> Result<(), String> {
-        let input = (estimate_tokens(&request.system) + estimate_tokens(&request.user)) as u64;
+        let input = request.estimated_input_tokens();
         let estimate = self.service.cost(&self.model, input, u64::from(request.max_tokens));
         let reservation = self.scope.spend.reserve(estimate)?;
         *self.reservation.lock().unwrap_or_else(|p| p.into_inner()) = Some(reservation);
@@ -379,8 +379,7 @@ impl CallHooks for RecordingHooks<'_> {
             self.scope.spend.settle(r, cost);
         }
         let provider = self.service.provider.clone();
-        crate::metrics::global().llm_call(&provider, &self.model, input, output, cost);
-        crate::metrics::global().llm_call_outcome(&provider, &self.model, outcome.as_str());
+        crate::metrics::global().llm_call(&provider, &self.model, outcome.as_str(), input, output, cost);
         let cost_text = cost
             .map(|c| format!("${c:.6}"))
             .unwrap_or_else(|| "unknown cost".into());

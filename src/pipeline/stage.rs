@@ -106,12 +106,14 @@ pub fn dependency<T>(value: &Option<T>, stage: StageName) -> Result<&T, StageErr
         .ok_or_else(|| StageError::permanent(format!("output of stage {stage} is missing")))
 }
 
+/// Serialises a typed output into a [`StageResult`] from `producer`.
+pub fn stage_result<T: serde::Serialize>(producer: StageProducer, output: &T) -> Result<StageResult, StageError> {
+    serde_json::to_value(output)
+        .map(|output| StageResult { producer, output })
+        .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))
+}
+
 /// Serialises a typed output into a [`StageResult`] produced offline.
 pub fn offline_result<T: serde::Serialize>(output: &T) -> Result<StageResult, StageError> {
-    serde_json::to_value(output)
-        .map(|output| StageResult {
-            producer: StageProducer::Offline,
-            output,
-        })
-        .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))
+    stage_result(StageProducer::Offline, output)
 }

@@ -17,7 +17,7 @@ use crate::llm::service::{Fallback, LlmService};
 use crate::pipeline::assisted;
 use crate::pipeline::offline;
 use crate::pipeline::outputs::ResearchOutput;
-use crate::pipeline::stage::{dependency, Stage, StageContext, StageError, StageResult};
+use crate::pipeline::stage::{dependency, stage_result, Stage, StageContext, StageError, StageResult};
 use crate::research::{person_of, Firecrawl};
 
 pub use publisher::Publisher;
@@ -69,21 +69,22 @@ fn usable<'a>(ctx: &StageContext, llm: &'a Option<Arc<LlmService>>) -> Option<&'
     Some(llm)
 }
 
-/// The model's output when it gave one, else the offline one (a fallback says why).
-fn settle<T: Serialize>(
+/// The model's output when it gave one, else the offline one (a fallback says why), with
+/// who produced it.
+fn choose<T>(
     ctx: &StageContext,
     llm: Option<&LlmService>,
     stage: StageName,
     attempt: Option<Result<T, Fallback>>,
     offline: impl FnOnce() -> T,
-) -> Result<StageResult, StageError> {
-    let (producer, output) = match attempt {
+) -> (StageProducer, T) {
+    match attempt {
         Some(Ok(v)) => {
             if let Some(l) = llm {
                 ctx.log
                     .info(format!("output produced by {}/{}", l.provider(), l.model(stage)));
             }
-            (StageProducer::Llm, serde_json::to_value(v))
+            (StageProducer::Llm, v)
         }
         Some(Err(fallback)) => {
             let why = match &fallback {
@@ -94,13 +95,22 @@ fn settle<T: Serialize>(
             ctx.log.warn(format!(
                 "falling back to the offline implementation ({why}): {fallback}"
             ));
-            (StageProducer::OfflineFallback, serde_json::to_value(offline()))
+            (StageProducer::OfflineFallback, offline())
         }
-        None => (StageProducer::Offline, serde_json::to_value(offline())),
-    };
-    output
-        .map(|output| StageResult { producer, output })
-        .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))
+        None => (StageProducer::Offline, offline()),
+    }
+}
+
+/// [`choose`], serialised into the stage's result.
+fn settle<T: Serialize>(
+    ctx: &StageContext,
+    llm: Option<&LlmService>,
+    stage: StageName,
+    attempt: Option<Result<T, Fallback>>,
+    offline: impl FnOnce() -> T,
+) -> Result<StageResult, StageError> {
+    let (producer, output) = choose(ctx, llm, stage, attempt, offline);
+    stage_result(producer, &output)
 }
 
 #[async_trait]
@@ -215,9 +225,7 @@ impl Stage for ResearchStage {
                 ..base.clone()
             }
         };
-        let mut res = settle(ctx, llm, self.name(), attempt.map(|a| a.map(merge)), || base.clone())?;
-        let mut out: ResearchOutput = serde_json::from_value(res.output.clone())
-            .map_err(|e| StageError::permanent(format!("research output: {e}")))?;
+        let (producer, mut out) = choose(ctx, llm, self.name(), attempt.map(|a| a.map(merge)), || base.clone());
         if !people.is_empty() {
             out.primary_contacts = people;
             out.contacts_are_role_based = false;
@@ -227,7 +235,7 @@ impl Stage for ResearchStage {
             );
         }
         // Drafts from the model when it wrote the research; the template drafts otherwise.
-        if let Some(l) = llm.filter(|_| res.producer == StageProducer::Llm && !ctx.spend.is_exhausted()) {
+        if let Some(l) = llm.filter(|_| producer == StageProducer::Llm && !ctx.spend.is_exhausted()) {
             match assisted::outreach::ask(l, &ctx.call_scope(self.name()), &ctx.job, &ctx.master_cv, &out).await {
                 Ok(contacts) => {
                     ctx.log.info(format!(
@@ -241,9 +249,7 @@ impl Stage for ResearchStage {
                 )),
             }
         }
-        res.output = serde_json::to_value(out)
-            .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))?;
-        Ok(res)
+        stage_result(producer, &out)
     }
 }
 

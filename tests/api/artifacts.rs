@@ -1,8 +1,5 @@
 //! Artifacts: a run serves only its own files, and no path escapes.
 
-use job_runner::domain::JobId;
-use job_runner::store::sqlite::SqliteStore;
-use job_runner::store::Store;
 use serde_json::json;
 
 use crate::helpers::{job_id, posting, raw_get_status, spawn_app, spawn_app_with, JOB};
@@ -23,20 +20,8 @@ async fn two_jobs_with_the_same_company_and_title_keep_their_own_files() {
     assert!(dossier_a.contains(&format!("Job id: {JOB}")));
     assert!(dossier_b.contains(&format!("Job id: {}", job_id(7))));
 
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    let path_a = store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap()["cv_path"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let path_b = store
-        .get_job_document(&JobId::parse(&job_id(7)).unwrap())
-        .await
-        .unwrap()
-        .unwrap()["cv_path"]
+    let path_a = app.job_document(JOB).await["cv_path"].as_str().unwrap().to_owned();
+    let path_b = app.job_document(&job_id(7)).await["cv_path"]
         .as_str()
         .unwrap()
         .to_owned();

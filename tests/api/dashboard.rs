@@ -1,8 +1,5 @@
 //! The dashboard's exact call sequence from COMPAT.md, and what it leaves in the store.
 
-use job_runner::domain::JobId;
-use job_runner::store::sqlite::SqliteStore;
-use job_runner::store::Store;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, JOB, SECRET};
@@ -63,12 +60,7 @@ async fn run_poll_stream_and_download_like_the_dashboard() {
     }
 
     // The job document carries the status fields and every result field.
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    let doc = store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = app.job_document(JOB).await;
     assert_eq!(doc["pipeline_status"], "completed");
     assert_eq!(doc["pipeline_run_id"], run_id.as_str());
     assert_eq!(doc["status"], "ready for applying");

@@ -172,6 +172,16 @@ impl TestApp {
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.clone()
     }
+
+    /// The job document `id` as the runs left it (read from the SQLite file).
+    pub async fn job_document(&self, id: &str) -> serde_json::Map<String, Value> {
+        let store = SqliteStore::open(&self.data_dir).await.unwrap();
+        store
+            .get_job_document(&JobId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .expect("the job document exists")
+    }
 }
 
 /// Sends a raw HTTP/1.1 GET (no client-side path normalisation) and returns the status.

@@ -6,12 +6,9 @@
 use std::time::Duration;
 
 use job_runner::config::{Secret, Settings};
-use job_runner::domain::JobId;
 use job_runner::llm::pricing::PriceTable;
 use job_runner::pipeline::master_cv::MasterCv;
 use job_runner::pipeline::offline;
-use job_runner::store::sqlite::SqliteStore;
-use job_runner::store::Store;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -92,6 +89,21 @@ fn answers() -> Answers {
     }
 }
 
+impl Answers {
+    /// Each prompt's phrase with its valid answer.
+    fn all(&self) -> [(&'static str, &Value); 7] {
+        [
+            (PAIN, &self.pain),
+            (RESEARCH, &self.research),
+            (FIT, &self.fit),
+            (STAR, &self.star),
+            (CV, &self.cv),
+            (LETTER, &self.letter),
+            (OUTREACH, &self.outreach),
+        ]
+    }
+}
+
 fn openai_completion(content: &str, input: u64, output: u64) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "model": "gpt-4o-mini-2024-07-18",
@@ -120,15 +132,7 @@ async fn answer(server: &MockServer, phrase: &str, response: ResponseTemplate) {
 /// Mounts every stage's valid answer (OpenAI format), each call using 1,000 input and 200
 /// output tokens.
 async fn mount_all_openai(server: &MockServer, a: &Answers) {
-    for (phrase, v) in [
-        (PAIN, &a.pain),
-        (RESEARCH, &a.research),
-        (FIT, &a.fit),
-        (STAR, &a.star),
-        (CV, &a.cv),
-        (LETTER, &a.letter),
-        (OUTREACH, &a.outreach),
-    ] {
+    for (phrase, v) in a.all() {
         answer(server, phrase, openai_completion(&v.to_string(), 1000, 200)).await;
     }
 }
@@ -182,16 +186,6 @@ async fn producers(app: &TestApp, run: &str) -> std::collections::BTreeMap<Strin
             )
         })
         .collect()
-}
-
-/// The example job's document as the run left it.
-async fn job_document(app: &TestApp) -> serde_json::Map<String, Value> {
-    let store = SqliteStore::open(&app.store_path()).await.unwrap();
-    store
-        .get_job_document(&JobId::parse(JOB).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -272,7 +266,7 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     assert!(bad.text().await.unwrap().contains("days must be 1–365"));
 
     // The job document carries the model's results; the unsourced signal was dropped.
-    let doc = job_document(&app).await;
+    let doc = app.job_document(JOB).await;
     assert_eq!(doc["cv_reasoning"], "Model reasoning: lead with the pipeline work.");
     assert_eq!(doc["fit_score"], 82);
     assert_eq!(doc["fit_category"], "strong", "derived from the score");
@@ -308,14 +302,7 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
 async fn with_anthropic_every_stage_uses_the_messages_api() {
     let server = MockServer::start().await;
     let a = answers();
-    for (phrase, v) in [
-        (PAIN, &a.pain),
-        (RESEARCH, &a.research),
-        (FIT, &a.fit),
-        (CV, &a.cv),
-        (LETTER, &a.letter),
-        (OUTREACH, &a.outreach),
-    ] {
+    for (phrase, v) in a.all() {
         Mock::given(method("POST"))
             .and(path("/v1/messages"))
             .and(body_string_contains(phrase))
@@ -573,7 +560,7 @@ async fn a_cv_that_invents_an_employer_or_a_metric_is_rejected_by_the_fact_check
     );
     assert!(repair.contains("97%"), "{repair}");
     assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{log}");
-    let doc = job_document(&app).await;
+    let doc = app.job_document(JOB).await;
     let cv_text = doc["cv_text"].as_str().unwrap_or_default();
     assert!(!cv_text.contains("Globex") && !cv_text.contains("97%"), "{cv_text}");
 }
@@ -627,7 +614,7 @@ async fn firecrawl_sources_ground_the_signals_find_contacts_and_are_cached() {
         research_prompt.contains("https://news.example/northwind-series-b"),
         "sources reach the model"
     );
-    let doc = job_document(&app).await;
+    let doc = app.job_document(JOB).await;
     let signals = doc["company_research"]["signals"].as_array().unwrap();
     assert_eq!(signals.len(), 1, "the signal without a source is dropped: {log}");
     assert_eq!(signals[0]["source"], "https://news.example/northwind-series-b");
@@ -656,7 +643,7 @@ async fn the_per_run_firecrawl_cap_stops_further_calls() {
     let (_, log) = run_to_end(&app).await;
     assert_eq!(fc.received_requests().await.unwrap().len(), 1, "{log}");
     assert!(log.contains("MAX_FIRECRAWL_CALLS_PER_RUN (1) reached"), "{log}");
-    let doc = job_document(&app).await;
+    let doc = app.job_document(JOB).await;
     assert_eq!(
         doc["primary_contacts"][0]["name"], "Hiring Manager",
         "role-based contacts"

@@ -153,14 +153,15 @@ pub async fn ask(
     star_selector: bool,
 ) -> Result<CvOutput, Fallback> {
     let terms = offline::cv::target_terms(pains, Some(fit));
-    let ranked = offline::cv::ranked_stars(master, &terms);
-    let lexical = || {
-        let top: Vec<Star> = ranked.iter().take(3).cloned().collect();
-        let mapping = offline::cv::map_stars_to_pains(&top, pains);
-        (top, mapping)
+    // Without the model's choice: the offline tailoring's lexical top three.
+    let lexical = || offline::cv::select_stars(master, pains, &terms);
+    let ranked = if star_selector {
+        offline::cv::ranked_stars(master, &terms)
+    } else {
+        Vec::new()
     };
-    let (stars, mapping) = if star_selector && ranked.len() >= 2 {
-        let candidates: Vec<Star> = ranked.iter().take(STAR_CANDIDATES).cloned().collect();
+    let (stars, mapping) = if ranked.len() >= 2 {
+        let candidates: Vec<Star> = ranked.into_iter().take(STAR_CANDIDATES).collect();
         match choose_stars(llm, scope, &candidates, pains).await {
             Ok(chosen) => {
                 scope.log.info(format!(

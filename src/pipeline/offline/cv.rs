@@ -68,7 +68,7 @@ pub fn ranked_stars(cv: &MasterCv, terms: &BTreeSet<String>) -> Vec<Star> {
 }
 
 /// Star id → the pain points it answers (those sharing a significant word with it).
-pub fn map_stars_to_pains(stars: &[Star], pains: &PainPointsOutput) -> BTreeMap<String, Vec<String>> {
+fn map_stars_to_pains(stars: &[Star], pains: &PainPointsOutput) -> BTreeMap<String, Vec<String>> {
     stars
         .iter()
         .filter_map(|s| {
