@@ -56,12 +56,13 @@ impl CircuitBreaker {
         }
     }
 
-    /// Records the outcome of a call that was allowed.
-    pub fn record(&self, success: bool) {
-        self.record_at(success, Instant::now());
+    /// Records the outcome of a call that was allowed; returns true when the circuit is
+    /// open afterwards (refusing calls until a probe succeeds).
+    pub fn record(&self, success: bool) -> bool {
+        self.record_at(success, Instant::now())
     }
 
-    fn record_at(&self, success: bool, now: Instant) {
+    fn record_at(&self, success: bool, now: Instant) -> bool {
         let mut s = self.lock();
         *s = match (*s, success) {
             (_, true) => State::Closed { failures: 0 },
@@ -73,6 +74,7 @@ impl CircuitBreaker {
                 until: now + self.cool_down,
             },
         };
+        matches!(*s, State::Open { .. })
     }
 
     /// A call that was allowed ended without an outcome (its run was cancelled): a
@@ -117,6 +119,17 @@ mod tests {
         assert!(b.allow_at(much_later));
         b.record_at(true, much_later);
         assert!(b.allow_at(much_later) && b.allow_at(much_later), "closed again");
+    }
+
+    #[test]
+    fn recording_says_whether_the_circuit_is_open_afterwards() {
+        let b = CircuitBreaker::new(2, Duration::from_secs(30));
+        let t0 = Instant::now();
+        assert!(!b.record_at(false, t0));
+        assert!(b.record_at(false, t0), "opened");
+        let later = t0 + Duration::from_secs(31);
+        assert!(b.allow_at(later), "probe after the cool-down");
+        assert!(!b.record_at(true, later), "a successful probe closes it");
     }
 
     #[test]

@@ -103,13 +103,11 @@ impl LlmClient for GuardedClient {
         // unknown model does not trip the breaker for everyone else.
         let provider_failed = matches!(result, Err(LlmError::Transient { .. } | LlmError::Auth { .. }));
         let was_open = g.circuit.is_open();
-        g.circuit.record(!provider_failed);
-        let open = g.circuit.is_open();
-        if open != was_open {
-            crate::metrics::global().llm_circuit(&g.provider, open);
-            if open {
-                tracing::error!(provider = %g.provider, "LLM circuit opened after repeated failures; stages run offline until a probe succeeds");
-            }
+        let open = g.circuit.record(!provider_failed);
+        // The gauge follows every outcome, so a successful probe after the cool-down resets it.
+        crate::metrics::global().llm_circuit(&g.provider, open);
+        if open && !was_open {
+            tracing::error!(provider = %g.provider, "LLM circuit opened after repeated failures; stages run offline until a probe succeeds");
         }
         result
     }
