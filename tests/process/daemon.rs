@@ -4,27 +4,14 @@
 use std::path::Path;
 use std::process::{Child, Command};
 
-use crate::serve::{data_lines, free_port, Serve, BIN};
+use crate::serve::{daemon_command, data_lines, free_port, Serve};
 
 const SECRET: &str = "process-test-secret-0123";
 const JOB: &str = "65a1b2c3d4e5f60718293a4b";
 const JOB2: &str = "65a1b2c3d4e5f60718293a4d";
 
 fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CONFIG_DIR", dir.join("no-config"))
-        .env("DATA_DIR", dir.join("data"))
-        .env("APPLICATIONS_DIR", dir.join("applications"))
-        .env(
-            "MASTER_CV_PATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/master-cv.md"),
-        )
-        .env("RUNNER_API_SECRET", SECRET)
-        .env("LOG_FORMAT", "json");
-    cmd
+    daemon_command(dir, &dir.join("applications"), SECRET)
 }
 
 fn import(dir: &Path) {

@@ -15,6 +15,9 @@ const JOB: &str = "65a1b2c3d4e5f60718293a4b";
 #[tokio::test]
 async fn a_full_run_logs_json_to_a_rotated_file_without_secrets_or_personal_data() {
     let dir = tempfile::tempdir().unwrap();
+    // The key is used for real: calls go to a closed local port (never the internet), fail,
+    // and the stages fall back offline; the key must still appear nowhere.
+    let llm_url = format!("http://127.0.0.1:{}/v1", crate::serve::free_port());
     let base = |cmd: &mut Command| {
         cmd.current_dir(dir.path())
             .env_clear()
@@ -26,6 +29,8 @@ async fn a_full_run_logs_json_to_a_rotated_file_without_secrets_or_personal_data
             )
             .env("RUNNER_API_SECRET", SECRET)
             .env("OPENAI_API_KEY", OPENAI)
+            .env("OPENAI_BASE_URL", &llm_url)
+            .env("LLM_MAX_ATTEMPTS", "1")
             .env("SMTP_HOST", "127.0.0.1")
             .env("SMTP_USER", "alerts")
             .env("SMTP_PASSWORD", SMTP_PASSWORD)
@@ -50,7 +55,12 @@ async fn a_full_run_logs_json_to_a_rotated_file_without_secrets_or_personal_data
     let stderr_path = dir.path().join("stderr.log");
     let serve = Serve::start(cmd, &stderr_path, SECRET).await;
     let run = serve.start_run(JOB).await;
-    assert!(serve.full_log(&run).await.ends_with("data: completed\n\n"));
+    let run_log = serve.full_log(&run).await;
+    assert!(run_log.ends_with("data: completed\n\n"));
+    assert!(
+        run_log.contains("falling back to the offline implementation (provider)"),
+        "the configured key was used: {run_log}"
+    );
     // Input that ends up in a log line: a refused request naming a secret and personal data.
     let res = serve
         .post(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::serve::{data_lines, free_port, Serve, BIN};
+use crate::serve::{daemon_command, data_lines, free_port, Serve};
 
 const SECRET: &str = "mongo-test-secret-0123";
 
@@ -35,23 +35,11 @@ impl Env {
     fn command(&self, name: &str) -> Command {
         let dir = self.dir.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CONFIG_DIR", dir.join("no-config"))
-            .env("MONGODB_URI", &self.uri)
+        let mut cmd = daemon_command(&dir, &self.dir.path().join("applications"), SECRET);
+        cmd.env("MONGODB_URI", &self.uri)
             .env("MONGODB_DB", &self.db)
             .env("MONGODB_JOBS_COLLECTION", "level_2")
-            .env("MONGODB_SERVER_SELECTION_TIMEOUT_MS", "1000")
-            .env("DATA_DIR", dir.join("data"))
-            .env("APPLICATIONS_DIR", self.dir.path().join("applications"))
-            .env(
-                "MASTER_CV_PATH",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/examples/master-cv.md"),
-            )
-            .env("RUNNER_API_SECRET", SECRET)
-            .env("LOG_FORMAT", "json");
+            .env("MONGODB_SERVER_SELECTION_TIMEOUT_MS", "1000");
         cmd
     }
 

@@ -10,6 +10,25 @@ use serde_json::Value;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_job-runner");
 
+/// `job-runner` in `dir` with a clean environment: no config files, data in `dir/data`,
+/// packages in `applications`, the example master CV, `secret` as bearer, JSON logs.
+pub fn daemon_command(dir: &Path, applications: &Path, secret: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CONFIG_DIR", dir.join("no-config"))
+        .env("DATA_DIR", dir.join("data"))
+        .env("APPLICATIONS_DIR", applications)
+        .env(
+            "MASTER_CV_PATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/master-cv.md"),
+        )
+        .env("RUNNER_API_SECRET", secret)
+        .env("LOG_FORMAT", "json");
+    cmd
+}
+
 /// A free loopback port (released again before the daemon binds it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
