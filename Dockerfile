@@ -19,7 +19,10 @@ RUN apt-get update \
  && chown -R job-runner:job-runner /var/lib/job-runner
 COPY --from=build /src/target/release/job-runner /usr/local/bin/job-runner
 COPY config/default.toml /etc/job-runner/default.toml
+# Production: the daemon refuses to start without a RUNNER_API_SECRET of 16+ characters,
+# so a container listening on every interface is never open by accident.
 ENV CONFIG_DIR=/etc/job-runner \
+    ENVIRONMENT=production \
     HOST=0.0.0.0 \
     PORT=8000 \
     DATA_DIR=/var/lib/job-runner/data \

@@ -60,15 +60,19 @@ RUNNER_API_SECRET=$secret
 # ALERT_TO=you@example.com
 # SMTP_URL=smtps://user:password@smtp.example.com:465
 ENV
-  chmod 600 "$etc/env"
   echo "install: wrote $etc/env with a new RUNNER_API_SECRET (edit it, then restart)"
 else
   echo "install: kept existing $etc/env"
 fi
+# The settings hold secrets: only root reads them (systemd reads EnvironmentFile as root
+# before it drops to the service user). Also tightens an env file from older installs.
+chmod 600 "$etc/env"
+if [ "$(id -u)" -eq 0 ]; then
+  chown root:root "$etc/env"
+fi
 if [ -z "$root" ]; then
-  chown root:job-runner "$etc" "$etc/env"
+  chown root:job-runner "$etc"
   chmod 750 "$etc"
-  chmod 640 "$etc/env"
   chown -R job-runner:job-runner "$state"
   systemctl daemon-reload
   systemctl enable job-runner.service

@@ -13,11 +13,11 @@ mod secret;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-pub use secret::Secret;
+pub use secret::{mask_url_credentials, Secret};
 
 use crate::domain::StageName;
 
@@ -117,6 +117,10 @@ pub struct RawSettings {
     pub offline_stage_delay_ms: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub sse_keep_alive_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_sse_streams: i64,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub allow_no_auth: bool,
     #[serde(deserialize_with = "lenient::string")]
     pub data_dir: String,
     #[serde(deserialize_with = "lenient::string")]
@@ -275,6 +279,8 @@ impl Default for RawSettings {
             max_body_bytes: 65_536,
             offline_stage_delay_ms: 0,
             sse_keep_alive_seconds: 15,
+            max_sse_streams: 1000,
+            allow_no_auth: false,
             data_dir: "./data".into(),
             applications_dir: "./applications".into(),
             master_cv_path: "./master-cv.md".into(),
@@ -385,6 +391,11 @@ pub struct Settings {
     pub offline_stage_delay: Duration,
     /// Interval of keep-alive comments on idle log streams.
     pub sse_keep_alive: Duration,
+    /// Open SSE log streams allowed at once (`MAX_SSE_STREAMS`); beyond it, 503.
+    pub max_sse_streams: usize,
+    /// `ALLOW_NO_AUTH`: serve without a secret on a non-loopback address (never in
+    /// staging or production).
+    pub allow_no_auth: bool,
     pub data_dir: PathBuf,
     pub applications_dir: PathBuf,
     pub master_cv_path: PathBuf,
@@ -529,6 +540,123 @@ pub struct AlertSettings {
     pub to: Vec<String>,
 }
 
+/// How to make a good secret, quoted by every error about one.
+const GENERATE_SECRET: &str = "generate one with `openssl rand -hex 32`";
+
+/// Words that mark a value copied from an example instead of a real secret.
+const PLACEHOLDER_MARKS: [&str; 12] = [
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "replace_me",
+    "your-secret",
+    "your_secret",
+    "yoursecret",
+    "placeholder",
+    "example",
+    "xxxxxxxx",
+];
+
+/// True for a listen address that only this machine reaches (`127.0.0.0/8`, `::1`,
+/// `localhost`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// What is wrong with the bearer secret in this environment, if anything:
+/// - outside development it is required, at least 16 characters;
+/// - a value copied from an example (`change-me…`) is refused everywhere;
+/// - without one, the API is open, which is allowed only on a loopback address or with an
+///   explicit `ALLOW_NO_AUTH=true` in development (a container that sets `HOST=0.0.0.0`
+///   must not serve everything to everyone because `ENVIRONMENT` was forgotten).
+fn check_api_secret(secret: Option<&str>, env: Environment, host: &str, allow_no_auth: bool) -> Vec<String> {
+    let mut errors = Vec::new();
+    match secret {
+        None if env != Environment::Development => errors.push(format!(
+            "RUNNER_API_SECRET is required when ENVIRONMENT={} (at least 16 characters; {GENERATE_SECRET})",
+            env.as_str()
+        )),
+        None if !is_loopback_host(host) && !allow_no_auth => errors.push(format!(
+            "RUNNER_API_SECRET is not set and HOST={:?} is not a loopback address: the API would be open \
+             to anyone who reaches it. Set RUNNER_API_SECRET ({GENERATE_SECRET}), listen on 127.0.0.1, \
+             or set ALLOW_NO_AUTH=true to serve without auth on purpose",
+            host.trim()
+        )),
+        None => {}
+        Some(s) => {
+            let lower = s.to_ascii_lowercase();
+            if let Some(mark) = PLACEHOLDER_MARKS.iter().find(|m| lower.contains(*m)) {
+                errors.push(format!(
+                    "RUNNER_API_SECRET looks like a placeholder (it contains {mark:?}); {GENERATE_SECRET}"
+                ));
+            } else if s.chars().count() < 16 && env != Environment::Development {
+                errors.push(format!(
+                    "RUNNER_API_SECRET must be at least 16 characters when ENVIRONMENT={}, got {}; {GENERATE_SECRET}",
+                    env.as_str(),
+                    s.chars().count()
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// The process environment as figment data, every value kept as the exact string it is.
+/// figment's own `Env` provider parses values, so `RUNNER_API_SECRET=000012345678901234567`
+/// became the number 12345678901234567 and the configured secret stopped matching; the
+/// lenient deserialisers turn strings into numbers and booleans where a setting is one.
+struct RawEnv;
+
+impl figment::Provider for RawEnv {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable(s)")
+    }
+
+    fn data(&self) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (key, value) in std::env::vars_os() {
+            let key = key.to_string_lossy().trim().to_ascii_lowercase();
+            // Settings are flat; a dotted name would be read as a nested key.
+            if key.is_empty() || key.contains('.') {
+                continue;
+            }
+            dict.insert(key, figment::value::Value::from(value.to_string_lossy().into_owned()));
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// True when systemd started this process (it sets `INVOCATION_ID` for every unit): the
+/// unit's `EnvironmentFile` is then the only source of settings besides the config files.
+fn started_by_systemd() -> bool {
+    std::env::var_os("INVOCATION_ID").is_some_and(|v| !v.is_empty())
+}
+
+/// Reads `.env` from the working directory only (never a parent directory, which another
+/// user or the service itself may be able to write), and not at all under systemd.
+fn load_dotenv() -> Result<(), ConfigError> {
+    if started_by_systemd() {
+        return Ok(());
+    }
+    let path = match std::env::current_dir() {
+        Ok(dir) => dir.join(".env"),
+        Err(_) => return Ok(()),
+    };
+    match dotenvy::from_path(&path) {
+        Ok(()) => Ok(()),
+        // A missing .env is normal; a malformed one is reported.
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(ConfigError(vec![format!("{} could not be read: {e}", path.display())])),
+    }
+}
+
 /// Every configuration problem found, one line each.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
@@ -536,20 +664,17 @@ pub struct ConfigError(pub Vec<String>);
 
 impl Settings {
     /// Loads the layers from `config_dir` and the environment (after reading `.env` in the
-    /// working directory, which never overrides variables already set), then validates.
+    /// working directory, which never overrides variables already set, and which is not
+    /// read when systemd started the daemon), then validates. Environment values are read
+    /// as the strings they are.
     pub fn load(config_dir: &Path) -> Result<Settings, ConfigError> {
-        // A missing .env is normal; a malformed one is reported.
-        if let Err(e) = dotenvy::dotenv() {
-            if !e.not_found() {
-                return Err(ConfigError(vec![format!(".env could not be read: {e}")]));
-            }
-        }
+        load_dotenv()?;
         let environment = std::env::var("ENVIRONMENT").unwrap_or_else(|_| "development".into());
         let env = Environment::parse(&environment).map_err(|e| ConfigError(vec![e]))?;
         let figment = Figment::from(Serialized::defaults(RawSettings::default()))
             .merge(Toml::file(config_dir.join("default.toml")))
             .merge(Toml::file(config_dir.join(format!("{}.toml", env.as_str()))))
-            .merge(Env::raw());
+            .merge(RawEnv);
         let raw: RawSettings = figment
             .extract()
             .map_err(|e| ConfigError(e.into_iter().map(|e| e.to_string()).collect()))?;
@@ -578,6 +703,7 @@ impl Settings {
         let body = ranged("MAX_BODY_BYTES", raw.max_body_bytes, 1024, 16 * 1024 * 1024) as usize;
         let delay = ranged("OFFLINE_STAGE_DELAY_MS", raw.offline_stage_delay_ms, 0, 600_000) as u64;
         let keep_alive = ranged("SSE_KEEP_ALIVE_SECONDS", raw.sse_keep_alive_seconds, 1, 300) as u64;
+        let sse_streams = ranged("MAX_SSE_STREAMS", raw.max_sse_streams, 1, 100_000) as usize;
         let selection = ranged(
             "MONGODB_SERVER_SELECTION_TIMEOUT_MS",
             raw.mongodb_server_selection_timeout_ms,
@@ -623,19 +749,12 @@ impl Settings {
             Environment::Development
         });
         let secret = raw.runner_api_secret.filter(|s| !s.trim().is_empty());
-        match (&secret, environment) {
-            (None, Environment::Development) => {}
-            (None, env) => errors.push(format!(
-                "RUNNER_API_SECRET is required when ENVIRONMENT={} (at least 16 characters)",
-                env.as_str()
-            )),
-            (Some(s), env) if s.chars().count() < 16 && env != Environment::Development => errors.push(format!(
-                "RUNNER_API_SECRET must be at least 16 characters when ENVIRONMENT={}, got {}",
-                env.as_str(),
-                s.chars().count()
-            )),
-            _ => {}
-        }
+        errors.extend(check_api_secret(
+            secret.as_deref(),
+            environment,
+            &raw.host,
+            raw.allow_no_auth,
+        ));
         if !(raw.max_cost_per_run.is_finite() && raw.max_cost_per_run >= 0.0) {
             errors.push(format!(
                 "MAX_COST_PER_RUN must be a number ≥ 0 (USD), got {}",
@@ -747,6 +866,8 @@ impl Settings {
             max_body_bytes: body,
             offline_stage_delay: Duration::from_millis(delay),
             sse_keep_alive: Duration::from_secs(keep_alive),
+            max_sse_streams: sse_streams,
+            allow_no_auth: raw.allow_no_auth,
             data_dir: PathBuf::from(raw.data_dir),
             applications_dir: PathBuf::from(raw.applications_dir),
             master_cv_path: PathBuf::from(raw.master_cv_path),
@@ -850,6 +971,18 @@ impl Settings {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// The URL settings that are not secrets as a whole, by name. Credentials written into
+    /// them (`http://user:pw@host`) are secrets all the same: the redactor learns them
+    /// and every rendering masks them.
+    pub fn url_settings(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("OPENAI_BASE_URL", self.llm.openai_base_url.as_str()),
+            ("ANTHROPIC_BASE_URL", self.llm.anthropic_base_url.as_str()),
+            ("OPENROUTER_BASE_URL", self.llm.openrouter_base_url.as_str()),
+            ("FIRECRAWL_BASE_URL", self.firecrawl.base_url.as_str()),
+        ]
+    }
+
     /// The resolved configuration as `NAME = value` lines with every secret masked.
     pub fn render_masked(&self) -> String {
         let masked = |s: &Option<Secret>| s.as_ref().map(Secret::masked).unwrap_or_else(|| "(unset)".into());
@@ -873,6 +1006,8 @@ impl Settings {
                 self.offline_stage_delay.as_millis().to_string(),
             ),
             ("SSE_KEEP_ALIVE_SECONDS", self.sse_keep_alive.as_secs().to_string()),
+            ("MAX_SSE_STREAMS", self.max_sse_streams.to_string()),
+            ("ALLOW_NO_AUTH", self.allow_no_auth.to_string()),
             ("DATA_DIR", self.data_dir.display().to_string()),
             ("APPLICATIONS_DIR", self.applications_dir.display().to_string()),
             ("MASTER_CV_PATH", self.master_cv_path.display().to_string()),
@@ -947,10 +1082,6 @@ impl Settings {
             ),
             ("GOOGLE_DRIVE_FOLDER_ID", opt(&self.google_drive_folder_id)),
             ("GOOGLE_SHEET_ID", opt(&self.google_sheet_id)),
-            ("OPENAI_BASE_URL", self.llm.openai_base_url.clone()),
-            ("ANTHROPIC_BASE_URL", self.llm.anthropic_base_url.clone()),
-            ("OPENROUTER_BASE_URL", self.llm.openrouter_base_url.clone()),
-            ("FIRECRAWL_BASE_URL", self.firecrawl.base_url.clone()),
             ("LLM_MODEL", opt(&self.llm.model)),
             (
                 "STAGE_MODELS",
@@ -993,7 +1124,14 @@ impl Settings {
                 (self.firecrawl.cache_ttl.as_secs() / 3600).to_string(),
             ),
         ];
-        rows.into_iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
+        let urls = self
+            .url_settings()
+            .into_iter()
+            .map(|(name, url)| (name, mask_url_credentials(url).into_owned()));
+        rows.into_iter()
+            .chain(urls)
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect()
     }
 }
 
@@ -1042,6 +1180,57 @@ mod tests {
             .contains("at least 16"));
         r.runner_api_secret = Some("0123456789abcdef".into());
         assert!(Settings::from_raw(r).is_ok());
+    }
+
+    #[test]
+    fn auth_off_only_on_loopback_or_on_purpose_and_never_with_a_placeholder() {
+        let dev = Environment::Development;
+        assert!(check_api_secret(None, dev, "127.0.0.1", false).is_empty());
+        assert!(check_api_secret(None, dev, "::1", false).is_empty());
+        assert!(check_api_secret(None, dev, "localhost", false).is_empty());
+        assert!(check_api_secret(None, dev, "127.8.9.10", false).is_empty());
+        let open = check_api_secret(None, dev, "0.0.0.0", false);
+        assert!(
+            open[0].contains("not a loopback address") && open[0].contains("ALLOW_NO_AUTH"),
+            "{open:?}"
+        );
+        assert!(check_api_secret(None, dev, "0.0.0.0", true).is_empty());
+        assert!(!check_api_secret(None, dev, "192.0.2.1", false).is_empty());
+        // ALLOW_NO_AUTH never lifts the requirement outside development.
+        assert!(!check_api_secret(None, Environment::Production, "127.0.0.1", true).is_empty());
+        for placeholder in [
+            "change-me-to-16+chars",
+            "CHANGE-ME-to-a-long-random-string",
+            "my-changeme-secret-123456",
+            "your-secret-goes-here-1234",
+            "example-secret-0000000000",
+        ] {
+            for env in [dev, Environment::Production] {
+                let e = check_api_secret(Some(placeholder), env, "127.0.0.1", false);
+                assert!(
+                    e.len() == 1 && e[0].contains("placeholder") && e[0].contains("openssl rand -hex 32"),
+                    "{e:?}"
+                );
+                assert!(!e[0].contains(placeholder), "the secret is echoed: {e:?}");
+            }
+        }
+        let real = "3f9a0c1d5e7b2a4c6d8e0f1a2b3c4d5e";
+        assert!(check_api_secret(Some(real), Environment::Production, "0.0.0.0", false).is_empty());
+    }
+
+    #[test]
+    fn the_environment_is_read_as_raw_strings() {
+        // figment's own Env provider turned this into the number 12345678901234567.
+        let figment = Figment::from(Serialized::defaults(RawSettings::default())).merge(Serialized::default(
+            "runner_api_secret",
+            figment::value::Value::from("000012345678901234567".to_owned()),
+        ));
+        let r: RawSettings = figment.extract().unwrap();
+        assert_eq!(r.runner_api_secret.as_deref(), Some("000012345678901234567"));
+        // RawEnv itself: every value is a string, numbers still parse where a setting is one.
+        let data = figment::Provider::data(&RawEnv).unwrap();
+        let dict = &data[&figment::Profile::Default];
+        assert!(dict.values().all(|v| v.as_str().is_some()));
     }
 
     #[test]

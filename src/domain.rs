@@ -5,6 +5,7 @@ mod ids;
 mod job;
 mod run;
 mod stage;
+pub mod untrusted;
 
 pub use ids::{JobId, RunId};
 pub use job::JobPosting;

@@ -6,8 +6,12 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::actors::messages::{AdmissionError, CancelError};
+use crate::domain::untrusted::{clip, escape_controls};
 use crate::pipeline::profile::ProfileError;
 use crate::store::StoreError;
+
+/// How many characters of an error message are kept (and logged).
+pub const DETAIL_CHARS: usize = 500;
 
 /// An API error: status, stable code, message.
 #[derive(Debug, thiserror::Error)]
@@ -27,12 +31,15 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    /// An error with a status, code and message.
+    /// An error with a status, code and message. The message is clipped to
+    /// [`DETAIL_CHARS`] and its control characters escaped: details often quote what the
+    /// client sent, and they are logged, so they must stay short and on one line.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
         Self {
             status,
             code,
-            detail: detail.into(),
+            detail: escape_controls(&clip(&detail, DETAIL_CHARS)).into_owned(),
             retry_after: None,
         }
     }

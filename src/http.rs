@@ -19,6 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::actors::log_hub::LogHub;
 use crate::actors::supervisor::{RunSupervisor, RunnerStats};
 use crate::config::Settings;
+use crate::domain::untrusted::Shown;
 use crate::error::ApiError;
 use crate::store::DynStore;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub instance_id: String,
     /// The health actor's latest round.
     pub health: crate::actors::health::SharedSnapshot,
+    /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
+    pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.
@@ -73,7 +76,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         actix_web::http::StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        format!("no route for {} {}", req.method(), req.path()),
+        format!("no route for {} {}", Shown(req.method().as_str()), Shown(req.path())),
     ))
 }
 

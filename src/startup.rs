@@ -154,6 +154,7 @@ impl Runtime {
             hub: hub.clone(),
             stages,
             instance_id: instance_id.clone(),
+            redactor: Arc::new(crate::telemetry::Redactor::from_settings(&settings)),
         });
         let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
         let mailer =
@@ -214,7 +215,9 @@ impl Application {
         let settings = Arc::clone(&runtime.settings);
         if settings.runner_api_secret.is_none() {
             tracing::warn!(
-                "RUNNER_API_SECRET is not set: the API is open to anyone who can reach it (development only)"
+                host = %settings.host,
+                allow_no_auth = settings.allow_no_auth,
+                "RUNNER_API_SECRET is not set: auth is off and the API is open to anyone who can reach this address (/health says \"auth\": \"off\")"
             );
         }
         let state = web::Data::new(AppState {
@@ -225,6 +228,7 @@ impl Application {
             stats: Arc::clone(&runtime.stats),
             instance_id: runtime.instance_id.clone(),
             health: Arc::clone(&runtime.health),
+            sse_streams: Arc::default(),
         });
         let secret = settings.runner_api_secret.as_ref().map(|s| s.expose().to_owned());
         let (origins, max_body) = (settings.cors_origins.clone(), settings.max_body_bytes);

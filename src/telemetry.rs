@@ -3,6 +3,8 @@
 //! written to stderr and, with `LOG_DIR`, to daily-rotated files through a non-blocking
 //! writer that is flushed when the returned guard drops. Every line passes a [`Redactor`]:
 //! configured secrets never reach a log, e-mail addresses and phone numbers are masked.
+//! Lines are bounded ([`MAX_LOG_LINE_BYTES`]) and, in the simple format, every field has
+//! its control characters escaped, so outside text can neither flood nor forge a line.
 
 mod redact;
 
@@ -18,21 +20,29 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub use redact::Redactor;
 
 use crate::config::{LogFormat, Settings};
+use crate::domain::untrusted::{clip, escape_controls};
 
 /// Keeps the file writer alive; dropping it flushes buffered lines.
 pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 
-/// A writer that redacts each formatted line before passing it on.
+/// The longest log line written; a longer one (a field that quotes a huge input) is cut.
+pub const MAX_LOG_LINE_BYTES: usize = 32 * 1024;
+/// How many characters of one field the simple format shows.
+const FIELD_CHARS: usize = 4_000;
+
+/// A writer that bounds and redacts each formatted line before passing it on.
 #[derive(Clone)]
 struct Redacting<W> {
     inner: W,
     redactor: Arc<Redactor>,
+    json: bool,
 }
 
 impl<W: Write> Write for Redacting<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        self.inner.write_all(self.redactor.redact(&text).as_bytes())?;
+        let line = bounded_line(&text, self.json);
+        self.inner.write_all(self.redactor.redact(&line).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -41,10 +51,36 @@ impl<W: Write> Write for Redacting<W> {
     }
 }
 
+/// A formatted event as written: unchanged up to [`MAX_LOG_LINE_BYTES`]; past it, the
+/// simple format keeps the start and says how much was cut, and the JSON format (which a
+/// cut would make unparsable) becomes a valid object with the start as `head`.
+fn bounded_line(text: &str, json: bool) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LOG_LINE_BYTES {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cut = MAX_LOG_LINE_BYTES / 2;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    let line = if json {
+        let note = serde_json::json!({
+            "level": "WARN",
+            "message": format!("log line of {} bytes cut to its first {cut} bytes", text.len()),
+            "head": head,
+        });
+        format!("{note}\n")
+    } else {
+        format!("{head}… (log line of {} bytes cut)\n", text.len())
+    };
+    std::borrow::Cow::Owned(line)
+}
+
 #[derive(Clone)]
 struct RedactingMake<M> {
     make: M,
     redactor: Arc<Redactor>,
+    json: bool,
 }
 
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMake<M> {
@@ -53,8 +89,26 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMake<M> {
         Redacting {
             inner: self.make.make_writer(),
             redactor: Arc::clone(&self.redactor),
+            json: self.json,
         }
     }
+}
+
+/// The simple format's field formatter: every field (the message too) clipped to
+/// [`FIELD_CHARS`] with its control characters escaped, so a value holding `\n` cannot
+/// start what looks like a new log line.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = format!("{value:?}");
+        let text = escape_controls(&clip(&text, FIELD_CHARS)).into_owned();
+        if field.name() == "message" {
+            write!(w, "{text}")
+        } else {
+            write!(w, "{}={text}", field.name())
+        }
+    })
+    .delimited(" ")
 }
 
 fn layer<S, M>(format: LogFormat, make: M, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
@@ -70,7 +124,7 @@ where
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Simple => base.compact().boxed(),
+        LogFormat::Simple => base.compact().fmt_fields(escaped_fields()).boxed(),
     }
 }
 
@@ -78,9 +132,11 @@ where
 pub fn init(settings: &Settings) -> LogGuard {
     let redactor = Arc::new(Redactor::from_settings(settings));
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = settings.log_format == LogFormat::Json;
     let stderr = RedactingMake {
         make: std::io::stderr,
         redactor: Arc::clone(&redactor),
+        json,
     };
     let mut guard = None;
     let file_layer = settings.log_dir.as_ref().and_then(|dir| {
@@ -99,6 +155,7 @@ pub fn init(settings: &Settings) -> LogGuard {
                     RedactingMake {
                         make: writer,
                         redactor: Arc::clone(&redactor),
+                        json,
                     },
                     false,
                 ))
@@ -130,6 +187,7 @@ pub fn init_with(level: &str, format: LogFormat) {
     let stderr = RedactingMake {
         make: std::io::stderr,
         redactor: Arc::new(Redactor::default()),
+        json: format == LogFormat::Json,
     };
     let _ = tracing_subscriber::registry()
         .with(filter)

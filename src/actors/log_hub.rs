@@ -7,6 +7,7 @@
 //! client that connects after the end reads the complete log from the store.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -15,8 +16,13 @@ use tokio::sync::broadcast;
 use super::messages::{
     CloseRunLog, FlushLogs, LogEvent, LogLevel, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription,
 };
+use crate::domain::untrusted::{clip, escape_controls, run_log_lines, RUN_LOG_MESSAGE_CHARS};
 use crate::domain::{RunId, StageName};
 use crate::store::{DynStore, LogLine};
+use crate::telemetry::Redactor;
+
+/// How many characters of an error a run stores (run record, job document, stage record).
+pub const STORED_ERROR_CHARS: usize = 2_000;
 
 /// How many lines may be waiting for persistence before a flush is forced.
 const FLUSH_BATCH: usize = 256;
@@ -117,7 +123,9 @@ impl LogHub {
         ctx: &mut Context<Self>,
     ) {
         let limit = self.buffer_limit;
-        for part in message.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        // Split at every line break (a bare `\r` included) and escape the other control
+        // characters: no published line can end an SSE field or forge a log line.
+        for part in run_log_lines(message) {
             let state = self.state(&run_id);
             let line = LogLine {
                 run_id: run_id.clone(),
@@ -125,7 +133,7 @@ impl LogHub {
                 ts: chrono::Utc::now(),
                 level: level.as_str().to_owned(),
                 stage: stage.map(|s| s.as_str().to_owned()),
-                message: part.to_owned(),
+                message: part,
             };
             state.next_seq += 1;
             state.lines.push_back(line.clone());
@@ -213,22 +221,32 @@ impl Handler<SubscribeLog> for LogHub {
 }
 
 /// A cheap handle stages and the pipeline use to write to a run's log. Every line also
-/// goes to the daemon's own tracing output with the run id.
+/// goes to the daemon's own tracing output with the run id. Secrets (configured keys,
+/// credentials in URLs, bearer tokens a provider echoed) are masked before a line goes
+/// anywhere, and so is every error a run stores ([`RunLog::scrub`]).
 #[derive(Clone)]
 pub struct RunLog {
     run_id: RunId,
     stage: Option<StageName>,
     hub: Addr<LogHub>,
+    redactor: Arc<Redactor>,
 }
 
 impl RunLog {
-    /// A log for a run.
-    pub fn new(run_id: RunId, hub: Addr<LogHub>) -> Self {
+    /// A log for a run, masking what `redactor` knows.
+    pub fn new(run_id: RunId, hub: Addr<LogHub>, redactor: Arc<Redactor>) -> Self {
         Self {
             run_id,
             stage: None,
             hub,
+            redactor,
         }
+    }
+
+    /// `text` as a run may store it (an error on the run, the job or a stage): secrets
+    /// masked, cut to [`STORED_ERROR_CHARS`], control characters escaped.
+    pub fn scrub(&self, text: &str) -> String {
+        escape_controls(&clip(&self.redactor.redact_secrets(text), STORED_ERROR_CHARS)).into_owned()
     }
 
     /// The same log, tagged with a stage.
@@ -240,11 +258,13 @@ impl RunLog {
     }
 
     fn emit(&self, level: LogLevel, message: String) {
+        let message = clip(&self.redactor.redact_secrets(&message), RUN_LOG_MESSAGE_CHARS).into_owned();
         let stage = self.stage.map(|s| s.as_str()).unwrap_or("");
+        let text = escape_controls(&message);
         match level {
-            LogLevel::Info => tracing::info!(run_id = %self.run_id, stage, "{message}"),
-            LogLevel::Warn => tracing::warn!(run_id = %self.run_id, stage, "{message}"),
-            LogLevel::Error => tracing::error!(run_id = %self.run_id, stage, "{message}"),
+            LogLevel::Info => tracing::info!(run_id = %self.run_id, stage, "{text}"),
+            LogLevel::Warn => tracing::warn!(run_id = %self.run_id, stage, "{text}"),
+            LogLevel::Error => tracing::error!(run_id = %self.run_id, stage, "{text}"),
         }
         self.hub.do_send(PublishLine {
             run_id: self.run_id.clone(),
@@ -276,5 +296,33 @@ impl RunLog {
             stage,
             status,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    #[actix::test]
+    async fn lines_are_split_at_every_break_and_secrets_masked_before_they_are_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: DynStore = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let hub = LogHub::new(store.clone(), 100).start();
+        let run = RunId::generate();
+        let redactor = Arc::new(Redactor::with_secrets(["sk-secret-4242".to_owned()]));
+        let log = RunLog::new(run.clone(), hub.clone(), redactor);
+        log.warn("provider said: key sk-secret-4242\rid: 99\revent: end\u{1b}[2J");
+        hub.send(FlushLogs).await.unwrap();
+        let lines = store.read_logs(&run, 0, 100).await.unwrap();
+        let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec!["provider said: key ****", "id: 99", "event: end\\u{1b}[2J"]
+        );
+        assert_eq!(lines.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        // What a run stores as its error: masked, one line, bounded.
+        assert_eq!(log.scrub("boom sk-secret-4242\nnext"), "boom ****\\nnext");
+        assert!(log.scrub(&"x".repeat(100_000)).len() < STORED_ERROR_CHARS + 40);
     }
 }

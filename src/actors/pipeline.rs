@@ -34,6 +34,8 @@ pub struct PipelineDeps {
     pub stages: StageSet,
     /// This process's id as lease owner.
     pub instance_id: String,
+    /// Masks secrets in run logs and stored errors.
+    pub redactor: Arc<crate::telemetry::Redactor>,
 }
 
 /// Releases a run's slot when dropped, and tells the supervisor. Dropped exactly once,
@@ -188,7 +190,7 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
         run_id: run.run_id.clone(),
         next_seq,
     });
-    let log = RunLog::new(run.run_id.clone(), deps.hub.clone());
+    let log = RunLog::new(run.run_id.clone(), deps.hub.clone(), Arc::clone(&deps.redactor));
     log.info(format!(
         "run started for job {} on {} (attempt {} of {}, timeout {} s)",
         run.job_id,
@@ -329,6 +331,7 @@ async fn finalize(run: &Run, deps: &PipelineDeps, log: &RunLog, outcome: DagOutc
             return RunStatus::Running;
         }
     };
+    let error = error.map(|e| log.scrub(&e));
     let urls: BTreeMap<String, String> = artifacts
         .iter()
         .map(|(k, file)| (k.clone(), format!("/artifacts/{}/{file}", run.run_id)))
@@ -354,7 +357,7 @@ async fn finalize(run: &Run, deps: &PipelineDeps, log: &RunLog, outcome: DagOutc
         if status == RunStatus::Completed {
             // The results could not be written; the run did not achieve its purpose.
             status = RunStatus::Failed;
-            error = Some(format!("could not write results to job {}: {e}", run.job_id));
+            error = Some(log.scrub(&format!("could not write results to job {}: {e}", run.job_id)));
             artifacts.clear();
         } else {
             log.warn(format!("could not update job {}: {e}", run.job_id));

@@ -317,13 +317,15 @@ impl Handler<SubmitRuns> for RunSupervisor {
                         run_id: run.run_id.clone(),
                         next_seq: 1,
                     });
-                    RunLog::new(run.run_id.clone(), act.deps.hub.clone()).info(format!(
-                        "run queued for job {} (position {} in queue, {} of {} slots busy)",
-                        run.job_id,
-                        queued + i + 1,
-                        act.active.len(),
-                        act.stats.max_concurrency
-                    ));
+                    RunLog::new(run.run_id.clone(), act.deps.hub.clone(), Arc::clone(&act.deps.redactor)).info(
+                        format!(
+                            "run queued for job {} (position {} in queue, {} of {} slots busy)",
+                            run.job_id,
+                            queued + i + 1,
+                            act.active.len(),
+                            act.stats.max_concurrency
+                        ),
+                    );
                 }
                 act.stats.queued.store(queued + fresh.len(), Ordering::SeqCst);
                 if !fresh.is_empty() {
@@ -435,7 +437,7 @@ impl Handler<CancelRun> for RunSupervisor {
                         }
                     }
                     CancelPath::WasQueued(run_id) => {
-                        let log = RunLog::new(run_id.clone(), act.deps.hub.clone());
+                        let log = RunLog::new(run_id.clone(), act.deps.hub.clone(), Arc::clone(&act.deps.redactor));
                         log.info("run cancelled while queued");
                         act.deps.hub.do_send(CloseRunLog {
                             run_id,

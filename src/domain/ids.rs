@@ -95,7 +95,7 @@ impl<'de> Deserialize<'de> for RunId {
 
 /// Keeps error messages short when a client sends a huge id.
 fn truncate_for_message(raw: &str) -> String {
-    raw.chars().take(64).collect()
+    super::untrusted::clip(raw, 64).into_owned()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use actix_web::{web, HttpResponse};
 
 use super::{parse_run_id, AppState};
 use crate::artifacts::ArtifactName;
+use crate::domain::untrusted::Shown;
 use crate::error::ApiError;
 use crate::pipeline::stages::publisher::run_artifact_dir;
 
@@ -20,7 +21,7 @@ fn not_found(run_id: &str, file: &str) -> ApiError {
     )
 }
 
-#[tracing::instrument(name = "GET /artifacts", skip_all, fields(run_id = %path.0))]
+#[tracing::instrument(name = "GET /artifacts", skip_all, fields(run_id = %Shown(&path.0)))]
 pub async fn download(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (raw_run, raw_file) = path.into_inner();
     let run_id = parse_run_id(&raw_run)?;

@@ -1,5 +1,5 @@
-//! Bearer-token guard: every route except `/health` needs `Authorization: Bearer
-//! <RUNNER_API_SECRET>`, compared in constant time (SHA-256 digests compared with
+//! Bearer-token guard: every route except `/health` and CORS preflights needs
+//! `Authorization: Bearer <RUNNER_API_SECRET>`, compared in constant time (SHA-256 digests compared with
 //! `subtle`, so neither content nor length leaks through timing).
 
 use std::future::{ready, Ready};
@@ -45,6 +45,15 @@ fn is_public(path: &str) -> bool {
     path == "/health"
 }
 
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. Browsers
+/// send those without credentials, so they pass; any other `OPTIONS` needs the token like
+/// every other request (it used to pass, and reached the 404 handler and the logs).
+fn is_cors_preflight(req: &ServiceRequest) -> bool {
+    req.method() == actix_web::http::Method::OPTIONS
+        && req.headers().contains_key(header::ORIGIN)
+        && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
 impl<S, B> Transform<S, ServiceRequest> for BearerAuth
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -86,7 +95,7 @@ where
             None => true,
             Some(d) => {
                 is_public(req.path())
-                    || req.method() == actix_web::http::Method::OPTIONS
+                    || is_cors_preflight(&req)
                     || authorized(
                         d,
                         req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::jobs::{load_run, status_json};
 use super::AppState;
+use crate::domain::untrusted::Shown;
 use crate::error::ApiError;
 use crate::llm::costs::{by_day, run_cost, Spend};
 
@@ -23,7 +24,7 @@ fn start_of_today() -> chrono::DateTime<Utc> {
 }
 
 /// `GET /runs/{run_id}`: the run's status document plus its LLM cost per stage.
-#[tracing::instrument(name = "GET /runs/{run_id}", skip_all, fields(run_id = %path))]
+#[tracing::instrument(name = "GET /runs/{run_id}", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     let calls = state.store.llm_calls(&run.run_id).await?;

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{parse_run_id, AppState};
 use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::artifacts::ArtifactName;
+use crate::domain::untrusted::{clip, Shown};
 use crate::domain::{JobId, Run, RunStatus, StageName, StageStatus};
 use crate::error::ApiError;
 use crate::pipeline::stages::publisher::run_artifact_dir;
@@ -56,7 +57,7 @@ fn clean(opt: Option<String>) -> Option<String> {
     opt.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-#[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %body.job_id, run_id = tracing::field::Empty))]
+#[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %Shown(&body.job_id), run_id = tracing::field::Empty))]
 pub async fn run(state: web::Data<AppState>, body: web::Json<RunBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let job_id = JobId::parse(&body.job_id).map_err(ApiError::invalid_job_id)?;
@@ -94,13 +95,24 @@ pub async fn run_bulk(state: web::Data<AppState>, body: web::Json<BulkBody>) -> 
                 profile_ref: profile_ref.clone(),
                 source: source.clone(),
             }),
-            Err(_) => invalid.push(raw.chars().take(40).collect::<String>()),
+            Err(_) => invalid.push(raw.as_str()),
         }
     }
     if !invalid.is_empty() {
+        const SHOWN: usize = 5;
+        let shown: Vec<String> = invalid
+            .iter()
+            .take(SHOWN)
+            .map(|raw| format!("{:?}", clip(raw, 40)))
+            .collect();
+        let more = match invalid.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         return Err(ApiError::invalid_job_id(format!(
-            "job_ids must be 24-character hexadecimal ObjectIds; invalid: {}",
-            invalid.join(", ")
+            "job_ids must be 24-character hexadecimal ObjectIds; {} invalid: {}{more}",
+            invalid.len(),
+            shown.join(", ")
         )));
     }
     let runs = state.supervisor.send(SubmitRuns(requests)).await??;
@@ -153,13 +165,13 @@ pub async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
         .ok_or_else(|| ApiError::run_not_found(raw))
 }
 
-#[tracing::instrument(name = "GET /jobs/{run_id}/status", skip_all, fields(run_id = %path))]
+#[tracing::instrument(name = "GET /jobs/{run_id}/status", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     Ok(HttpResponse::Ok().json(status_json(&state, &run)))
 }
 
-#[tracing::instrument(name = "GET /jobs/{run_id}/progress", skip_all, fields(run_id = %path))]
+#[tracing::instrument(name = "GET /jobs/{run_id}/progress", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     let records = state.store.load_stages(&run.run_id).await?;
@@ -215,7 +227,7 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
     })))
 }
 
-#[tracing::instrument(name = "POST /jobs/{run_id}/cancel", skip_all, fields(run_id = %path))]
+#[tracing::instrument(name = "POST /jobs/{run_id}/cancel", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn cancel(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run_id = parse_run_id(&path)?;
     let status = state.supervisor.send(CancelRun(run_id.clone())).await??;

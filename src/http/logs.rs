@@ -6,6 +6,8 @@
 //! `GET /api/logs/{id}?since=&limit=` is the polling fallback.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,6 +21,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{parse_run_id, AppState};
 use crate::actors::log_hub::RESUME_SEQ_GAP;
 use crate::actors::messages::{CloseRunLog, LogEvent, OpenRunLog, SubscribeLog, Subscription};
+use crate::domain::untrusted::escape_controls;
+use crate::domain::untrusted::Shown;
 use crate::domain::{RunId, RunStatus};
 use crate::error::ApiError;
 use crate::store::LogLine;
@@ -27,9 +31,17 @@ const PAGE: usize = 500;
 /// How often a run executed by another runner is read from the store.
 const TAIL_EVERY: Duration = Duration::from_millis(300);
 
+/// One SSE event for a log line. The hub publishes lines without control characters;
+/// lines stored before it did (or written by another runner) pass [`sse_data`] all the
+/// same, so no text can end the `data:` field and forge `id:` or `event:` fields.
 fn line_event(line: &LogLine) -> Bytes {
-    // `render` is one line: the hub splits multi-line messages.
-    Bytes::from(format!("id: {}\ndata: {}\n\n", line.seq, line.render()))
+    Bytes::from(format!("id: {}\ndata: {}\n\n", line.seq, sse_data(&line.render())))
+}
+
+/// `text` as one SSE `data:` value: every line break a WHATWG parser honours (`\r`, `\n`)
+/// and every other control character escaped.
+pub(crate) fn sse_data(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls(text)
 }
 
 fn end_event(status: RunStatus) -> Bytes {
@@ -40,6 +52,9 @@ fn end_event(status: RunStatus) -> Bytes {
 struct Feeder {
     state: web::Data<AppState>,
     run_id: RunId,
+    /// Released before `tx` closes (fields drop in order), so a client that saw its stream
+    /// end can open another at once.
+    _slot: StreamSlot,
     tx: mpsc::Sender<Bytes>,
     last: u64,
 }
@@ -112,15 +127,6 @@ impl Feeder {
     }
 
     async fn run(mut self) -> Result<(), ApiError> {
-        /// Counts the open stream for /metrics for as long as it lives.
-        struct Subscribed;
-        impl Drop for Subscribed {
-            fn drop(&mut self) {
-                crate::metrics::global().sse_subscribers_add(-1);
-            }
-        }
-        crate::metrics::global().sse_subscribers_add(1);
-        let _subscribed = Subscribed;
         let mut keep_alive = tokio::time::interval(self.state.settings.sse_keep_alive);
         keep_alive.tick().await;
         loop {
@@ -222,6 +228,37 @@ impl Feeder {
     }
 }
 
+/// One open SSE stream, counted against `MAX_SSE_STREAMS` and in `/metrics` for as long
+/// as it lives.
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl StreamSlot {
+    /// A slot, or `None` when `max` streams are open already.
+    pub fn acquire(open: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .ok()?;
+        crate::metrics::global().sse_subscribers_add(1);
+        Some(Self(Arc::clone(open)))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+        crate::metrics::global().sse_subscribers_add(-1);
+    }
+}
+
+fn too_many_streams(max: usize) -> ApiError {
+    let mut err = ApiError::new(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "TOO_MANY_STREAMS",
+        format!("{max} log streams are open (MAX_SSE_STREAMS); retry shortly or poll /api/logs/<run_id>"),
+    );
+    err.retry_after = Some(5);
+    err
+}
+
 fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
     match req.headers().get("Last-Event-ID").map(|v| v.to_str().map(str::trim)) {
         None => Ok(0),
@@ -241,7 +278,7 @@ fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
     }
 }
 
-#[tracing::instrument(name = "GET /jobs/{run_id}/logs", skip_all, fields(run_id = %path))]
+#[tracing::instrument(name = "GET /jobs/{run_id}/logs", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn stream(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -252,10 +289,13 @@ pub async fn stream(
     if state.store.get_run(&run_id).await?.is_none() {
         return Err(ApiError::run_not_found(&path));
     }
+    let slot = StreamSlot::acquire(&state.sse_streams, state.settings.max_sse_streams)
+        .ok_or_else(|| too_many_streams(state.settings.max_sse_streams))?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let feeder = Feeder {
         state: state.clone(),
         run_id: run_id.clone(),
+        _slot: slot,
         tx,
         last,
     };
@@ -278,7 +318,7 @@ pub struct PollQuery {
     limit: Option<usize>,
 }
 
-#[tracing::instrument(name = "GET /api/logs/{run_id}", skip_all, fields(run_id = %path))]
+#[tracing::instrument(name = "GET /api/logs/{run_id}", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn poll(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -103,7 +103,11 @@ fn select(s: &Settings) -> (Option<Selection>, Vec<String>) {
 /// One line saying which provider the settings select, for the `run` command's output.
 pub fn selection_summary(s: &Settings) -> String {
     match select(s).0 {
-        Some(sel) => format!("{} at {} (offline fallback per stage)", sel.provider, sel.base_url),
+        Some(sel) => format!(
+            "{} at {} (offline fallback per stage)",
+            sel.provider,
+            crate::config::mask_url_credentials(&sel.base_url)
+        ),
         None => "no API key configured: every stage runs offline".into(),
     }
 }
@@ -224,7 +228,7 @@ impl LlmService {
         }
         tracing::info!(
             provider = %service.provider,
-            base_url = %sel.base_url,
+            base_url = %crate::config::mask_url_credentials(&sel.base_url),
             models = %service.models_summary(),
             max_cost_per_run_usd = settings.llm.max_cost_per_run,
             "LLM stages enabled (offline fallback when a call fails, the budget is spent or the circuit is open)"

@@ -155,6 +155,7 @@ async fn accept_output(
 ) -> Result<(), String> {
     let log = shared.log.for_stage(stage);
     let fail = |reason: String| async move {
+        let reason = log.scrub(&reason);
         log.error(reason.clone());
         let _ = shared
             .store
@@ -273,7 +274,7 @@ async fn execute_stage(
                     log.error(format!("stage {stage} failed ({kind}): {}", e.message));
                     let _ = shared
                         .store
-                        .stage_failed(&shared.run_id, stage, &e.message, chrono::Utc::now())
+                        .stage_failed(&shared.run_id, stage, &log.scrub(&e.message), chrono::Utc::now())
                         .await;
                     log.stage_changed(stage, StageStatus::Failed);
                 }

@@ -10,6 +10,7 @@ mod lifecycle;
 mod llm;
 mod logs;
 mod metrics;
+mod security;
 #[path = "../common/smtp.rs"]
 mod smtp;
 #[path = "../common/sse.rs"]

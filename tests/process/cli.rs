@@ -7,7 +7,8 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_job-runner");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
 
-fn cmd(dir: &Path) -> Command {
+/// `job-runner` in `dir` with a clean environment and no config files.
+pub(crate) fn cmd(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env_clear()

@@ -10,6 +10,7 @@ mod docx;
 mod logs;
 mod mongo;
 mod scripts;
+mod security;
 mod serve;
 #[path = "../common/smtp.rs"]
 mod smtp;

@@ -2,7 +2,7 @@
 //! into a temporary root (no systemd as PID 1 here, so `--root` skips the system user and
 //! systemctl; the unit itself is verified in systemd.rs).
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
 
 use crate::serve::{Serve, BIN};
@@ -84,10 +84,22 @@ fn install_is_idempotent_keeps_settings_and_uninstall_keeps_data_unless_purged()
     assert!(root.path().join("etc/systemd/system/job-runner.service").is_file());
     assert!(root.path().join("etc/job-runner/default.toml").is_file());
 
-    // Upgrade: the operator's settings survive.
+    // Upgrade: the operator's settings survive; an env file an older install left
+    // readable by the service group (0640) is made 0600 again, owned by root when the
+    // installer runs as root.
     std::fs::write(&env, format!("{settings}MAX_CONCURRENCY=5\n")).unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let running_as_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    if running_as_root {
+        std::os::unix::fs::chown(&env, Some(0), Some(1)).unwrap();
+    }
     let second = install();
     assert!(second.status.success());
+    assert_eq!(mode(&env), 0o600, "env file is 0600 after an upgrade");
+    if running_as_root {
+        let meta = std::fs::metadata(&env).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "env file owned by root:root");
+    }
     assert!(String::from_utf8_lossy(&second.stdout).contains("kept existing"));
     assert!(std::fs::read_to_string(&env).unwrap().contains("MAX_CONCURRENCY=5"));
     let version = Command::new(root.path().join("usr/local/bin/job-runner"))

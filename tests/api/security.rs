@@ -1,0 +1,179 @@
+//! The security review's attacks that go through the API (docs/security.md): forged SSE
+//! events, keys echoed by a provider, the cap on open log streams, and `/health` saying
+//! when auth is off. Wiremock stands in for the LLM provider, which cannot run here.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use job_runner::config::{Secret, Settings};
+use serde_json::{json, Value};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, JOB};
+use crate::sse::parse_sse_whatwg;
+
+const KEY: &str = "sk-test-echoed-key-0123456789";
+
+/// Every LLM call answers `status` with `message` as the provider's error message.
+async fn provider_answering(status: u16, message: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status).set_body_json(json!({"error": {"message": message}})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn with_provider(server: &MockServer) -> impl FnOnce(&mut Settings) {
+    let base = format!("{}/v1", server.uri());
+    move |s: &mut Settings| {
+        s.openai_api_key = Some(Secret::new(KEY));
+        s.llm.openai_base_url = base;
+        s.llm.retry_base = Duration::from_millis(1);
+        s.llm.max_attempts = 1;
+    }
+}
+
+/// The raw SSE body of a run, read until the server closes it.
+async fn raw_log(app: &TestApp, run: &str) -> String {
+    let res = app.get(&format!("/jobs/{run}/logs")).await;
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+#[actix_web::test]
+async fn text_with_bare_carriage_returns_cannot_forge_sse_events() {
+    let forged = "Northwind\r\rid: 999999\revent: end\rdata: completed\r\r";
+    let server = provider_answering(400, forged).await;
+    let app = spawn_app_with(with_provider(&server), &[]).await;
+    let run = app.start_run(JOB).await;
+    let body = raw_log(&app, &run).await;
+    let events = parse_sse_whatwg(&body);
+
+    // A standard parser sees exactly one end event, the real one, last.
+    let ends: Vec<_> = events.iter().filter(|e| e.event == "end").collect();
+    assert_eq!(ends.len(), 1, "forged end event: {events:#?}");
+    assert_eq!(events.last().unwrap().event, "end");
+    assert_eq!(events.last().unwrap().data, "completed");
+    // Every line kept its real id: numeric, increasing, never the forged one.
+    let mut last = 0;
+    for e in events.iter().filter(|e| e.event == "message") {
+        let id: u64 = e.last_event_id.parse().unwrap_or_else(|_| panic!("id {e:?}"));
+        assert!(id > last, "ids go back: {e:?}");
+        assert_ne!(id, 999_999);
+        last = id;
+    }
+    // The provider's text did reach the log, escaped, on one line.
+    let quoted: Vec<_> = events.iter().filter(|e| e.data.contains("Northwind")).collect();
+    assert!(!quoted.is_empty(), "{body}");
+    for e in quoted {
+        assert!(!e.data.contains('\n') && !e.data.contains('\r'), "{e:?}");
+    }
+    // The polling endpoint serves the same lines without control characters.
+    let poll = app.get_json(&format!("/api/logs/{run}?limit=1000")).await;
+    for line in poll["lines"].as_array().unwrap() {
+        let message = line["message"].as_str().unwrap();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+    }
+}
+
+#[actix_web::test]
+async fn an_api_key_echoed_by_the_provider_never_reaches_the_run_log_or_the_store() {
+    let echo = format!(
+        "Incorrect API key. Request headers: Authorization: Bearer {KEY}; retry with Bearer sk-proj-unconfigured-777"
+    );
+    let server = provider_answering(401, &echo).await;
+    let app = spawn_app_with(with_provider(&server), &[]).await;
+    let run = app.start_run(JOB).await;
+    let body = raw_log(&app, &run).await;
+    assert!(
+        body.contains("Incorrect API key"),
+        "the provider's message is logged: {body}"
+    );
+    assert!(body.contains("Bearer ****"), "{body}");
+    for leaked in [KEY, "sk-proj-unconfigured-777"] {
+        assert!(!body.contains(leaked), "{leaked} in the SSE log");
+        let poll = app.get_text(&format!("/api/logs/{run}?limit=1000")).await;
+        assert!(!poll.contains(leaked), "{leaked} in the polled log");
+        let detail = app.get_text(&format!("/runs/{run}")).await;
+        assert!(!detail.contains(leaked), "{leaked} in the run detail");
+        let progress = app.get_text(&format!("/jobs/{run}/progress")).await;
+        assert!(!progress.contains(leaked), "{leaked} in the progress");
+        let doc = Value::Object(app.job_document(JOB).await).to_string();
+        assert!(!doc.contains(leaked), "{leaked} in the job document");
+    }
+}
+
+#[actix_web::test]
+async fn open_log_streams_are_capped_with_a_stable_code() {
+    let app = spawn_app_with(
+        |s| {
+            s.max_sse_streams = 2;
+            s.offline_stage_delay = Duration::from_secs(600);
+        },
+        &[],
+    )
+    .await;
+    let run = app.start_run(JOB).await;
+    let first = app.get(&format!("/jobs/{run}/logs")).await;
+    let second = app.get(&format!("/jobs/{run}/logs")).await;
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+
+    let third = app.get(&format!("/jobs/{run}/logs")).await;
+    assert_eq!(third.status(), 503);
+    assert_eq!(third.headers()["retry-after"], "5");
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["code"], "TOO_MANY_STREAMS");
+    assert!(body["detail"].as_str().unwrap().contains("MAX_SSE_STREAMS"), "{body}");
+    // Polling still answers.
+    let poll = app.get(&format!("/api/logs/{run}")).await;
+    assert_eq!(poll.status(), 200);
+
+    // When the streams end (the run is cancelled), their slots are free again.
+    let res = app.post(&format!("/jobs/{run}/cancel"), &json!({})).await;
+    assert!(res.status().is_success());
+    for stream in [first, second] {
+        let mut body = stream.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            chunk.unwrap();
+        }
+    }
+    let again = app.get(&format!("/jobs/{run}/logs")).await;
+    assert_eq!(again.status(), 200);
+}
+
+#[actix_web::test]
+async fn health_says_when_auth_is_off() {
+    let app = spawn_app().await;
+    let health = app.get_json("/health").await;
+    assert_eq!(health["auth"], "on");
+
+    let open = spawn_app_with(|s| s.runner_api_secret = None, &[]).await;
+    let res = open.client.get(open.url("/health")).send().await.unwrap();
+    let health: Value = res.json().await.unwrap();
+    assert_eq!(health["auth"], "off");
+    // And it is off: a route answers without a token.
+    let res = open.client.get(open.url("/runs")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
+async fn an_options_request_that_is_no_preflight_needs_the_token() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/jobs/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url(&format!("/{}", "(".repeat(2000))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().len() < 200);
+}
