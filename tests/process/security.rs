@@ -171,6 +171,22 @@ async fn run_to_end(serve: &Serve, id: &str) -> Duration {
     started.elapsed()
 }
 
+/// A provider whose every answer is a cover letter that names no company: the cover
+/// letter's gate then quotes the company in its rejection, which is logged (run log and
+/// daemon log) — the path by which a huge company name reached the redactor.
+async fn provider_ignoring_the_company() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "model": "gpt-4o-mini",
+            "choices": [{"message": {"role": "assistant", "content": "{\"cover_letter\": \"A short letter.\"}"}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10},
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
 #[tokio::test]
 async fn a_job_whose_company_is_200_kb_of_parentheses_runs_in_linear_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,12 +210,30 @@ async fn a_job_whose_company_is_200_kb_of_parentheses_runs_in_linear_time() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let serve = start(dir.path(), |_| {}).await;
+    let provider = provider_ignoring_the_company().await;
+    let serve = start(dir.path(), |c| {
+        c.env("OPENAI_API_KEY", "sk-company-test-000000")
+            .env("OPENAI_BASE_URL", format!("{}/v1", provider.uri()))
+            .env("LLM_MAX_ATTEMPTS", "1")
+            // Prompts carry the 200 KB name: lift the rate limits so no call waits.
+            .env("LLM_TOKENS_PER_MINUTE", "100000000")
+            .env("LLM_REQUESTS_PER_MINUTE", "100000")
+            .env("LOG_FORMAT", "simple");
+    })
+    .await;
     // Warm up (first run opens files and caches), then measure both.
     run_to_end(&serve, warm).await;
     let t_attack = run_to_end(&serve, attack).await;
     let t_benign = run_to_end(&serve, benign).await;
     assert_linear("a run with a 200 KB company name", t_attack, t_benign);
+    // The rejection quoting the company was logged, cut to a bounded length.
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(
+        log.contains("does not name the company \"(((("),
+        "the attack path was not taken:\n{}",
+        &log[..log.len().min(4000)]
+    );
+    assert!(log.lines().all(|l| l.len() <= 40_000), "an unbounded log line");
 }
 
 #[tokio::test]
