@@ -11,6 +11,6 @@
 pub mod health;
 pub mod log_hub;
 pub mod messages;
-pub mod pipeline;
-pub mod stage;
+pub mod run_actor;
+pub mod stage_actor;
 pub mod supervisor;

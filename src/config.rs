@@ -8,6 +8,9 @@
 //! reports every problem at once with the variable name and the allowed range.
 
 mod lenient;
+pub mod pricing;
+pub mod redact;
+mod schema_mode;
 mod secret;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use redact::Redactor;
+pub use schema_mode::SchemaMode;
 pub use secret::{mask_url_credentials, Secret};
 
 use crate::domain::StageName;
@@ -475,11 +480,11 @@ pub struct LlmSettings {
     /// Input token budget of one stage's prompt; longer inputs are cut.
     pub input_tokens: usize,
     /// How the answer's JSON Schema is sent to an OpenAI-compatible server.
-    pub schema_mode: crate::llm::SchemaMode,
+    pub schema_mode: crate::config::SchemaMode,
     /// `MAX_COST_PER_RUN` in USD: no call is made that would push a run's spend past it.
     pub max_cost_per_run: f64,
     /// Model → price per 1M tokens.
-    pub prices: crate::llm::pricing::PriceTable,
+    pub prices: crate::config::pricing::PriceTable,
     /// `PROMPTS_DIR`: prompt files overriding the shipped ones.
     pub prompts_dir: Option<PathBuf>,
 }
@@ -780,9 +785,9 @@ impl Settings {
                 errors.push(format!("{name} must be an http(s) URL, got {v:?}"));
             }
         }
-        let schema_mode = crate::llm::SchemaMode::parse(&raw.llm_schema_mode).unwrap_or_else(|e| {
+        let schema_mode = crate::config::SchemaMode::parse(&raw.llm_schema_mode).unwrap_or_else(|e| {
             errors.push(e);
-            crate::llm::SchemaMode::Off
+            crate::config::SchemaMode::Off
         });
         if !(raw.alert_cost_per_run_usd.is_finite() && raw.alert_cost_per_run_usd >= 0.0) {
             errors.push(format!(
@@ -940,7 +945,7 @@ impl Settings {
                 input_tokens: llm_input,
                 schema_mode,
                 max_cost_per_run: raw.max_cost_per_run,
-                prices: crate::llm::pricing::PriceTable::from_rows(
+                prices: crate::config::pricing::PriceTable::from_rows(
                     raw.llm_prices.iter().map(|(m, p)| (m.as_str(), p.input, p.output)),
                 ),
                 prompts_dir: raw.prompts_dir.filter(|d| !d.trim().is_empty()).map(PathBuf::from),

@@ -3,6 +3,7 @@
 
 mod ids;
 mod job;
+pub mod outputs;
 mod run;
 mod stage;
 pub mod untrusted;

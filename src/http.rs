@@ -4,6 +4,7 @@
 mod artifacts;
 mod auth;
 mod costs;
+pub mod error;
 mod health;
 mod jobs;
 mod logs;
@@ -20,7 +21,7 @@ use crate::actors::log_hub::LogHub;
 use crate::actors::supervisor::{RunSupervisor, RunnerStats};
 use crate::config::Settings;
 use crate::domain::untrusted::Shown;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::DynStore;
 
 pub use auth::BearerAuth;

@@ -5,37 +5,40 @@
 //!
 //! # Layout
 //!
+//! Layers, lowest first (see `docs/architecture.md`, checked by `scripts/check-layers.sh`):
+//!
+//! - [`domain`]: parsed newtypes and records (`JobId`, `RunId`, `Run`, `StageName`, ...) and
+//!   the handling of outside text (`domain::untrusted`).
 //! - [`config`]: layered settings (defaults → `config/*.toml` → `.env` → environment),
-//!   validated into [`config::Settings`].
-//! - [`telemetry`]: tracing setup.
-//! - [`domain`]: parsed newtypes and records (`JobId`, `RunId`, `Run`, `StageName`, ...).
-//! - [`store`]: the `Store` trait (also the durable run queue) and its SQLite backend.
-//! - [`actors`]: `RunSupervisor` (admission, slots, cancel, drain), `PipelineActor` (one
-//!   run), `StageActor` (one stage), `LogHub` (live logs).
-//! - [`pipeline`]: the stage DAG runner, stage outputs, quality gates, offline stages.
-//! - [`llm`]: the LLM client layer (not yet used by the stages).
+//!   validated into [`config::Settings`]; secrets and URL credentials masked.
+//! - [`store`]: the `Store` trait (also the durable run queue) with its SQLite and MongoDB
+//!   backends.
 //! - [`artifacts`]: folder naming, atomic writes, markdown → Word, the dossier.
-//! - [`http`]: the HTTP API; [`error`]: its error bodies and stable codes;
-//!   [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - [`llm`]: the model providers, the provider guard, a run's budget, structured answers;
+//!   [`firecrawl`]: the FireCrawl client used by research.
+//! - [`pipeline`]: the stage contract, the stage DAG runner, stage outputs, quality gates,
+//!   the offline and model-assisted stage implementations.
+//! - [`actors`]: `RunSupervisor` (admission, slots, cancel, drain), `PipelineActor` (one
+//!   run), `StageActor` (one stage), `LogHub` (live logs), `HealthActor` (checks, alerts).
+//! - [`http`]: the HTTP API and its error bodies; [`metrics`]: the Prometheus registry
+//!   behind `/metrics`; [`telemetry`]: tracing setup and the log redactor.
 //! - [`startup`]: `Runtime` (actors + store) and `Application` (plus HTTP), used by the
-//!   binary and by the tests.
-//! - [`host`]: host name and free disk space.
-//! - [`systemd`]: readiness, watchdog and stopping notifications; [`notify`]: alert e-mail.
-//! - [`cli`]: the `job-runner` subcommands.
+//!   binary and by the tests; [`cli`]: the `job-runner` subcommands.
+//! - Around them: [`host`] (host name, free disk), [`systemd`] (readiness, watchdog,
+//!   stopping), [`notify`] (alert e-mail).
 
 pub mod actors;
 pub mod artifacts;
 pub mod cli;
 pub mod config;
 pub mod domain;
-pub mod error;
+pub mod firecrawl;
 pub mod host;
 pub mod http;
 pub mod llm;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
-pub mod research;
 pub mod startup;
 pub mod store;
 pub mod systemd;

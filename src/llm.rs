@@ -7,19 +7,18 @@
 //! record of every call in the store.
 
 pub mod anthropic;
-pub mod budget;
 pub mod circuit;
 pub mod costs;
 pub mod guard;
 mod http;
 pub mod openai;
-pub mod pricing;
 pub mod prompts;
 pub mod retry;
+pub mod run_spend;
 pub mod schema;
 pub mod service;
-pub mod spend;
 pub mod structured;
+pub mod token_budget;
 
 use std::time::Duration;
 
@@ -41,46 +40,11 @@ pub struct LlmRequest {
 impl LlmRequest {
     /// Estimated input tokens of the request (system and user parts).
     pub fn estimated_input_tokens(&self) -> u64 {
-        (budget::estimate_tokens(&self.system) + budget::estimate_tokens(&self.user)) as u64
+        (token_budget::estimate_tokens(&self.system) + token_budget::estimate_tokens(&self.user)) as u64
     }
 }
 
-/// How a JSON answer's shape is requested from an OpenAI-compatible server
-/// (`LLM_SCHEMA_MODE`): not every server accepts a schema, so it is opt-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SchemaMode {
-    /// `{"type": "json_object"}` only (any server).
-    #[default]
-    Off,
-    /// `{"type": "json_object", "schema": ...}`: llama.cpp servers constrain sampling to it.
-    JsonObjectSchema,
-    /// `{"type": "json_schema", "json_schema": {...}}`: OpenAI structured outputs, vLLM, Ollama.
-    JsonSchema,
-}
-
-impl SchemaMode {
-    /// Parses `off`, `llama` (`json_object_schema`) or `openai` (`json_schema`).
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "" | "off" | "none" => Ok(SchemaMode::Off),
-            "llama" | "llama.cpp" | "json_object_schema" => Ok(SchemaMode::JsonObjectSchema),
-            "openai" | "json_schema" => Ok(SchemaMode::JsonSchema),
-            other => Err(format!("LLM_SCHEMA_MODE must be off, llama or openai, got {other:?}")),
-        }
-    }
-
-    /// The `response_format` for a JSON request.
-    pub fn response_format(self, schema: Option<&serde_json::Value>) -> serde_json::Value {
-        match (self, schema) {
-            (SchemaMode::JsonObjectSchema, Some(s)) => serde_json::json!({"type": "json_object", "schema": s}),
-            (SchemaMode::JsonSchema, Some(s)) => serde_json::json!({
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": s, "strict": false},
-            }),
-            _ => serde_json::json!({"type": "json_object"}),
-        }
-    }
-}
+pub use crate::config::SchemaMode;
 
 /// A completion and what it used.
 #[derive(Debug, Clone, PartialEq)]

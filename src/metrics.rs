@@ -9,7 +9,22 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::actors::supervisor::RunnerStats;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+/// Counters read by `/health` without going through the actor's mailbox.
+#[derive(Debug)]
+pub struct RunnerStats {
+    /// Runs holding a slot.
+    pub active: AtomicUsize,
+    /// Runs waiting (refreshed after every admission and claim round).
+    pub queued: AtomicUsize,
+    /// `MAX_CONCURRENCY`.
+    pub max_concurrency: usize,
+    /// True once shutdown began.
+    pub draining: AtomicBool,
+    /// False while the store does not answer its health ping.
+    pub store_ok: AtomicBool,
+}
 
 /// Upper bounds (seconds) of the latency histograms.
 const HTTP_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];

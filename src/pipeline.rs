@@ -4,12 +4,11 @@
 //! the LLM paths that fall back to them.
 
 pub mod assisted;
+pub mod builtin_stages;
 pub mod dag;
 pub mod gates;
 pub mod master_cv;
 pub mod offline;
-pub mod outputs;
 pub mod profile;
-pub mod stage;
-pub mod stages;
+pub mod stage_contract;
 pub mod text;

@@ -17,16 +17,16 @@ use anyhow::Context as _;
 use crate::actors::health::{HealthActor, SharedSnapshot};
 use crate::actors::log_hub::LogHub;
 use crate::actors::messages::{Drain, FlushLogs};
-use crate::actors::pipeline::PipelineDeps;
-use crate::actors::stage::StageSet;
+use crate::actors::run_actor::PipelineDeps;
+use crate::actors::stage_actor::StageSet;
 use crate::actors::supervisor::{RunSupervisor, RunnerStats};
 use crate::config::Settings;
 use crate::domain::RunStatus;
+use crate::firecrawl::Firecrawl;
 use crate::http::{self, AppState, BearerAuth};
 use crate::llm::service::LlmService;
 use crate::notify::Mailer;
-use crate::pipeline::stages::{default_stages, StageServices};
-use crate::research::Firecrawl;
+use crate::pipeline::builtin_stages::{default_stages, StageServices};
 use crate::store::mongo::{MongoConfig, MongoStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::DynStore;
@@ -154,7 +154,7 @@ impl Runtime {
             hub: hub.clone(),
             stages,
             instance_id: instance_id.clone(),
-            redactor: Arc::new(crate::telemetry::Redactor::from_settings(&settings)),
+            redactor: Arc::new(crate::config::Redactor::from_settings(&settings)),
         });
         let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
         let mailer =

@@ -6,8 +6,6 @@
 //! Lines are bounded ([`MAX_LOG_LINE_BYTES`]) and, in the simple format, every field has
 //! its control characters escaped, so outside text can neither flood nor forge a line.
 
-mod redact;
-
 use std::io::Write;
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use redact::Redactor;
+pub use crate::config::Redactor;
 
 use crate::config::{LogFormat, Settings};
 use crate::domain::untrusted::{clip, escape_controls};

@@ -16,10 +16,10 @@ use tokio::sync::broadcast;
 use super::messages::{
     CloseRunLog, FlushLogs, LogEvent, LogLevel, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription,
 };
+use crate::config::Redactor;
 use crate::domain::untrusted::{clip, escape_controls, run_log_lines, RUN_LOG_MESSAGE_CHARS};
 use crate::domain::{RunId, StageName};
 use crate::store::{DynStore, LogLine};
-use crate::telemetry::Redactor;
 
 /// How many characters of an error a run stores (run record, job document, stage record).
 pub const STORED_ERROR_CHARS: usize = 2_000;

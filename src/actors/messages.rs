@@ -6,7 +6,7 @@ use actix::Message;
 use tokio::sync::broadcast;
 
 use crate::domain::{JobId, Run, RunId, RunStatus, StageName, StageStatus};
-use crate::pipeline::stage::{StageError, StageResult};
+use crate::pipeline::stage_contract::{StageError, StageResult};
 use crate::store::{LogLine, StoreError};
 
 // ---- LogHub ---------------------------------------------------------------------------
@@ -109,7 +109,7 @@ pub enum Subscription {
 #[derive(Message)]
 #[rtype(result = "Result<StageResult, StageError>")]
 pub struct ExecuteStage {
-    pub ctx: std::sync::Arc<crate::pipeline::stage::StageContext>,
+    pub ctx: std::sync::Arc<crate::pipeline::stage_contract::StageContext>,
     /// Cancelled when the run stops; the stage task is aborted.
     pub cancel: tokio_util::sync::CancellationToken,
 }

@@ -1,10 +1,10 @@
 //! RunSupervisor: admission into the durable queue (the store), the concurrency slots,
 //! cancel, and drain on shutdown. A slot is a semaphore permit moved into the run's
-//! [`SlotGuard`](super::pipeline::SlotGuard): it is released exactly once, when the run's
+//! [`SlotGuard`](super::run_actor::SlotGuard): it is released exactly once, when the run's
 //! actor is dropped, however the run ended.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,26 +15,13 @@ use super::log_hub::RunLog;
 use super::messages::{
     AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, Heartbeat, OpenRunLog, Pump, SlotReleased, SubmitRuns,
 };
-use super::pipeline::{PipelineActor, PipelineDeps, SlotGuard};
+pub use crate::metrics::RunnerStats;
+
+use super::run_actor::{PipelineActor, PipelineDeps, SlotGuard};
 use crate::domain::{JobId, Run, RunId, RunStatus};
 use crate::pipeline::dag::StopReason;
 use crate::pipeline::profile::resolve_profile;
 use crate::store::JobUpdate;
-
-/// Counters read by `/health` without going through the actor's mailbox.
-#[derive(Debug)]
-pub struct RunnerStats {
-    /// Runs holding a slot.
-    pub active: AtomicUsize,
-    /// Runs waiting (refreshed after every admission and claim round).
-    pub queued: AtomicUsize,
-    /// `MAX_CONCURRENCY`.
-    pub max_concurrency: usize,
-    /// True once shutdown began.
-    pub draining: AtomicBool,
-    /// False while the store does not answer its health ping.
-    pub store_ok: AtomicBool,
-}
 
 struct ActiveRun {
     stop: Arc<watch::Sender<Option<StopReason>>>,

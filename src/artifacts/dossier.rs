@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::domain::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
 use crate::domain::{JobPosting, RunId};
-use crate::pipeline::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
 
 /// Everything the dossier is written from.
 pub struct DossierInput<'a> {

@@ -10,8 +10,8 @@ use actix_web::{web, HttpResponse};
 use super::{parse_run_id, AppState};
 use crate::artifacts::ArtifactName;
 use crate::domain::untrusted::Shown;
-use crate::error::ApiError;
-use crate::pipeline::stages::publisher::run_artifact_dir;
+use crate::http::error::ApiError;
+use crate::pipeline::builtin_stages::publisher::run_artifact_dir;
 
 fn not_found(run_id: &str, file: &str) -> ApiError {
     ApiError::new(

@@ -12,7 +12,7 @@ use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The middleware factory. `None` disables auth (development without a secret).
 #[derive(Clone)]

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::jobs::{load_run, status_json};
 use super::AppState;
 use crate::domain::untrusted::Shown;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::llm::costs::{by_day, run_cost, Spend};
 
 /// Midnight (UTC) of today: spend is summarised by UTC day.

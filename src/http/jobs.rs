@@ -12,8 +12,8 @@ use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::artifacts::ArtifactName;
 use crate::domain::untrusted::{clip, Shown};
 use crate::domain::{JobId, Run, RunStatus, StageName, StageStatus};
-use crate::error::ApiError;
-use crate::pipeline::stages::publisher::run_artifact_dir;
+use crate::http::error::ApiError;
+use crate::pipeline::builtin_stages::publisher::run_artifact_dir;
 
 /// Body of `POST /jobs/run`. Unknown fields (`level`, ...) are ignored.
 #[derive(Debug, Deserialize)]

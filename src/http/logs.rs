@@ -24,7 +24,7 @@ use crate::actors::messages::{CloseRunLog, LogEvent, OpenRunLog, SubscribeLog, S
 use crate::domain::untrusted::escape_controls;
 use crate::domain::untrusted::Shown;
 use crate::domain::{RunId, RunStatus};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::LogLine;
 
 const PAGE: usize = 500;

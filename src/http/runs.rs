@@ -7,7 +7,7 @@ use serde_json::json;
 use super::jobs::status_json;
 use super::AppState;
 use crate::domain::{JobId, RunStatus};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::RunFilter;
 
 /// Query of `GET /runs`.

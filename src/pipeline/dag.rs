@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::log_hub::RunLog;
 use crate::actors::messages::ExecuteStage;
-use crate::actors::stage::StageSet;
+use crate::actors::stage_actor::StageSet;
 use crate::config::Settings;
+use crate::domain::outputs::StageOutputs;
 use crate::domain::{JobPosting, RunId, StageName, StageStatus};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::StageOutputs;
-use crate::pipeline::stage::{StageContext, StageError, StageErrorKind, StageResult};
+use crate::pipeline::stage_contract::{StageContext, StageError, StageErrorKind, StageResult};
 use crate::store::{retry_transient, DynStore};
 
 /// Why a run is asked to stop early.
@@ -63,7 +63,7 @@ pub struct DagShared {
     /// Cancelled when the run stops, aborting stage tasks.
     pub cancel: CancellationToken,
     /// The run's LLM spend and FireCrawl calls.
-    pub spend: Arc<crate::llm::spend::RunSpend>,
+    pub spend: Arc<crate::llm::run_spend::RunSpend>,
     /// When the run times out.
     pub deadline: tokio::time::Instant,
 }

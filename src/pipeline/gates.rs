@@ -4,10 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::outputs::{fit_category, CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::{
-    fit_category, CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput,
-};
 use crate::pipeline::text;
 
 /// The violations a gate found.
@@ -66,7 +64,7 @@ pub fn check_pain_points(out: &PainPointsOutput) -> Result<(), GateViolations> {
 pub fn research_content_problems<'a>(
     summary: &str,
     signal_kinds: impl IntoIterator<Item = &'a str>,
-    role: &crate::pipeline::outputs::RoleResearch,
+    role: &crate::domain::outputs::RoleResearch,
 ) -> Vec<String> {
     let mut v = Vec::new();
     if summary.trim().is_empty() {
@@ -253,7 +251,7 @@ pub fn check_cover_letter(
 /// Runs the gate of `stage` on its output in `outputs`.
 pub fn check_stage(
     stage: crate::domain::StageName,
-    outputs: &crate::pipeline::outputs::StageOutputs,
+    outputs: &crate::domain::outputs::StageOutputs,
     job: &crate::domain::JobPosting,
     master: &MasterCv,
 ) -> Result<(), GateViolations> {
@@ -287,7 +285,7 @@ pub fn check_stage(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::outputs::{CompanyResearch, Contact, RoleResearch};
+    use crate::domain::outputs::{CompanyResearch, Contact, RoleResearch};
 
     fn master() -> MasterCv {
         MasterCv::parse(
@@ -451,14 +449,12 @@ mod tests {
             contacts_are_role_based: true,
         };
         assert!(check_research(&r).is_ok());
-        r.company_research
-            .signals
-            .push(crate::pipeline::outputs::CompanySignal {
-                kind: "rumour".into(),
-                description: "d".into(),
-                date: "unknown".into(),
-                source: String::new(),
-            });
+        r.company_research.signals.push(crate::domain::outputs::CompanySignal {
+            kind: "rumour".into(),
+            description: "d".into(),
+            date: "unknown".into(),
+            source: String::new(),
+        });
         r.role_research.business_impact.truncate(1);
         let err = check_research(&r).unwrap_err().0.join("\n");
         assert!(err.contains("rumour") && err.contains("source URL") && err.contains("3–5"));

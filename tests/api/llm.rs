@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use job_runner::config::pricing::PriceTable;
 use job_runner::config::{Secret, Settings};
-use job_runner::llm::pricing::PriceTable;
 use job_runner::pipeline::master_cv::MasterCv;
 use job_runner::pipeline::offline;
 use serde_json::{json, Value};

@@ -2,12 +2,12 @@
 //! words, the company named, a metric from the master CV and no number from anywhere else.
 
 use super::bullet_list;
+use crate::domain::outputs::{CoverLetterOutput, PainPointsOutput, ResearchOutput};
 use crate::domain::JobPosting;
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::{CoverLetterOutput, PainPointsOutput, ResearchOutput};
 
 impl AnswerShape for CoverLetterOutput {
     fn schema() -> serde_json::Value {

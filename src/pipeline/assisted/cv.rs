@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::bullet_list;
+use crate::domain::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::offline;
-use crate::pipeline::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
 use crate::pipeline::text;
 
 /// Candidates the lexical pre-selection hands to the model.

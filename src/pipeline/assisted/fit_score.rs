@@ -5,12 +5,12 @@
 use serde::Deserialize;
 
 use super::bullet_list;
+use crate::domain::outputs::{fit_category, FitOutput, PainPointsOutput};
 use crate::domain::JobPosting;
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::{fit_category, FitOutput, PainPointsOutput};
 use crate::pipeline::text;
 
 /// The model's answer.

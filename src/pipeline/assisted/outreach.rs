@@ -5,12 +5,12 @@
 
 use serde::Deserialize;
 
+use crate::domain::outputs::{Contact, ResearchOutput};
 use crate::domain::JobPosting;
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::offline;
-use crate::pipeline::outputs::{Contact, ResearchOutput};
 use crate::pipeline::text;
 
 /// One contact's drafts as the model wrote them.

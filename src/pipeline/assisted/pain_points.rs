@@ -1,11 +1,11 @@
 //! Pain points from the model: the four arrays, each item grounded in the posting (it must
 //! share a significant word with it) and free of stock phrases.
 
+use crate::domain::outputs::PainPointsOutput;
 use crate::domain::JobPosting;
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
-use crate::pipeline::outputs::PainPointsOutput;
 use crate::pipeline::text;
 
 impl AnswerShape for PainPointsOutput {

@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use crate::domain::outputs::{CompanyResearch, CompanySignal, RoleResearch};
 use crate::domain::JobPosting;
+use crate::firecrawl::Page;
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
 use crate::pipeline::gates;
-use crate::pipeline::outputs::{CompanyResearch, CompanySignal, RoleResearch};
-use crate::research::Page;
 
 /// A signal as the model wrote it (source possibly missing).
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,8 @@
 //! Role-based contacts (COMPAT.md): when nobody was discovered, four primary and four
 //! secondary roles to approach, chosen for the posting's field, with outreach drafts.
 
+use crate::domain::outputs::Contact;
 use crate::domain::JobPosting;
-use crate::pipeline::outputs::Contact;
 use crate::pipeline::text;
 
 struct Field {

@@ -2,10 +2,10 @@
 //! built to pass the COMPAT.md gate: 4 paragraphs, 220–380 words, names the company, cites
 //! a metric taken verbatim from the master CV, and uses no stock phrases.
 
+use crate::domain::outputs::{CoverLetterOutput, FitOutput, PainPointsOutput, ResearchOutput};
 use crate::domain::JobPosting;
 use crate::pipeline::master_cv::{split_role, MasterCv};
 use crate::pipeline::offline::cv::{relevance, target_terms};
-use crate::pipeline::outputs::{CoverLetterOutput, FitOutput, PainPointsOutput, ResearchOutput};
 use crate::pipeline::text;
 
 fn as_clause(achievement: &str) -> String {

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::domain::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
 use crate::pipeline::master_cv::{CvEntry, MasterCv};
-use crate::pipeline::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
 use crate::pipeline::text;
 
 /// The words the tailoring aims at: pain points plus matched requirements.

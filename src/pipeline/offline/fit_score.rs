@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::outputs::{fit_category, FitOutput};
 use crate::domain::JobPosting;
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::{fit_category, FitOutput};
 use crate::pipeline::text::{self, SectionKind};
 
 /// One requirement and how well the CV covers it.

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::outputs::PainPointsOutput;
 use crate::domain::JobPosting;
-use crate::pipeline::outputs::PainPointsOutput;
 use crate::pipeline::text::{self, SectionKind};
 
 const STRATEGIC_WORDS: &[&str] = &[

@@ -1,9 +1,9 @@
 //! Company and role research from the posting alone (no network): summaries quote what the
 //! posting says and say plainly that no outside research was done; no signals are invented.
 
+use crate::domain::outputs::{CompanyResearch, ResearchOutput, RoleResearch};
 use crate::domain::JobPosting;
 use crate::pipeline::offline::contacts;
-use crate::pipeline::outputs::{CompanyResearch, ResearchOutput, RoleResearch};
 use crate::pipeline::text::{self, SectionKind};
 
 const WHY_NOW_WORDS: &[&str] = &[

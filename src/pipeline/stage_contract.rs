@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::actors::log_hub::RunLog;
 use crate::config::Settings;
+use crate::domain::outputs::StageOutputs;
 use crate::domain::{JobPosting, RunId, StageName, StageProducer};
+use crate::llm::run_spend::RunSpend;
 use crate::llm::service::CallScope;
-use crate::llm::spend::RunSpend;
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::StageOutputs;
 
 /// Everything a stage may read.
 pub struct StageContext {

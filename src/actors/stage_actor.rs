@@ -12,7 +12,7 @@ use actix::prelude::*;
 use super::messages::ExecuteStage;
 use crate::config::{FaultRule, StageFault};
 use crate::domain::StageName;
-use crate::pipeline::stage::{Stage, StageError, StageErrorKind, StageResult};
+use crate::pipeline::stage_contract::{Stage, StageError, StageErrorKind, StageResult};
 
 /// Executes one stage.
 pub struct StageActor {

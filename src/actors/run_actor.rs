@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::log_hub::{LogHub, RunLog, RESUME_SEQ_GAP};
 use super::messages::{CloseRunLog, OpenRunLog, SlotReleased};
-use super::stage::StageSet;
+use super::stage_actor::StageSet;
 use crate::config::Settings;
+use crate::domain::outputs::StageOutputs;
 use crate::domain::{Run, RunId, RunStatus, StageStatus};
-use crate::llm::spend::RunSpend;
+use crate::llm::run_spend::RunSpend;
 use crate::pipeline::dag::{run_dag, DagOutcome, DagShared, StopReason};
 use crate::pipeline::master_cv::MasterCv;
-use crate::pipeline::outputs::StageOutputs;
 use crate::pipeline::profile::resolve_profile;
 use crate::store::{retry_transient, DynStore, JobUpdate, LeaseState, RunFinish};
 
@@ -35,7 +35,7 @@ pub struct PipelineDeps {
     /// This process's id as lease owner.
     pub instance_id: String,
     /// Masks secrets in run logs and stored errors.
-    pub redactor: Arc<crate::telemetry::Redactor>,
+    pub redactor: Arc<crate::config::Redactor>,
 }
 
 /// Releases a run's slot when dropped, and tells the supervisor. Dropped exactly once,

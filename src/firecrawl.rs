@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::actors::log_hub::RunLog;
 use crate::config::{Secret, Settings};
-use crate::llm::spend::RunSpend;
+use crate::llm::run_spend::RunSpend;
 use crate::store::DynStore;
 
 /// One search result or scraped page.

@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use chrono::Datelike;
 use serde::Serialize;
 
+use crate::domain::outputs::ResearchOutput;
 use crate::domain::{StageName, StageProducer};
+use crate::firecrawl::{person_of, Firecrawl};
 use crate::llm::service::{Fallback, LlmService};
 use crate::pipeline::assisted;
 use crate::pipeline::offline;
-use crate::pipeline::outputs::ResearchOutput;
-use crate::pipeline::stage::{dependency, stage_result, Stage, StageContext, StageError, StageResult};
-use crate::research::{person_of, Firecrawl};
+use crate::pipeline::stage_contract::{dependency, stage_result, Stage, StageContext, StageError, StageResult};
 
 pub use publisher::Publisher;
 
@@ -138,7 +138,7 @@ impl Stage for PainPointsStage {
 
 impl ResearchStage {
     /// Pages about the company (empty without FireCrawl or when it fails).
-    async fn sources(&self, ctx: &StageContext) -> Vec<crate::research::Page> {
+    async fn sources(&self, ctx: &StageContext) -> Vec<crate::firecrawl::Page> {
         let Some(fc) = &self.firecrawl else {
             return Vec::new();
         };
@@ -160,7 +160,7 @@ impl ResearchStage {
     }
 
     /// People found by a public-profile search (empty when discovery is off or fails).
-    async fn discover(&self, ctx: &StageContext, focus: &str) -> Vec<crate::pipeline::outputs::Contact> {
+    async fn discover(&self, ctx: &StageContext, focus: &str) -> Vec<crate::domain::outputs::Contact> {
         let Some(fc) = self.firecrawl.as_ref().filter(|_| self.outreach) else {
             return Vec::new();
         };
@@ -216,8 +216,8 @@ impl Stage for ResearchStage {
             .unwrap_or_else(|| ctx.job.title.clone());
         let people = self.discover(ctx, &focus).await;
         let merge = |(company, role): (
-            crate::pipeline::outputs::CompanyResearch,
-            crate::pipeline::outputs::RoleResearch,
+            crate::domain::outputs::CompanyResearch,
+            crate::domain::outputs::RoleResearch,
         )| {
             ResearchOutput {
                 company_research: company,

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::config::{mask_url_credentials, Settings};
+use super::{mask_url_credentials, Settings};
 
 /// What to hide in log lines.
 #[derive(Debug, Default)]

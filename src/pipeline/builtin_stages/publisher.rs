@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use crate::artifacts::{self, dossier::DossierInput, ArtifactName};
+use crate::domain::outputs::{tier, CoverLetterOutput, FitOutput, PublishOutput, ResearchOutput};
 use crate::domain::{JobPosting, StageName};
-use crate::pipeline::outputs::{tier, CoverLetterOutput, FitOutput, PublishOutput, ResearchOutput};
-use crate::pipeline::stage::{dependency, offline_result, Stage, StageContext, StageError, StageResult};
+use crate::pipeline::stage_contract::{dependency, offline_result, Stage, StageContext, StageError, StageResult};
 use crate::pipeline::text;
 
 /// Writes files and prepares the result fields.
