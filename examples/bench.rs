@@ -8,9 +8,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use job_runner::actors::messages::{LogEvent, RunRequest, SubmitRuns, SubscribeLog, Subscription};
+use job_runner::actors::messages::{RunRequest, SubmitRuns, SubscribeLog, Subscription};
 use job_runner::config::Settings;
 use job_runner::domain::{JobId, JobPosting};
+use job_runner::runlog::LogEvent;
 use job_runner::startup::Runtime;
 
 const SECRET: &str = "bench-secret-0123456789";

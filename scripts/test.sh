@@ -33,6 +33,9 @@ fi
 # MongoDB wire server for the store contract and multi-runner tests.
 . scripts/lib/nx.sh
 
+echo "==> layer check (imports go one way: docs/architecture.md)"
+python3 scripts/check_layers.py
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 
-use crate::actors::log_hub::RunLog;
 use crate::config::{Secret, Settings};
 use crate::llm::run_spend::RunSpend;
+use crate::runlog::RunLog;
 use crate::store::DynStore;
 
 /// One search result or scraped page.

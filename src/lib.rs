@@ -39,6 +39,7 @@ pub mod llm;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
+pub mod runlog;
 pub mod startup;
 pub mod store;
 pub mod systemd;

@@ -6,6 +6,7 @@
 pub mod assisted;
 pub mod builtin_stages;
 pub mod dag;
+pub mod execution;
 pub mod gates;
 pub mod master_cv;
 pub mod offline;

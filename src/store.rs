@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
 
-pub use records::{FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage};
+pub use crate::runlog::LogLine;
+pub use records::{FinishedCounts, JobUpdate, LeaseState, LlmCall, RunFilter, RunFinish, RunPage};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;

@@ -7,28 +7,19 @@
 //! client that connects after the end reads the complete log from the store.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::broadcast;
 
-use super::messages::{
-    CloseRunLog, FlushLogs, LogEvent, LogLevel, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription,
-};
-use crate::config::Redactor;
-use crate::domain::untrusted::{clip, escape_controls, run_log_lines, RUN_LOG_MESSAGE_CHARS};
-use crate::domain::{RunId, StageName};
-use crate::store::{DynStore, LogLine};
-
-/// How many characters of an error a run stores (run record, job document, stage record).
-pub const STORED_ERROR_CHARS: usize = 2_000;
+use super::messages::{CloseRunLog, FlushLogs, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription};
+use crate::domain::untrusted::run_log_lines;
+use crate::domain::{RunId, StageName, StageStatus};
+use crate::runlog::{LogEvent, LogLevel, LogLine, LogSink};
+use crate::store::DynStore;
 
 /// How many lines may be waiting for persistence before a flush is forced.
 const FLUSH_BATCH: usize = 256;
-/// A run's numbering resumes this far past the last stored line after a restart, so a
-/// sequence number a client saw before a crash is never given to a different line.
-pub const RESUME_SEQ_GAP: u64 = 1_000;
 
 struct RunLogState {
     next_seq: u64,
@@ -220,79 +211,21 @@ impl Handler<SubscribeLog> for LogHub {
     }
 }
 
-/// A cheap handle stages and the pipeline use to write to a run's log. Every line also
-/// goes to the daemon's own tracing output with the run id. Secrets (configured keys,
-/// credentials in URLs, bearer tokens a provider echoed) are masked before a line goes
-/// anywhere, and so is every error a run stores ([`RunLog::scrub`]).
-#[derive(Clone)]
-pub struct RunLog {
-    run_id: RunId,
-    stage: Option<StageName>,
-    hub: Addr<LogHub>,
-    redactor: Arc<Redactor>,
-}
-
-impl RunLog {
-    /// A log for a run, masking what `redactor` knows.
-    pub fn new(run_id: RunId, hub: Addr<LogHub>, redactor: Arc<Redactor>) -> Self {
-        Self {
-            run_id,
-            stage: None,
-            hub,
-            redactor,
-        }
-    }
-
-    /// `text` as a run may store it (an error on the run, the job or a stage): secrets
-    /// masked, cut to [`STORED_ERROR_CHARS`], control characters escaped.
-    pub fn scrub(&self, text: &str) -> String {
-        escape_controls(&clip(&self.redactor.redact_secrets(text), STORED_ERROR_CHARS)).into_owned()
-    }
-
-    /// The same log, tagged with a stage.
-    pub fn for_stage(&self, stage: StageName) -> Self {
-        Self {
-            stage: Some(stage),
-            ..self.clone()
-        }
-    }
-
-    fn emit(&self, level: LogLevel, message: String) {
-        let message = clip(&self.redactor.redact_secrets(&message), RUN_LOG_MESSAGE_CHARS).into_owned();
-        let stage = self.stage.map(|s| s.as_str()).unwrap_or("");
-        let text = escape_controls(&message);
-        match level {
-            LogLevel::Info => tracing::info!(run_id = %self.run_id, stage, "{text}"),
-            LogLevel::Warn => tracing::warn!(run_id = %self.run_id, stage, "{text}"),
-            LogLevel::Error => tracing::error!(run_id = %self.run_id, stage, "{text}"),
-        }
-        self.hub.do_send(PublishLine {
-            run_id: self.run_id.clone(),
+/// The hub as the sink of [`RunLog`] handles: each line and stage change is a message to
+/// the actor (fire and forget, in order).
+impl LogSink for Addr<LogHub> {
+    fn publish(&self, run_id: &RunId, level: LogLevel, stage: Option<StageName>, message: String) {
+        self.do_send(PublishLine {
+            run_id: run_id.clone(),
             level,
-            stage: self.stage,
+            stage,
             message,
         });
     }
 
-    /// An informational line.
-    pub fn info(&self, message: impl Into<String>) {
-        self.emit(LogLevel::Info, message.into());
-    }
-
-    /// A warning line.
-    pub fn warn(&self, message: impl Into<String>) {
-        self.emit(LogLevel::Warn, message.into());
-    }
-
-    /// An error line.
-    pub fn error(&self, message: impl Into<String>) {
-        self.emit(LogLevel::Error, message.into());
-    }
-
-    /// Announces a stage's new state to live subscribers.
-    pub fn stage_changed(&self, stage: StageName, status: crate::domain::StageStatus) {
-        self.hub.do_send(StageChanged {
-            run_id: self.run_id.clone(),
+    fn stage_changed(&self, run_id: &RunId, stage: StageName, status: StageStatus) {
+        self.do_send(StageChanged {
+            run_id: run_id.clone(),
             stage,
             status,
         });
@@ -301,7 +234,11 @@ impl RunLog {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::config::Redactor;
+    use crate::runlog::{RunLog, STORED_ERROR_CHARS};
     use crate::store::sqlite::SqliteStore;
 
     #[actix::test]
@@ -311,7 +248,7 @@ mod tests {
         let hub = LogHub::new(store.clone(), 100).start();
         let run = RunId::generate();
         let redactor = Arc::new(Redactor::with_secrets(["sk-secret-4242".to_owned()]));
-        let log = RunLog::new(run.clone(), hub.clone(), redactor);
+        let log = RunLog::new(run.clone(), Arc::new(hub.clone()), redactor);
         log.warn("provider said: key sk-secret-4242\rid: 99\revent: end\u{1b}[2J");
         hub.send(FlushLogs).await.unwrap();
         let lines = store.read_logs(&run, 0, 100).await.unwrap();

@@ -7,7 +7,8 @@ use tokio::sync::broadcast;
 
 use crate::domain::{JobId, Run, RunId, RunStatus, StageName, StageStatus};
 use crate::pipeline::stage_contract::{StageError, StageResult};
-use crate::store::{LogLine, StoreError};
+use crate::runlog::{LogEvent, LogLevel, LogLine};
+use crate::store::StoreError;
 
 // ---- LogHub ---------------------------------------------------------------------------
 
@@ -18,25 +19,6 @@ use crate::store::{LogLine, StoreError};
 pub struct OpenRunLog {
     pub run_id: RunId,
     pub next_seq: u64,
-}
-
-/// Severity of a run log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    Info,
-    Warn,
-    Error,
-}
-
-impl LogLevel {
-    /// As written in the line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Info => "INFO",
-            LogLevel::Warn => "WARN",
-            LogLevel::Error => "ERROR",
-        }
-    }
 }
 
 /// One log line for a run (multi-line messages become several lines).
@@ -79,14 +61,6 @@ pub struct FlushLogs;
 pub struct SubscribeLog {
     pub run_id: RunId,
     pub after: u64,
-}
-
-/// An event on a run's live log.
-#[derive(Debug, Clone)]
-pub enum LogEvent {
-    Line(LogLine),
-    Stage { stage: StageName, status: StageStatus },
-    End(RunStatus),
 }
 
 /// Answer to [`SubscribeLog`].

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
-use super::log_hub::{LogHub, RunLog, RESUME_SEQ_GAP};
+use super::log_hub::LogHub;
 use super::messages::{CloseRunLog, OpenRunLog, SlotReleased};
 use super::stage_actor::StageSet;
 use crate::config::Settings;
@@ -20,6 +20,7 @@ use crate::llm::run_spend::RunSpend;
 use crate::pipeline::dag::{run_dag, DagOutcome, DagShared, StopReason};
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::profile::resolve_profile;
+use crate::runlog::RunLog;
 use crate::store::{retry_transient, DynStore, JobUpdate, LeaseState, RunFinish};
 
 /// How often the owner renews its lease and looks for a cancel requested from another
@@ -36,6 +37,13 @@ pub struct PipelineDeps {
     pub instance_id: String,
     /// Masks secrets in run logs and stored errors.
     pub redactor: Arc<crate::config::Redactor>,
+}
+
+impl PipelineDeps {
+    /// A handle writing to `run_id`'s log through the hub.
+    pub fn run_log(&self, run_id: &RunId) -> RunLog {
+        RunLog::new(run_id.clone(), Arc::new(self.hub.clone()), Arc::clone(&self.redactor))
+    }
 }
 
 /// Releases a run's slot when dropped, and tells the supervisor. Dropped exactly once,
@@ -181,16 +189,12 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
     let deadline = tokio::time::Instant::now() + settings.pipeline_timeout;
     // Continue the log's numbering (past any line a crashed process may have streamed).
     let last = store.last_log_seq(&run.run_id).await.unwrap_or(0);
-    let next_seq = if run.attempts > 1 && last > 0 {
-        last + 1 + RESUME_SEQ_GAP
-    } else {
-        last + 1
-    };
+    let next_seq = crate::runlog::next_seq(last, run.attempts > 1);
     deps.hub.do_send(OpenRunLog {
         run_id: run.run_id.clone(),
         next_seq,
     });
-    let log = RunLog::new(run.run_id.clone(), deps.hub.clone(), Arc::clone(&deps.redactor));
+    let log = deps.run_log(&run.run_id);
     log.info(format!(
         "run started for job {} on {} (attempt {} of {}, timeout {} s)",
         run.job_id,
@@ -258,7 +262,7 @@ async fn execute_run(run: Run, deps: Arc<PipelineDeps>, stop: watch::Receiver<Op
             let shared = Arc::new(DagShared {
                 run_id: run.run_id.clone(),
                 store: store.clone(),
-                stages: deps.stages.clone(),
+                stages: Arc::new(deps.stages.clone()),
                 settings: Arc::clone(settings),
                 job: Arc::new(job),
                 master: Arc::new(master),

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::log_hub::RunLog;
 use super::messages::{
     AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, Heartbeat, OpenRunLog, Pump, SlotReleased, SubmitRuns,
 };
@@ -304,15 +303,13 @@ impl Handler<SubmitRuns> for RunSupervisor {
                         run_id: run.run_id.clone(),
                         next_seq: 1,
                     });
-                    RunLog::new(run.run_id.clone(), act.deps.hub.clone(), Arc::clone(&act.deps.redactor)).info(
-                        format!(
-                            "run queued for job {} (position {} in queue, {} of {} slots busy)",
-                            run.job_id,
-                            queued + i + 1,
-                            act.active.len(),
-                            act.stats.max_concurrency
-                        ),
-                    );
+                    act.deps.run_log(&run.run_id).info(format!(
+                        "run queued for job {} (position {} in queue, {} of {} slots busy)",
+                        run.job_id,
+                        queued + i + 1,
+                        act.active.len(),
+                        act.stats.max_concurrency
+                    ));
                 }
                 act.stats.queued.store(queued + fresh.len(), Ordering::SeqCst);
                 if !fresh.is_empty() {
@@ -424,7 +421,7 @@ impl Handler<CancelRun> for RunSupervisor {
                         }
                     }
                     CancelPath::WasQueued(run_id) => {
-                        let log = RunLog::new(run_id.clone(), act.deps.hub.clone(), Arc::clone(&act.deps.redactor));
+                        let log = act.deps.run_log(&run_id);
                         log.info("run cancelled while queued");
                         act.deps.hub.do_send(CloseRunLog {
                             run_id,

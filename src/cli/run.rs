@@ -9,10 +9,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{read_postings, CliError, EXIT_INPUT, EXIT_RUNTIME, EXIT_RUN_FAILED};
-use crate::actors::messages::{CancelRun, LogEvent, RunRequest, SubmitRuns, SubscribeLog, Subscription};
+use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns, SubscribeLog, Subscription};
 use crate::config::Settings;
 use crate::domain::{RunStatus, StageName, StageStatus};
 use crate::pipeline::master_cv::MasterCv;
+use crate::runlog::LogEvent;
 use crate::startup::Runtime;
 
 fn runtime_err(e: impl std::fmt::Display) -> CliError {

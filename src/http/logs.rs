@@ -19,13 +19,12 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{parse_run_id, AppState};
-use crate::actors::log_hub::RESUME_SEQ_GAP;
-use crate::actors::messages::{CloseRunLog, LogEvent, OpenRunLog, SubscribeLog, Subscription};
+use crate::actors::messages::{CloseRunLog, OpenRunLog, SubscribeLog, Subscription};
 use crate::domain::untrusted::escape_controls;
 use crate::domain::untrusted::Shown;
 use crate::domain::{RunId, RunStatus};
 use crate::http::error::ApiError;
-use crate::store::LogLine;
+use crate::runlog::{LogEvent, LogLine};
 
 const PAGE: usize = 500;
 /// How often a run executed by another runner is read from the store.
@@ -159,11 +158,8 @@ impl Feeder {
                     // Queued or about to start in this process: track it so lines reach
                     // us live, then check again that it did not end meanwhile.
                     let stored_last = self.state.store.last_log_seq(&self.run_id).await?;
-                    let next_seq = if stored_last > 0 {
-                        stored_last + 1 + RESUME_SEQ_GAP
-                    } else {
-                        1
-                    };
+                    // Stored lines of a run not tracked here come from an earlier attempt.
+                    let next_seq = crate::runlog::next_seq(stored_last, true);
                     self.state
                         .hub
                         .send(OpenRunLog {

@@ -22,10 +22,10 @@ use super::schema::AnswerShape;
 use super::structured::{complete_structured, CallHooks, CallOutcome, Structured};
 use super::token_budget::{cut_to_tokens, estimate_tokens};
 use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
-use crate::actors::log_hub::RunLog;
 use crate::config::pricing::PriceTable;
 use crate::config::{Secret, Settings};
 use crate::domain::{RunId, StageName};
+use crate::runlog::RunLog;
 use crate::store::{DynStore, LlmCall};
 
 /// The stages that may ask a model.

@@ -12,15 +12,14 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::log_hub::RunLog;
-use crate::actors::messages::ExecuteStage;
-use crate::actors::stage_actor::StageSet;
 use crate::config::Settings;
 use crate::domain::outputs::StageOutputs;
 use crate::domain::{JobPosting, RunId, StageName, StageStatus};
+use crate::pipeline::execution::StageExecutor;
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::stage_contract::{StageContext, StageError, StageErrorKind, StageResult};
+use crate::runlog::RunLog;
 use crate::store::{retry_transient, DynStore};
 
 /// Why a run is asked to stop early.
@@ -55,7 +54,10 @@ pub enum DagOutcome {
 pub struct DagShared {
     pub run_id: RunId,
     pub store: DynStore,
-    pub stages: StageSet,
+    /// Runs each stage (the stage actors in the daemon, [`InlineExecutor`] in tests).
+    ///
+    /// [`InlineExecutor`]: crate::pipeline::execution::InlineExecutor
+    pub stages: Arc<dyn StageExecutor>,
     pub settings: Arc<Settings>,
     pub job: Arc<JobPosting>,
     pub master: Arc<MasterCv>,
@@ -239,18 +241,7 @@ async fn execute_stage(
             deadline: shared.deadline,
         });
         let began = Instant::now();
-        let result = match shared.stages.get(stage) {
-            Some(addr) => addr
-                .send(ExecuteStage {
-                    ctx,
-                    cancel: shared.cancel.child_token(),
-                })
-                .await
-                .unwrap_or_else(|e| Err(StageError::transient(format!("stage actor unavailable: {e}")))),
-            None => Err(StageError::permanent(format!(
-                "no implementation registered for stage {stage}"
-            ))),
-        };
+        let result = shared.stages.execute(stage, ctx, shared.cancel.child_token()).await;
         match result {
             Ok(res) => return (stage, Ok((res, began.elapsed()))),
             Err(e) if e.kind == StageErrorKind::Transient && attempt <= max_retries => {

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::actors::log_hub::RunLog;
 use crate::config::Settings;
 use crate::domain::outputs::StageOutputs;
 use crate::domain::{JobPosting, RunId, StageName, StageProducer};
 use crate::llm::run_spend::RunSpend;
 use crate::llm::service::CallScope;
 use crate::pipeline::master_cv::MasterCv;
+use crate::runlog::RunLog;
 
 /// Everything a stage may read.
 pub struct StageContext {

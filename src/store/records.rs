@@ -85,39 +85,6 @@ pub struct RunPage {
     pub total: u64,
 }
 
-/// One line of a run's log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// The run it belongs to.
-    pub run_id: RunId,
-    /// Position in the run's log, from 1, strictly increasing (gaps allowed).
-    pub seq: u64,
-    /// When it was produced.
-    pub ts: DateTime<Utc>,
-    /// `INFO`, `WARN`, `ERROR`.
-    pub level: String,
-    /// The stage that produced it, if any.
-    pub stage: Option<String>,
-    /// The message (one line).
-    pub message: String,
-}
-
-impl LogLine {
-    /// The line as streamed to the dashboard: `HH:MM:SS LEVEL [stage] message`.
-    pub fn render(&self) -> String {
-        match &self.stage {
-            Some(stage) => format!(
-                "{} {} [{}] {}",
-                self.ts.format("%H:%M:%S"),
-                self.level,
-                stage,
-                self.message
-            ),
-            None => format!("{} {} {}", self.ts.format("%H:%M:%S"), self.level, self.message),
-        }
-    }
-}
-
 /// One call to a language model (recorded by the LLM layer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmCall {

@@ -1,0 +1,58 @@
+//! One line of a run's log and its severity: what the hub numbers, stores and streams.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::RunId;
+
+/// Severity of a run log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// As written in the line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// One line of a run's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// The run it belongs to.
+    pub run_id: RunId,
+    /// Position in the run's log, from 1, strictly increasing (gaps allowed).
+    pub seq: u64,
+    /// When it was produced.
+    pub ts: DateTime<Utc>,
+    /// `INFO`, `WARN`, `ERROR`.
+    pub level: String,
+    /// The stage that produced it, if any.
+    pub stage: Option<String>,
+    /// The message (one line).
+    pub message: String,
+}
+
+impl LogLine {
+    /// The line as streamed to the dashboard: `HH:MM:SS LEVEL [stage] message`.
+    pub fn render(&self) -> String {
+        match &self.stage {
+            Some(stage) => format!(
+                "{} {} [{}] {}",
+                self.ts.format("%H:%M:%S"),
+                self.level,
+                stage,
+                self.message
+            ),
+            None => format!("{} {} {}", self.ts.format("%H:%M:%S"), self.level, self.message),
+        }
+    }
+}
