@@ -12,4 +12,6 @@ pub mod master_cv;
 pub mod offline;
 pub mod profile;
 pub mod stage_contract;
+#[cfg(test)]
+pub mod test_fixtures;
 pub mod text;

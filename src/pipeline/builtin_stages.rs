@@ -377,3 +377,76 @@ pub fn default_stages(services: &StageServices) -> Vec<Arc<dyn Stage>> {
         Arc::new(Publisher),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::domain::outputs::StageOutputs;
+    use crate::domain::StageProducer;
+    use crate::pipeline::gates;
+    use crate::pipeline::test_fixtures::{context, example_job, example_master, offline_stages};
+    use crate::runlog::MemorySink;
+
+    /// Each stage's offline path, called directly in dependency order (no actor, no DAG):
+    /// producer `offline`, output accepted by the stage's gate, a log line said what it did.
+    #[tokio::test]
+    async fn every_offline_stage_produces_gated_output_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Arc::new(Settings::for_root(dir.path()));
+        let job = Arc::new(example_job());
+        let master = example_master();
+        let stages = offline_stages();
+        let mut outputs = StageOutputs::default();
+        for name in StageName::ALL {
+            let stage = stages.iter().find(|s| s.name() == name).expect("every stage is wired");
+            let sink = Arc::new(MemorySink::default());
+            let ctx = context(&settings, &job, &outputs, name, &sink);
+            let res = stage.run(&ctx).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(res.producer, StageProducer::Offline, "{name}");
+            outputs.insert(name, res.output).unwrap();
+            gates::check_stage(name, &outputs, &job, &master).unwrap_or_else(|v| panic!("{name}: {v}"));
+            assert!(!sink.messages().is_empty(), "{name} logged nothing");
+        }
+        // The publisher wrote the package for the user.
+        let published: Vec<_> = walk(&settings.applications_dir);
+        assert!(published.iter().any(|p| p.ends_with("CV.docx")), "{published:?}");
+    }
+
+    /// A stage that needs the posting refuses an empty one with a permanent error.
+    #[tokio::test]
+    async fn an_empty_posting_is_refused_permanently() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Arc::new(Settings::for_root(dir.path()));
+        let mut job = example_job();
+        job.job_description = "   ".into();
+        let job = Arc::new(job);
+        let sink = Arc::new(MemorySink::default());
+        let stage = offline_stages()
+            .into_iter()
+            .find(|s| s.name() == StageName::PainPoints)
+            .unwrap();
+        let ctx = context(&settings, &job, &StageOutputs::default(), StageName::PainPoints, &sink);
+        let err = stage.run(&ctx).await.unwrap_err();
+        assert_eq!(
+            err.kind,
+            crate::pipeline::stage_contract::StageErrorKind::Permanent,
+            "{err}"
+        );
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+}
