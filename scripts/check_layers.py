@@ -3,8 +3,8 @@
 
 The layers, lowest first, are the ones docs/architecture.md describes:
 
-    domain → config → runlog → store → artifacts → llm / firecrawl / notify → pipeline
-           → actors → http → startup → cli
+    domain → config → runlog → store → artifacts → llm / firecrawl / notify
+           → pipeline / health → actors → http → startup → cli
 
 plus `host` (machine facts) at the bottom, `metrics` just above config (recorded from every
 layer), and `telemetry` and `systemd` just below startup (they set up the process). A module
@@ -30,6 +30,7 @@ RANK = {
     "firecrawl": 6,
     "notify": 6,
     "pipeline": 7,
+    "health": 7,
     "actors": 8,
     "http": 9,
     "telemetry": 10,

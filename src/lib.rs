@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod firecrawl;
+pub mod health;
 pub mod host;
 pub mod http;
 pub mod llm;

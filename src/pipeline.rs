@@ -3,6 +3,7 @@
 //! outputs, the quality gates every output must pass, the offline implementations and
 //! the LLM paths that fall back to them.
 
+pub mod admission;
 pub mod assisted;
 pub mod builtin_stages;
 pub mod dag;

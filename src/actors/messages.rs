@@ -5,7 +5,7 @@ use std::time::Instant;
 use actix::Message;
 use tokio::sync::broadcast;
 
-use crate::domain::{JobId, Run, RunId, RunStatus, StageName, StageStatus};
+use crate::domain::{Run, RunId, RunStatus, StageName, StageStatus};
 use crate::pipeline::stage_contract::{StageError, StageResult};
 use crate::runlog::{LogEvent, LogLevel, LogLine};
 use crate::store::StoreError;
@@ -90,28 +90,7 @@ pub struct ExecuteStage {
 
 // ---- RunSupervisor ---------------------------------------------------------------------
 
-/// One run request after parsing.
-#[derive(Debug, Clone)]
-pub struct RunRequest {
-    pub job_id: JobId,
-    pub profile_ref: Option<String>,
-    pub source: Option<String>,
-}
-
-/// Why admission refused a request.
-#[derive(Debug, thiserror::Error)]
-pub enum AdmissionError {
-    #[error("{0}")]
-    Profile(#[from] crate::pipeline::profile::ProfileError),
-    #[error("job(s) not found: {}", .0.iter().map(|j| j.to_string()).collect::<Vec<_>>().join(", "))]
-    JobsNotFound(Vec<JobId>),
-    #[error("the run queue is full ({queued} queued, MAX_QUEUE={max}); retry later")]
-    QueueFull { queued: usize, max: usize },
-    #[error("the runner is shutting down and accepts no new runs")]
-    ShuttingDown,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+pub use crate::pipeline::admission::{AdmissionError, RunRequest};
 
 /// Admits runs: all of them queued, or none. A job that already has a queued or running
 /// run gets that run back instead of a second one.

@@ -17,9 +17,9 @@ use super::messages::{
 pub use crate::metrics::RunnerStats;
 
 use super::run_actor::{PipelineActor, PipelineDeps, SlotGuard};
-use crate::domain::{JobId, Run, RunId, RunStatus};
+use crate::domain::{Run, RunId, RunStatus};
+use crate::pipeline::admission::admit;
 use crate::pipeline::dag::StopReason;
-use crate::pipeline::profile::resolve_profile;
 use crate::store::JobUpdate;
 
 struct ActiveRun {
@@ -236,64 +236,8 @@ impl Handler<SubmitRuns> for RunSupervisor {
                 if draining {
                     return Err(AdmissionError::ShuttingDown);
                 }
-                let store = &deps.store;
-                for req in &msg.0 {
-                    if let Some(p) = &req.profile_ref {
-                        resolve_profile(&deps.settings.profiles_dir, p)?;
-                    }
-                }
-                let mut missing = Vec::new();
-                let mut checked: HashSet<&JobId> = HashSet::new();
-                for req in &msg.0 {
-                    if checked.insert(&req.job_id) && store.get_job_document(&req.job_id).await?.is_none() {
-                        missing.push(req.job_id.clone());
-                    }
-                }
-                if !missing.is_empty() {
-                    return Err(AdmissionError::JobsNotFound(missing));
-                }
-                // One active run per job: repeat requests get the existing run back.
-                let mut answer = Vec::with_capacity(msg.0.len());
-                let mut fresh: Vec<Run> = Vec::new();
-                let mut by_job: HashMap<JobId, Run> = HashMap::new();
-                for req in &msg.0 {
-                    if let Some(run) = by_job.get(&req.job_id) {
-                        answer.push(run.clone());
-                        continue;
-                    }
-                    let run = match store.active_run_for_job(&req.job_id).await? {
-                        Some(existing) => existing,
-                        None => {
-                            let run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
-                            fresh.push(run.clone());
-                            run
-                        }
-                    };
-                    by_job.insert(req.job_id.clone(), run.clone());
-                    answer.push(run);
-                }
-                let queued = store.count_runs(RunStatus::Queued).await? as usize;
-                let max = deps.settings.max_queue;
-                if queued + fresh.len() > max {
-                    return Err(AdmissionError::QueueFull { queued, max });
-                }
-                store.insert_runs(&fresh).await?;
-                for run in &fresh {
-                    let update = JobUpdate {
-                        run_id: run.run_id.clone(),
-                        pipeline_status: "queued".into(),
-                        started_at: None,
-                        updated_at: run.created_at,
-                        completed_at: None,
-                        failure: None,
-                        artifact_urls: None,
-                        results: None,
-                    };
-                    if let Err(e) = store.update_job(&run.job_id, &update).await {
-                        tracing::warn!(run_id = %run.run_id, error = %e, "could not mark job as queued");
-                    }
-                }
-                Ok((answer, fresh, queued))
+                let admitted = admit(&deps.store, &deps.settings, &msg.0).await?;
+                Ok((admitted.answer, admitted.fresh, admitted.queued_before))
             }
             .into_actor(self)
             .map(|result, act, ctx| {

@@ -1,0 +1,193 @@
+//! Admission, as plain code: which run requests become queued runs. All of them or none:
+//! every profile must resolve inside `PROFILES_DIR`, every job must exist, and the queue
+//! must have room for the new runs; a job that already has a queued or running run gets
+//! that run back (one active run per job). The supervisor actor calls [`admit`] one
+//! request batch at a time.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::config::Settings;
+use crate::domain::{JobId, Run, RunStatus};
+use crate::pipeline::profile::resolve_profile;
+use crate::store::{DynStore, JobUpdate, StoreError};
+
+/// One run request after parsing.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub job_id: JobId,
+    pub profile_ref: Option<String>,
+    pub source: Option<String>,
+}
+
+/// Why admission refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    #[error("{0}")]
+    Profile(#[from] crate::pipeline::profile::ProfileError),
+    #[error("job(s) not found: {}", .0.iter().map(|j| j.to_string()).collect::<Vec<_>>().join(", "))]
+    JobsNotFound(Vec<JobId>),
+    #[error("the run queue is full ({queued} queued, MAX_QUEUE={max}); retry later")]
+    QueueFull { queued: usize, max: usize },
+    #[error("the runner is shutting down and accepts no new runs")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What [`admit`] decided.
+#[derive(Debug)]
+pub struct Admitted {
+    /// One run per request, in request order (an existing run for a job that had one).
+    pub answer: Vec<Run>,
+    /// The runs created now (already stored as queued).
+    pub fresh: Vec<Run>,
+    /// Runs that were queued before these.
+    pub queued_before: usize,
+}
+
+/// Admits `requests` (see the module docs), storing the new runs as queued and marking
+/// their jobs `queued`.
+pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest]) -> Result<Admitted, AdmissionError> {
+    for req in requests {
+        if let Some(p) = &req.profile_ref {
+            resolve_profile(&settings.profiles_dir, p)?;
+        }
+    }
+    let mut missing = Vec::new();
+    let mut checked: HashSet<&JobId> = HashSet::new();
+    for req in requests {
+        if checked.insert(&req.job_id) && store.get_job_document(&req.job_id).await?.is_none() {
+            missing.push(req.job_id.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AdmissionError::JobsNotFound(missing));
+    }
+    // One active run per job: repeat requests get the existing run back.
+    let mut answer = Vec::with_capacity(requests.len());
+    let mut fresh: Vec<Run> = Vec::new();
+    let mut by_job: HashMap<JobId, Run> = HashMap::new();
+    for req in requests {
+        if let Some(run) = by_job.get(&req.job_id) {
+            answer.push(run.clone());
+            continue;
+        }
+        let run = match store.active_run_for_job(&req.job_id).await? {
+            Some(existing) => existing,
+            None => {
+                let run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
+                fresh.push(run.clone());
+                run
+            }
+        };
+        by_job.insert(req.job_id.clone(), run.clone());
+        answer.push(run);
+    }
+    let queued = store.count_runs(RunStatus::Queued).await? as usize;
+    let max = settings.max_queue;
+    if queued + fresh.len() > max {
+        return Err(AdmissionError::QueueFull { queued, max });
+    }
+    store.insert_runs(&fresh).await?;
+    for run in &fresh {
+        let update = JobUpdate {
+            run_id: run.run_id.clone(),
+            pipeline_status: "queued".into(),
+            started_at: None,
+            updated_at: run.created_at,
+            completed_at: None,
+            failure: None,
+            artifact_urls: None,
+            results: None,
+        };
+        if let Err(e) = store.update_job(&run.job_id, &update).await {
+            tracing::warn!(run_id = %run.run_id, error = %e, "could not mark job as queued");
+        }
+    }
+    Ok(Admitted {
+        answer,
+        fresh,
+        queued_before: queued,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::pipeline::test_fixtures::example_job;
+    use crate::store::sqlite::SqliteStore;
+
+    async fn setup(max_queue: usize) -> (tempfile::TempDir, DynStore, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_root(dir.path());
+        settings.max_queue = max_queue;
+        std::fs::create_dir_all(&settings.profiles_dir).unwrap();
+        std::fs::write(settings.profiles_dir.join("me.md"), "# Me").unwrap();
+        let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.unwrap());
+        store.upsert_job(&example_job()).await.unwrap();
+        (dir, store, settings)
+    }
+
+    fn request(job: &str, profile: Option<&str>) -> RunRequest {
+        RunRequest {
+            job_id: JobId::parse(job).unwrap(),
+            profile_ref: profile.map(str::to_owned),
+            source: None,
+        }
+    }
+
+    const JOB: &str = "65a1b2c3d4e5f60718293a4b";
+    const MISSING: &str = "0000000000000000000000aa";
+
+    #[tokio::test]
+    async fn a_request_becomes_a_queued_run_and_a_repeat_gets_the_same_run() {
+        let (_dir, store, settings) = setup(10).await;
+        let first = admit(&store, &settings, &[request(JOB, Some("me.md"))]).await.unwrap();
+        assert_eq!((first.fresh.len(), first.queued_before), (1, 0));
+        assert_eq!(first.answer[0].status, RunStatus::Queued);
+        let again = admit(&store, &settings, &[request(JOB, None), request(JOB, None)])
+            .await
+            .unwrap();
+        assert!(again.fresh.is_empty(), "one active run per job");
+        assert!(again.answer.iter().all(|r| r.run_id == first.answer[0].run_id));
+        let doc = store
+            .get_job_document(&JobId::parse(JOB).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(doc["pipeline_status"], "queued");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_queued_when_any_job_is_missing_or_a_profile_escapes() {
+        let (_dir, store, settings) = setup(10).await;
+        let err = admit(&store, &settings, &[request(JOB, None), request(MISSING, None)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AdmissionError::JobsNotFound(ids) if ids.len() == 1),
+            "{err}"
+        );
+        let err = admit(&store, &settings, &[request(JOB, Some("../etc/passwd"))])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdmissionError::Profile(_)), "{err}");
+        assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 0, "all or none");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_the_whole_batch() {
+        let (_dir, store, settings) = setup(1).await;
+        let mut other = example_job();
+        other.id = JobId::parse("65a1b2c3d4e5f60718293a4c").unwrap();
+        store.upsert_job(&other).await.unwrap();
+        admit(&store, &settings, &[request(JOB, None)]).await.unwrap();
+        let err = admit(&store, &settings, &[request("65a1b2c3d4e5f60718293a4c", None)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdmissionError::QueueFull { queued: 1, max: 1 }), "{err}");
+        assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 1);
+    }
+}
