@@ -8,7 +8,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use job_runner::actors::messages::{RunRequest, SubmitRuns, SubscribeLog, Subscription};
+use job_runner::actors::log_follow::LogFollower;
+use job_runner::actors::messages::{RunRequest, SubmitRuns};
 use job_runner::config::Settings;
 use job_runner::domain::{JobId, JobPosting};
 use job_runner::runlog::LogEvent;
@@ -62,21 +63,16 @@ async fn run_latency(runs: usize) {
             .unwrap()
             .unwrap()
             .remove(0);
-        let Subscription::Live { mut events, .. } = rt
-            .hub
-            .send(SubscribeLog {
-                run_id: run.run_id,
-                after: 0,
-            })
-            .await
-            .unwrap()
-        else {
-            panic!("run not tracked");
-        };
+        let mut events = LogFollower::new(rt.hub.clone(), rt.store.clone()).follow(run.run_id, 0);
         loop {
-            if let Ok(LogEvent::End(status)) = events.recv().await {
-                assert_eq!(status.as_str(), "completed");
-                break;
+            match events.recv().await {
+                Some(Ok(LogEvent::End(status))) => {
+                    assert_eq!(status.as_str(), "completed");
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("the run's log failed: {e}"),
+                None => panic!("the run's log closed before its end"),
             }
         }
         samples.push(started.elapsed().as_secs_f64() * 1000.0);

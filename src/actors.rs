@@ -9,6 +9,7 @@
 //! All message types live in [`messages`], grouped by receiver.
 
 pub mod health;
+pub mod log_follow;
 pub mod log_hub;
 pub mod messages;
 pub mod run_actor;

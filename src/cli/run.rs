@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::{read_postings, CliError, EXIT_INPUT, EXIT_RUNTIME, EXIT_RUN_FAILED};
-use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns, SubscribeLog, Subscription};
+use crate::actors::log_follow::LogFollower;
+use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::config::Settings;
 use crate::domain::{RunStatus, StageName, StageStatus};
 use crate::pipeline::master_cv::MasterCv;
@@ -61,19 +61,7 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
     let run_id = runs[0].run_id.clone();
     println!("{} — {}  (job {}, run {})", job.company, job.title, job.id, run_id);
 
-    let Subscription::Live {
-        backlog, mut events, ..
-    } = runtime
-        .hub
-        .send(SubscribeLog {
-            run_id: run_id.clone(),
-            after: 0,
-        })
-        .await
-        .map_err(runtime_err)?
-    else {
-        return Err(runtime_err("the run's log is not available"));
-    };
+    let mut events = LogFollower::new(runtime.hub.clone(), runtime.store.clone()).follow(run_id.clone(), 0);
     let interactive = std::io::stderr().is_terminal();
     let multi = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>13} {spinner} {msg}")
@@ -97,14 +85,11 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
             eprintln!("{text}");
         }
     };
-    for line in backlog {
-        say(line.render());
-    }
     let status = loop {
         tokio::select! {
             event = events.recv() => match event {
-                Ok(LogEvent::Line(line)) => say(line.render()),
-                Ok(LogEvent::Stage { stage, status }) => {
+                Some(Ok(LogEvent::Line(line))) => say(line.render()),
+                Some(Ok(LogEvent::Stage { stage, status })) => {
                     if let Some((_, bar)) = bars.iter().find(|(s, _)| *s == stage) {
                         match status {
                             StageStatus::Running => {
@@ -117,9 +102,12 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
                         }
                     }
                 }
-                Ok(LogEvent::End(status)) => break status,
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => break RunStatus::Failed,
+                Some(Ok(LogEvent::End(status))) => break status,
+                Some(Err(e)) => {
+                    say(format!("the run's log could not be followed: {e}"));
+                    break RunStatus::Failed;
+                }
+                None => break RunStatus::Failed,
             },
             _ = tokio::signal::ctrl_c() => {
                 say("interrupted: cancelling the run".into());

@@ -163,6 +163,15 @@ impl From<CancelError> for ApiError {
     }
 }
 
+impl From<crate::actors::log_follow::FollowError> for ApiError {
+    fn from(e: crate::actors::log_follow::FollowError) -> Self {
+        match e {
+            crate::actors::log_follow::FollowError::Store(e) => ApiError::store(&e),
+            crate::actors::log_follow::FollowError::Hub(e) => e.into(),
+        }
+    }
+}
+
 impl From<actix::MailboxError> for ApiError {
     fn from(e: actix::MailboxError) -> Self {
         tracing::error!(error = %e, "actor mailbox error");

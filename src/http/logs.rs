@@ -15,20 +15,16 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{parse_run_id, AppState};
-use crate::actors::messages::{CloseRunLog, OpenRunLog, SubscribeLog, Subscription};
+use crate::actors::log_follow::{FollowError, LogFollower};
 use crate::domain::untrusted::escape_controls;
 use crate::domain::untrusted::Shown;
 use crate::domain::{RunId, RunStatus};
 use crate::http::error::ApiError;
 use crate::runlog::{LogEvent, LogLine};
-
-const PAGE: usize = 500;
-/// How often a run executed by another runner is read from the store.
-const TAIL_EVERY: Duration = Duration::from_millis(300);
 
 /// One SSE event for a log line. The hub publishes lines without control characters;
 /// lines stored before it did (or written by another runner) pass [`sse_data`] all the
@@ -47,181 +43,42 @@ fn end_event(status: RunStatus) -> Bytes {
     Bytes::from(format!("event: end\ndata: {status}\n\n"))
 }
 
-/// Feeds one SSE client. Returns when the run ended or the client went away.
-struct Feeder {
-    state: web::Data<AppState>,
-    run_id: RunId,
-    /// Released before `tx` closes (fields drop in order), so a client that saw its stream
-    /// end can open another at once.
-    _slot: StreamSlot,
+/// Writes one SSE client's stream from a follower's events, with keep-alive comments while
+/// the log is idle. Returns when the run ended, the follower failed or the client left.
+async fn pump(
+    mut events: mpsc::Receiver<Result<LogEvent, FollowError>>,
+    slot: StreamSlot,
     tx: mpsc::Sender<Bytes>,
-    last: u64,
-}
-
-impl Feeder {
-    async fn send(&self, bytes: Bytes) -> bool {
-        self.tx.send(bytes).await.is_ok()
-    }
-
-    async fn send_line(&mut self, line: &LogLine) -> bool {
-        if line.seq <= self.last {
-            return true;
-        }
-        self.last = line.seq;
-        self.send(line_event(line)).await
-    }
-
-    /// Sends stored lines after `self.last` and before `until` (exclusive).
-    async fn replay_stored(&mut self, until: Option<u64>) -> Result<bool, ApiError> {
-        loop {
-            let lines = self.state.store.read_logs(&self.run_id, self.last, PAGE).await?;
-            let n = lines.len();
-            for line in lines.iter().filter(|l| until.is_none_or(|u| l.seq < u)) {
-                if !self.send_line(line).await {
-                    return Ok(false);
+    every: Duration,
+    run_id: RunId,
+) {
+    let mut keep_alive = tokio::time::interval(every);
+    keep_alive.tick().await;
+    loop {
+        let bytes = tokio::select! {
+            event = events.recv() => match event {
+                Some(Ok(LogEvent::Line(line))) => line_event(&line),
+                Some(Ok(LogEvent::Stage { .. })) => continue,
+                Some(Ok(LogEvent::End(status))) => {
+                    let _ = tx.send(end_event(status)).await;
+                    break;
                 }
-            }
-            if n < PAGE || until.is_some_and(|u| self.last + 1 >= u) {
-                return Ok(true);
-            }
+                Some(Err(e)) => {
+                    tracing::warn!(run_id = %run_id, error = %e, "log stream ended with an error");
+                    break;
+                }
+                None => break,
+            },
+            _ = keep_alive.tick() => Bytes::from_static(b": keep-alive\n\n"),
+            _ = tx.closed() => break,
+        };
+        if tx.send(bytes).await.is_err() {
+            break;
         }
     }
-
-    /// The terminal status from the store, if the run has one.
-    async fn stored_end(&self) -> Result<Option<RunStatus>, ApiError> {
-        Ok(self
-            .state
-            .store
-            .get_run(&self.run_id)
-            .await?
-            .map(|r| r.status)
-            .filter(|s| s.is_terminal()))
-    }
-
-    /// Follows a run executed by another runner through the store (lines are persisted
-    /// within ~100 ms of being produced there), until it ends or the client leaves.
-    async fn tail_store(&mut self, keep_alive: &mut tokio::time::Interval) -> Result<(), ApiError> {
-        let mut poll = tokio::time::interval(TAIL_EVERY);
-        loop {
-            tokio::select! {
-                _ = poll.tick() => {
-                    // Read the status first so no line written before the end is missed.
-                    let end = self.stored_end().await?;
-                    if !self.replay_stored(None).await? {
-                        return Ok(());
-                    }
-                    if let Some(status) = end {
-                        self.send(end_event(status)).await;
-                        return Ok(());
-                    }
-                }
-                _ = keep_alive.tick() => {
-                    if !self.send(Bytes::from_static(b": keep-alive\n\n")).await {
-                        return Ok(());
-                    }
-                }
-                _ = self.tx.closed() => return Ok(()),
-            }
-        }
-    }
-
-    async fn run(mut self) -> Result<(), ApiError> {
-        let mut keep_alive = tokio::time::interval(self.state.settings.sse_keep_alive);
-        keep_alive.tick().await;
-        loop {
-            let sub = self
-                .state
-                .hub
-                .send(SubscribeLog {
-                    run_id: self.run_id.clone(),
-                    after: self.last,
-                })
-                .await?;
-            let (backlog, backlog_from, mut events) = match sub {
-                Subscription::Live {
-                    backlog,
-                    backlog_from,
-                    events,
-                } => (backlog, backlog_from, events),
-                Subscription::NotTracked => {
-                    if !self.replay_stored(None).await? {
-                        return Ok(());
-                    }
-                    if let Some(status) = self.stored_end().await? {
-                        self.send(end_event(status)).await;
-                        return Ok(());
-                    }
-                    if self.state.store.is_shared() {
-                        // Another runner may execute it: follow the stored log.
-                        return self.tail_store(&mut keep_alive).await;
-                    }
-                    // Queued or about to start in this process: track it so lines reach
-                    // us live, then check again that it did not end meanwhile.
-                    let stored_last = self.state.store.last_log_seq(&self.run_id).await?;
-                    // Stored lines of a run not tracked here come from an earlier attempt.
-                    let next_seq = crate::runlog::next_seq(stored_last, true);
-                    self.state
-                        .hub
-                        .send(OpenRunLog {
-                            run_id: self.run_id.clone(),
-                            next_seq,
-                        })
-                        .await?;
-                    if let Some(status) = self.stored_end().await? {
-                        self.state.hub.do_send(CloseRunLog {
-                            run_id: self.run_id.clone(),
-                            status: None,
-                        });
-                        self.replay_stored(None).await?;
-                        self.send(end_event(status)).await;
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            if backlog_from > self.last + 1 && !self.replay_stored(Some(backlog_from)).await? {
-                return Ok(());
-            }
-            for line in &backlog {
-                if !self.send_line(line).await {
-                    return Ok(());
-                }
-            }
-            loop {
-                tokio::select! {
-                    event = events.recv() => match event {
-                        Ok(LogEvent::Line(line)) => {
-                            if !self.send_line(&line).await {
-                                return Ok(());
-                            }
-                        }
-                        Ok(LogEvent::Stage { .. }) => {}
-                        Ok(LogEvent::End(status)) => {
-                            self.send(end_event(status)).await;
-                            return Ok(());
-                        }
-                        // Too slow: pick up again from the last line sent.
-                        Err(broadcast::error::RecvError::Lagged(_)) => break,
-                        // No longer tracked here (re-queued, or ended without an event).
-                        Err(broadcast::error::RecvError::Closed) => {
-                            if let Some(status) = self.stored_end().await? {
-                                self.replay_stored(None).await?;
-                                self.send(end_event(status)).await;
-                                return Ok(());
-                            }
-                            break;
-                        }
-                    },
-                    _ = keep_alive.tick() => {
-                        if !self.send(Bytes::from_static(b": keep-alive\n\n")).await {
-                            return Ok(());
-                        }
-                    }
-                    _ = self.tx.closed() => return Ok(()),
-                }
-            }
-        }
-    }
+    // The slot is free before the client sees its stream end, so it can open another.
+    drop(slot);
+    drop(tx);
 }
 
 /// One open SSE stream, counted against `MAX_SSE_STREAMS` and in `/metrics` for as long
@@ -288,18 +145,8 @@ pub async fn stream(
     let slot = StreamSlot::acquire(&state.sse_streams, state.settings.max_sse_streams)
         .ok_or_else(|| too_many_streams(state.settings.max_sse_streams))?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let feeder = Feeder {
-        state: state.clone(),
-        run_id: run_id.clone(),
-        _slot: slot,
-        tx,
-        last,
-    };
-    tokio::spawn(async move {
-        if let Err(e) = feeder.run().await {
-            tracing::warn!(run_id = %run_id, error = %e, "log stream ended with an error");
-        }
-    });
+    let events = LogFollower::new(state.hub.clone(), state.store.clone()).follow(run_id.clone(), last);
+    tokio::spawn(pump(events, slot, tx, state.settings.sse_keep_alive, run_id));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
@@ -331,20 +178,10 @@ pub async fn poll(
         .get_run(&run_id)
         .await?
         .ok_or_else(|| ApiError::run_not_found(&path))?;
-    let mut lines = state.store.read_logs(&run_id, since, limit).await?;
-    // Lines not yet persisted are still in the hub's buffer.
-    if lines.len() < limit {
-        if let Subscription::Live { backlog, .. } = state
-            .hub
-            .send(SubscribeLog {
-                run_id: run_id.clone(),
-                after: lines.last().map(|l| l.seq).unwrap_or(since),
-            })
-            .await?
-        {
-            lines.extend(backlog.into_iter().take(limit - lines.len()));
-        }
-    }
+    // Stored lines, then those not yet persisted (still in the hub's buffer).
+    let lines = LogFollower::new(state.hub.clone(), state.store.clone())
+        .read(&run_id, since, limit)
+        .await?;
     let next_since = lines.last().map(|l| l.seq).unwrap_or(since);
     let done = run.status.is_terminal() && lines.len() < limit;
     Ok(HttpResponse::Ok().json(json!({
