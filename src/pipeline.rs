@@ -9,6 +9,7 @@ pub mod builtin_stages;
 pub mod dag;
 pub mod execution;
 pub mod gates;
+pub mod lifecycle;
 pub mod master_cv;
 pub mod offline;
 pub mod profile;

@@ -9,7 +9,7 @@ mod line;
 mod memory;
 
 pub use event::LogEvent;
-pub use handle::{LogSink, RunLog, STORED_ERROR_CHARS};
+pub use handle::{BoxFuture, LogSink, RunLog, STORED_ERROR_CHARS};
 pub use line::{LogLevel, LogLine};
 pub use memory::{MemoryLine, MemorySink};
 

@@ -27,6 +27,7 @@ use crate::http::{self, AppState, BearerAuth};
 use crate::llm::service::LlmService;
 use crate::notify::Mailer;
 use crate::pipeline::builtin_stages::{default_stages, StageServices};
+use crate::pipeline::lifecycle::RunDeps;
 use crate::store::mongo::{MongoConfig, MongoStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::DynStore;
@@ -149,12 +150,15 @@ impl Runtime {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let instance_id = format!("{}-{}-{}", crate::host::hostname(), std::process::id(), &suffix[..8]);
         let deps = Arc::new(PipelineDeps {
-            store: store.clone(),
-            settings: Arc::clone(&settings),
+            run: Arc::new(RunDeps {
+                store: store.clone(),
+                settings: Arc::clone(&settings),
+                stages: Arc::new(stages),
+                log_sink: Arc::new(hub.clone()),
+                instance_id: instance_id.clone(),
+                redactor: Arc::new(crate::config::Redactor::from_settings(&settings)),
+            }),
             hub: hub.clone(),
-            stages,
-            instance_id: instance_id.clone(),
-            redactor: Arc::new(crate::config::Redactor::from_settings(&settings)),
         });
         let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
         let mailer =

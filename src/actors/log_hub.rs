@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 
 use super::messages::{CloseRunLog, FlushLogs, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription};
 use crate::domain::untrusted::run_log_lines;
-use crate::domain::{RunId, StageName, StageStatus};
-use crate::runlog::{LogEvent, LogLevel, LogLine, LogSink};
+use crate::domain::{RunId, RunStatus, StageName, StageStatus};
+use crate::runlog::{BoxFuture, LogEvent, LogLevel, LogLine, LogSink};
 use crate::store::DynStore;
 
 /// How many lines may be waiting for persistence before a flush is forced.
@@ -214,6 +214,23 @@ impl Handler<SubscribeLog> for LogHub {
 /// The hub as the sink of [`RunLog`] handles: each line and stage change is a message to
 /// the actor (fire and forget, in order).
 impl LogSink for Addr<LogHub> {
+    fn open(&self, run_id: &RunId, next_seq: u64) {
+        self.do_send(OpenRunLog {
+            run_id: run_id.clone(),
+            next_seq,
+        });
+    }
+
+    fn close(&self, run_id: &RunId, status: Option<RunStatus>) -> BoxFuture<'static, ()> {
+        let closed = self.send(CloseRunLog {
+            run_id: run_id.clone(),
+            status,
+        });
+        Box::pin(async move {
+            let _ = closed.await;
+        })
+    }
+
     fn publish(&self, run_id: &RunId, level: LogLevel, stage: Option<StageName>, message: String) {
         self.do_send(PublishLine {
             run_id: run_id.clone(),

@@ -94,10 +94,10 @@ impl Actor for RunSupervisor {
         // Store health for /health; re-armed only after each ping finished.
         ctx.notify(CheckStore);
         // With a shared store, runs whose runner died are re-queued once their lease expires.
-        if self.deps.store.is_shared() {
-            let every = (self.deps.settings.run_lease / 2).max(Duration::from_secs(1));
+        if self.deps.run.store.is_shared() {
+            let every = (self.deps.run.settings.run_lease / 2).max(Duration::from_secs(1));
             ctx.run_interval(every, |act, ctx| {
-                let store = act.deps.store.clone();
+                let store = act.deps.run.store.clone();
                 ctx.spawn(
                     async move {
                         match store.recover_runs(chrono::Utc::now(), false).await {
@@ -139,7 +139,7 @@ impl Handler<CheckStore> for RunSupervisor {
     type Result = ();
 
     fn handle(&mut self, _: CheckStore, ctx: &mut Context<Self>) {
-        let store = self.deps.store.clone();
+        let store = self.deps.run.store.clone();
         ctx.spawn(
             async move { store.ping().await }
                 .into_actor(self)
@@ -176,10 +176,13 @@ impl Handler<Pump> for RunSupervisor {
         self.pumping = true;
         let (slots, store, owner) = (
             Arc::clone(&self.slots),
-            self.deps.store.clone(),
-            self.deps.instance_id.clone(),
+            self.deps.run.store.clone(),
+            self.deps.run.instance_id.clone(),
         );
-        let (lease, global) = (self.deps.settings.run_lease, self.deps.settings.global_max_concurrency);
+        let (lease, global) = (
+            self.deps.run.settings.run_lease,
+            self.deps.run.settings.global_max_concurrency,
+        );
         ctx.spawn(
             async move {
                 let mut claimed = Vec::new();
@@ -236,7 +239,7 @@ impl Handler<SubmitRuns> for RunSupervisor {
                 if draining {
                     return Err(AdmissionError::ShuttingDown);
                 }
-                let admitted = admit(&deps.store, &deps.settings, &msg.0).await?;
+                let admitted = admit(&deps.run.store, &deps.run.settings, &msg.0).await?;
                 Ok((admitted.answer, admitted.fresh, admitted.queued_before))
             }
             .into_actor(self)
@@ -247,7 +250,7 @@ impl Handler<SubmitRuns> for RunSupervisor {
                         run_id: run.run_id.clone(),
                         next_seq: 1,
                     });
-                    act.deps.run_log(&run.run_id).info(format!(
+                    act.deps.run.run_log(&run.run_id).info(format!(
                         "run queued for job {} (position {} in queue, {} of {} slots busy)",
                         run.job_id,
                         queued + i + 1,
@@ -313,7 +316,7 @@ impl Handler<CancelRun> for RunSupervisor {
         let deps = Arc::clone(&self.deps);
         Box::pin(
             async move {
-                let store = &deps.store;
+                let store = &deps.run.store;
                 if store
                     .cancel_queued_run(&run_id, "cancelled by request while queued")
                     .await?
@@ -342,7 +345,7 @@ impl Handler<CancelRun> for RunSupervisor {
                         run_id,
                         status: r.status,
                     }),
-                    Some(r) if r.lease_owner.as_deref().is_some_and(|o| o != deps.instance_id) => {
+                    Some(r) if r.lease_owner.as_deref().is_some_and(|o| o != deps.run.instance_id) => {
                         // Running on another runner: ask through the store and wait for it.
                         store.request_cancel(&run_id).await?;
                         match wait_for_terminal(&deps, &run_id).await? {
@@ -365,7 +368,7 @@ impl Handler<CancelRun> for RunSupervisor {
                         }
                     }
                     CancelPath::WasQueued(run_id) => {
-                        let log = act.deps.run_log(&run_id);
+                        let log = act.deps.run.run_log(&run_id);
                         log.info("run cancelled while queued");
                         act.deps.hub.do_send(CloseRunLog {
                             run_id,
@@ -398,7 +401,7 @@ enum CancelPath {
 /// The store is the only channel between runners, so this is a bounded poll.
 async fn wait_for_terminal(deps: &PipelineDeps, run_id: &RunId) -> Result<Option<RunStatus>, CancelError> {
     for _ in 0..75 {
-        if let Some(run) = deps.store.get_run(run_id).await? {
+        if let Some(run) = deps.run.store.get_run(run_id).await? {
             if run.status.is_terminal() {
                 return Ok(Some(run.status));
             }

@@ -8,13 +8,26 @@ use std::sync::Arc;
 use super::LogLevel;
 use crate::config::Redactor;
 use crate::domain::untrusted::{clip, escape_controls, RUN_LOG_MESSAGE_CHARS};
-use crate::domain::{RunId, StageName, StageStatus};
+use crate::domain::{RunId, RunStatus, StageName, StageStatus};
+
+/// A boxed future, as the sink's `close` returns it.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// How many characters of an error a run stores (run record, job document, stage record).
 pub const STORED_ERROR_CHARS: usize = 2_000;
 
 /// Where a run's log lines and stage changes go.
 pub trait LogSink: Send + Sync {
+    /// A run starts (again): its numbering continues at `next_seq` (see
+    /// [`next_seq`](super::next_seq)).
+    fn open(&self, _run_id: &RunId, _next_seq: u64) {}
+
+    /// The run ended for this process (`status`), or stopped without an end here (`None`:
+    /// re-queued, or taken over); resolves once its lines are stored.
+    fn close(&self, _run_id: &RunId, _status: Option<RunStatus>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+
     /// One message (the sink splits it into lines and numbers them).
     fn publish(&self, run_id: &RunId, level: LogLevel, stage: Option<StageName>, message: String);
     /// A stage's new state, for live progress displays.

@@ -3,9 +3,10 @@
 
 use std::sync::Mutex;
 
+use super::handle::BoxFuture;
 use super::{LogLevel, LogSink};
 use crate::domain::untrusted::run_log_lines;
-use crate::domain::{RunId, StageName, StageStatus};
+use crate::domain::{RunId, RunStatus, StageName, StageStatus};
 
 /// One line as a [`MemorySink`] received it (already split like the hub splits it).
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,7 @@ pub struct MemoryLine {
 pub struct MemorySink {
     lines: Mutex<Vec<MemoryLine>>,
     stages: Mutex<Vec<(StageName, StageStatus)>>,
+    ends: Mutex<Vec<Option<RunStatus>>>,
 }
 
 impl MemorySink {
@@ -31,6 +33,11 @@ impl MemorySink {
     /// The messages so far, one per line.
     pub fn messages(&self) -> Vec<String> {
         self.lines().into_iter().map(|l| l.message).collect()
+    }
+
+    /// How the run was closed, each time it was.
+    pub fn ends(&self) -> Vec<Option<RunStatus>> {
+        self.ends.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The stage changes so far.
@@ -47,6 +54,11 @@ impl LogSink for MemorySink {
                 .into_iter()
                 .map(|message| MemoryLine { level, stage, message }),
         );
+    }
+
+    fn close(&self, _run_id: &RunId, status: Option<RunStatus>) -> BoxFuture<'static, ()> {
+        self.ends.lock().unwrap_or_else(|p| p.into_inner()).push(status);
+        Box::pin(async {})
     }
 
     fn stage_changed(&self, _run_id: &RunId, stage: StageName, status: StageStatus) {

@@ -1,0 +1,373 @@
+//! A run's lifecycle, as plain code: start its log where the numbering continues, load the
+//! job, the master CV (with an optional knowledge base) and the checkpoints, run the stage
+//! DAG, and finalise the run in one place whatever way it ended: the job document, the run
+//! record (status, error, artifacts, spend) and the last log lines. The pipeline actor calls
+//! [`execute_run`]; tests call it with an inline executor and a memory sink.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Redactor, Settings};
+use crate::domain::outputs::StageOutputs;
+use crate::domain::{Run, RunId, RunStatus, StageStatus};
+use crate::llm::run_spend::RunSpend;
+use crate::pipeline::dag::{run_dag, DagOutcome, DagShared, StopReason};
+use crate::pipeline::execution::StageExecutor;
+use crate::pipeline::master_cv::MasterCv;
+use crate::pipeline::profile::resolve_profile;
+use crate::runlog::{LogSink, RunLog};
+use crate::store::{retry_transient, DynStore, JobUpdate, RunFinish};
+
+/// What a run needs, shared by every run of the process.
+pub struct RunDeps {
+    pub store: DynStore,
+    pub settings: Arc<Settings>,
+    /// Executes the stages (the stage actors in the daemon).
+    pub stages: Arc<dyn StageExecutor>,
+    /// Where run logs go (the log hub in the daemon).
+    pub log_sink: Arc<dyn LogSink>,
+    /// This process's id as lease owner.
+    pub instance_id: String,
+    /// Masks secrets in run logs and stored errors.
+    pub redactor: Arc<Redactor>,
+}
+
+impl RunDeps {
+    /// A handle writing to `run_id`'s log.
+    pub fn run_log(&self, run_id: &RunId) -> RunLog {
+        RunLog::new(run_id.clone(), Arc::clone(&self.log_sink), Arc::clone(&self.redactor))
+    }
+}
+
+pub fn job_update(run: &Run, status: &str) -> JobUpdate {
+    JobUpdate {
+        run_id: run.run_id.clone(),
+        pipeline_status: status.to_owned(),
+        started_at: run.started_at,
+        updated_at: chrono::Utc::now(),
+        completed_at: None,
+        failure: None,
+        artifact_urls: None,
+        results: None,
+    }
+}
+
+/// Loads the master CV the run asked for.
+fn load_master(settings: &Settings, profile_ref: Option<&str>) -> Result<MasterCv, String> {
+    let path = match profile_ref {
+        Some(p) => resolve_profile(&settings.profiles_dir, p).map_err(|e| e.to_string())?,
+        None => settings.master_cv_path.clone(),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read the master CV at {}: {e} (set MASTER_CV_PATH)",
+            path.display()
+        )
+    })?;
+    let master = MasterCv::parse(&text).map_err(|e| format!("master CV at {}: {e}", path.display()))?;
+    // Achievement records beyond the CV, for STAR selection (optional).
+    let kb = path.with_file_name("knowledge-base.md");
+    Ok(match std::fs::read_to_string(&kb) {
+        Ok(records) => master.with_knowledge_base(records),
+        Err(_) => master,
+    })
+}
+
+#[tracing::instrument(name = "run", skip_all, fields(run_id = %run.run_id, job_id = %run.job_id))]
+pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Option<StopReason>>) -> RunStatus {
+    let store = &deps.store;
+    let settings = &deps.settings;
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + settings.pipeline_timeout;
+    // Continue the log's numbering (past any line a crashed process may have streamed).
+    let last = store.last_log_seq(&run.run_id).await.unwrap_or(0);
+    let next_seq = crate::runlog::next_seq(last, run.attempts > 1);
+    deps.log_sink.open(&run.run_id, next_seq);
+    let log = deps.run_log(&run.run_id);
+    log.info(format!(
+        "run started for job {} on {} (attempt {} of {}, timeout {} s)",
+        run.job_id,
+        deps.instance_id,
+        run.attempts,
+        settings.max_run_attempts,
+        settings.pipeline_timeout.as_secs()
+    ));
+    let running = job_update(&run, "running");
+    if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &running)).await {
+        log.warn(format!("could not mark the job document as running: {e}"));
+    }
+
+    let prepared = async {
+        if run.attempts > settings.max_run_attempts {
+            return Err(format!(
+                "run was interrupted {} times (MAX_RUN_ATTEMPTS={}); giving up",
+                run.attempts - 1,
+                settings.max_run_attempts
+            ));
+        }
+        let job = retry_transient("get_job", || store.get_job(&run.job_id))
+            .await
+            .map_err(|e| format!("could not load job {}: {e}", run.job_id))?
+            .ok_or_else(|| format!("job {} no longer exists", run.job_id))?;
+        let master = load_master(settings, run.profile_ref.as_deref())?;
+        let records = retry_transient("load_stages", || store.load_stages(&run.run_id))
+            .await
+            .map_err(|e| format!("could not load checkpoints: {e}"))?;
+        // What earlier attempts of this run already spent counts against its budget.
+        let spent: f64 = retry_transient("llm_calls", || store.llm_calls(&run.run_id))
+            .await
+            .map_err(|e| format!("could not load the run's LLM spend: {e}"))?
+            .iter()
+            .filter_map(|c| c.cost_usd)
+            .sum();
+        let mut outputs = StageOutputs::default();
+        let mut resumed = Vec::new();
+        for r in records.into_iter().filter(|r| r.status == StageStatus::Completed) {
+            if let Some(out) = r.output {
+                if outputs.insert(r.stage, out).is_ok() {
+                    resumed.push(r.stage.as_str());
+                }
+            }
+        }
+        Ok((job, master, outputs, resumed, spent))
+    }
+    .await;
+
+    let outcome = match prepared {
+        Err(reason) => DagOutcome::Failed(reason),
+        Ok((job, master, outputs, resumed, spent)) => {
+            if master.knowledge_base.is_some() {
+                log.info(format!(
+                    "knowledge-base.md found next to the master CV: {} achievement records in all",
+                    master.star_records().len()
+                ));
+            }
+            if !resumed.is_empty() {
+                log.info(format!(
+                    "resuming from checkpoint; already completed: {}",
+                    resumed.join(", ")
+                ));
+            }
+            let shared = Arc::new(DagShared {
+                run_id: run.run_id.clone(),
+                store: store.clone(),
+                stages: Arc::clone(&deps.stages),
+                settings: Arc::clone(settings),
+                job: Arc::new(job),
+                master: Arc::new(master),
+                log: log.clone(),
+                cancel: CancellationToken::new(),
+                spend: Arc::new(RunSpend::new(settings.llm.max_cost_per_run, spent, 0)),
+                deadline,
+            });
+            let outcome = run_dag(Arc::clone(&shared), outputs, stop, deadline).await;
+            shared.cancel.cancel();
+            outcome
+        }
+    };
+    finalize(&run, &deps, &log, outcome, started.elapsed()).await
+}
+
+/// Records how the run ended: job document, run record, log. Returns the final status.
+async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, elapsed: Duration) -> RunStatus {
+    let store = &deps.store;
+    let now = chrono::Utc::now();
+    let owner = deps.instance_id.as_str();
+    let (status, error, artifacts, results) = match outcome {
+        DagOutcome::Completed(outputs) => match outputs.publish {
+            Some(p) => (RunStatus::Completed, None, p.artifacts, Some(p.results)),
+            None => (
+                RunStatus::Failed,
+                Some("publisher produced no output".to_owned()),
+                BTreeMap::new(),
+                None,
+            ),
+        },
+        DagOutcome::Failed(reason) => (RunStatus::Failed, Some(reason), BTreeMap::new(), None),
+        DagOutcome::TimedOut => (
+            RunStatus::Failed,
+            Some(format!(
+                "run timed out: exceeded PIPELINE_TIMEOUT_SECONDS={} and was stopped",
+                deps.settings.pipeline_timeout.as_secs()
+            )),
+            BTreeMap::new(),
+            None,
+        ),
+        DagOutcome::Cancelled => (
+            RunStatus::Cancelled,
+            Some("cancelled by request".to_owned()),
+            BTreeMap::new(),
+            None,
+        ),
+        DagOutcome::Requeue => {
+            let _ = retry_transient("requeue_run", || store.requeue_run(&run.run_id, owner)).await;
+            let _ = store.update_job(&run.job_id, &job_update(run, "queued")).await;
+            log.warn("daemon shutting down: run re-queued; completed stages are checkpointed and will not run again");
+            deps.log_sink.close(&run.run_id, None).await;
+            return RunStatus::Queued;
+        }
+        DagOutcome::LeaseLost => {
+            log.warn("another runner took over this run; stopping here without writing results");
+            deps.log_sink.close(&run.run_id, None).await;
+            return RunStatus::Running;
+        }
+    };
+    let error = error.map(|e| log.scrub(&e));
+    let urls: BTreeMap<String, String> = artifacts
+        .iter()
+        .map(|(k, file)| (k.clone(), format!("/artifacts/{}/{file}", run.run_id)))
+        .collect();
+    let mut update = job_update(
+        run,
+        match status {
+            RunStatus::Completed => "completed",
+            RunStatus::Cancelled => "cancelled",
+            _ => "pipeline_failed",
+        },
+    );
+    update.completed_at = Some(now);
+    update.artifact_urls = Some(urls);
+    if let Some(e) = &error {
+        if status == RunStatus::Failed {
+            update.failure = Some((e.clone(), now));
+        }
+    }
+    update.results = results;
+    let (mut status, mut error, mut artifacts) = (status, error, artifacts);
+    if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &update)).await {
+        if status == RunStatus::Completed {
+            // The results could not be written; the run did not achieve its purpose.
+            status = RunStatus::Failed;
+            error = Some(log.scrub(&format!("could not write results to job {}: {e}", run.job_id)));
+            artifacts.clear();
+        } else {
+            log.warn(format!("could not update job {}: {e}", run.job_id));
+        }
+    }
+    let cost_usd = match store.llm_calls(&run.run_id).await {
+        Ok(calls) if calls.is_empty() => None,
+        Ok(calls) => {
+            let cost = crate::llm::costs::run_cost(&calls).total;
+            log.info(format!(
+                "LLM spend of this run: ${:.6} over {} call(s){}",
+                cost.cost_usd,
+                cost.calls,
+                if cost.unknown_cost_calls > 0 {
+                    format!(", {} of unknown price", cost.unknown_cost_calls)
+                } else {
+                    String::new()
+                }
+            ));
+            Some(cost.cost_usd)
+        }
+        Err(e) => {
+            log.warn(format!("could not total the run's LLM spend: {e}"));
+            None
+        }
+    };
+    let finish = RunFinish {
+        status,
+        error: error.clone(),
+        artifacts,
+        at: now,
+        cost_usd,
+    };
+    match retry_transient("finish_run", || store.finish_run(&run.run_id, owner, &finish)).await {
+        Ok(true) => {}
+        Ok(false) => log.warn("run record was no longer held by this runner when finishing"),
+        Err(e) => log.error(format!("could not record the end of the run: {e}")),
+    }
+    match (&status, &error) {
+        (RunStatus::Completed, _) => log.info(format!("run completed in {:.1} s", elapsed.as_secs_f64())),
+        (_, Some(e)) => log.error(format!("run {status}: {e}")),
+        _ => log.info(format!("run {status}")),
+    }
+    crate::metrics::global().run_finished(status.as_str());
+    deps.log_sink.close(&run.run_id, Some(status)).await;
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::execution::InlineExecutor;
+    use crate::pipeline::test_fixtures::{example_job, offline_stages};
+    use crate::runlog::MemorySink;
+    use crate::store::sqlite::SqliteStore;
+
+    /// A claimed run of the example job, with its deps over a real SQLite store.
+    async fn claimed_run(dir: &tempfile::TempDir) -> (Run, Arc<RunDeps>, Arc<MemorySink>) {
+        let mut settings = Settings::for_root(dir.path());
+        std::fs::write(&settings.master_cv_path, include_str!("../../examples/master-cv.md")).unwrap();
+        settings.run_lease = Duration::from_secs(60);
+        let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.unwrap());
+        let job = example_job();
+        store.upsert_job(&job).await.unwrap();
+        store
+            .insert_runs(&[Run::new_queued(job.id.clone(), None, None)])
+            .await
+            .unwrap();
+        let run = store
+            .claim_next_run("test-owner", settings.run_lease)
+            .await
+            .unwrap()
+            .unwrap();
+        let sink = Arc::new(MemorySink::default());
+        let deps = Arc::new(RunDeps {
+            store,
+            settings: Arc::new(settings),
+            stages: Arc::new(InlineExecutor::new(offline_stages())),
+            log_sink: sink.clone(),
+            instance_id: "test-owner".into(),
+            redactor: Arc::new(Redactor::default()),
+        });
+        (run, deps, sink)
+    }
+
+    #[tokio::test]
+    async fn a_run_executes_and_is_finalised_without_actors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, deps, sink) = claimed_run(&dir).await;
+        let (_stop, rx) = watch::channel(None);
+        let status = execute_run(run.clone(), Arc::clone(&deps), rx).await;
+        assert_eq!(status, RunStatus::Completed, "{:?}", sink.messages());
+        let stored = deps.store.get_run(&run.run_id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RunStatus::Completed);
+        assert_eq!(stored.artifacts.len(), 4, "{:?}", stored.artifacts);
+        let doc = deps.store.get_job_document(&run.job_id).await.unwrap().unwrap();
+        assert_eq!(doc["pipeline_status"], "completed");
+        assert_eq!(sink.ends(), vec![Some(RunStatus::Completed)]);
+        assert!(sink.messages().iter().any(|m| m.starts_with("run completed in")));
+    }
+
+    #[tokio::test]
+    async fn a_missing_master_cv_fails_the_run_with_the_reason_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, deps, sink) = claimed_run(&dir).await;
+        std::fs::remove_file(&deps.settings.master_cv_path).unwrap();
+        let (_stop, rx) = watch::channel(None);
+        assert_eq!(execute_run(run.clone(), Arc::clone(&deps), rx).await, RunStatus::Failed);
+        let stored = deps.store.get_run(&run.run_id).await.unwrap().unwrap();
+        assert!(stored.error.unwrap().contains("MASTER_CV_PATH"));
+        let doc = deps.store.get_job_document(&run.job_id).await.unwrap().unwrap();
+        assert_eq!(doc["pipeline_status"], "pipeline_failed");
+        assert_eq!(sink.ends(), vec![Some(RunStatus::Failed)]);
+    }
+
+    #[tokio::test]
+    async fn a_drained_run_goes_back_to_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, deps, sink) = claimed_run(&dir).await;
+        let (_stop, rx) = watch::channel(Some(StopReason::Drain {
+            deadline: Instant::now(),
+        }));
+        assert_eq!(execute_run(run.clone(), Arc::clone(&deps), rx).await, RunStatus::Queued);
+        let stored = deps.store.get_run(&run.run_id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RunStatus::Queued);
+        assert_eq!(sink.ends(), vec![None]);
+    }
+}
