@@ -247,7 +247,7 @@ async fn mongo(uri: &str, runs: usize) {
         let stages_time = t_stages.elapsed();
         let update = JobUpdate {
             run_id: run.run_id.clone(),
-            pipeline_status: "completed".into(),
+            pipeline_status: job_runner::domain::RunStatus::Completed,
             started_at: run.started_at,
             updated_at: chrono::Utc::now(),
             completed_at: Some(chrono::Utc::now()),
@@ -290,8 +290,8 @@ async fn mongo(uri: &str, runs: usize) {
                 run_id: run_id.clone(),
                 seq,
                 ts: chrono::Utc::now(),
-                level: "INFO".into(),
-                stage: Some("cv".into()),
+                level: job_runner::runlog::LogLevel::Info,
+                stage: Some(job_runner::domain::StageName::Cv),
                 message: format!("log line {seq} with a realistic amount of text in it for the benchmark"),
             })
             .collect();

@@ -6,7 +6,7 @@ The layers, lowest first, are the ones docs/architecture.md describes:
     domain → config → runlog → store → artifacts → llm / firecrawl / notify
            → pipeline / health → actors → http → startup → cli
 
-plus `host` (machine facts) at the bottom, `metrics` just above config (recorded from every
+plus `host` (machine facts) and `backoff` (the retry delay rule) at the bottom, `metrics` just above config (recorded from every
 layer), and `telemetry` and `systemd` just below startup (they set up the process). A module
 may import from its own layer and any layer below; `crate::X` references in code (not in
 comments) are what counts. Run from the repository root; exits 1 and lists every upward
@@ -20,6 +20,7 @@ import sys
 # Top-level module → rank. Equal ranks may import each other only where listed in PEERS.
 RANK = {
     "host": 0,
+    "backoff": 0,
     "domain": 0,
     "config": 1,
     "metrics": 2,

@@ -14,6 +14,12 @@ pub use docx::markdown_to_docx;
 pub use dossier::render_dossier;
 pub use naming::{folder_name, ArtifactName};
 
+/// The URL `/artifacts/<run_id>/<file>` the daemon serves a run's file at: the one place
+/// it is built (job documents, status answers).
+pub fn url(run_id: &crate::domain::RunId, file: &str) -> String {
+    format!("/artifacts/{run_id}/{file}")
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to
 /// disk, then renamed over the target, so a reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -29,6 +29,7 @@
 
 pub mod actors;
 pub mod artifacts;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod domain;

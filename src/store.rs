@@ -20,7 +20,9 @@ use serde_json::{Map, Value};
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
 
 pub use crate::runlog::LogLine;
-pub use records::{FinishedCounts, JobUpdate, LeaseState, LlmCall, RunFilter, RunFinish, RunPage};
+pub use records::{
+    CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, RunFilter, RunFinish, RunPage,
+};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
@@ -214,23 +216,23 @@ pub trait Store: Send + Sync + 'static {
 /// restart; the run's own timeout still bounds the run.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(120);
 
-/// Retries `op` on transient store errors with exponential backoff (100 ms doubling, at
-/// most 2 s between tries) until [`RETRY_BUDGET`] is spent; other errors return at once.
-/// Each retry is logged with its cause.
+/// Retries `op` on transient store errors with jittered exponential backoff
+/// ([`crate::backoff::delay`]: 100 ms doubling, at most 2 s between tries) until
+/// [`RETRY_BUDGET`] is spent; other errors return at once. Each retry is logged with its
+/// cause.
 pub async fn retry_transient<T, F, Fut>(what: &str, mut op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
     let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
     let mut attempt = 1;
     loop {
+        let delay = crate::backoff::delay(attempt, Duration::from_millis(100), Duration::from_secs(2));
         match op().await {
             Err(e) if e.is_transient() && started.elapsed() + delay < RETRY_BUDGET => {
                 tracing::warn!(error = %e, attempt, "store call {what} failed; retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
                 attempt += 1;
             }
             other => return other,

@@ -122,8 +122,8 @@ impl LogHub {
                 run_id: run_id.clone(),
                 seq: state.next_seq,
                 ts: chrono::Utc::now(),
-                level: level.as_str().to_owned(),
-                stage: stage.map(|s| s.as_str().to_owned()),
+                level,
+                stage,
                 message: part,
             };
             state.next_seq += 1;

@@ -324,14 +324,9 @@ impl Handler<CancelRun> for RunSupervisor {
                     let run = store.get_run(&run_id).await?;
                     if let Some(run) = run {
                         let update = JobUpdate {
-                            run_id: run_id.clone(),
-                            pipeline_status: "cancelled".into(),
-                            started_at: None,
-                            updated_at: chrono::Utc::now(),
                             completed_at: run.finished_at,
-                            failure: None,
                             artifact_urls: Some(Default::default()),
-                            results: None,
+                            ..JobUpdate::new(run_id.clone(), RunStatus::Cancelled, chrono::Utc::now())
                         };
                         if let Err(e) = store.update_job(&run.job_id, &update).await {
                             tracing::warn!(run_id = %run_id, error = %e, "could not mark job as cancelled");

@@ -47,6 +47,15 @@ impl RunStatus {
         }
     }
 
+    /// The job document's `pipeline_status` for this state (COMPAT.md): the same names,
+    /// except that a failed run is `pipeline_failed`.
+    pub fn job_status(self) -> &'static str {
+        match self {
+            RunStatus::Failed => "pipeline_failed",
+            other => other.as_str(),
+        }
+    }
+
     /// True once the run can no longer change.
     pub fn is_terminal(self) -> bool {
         matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled)

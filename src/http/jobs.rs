@@ -127,7 +127,7 @@ pub fn artifact_urls(state: &AppState, run: &Run) -> BTreeMap<String, String> {
         .filter(|(_, file)| {
             ArtifactName::parse(file).is_some() && crate::artifacts::is_regular_file(&dir.join(file.as_str()))
         })
-        .map(|(key, file)| (key.clone(), format!("/artifacts/{}/{file}", run.run_id)))
+        .map(|(key, file)| (key.clone(), crate::artifacts::url(&run.run_id, file)))
         .collect()
 }
 

@@ -54,7 +54,7 @@ pub struct RunCost {
 pub fn run_cost(calls: &[LlmCall]) -> RunCost {
     let mut by_stage: BTreeMap<String, Spend> = BTreeMap::new();
     for c in calls {
-        by_stage.entry(c.stage.clone()).or_default().add(c);
+        by_stage.entry(c.stage.as_str().to_owned()).or_default().add(c);
     }
     RunCost {
         total: Spend::of(calls),
@@ -121,14 +121,14 @@ mod tests {
     fn call(run: &RunId, stage: &str, model: &str, cost: Option<f64>, day: u32) -> LlmCall {
         LlmCall {
             run_id: run.clone(),
-            stage: stage.into(),
+            stage: stage.parse().unwrap(),
             provider: "openai".into(),
             model: model.into(),
             input_tokens: 1000,
             output_tokens: 100,
             cost_usd: cost,
             latency_ms: 5,
-            outcome: "ok".into(),
+            outcome: crate::store::CallOutcome::Ok,
             at: Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap(),
         }
     }

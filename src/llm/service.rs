@@ -398,14 +398,14 @@ impl CallHooks for RecordingHooks<'_> {
         ));
         let call = LlmCall {
             run_id: self.scope.run_id.clone(),
-            stage: self.scope.stage.as_str().to_owned(),
+            stage: self.scope.stage,
             provider,
             model: self.model.clone(),
             input_tokens: input,
             output_tokens: output,
             cost_usd: cost,
             latency_ms: latency.as_millis() as u64,
-            outcome: outcome.as_str().to_owned(),
+            outcome,
             at: chrono::Utc::now(),
         };
         if let Err(e) =

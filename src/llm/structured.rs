@@ -26,27 +26,7 @@ pub enum Structured<T> {
     },
 }
 
-/// How one call (with its retries) ended, for [`CallHooks::after_call`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallOutcome {
-    /// The answer parsed and passed validation.
-    Ok,
-    /// The answer was rejected (no JSON, wrong shape, failed the gate).
-    InvalidOutput,
-    /// The provider failed.
-    Error,
-}
-
-impl CallOutcome {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Ok => "ok",
-            CallOutcome::InvalidOutput => "invalid_output",
-            CallOutcome::Error => "error",
-        }
-    }
-}
+pub use crate::store::CallOutcome;
 
 /// What the caller does around each call: check the budget before, record cost after.
 #[async_trait]

@@ -90,16 +90,7 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
     }
     store.insert_runs(&fresh).await?;
     for run in &fresh {
-        let update = JobUpdate {
-            run_id: run.run_id.clone(),
-            pipeline_status: "queued".into(),
-            started_at: None,
-            updated_at: run.created_at,
-            completed_at: None,
-            failure: None,
-            artifact_urls: None,
-            results: None,
-        };
+        let update = JobUpdate::new(run.run_id.clone(), RunStatus::Queued, run.created_at);
         if let Err(e) = store.update_job(&run.job_id, &update).await {
             tracing::warn!(run_id = %run.run_id, error = %e, "could not mark job as queued");
         }

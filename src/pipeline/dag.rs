@@ -275,11 +275,9 @@ async fn execute_stage(
     }
 }
 
-/// 200 ms doubling per attempt, with ±50% jitter, at most 5 s.
+/// Before a stage's retry: 200 ms doubling per attempt, at most 5 s, jittered.
 fn backoff(attempt: u32) -> Duration {
-    let base = 200u64.saturating_mul(1 << attempt.min(5).saturating_sub(1)).min(5_000);
-    let jitter = rand::random_range(base / 2..=base + base / 2);
-    Duration::from_millis(jitter)
+    crate::backoff::delay(attempt, Duration::from_millis(200), Duration::from_secs(5))
 }
 
 #[cfg(test)]

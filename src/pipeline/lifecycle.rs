@@ -43,16 +43,11 @@ impl RunDeps {
     }
 }
 
-pub fn job_update(run: &Run, status: &str) -> JobUpdate {
+/// The job document's update to `status` for `run`, now.
+pub fn job_update(run: &Run, status: RunStatus) -> JobUpdate {
     JobUpdate {
-        run_id: run.run_id.clone(),
-        pipeline_status: status.to_owned(),
         started_at: run.started_at,
-        updated_at: chrono::Utc::now(),
-        completed_at: None,
-        failure: None,
-        artifact_urls: None,
-        results: None,
+        ..JobUpdate::new(run.run_id.clone(), status, chrono::Utc::now())
     }
 }
 
@@ -96,7 +91,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
         settings.max_run_attempts,
         settings.pipeline_timeout.as_secs()
     ));
-    let running = job_update(&run, "running");
+    let running = job_update(&run, RunStatus::Running);
     if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &running)).await {
         log.warn(format!("could not mark the job document as running: {e}"));
     }
@@ -205,7 +200,7 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         ),
         DagOutcome::Requeue => {
             let _ = retry_transient("requeue_run", || store.requeue_run(&run.run_id, owner)).await;
-            let _ = store.update_job(&run.job_id, &job_update(run, "queued")).await;
+            let _ = store.update_job(&run.job_id, &job_update(run, RunStatus::Queued)).await;
             log.warn("daemon shutting down: run re-queued; completed stages are checkpointed and will not run again");
             deps.log_sink.close(&run.run_id, None).await;
             return RunStatus::Queued;
@@ -219,16 +214,9 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
     let error = error.map(|e| log.scrub(&e));
     let urls: BTreeMap<String, String> = artifacts
         .iter()
-        .map(|(k, file)| (k.clone(), format!("/artifacts/{}/{file}", run.run_id)))
+        .map(|(k, file)| (k.clone(), crate::artifacts::url(&run.run_id, file)))
         .collect();
-    let mut update = job_update(
-        run,
-        match status {
-            RunStatus::Completed => "completed",
-            RunStatus::Cancelled => "cancelled",
-            _ => "pipeline_failed",
-        },
-    );
+    let mut update = job_update(run, status);
     update.completed_at = Some(now);
     update.artifact_urls = Some(urls);
     if let Some(e) = &error {

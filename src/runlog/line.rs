@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::RunId;
+use crate::domain::{RunId, StageName};
 
 /// Severity of a run log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum LogLevel {
     Info,
     Warn,
@@ -22,6 +23,22 @@ impl LogLevel {
             LogLevel::Error => "ERROR",
         }
     }
+
+    /// The level written as `INFO`, `WARN` or `ERROR` (any case); `None` otherwise.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_uppercase().as_str() {
+            "INFO" => Some(LogLevel::Info),
+            "WARN" | "WARNING" => Some(LogLevel::Warn),
+            "ERROR" => Some(LogLevel::Error),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One line of a run's log.
@@ -34,9 +51,9 @@ pub struct LogLine {
     /// When it was produced.
     pub ts: DateTime<Utc>,
     /// `INFO`, `WARN`, `ERROR`.
-    pub level: String,
+    pub level: LogLevel,
     /// The stage that produced it, if any.
-    pub stage: Option<String>,
+    pub stage: Option<StageName>,
     /// The message (one line).
     pub message: String,
 }

@@ -17,9 +17,11 @@ use mongodb::{Client, Collection, IndexModel};
 use serde_json::{Map, Value};
 
 use super::{
-    FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError,
+    CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage,
+    Store, StoreError,
 };
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
+use crate::runlog::LogLevel;
 
 /// Where the backend keeps things.
 #[derive(Debug, Clone)]
@@ -342,32 +344,14 @@ impl Store for MongoStore {
     }
 
     async fn update_job(&self, id: &JobId, u: &JobUpdate) -> Result<(), StoreError> {
-        let mut set = doc! {
-            "pipeline_run_id": u.run_id.to_string(),
-            "pipeline_status": u.pipeline_status.clone(),
-            "pipeline_updated_at": date(u.updated_at),
-            "updatedAt": date(u.updated_at),
-        };
-        if let Some(s) = u.started_at {
-            set.insert("pipeline_started_at", date(s));
-        }
-        if let Some(c) = u.completed_at {
-            set.insert("pipeline_completed_at", date(c));
-        }
-        if let Some((err, at)) = &u.failure {
-            set.insert("pipeline_error", err.clone());
-            set.insert("pipeline_failed_at", date(*at));
-        }
-        if let Some(urls) = &u.artifact_urls {
-            set.insert(
-                "artifact_urls",
-                bson::to_document(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-        }
-        if let Some(results) = &u.results {
-            for (k, v) in results.iter().filter(|(_, v)| !v.is_null()) {
-                set.insert(k.clone(), json_to_bson(v)?);
-            }
+        let mut set = Document::new();
+        for (name, value) in u.fields() {
+            let value = match value {
+                FieldValue::Text(s) => Bson::String(s),
+                FieldValue::Time(t) => date(t),
+                FieldValue::Json(v) => json_to_bson(&v)?,
+            };
+            set.insert(name, value);
         }
         // Never an upsert: the dashboard owns job documents.
         let res = self
@@ -714,10 +698,10 @@ impl Store for MongoStore {
                 let mut d = doc! {
                     "_id": format!("{}:{:012}", l.run_id, l.seq),
                     "run_id": l.run_id.to_string(), "seq": l.seq as i64, "ts": date(l.ts),
-                    "level": l.level.clone(), "message": l.message.clone(),
+                    "level": l.level.as_str(), "message": l.message.clone(),
                 };
-                if let Some(s) = &l.stage {
-                    d.insert("stage", s.clone());
+                if let Some(s) = l.stage {
+                    d.insert("stage", s.as_str());
                 }
                 d
             })
@@ -747,8 +731,10 @@ impl Store for MongoStore {
                 run_id: run.clone(),
                 seq: get_int(d, "seq") as u64,
                 ts: get_time(d, "ts").unwrap_or_else(Utc::now),
-                level: get_str(d, "level").unwrap_or_default(),
-                stage: get_str(d, "stage"),
+                level: get_str(d, "level")
+                    .and_then(|l| LogLevel::parse(&l))
+                    .unwrap_or(LogLevel::Info),
+                stage: get_str(d, "stage").and_then(|s| s.parse().ok()),
                 message: get_str(d, "message").unwrap_or_default(),
             })
             .collect())
@@ -766,10 +752,10 @@ impl Store for MongoStore {
 
     async fn record_llm_call(&self, c: &LlmCall) -> Result<(), StoreError> {
         let d = doc! {
-            "run_id": c.run_id.to_string(), "stage": c.stage.clone(), "provider": c.provider.clone(),
+            "run_id": c.run_id.to_string(), "stage": c.stage.as_str(), "provider": c.provider.clone(),
             "model": c.model.clone(), "input_tokens": c.input_tokens as i64, "output_tokens": c.output_tokens as i64,
             "cost_usd": c.cost_usd.map(Bson::Double).unwrap_or(Bson::Null), "latency_ms": c.latency_ms as i64,
-            "outcome": c.outcome.clone(), "at": date(c.at), "at_ms": millis(c.at),
+            "outcome": c.outcome.as_str(), "at": date(c.at), "at_ms": millis(c.at),
         };
         self.llm_calls.insert_one(d).await.map_err(wrap("record llm call"))?;
         Ok(())
@@ -824,7 +810,7 @@ impl MongoStore {
             .filter_map(|d| {
                 Some(LlmCall {
                     run_id: RunId::parse(&get_str(d, "run_id")?).ok()?,
-                    stage: get_str(d, "stage").unwrap_or_default(),
+                    stage: get_str(d, "stage")?.parse().ok()?,
                     provider: get_str(d, "provider").unwrap_or_default(),
                     model: get_str(d, "model").unwrap_or_default(),
                     input_tokens: get_int(d, "input_tokens") as u64,
@@ -834,7 +820,7 @@ impl MongoStore {
                         _ => None,
                     },
                     latency_ms: get_int(d, "latency_ms") as u64,
-                    outcome: get_str(d, "outcome").unwrap_or_default(),
+                    outcome: CallOutcome::parse(&get_str(d, "outcome")?)?,
                     at: get_time(d, "at").unwrap_or_else(Utc::now),
                 })
             })

@@ -6,15 +6,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::domain::{JobId, Run, RunId, RunStatus};
+use crate::domain::{JobId, Run, RunId, RunStatus, StageName};
 
 /// The fields a status change `$set`s on a job document (COMPAT.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobUpdate {
     /// `pipeline_run_id`.
     pub run_id: RunId,
-    /// `pipeline_status`: queued, running, completed, pipeline_failed, cancelled.
-    pub pipeline_status: String,
+    /// `pipeline_status` (written as [`RunStatus::job_status`]: queued, running,
+    /// completed, pipeline_failed, cancelled).
+    pub pipeline_status: RunStatus,
     /// `pipeline_started_at`, when known.
     pub started_at: Option<DateTime<Utc>>,
     /// `pipeline_updated_at` and `updatedAt`.
@@ -27,6 +28,72 @@ pub struct JobUpdate {
     pub artifact_urls: Option<BTreeMap<String, String>>,
     /// Result fields written on success (`status`, `pain_points`, ...); nulls are dropped.
     pub results: Option<Map<String, Value>>,
+}
+
+/// A value a job update sets, typed so each backend writes it its own way (MongoDB
+/// dates as BSON dates, SQLite as RFC 3339 text).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Text(String),
+    Time(DateTime<Utc>),
+    Json(Value),
+}
+
+impl JobUpdate {
+    /// An update to `status` for `run_id` at `at`, setting nothing else.
+    pub fn new(run_id: RunId, status: RunStatus, at: DateTime<Utc>) -> Self {
+        Self {
+            run_id,
+            pipeline_status: status,
+            started_at: None,
+            updated_at: at,
+            completed_at: None,
+            failure: None,
+            artifact_urls: None,
+            results: None,
+        }
+    }
+
+    /// Every field this update sets, by its name in the job document: the one mapping of
+    /// COMPAT.md's job fields, shared by both backends. Null result fields are dropped.
+    pub fn fields(&self) -> Vec<(String, FieldValue)> {
+        use FieldValue::{Json, Text, Time};
+        let mut out = vec![
+            ("pipeline_run_id".to_owned(), Text(self.run_id.to_string())),
+            (
+                "pipeline_status".to_owned(),
+                Text(self.pipeline_status.job_status().to_owned()),
+            ),
+            ("pipeline_updated_at".to_owned(), Time(self.updated_at)),
+            ("updatedAt".to_owned(), Time(self.updated_at)),
+        ];
+        if let Some(s) = self.started_at {
+            out.push(("pipeline_started_at".into(), Time(s)));
+        }
+        if let Some(c) = self.completed_at {
+            out.push(("pipeline_completed_at".into(), Time(c)));
+        }
+        if let Some((err, at)) = &self.failure {
+            out.push(("pipeline_error".into(), Text(err.clone())));
+            out.push(("pipeline_failed_at".into(), Time(*at)));
+        }
+        if let Some(urls) = &self.artifact_urls {
+            let urls = urls
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            out.push(("artifact_urls".into(), Json(Value::Object(urls))));
+        }
+        if let Some(results) = &self.results {
+            out.extend(
+                results
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), Json(v.clone()))),
+            );
+        }
+        out
+    }
 }
 
 /// Runs that ended in a period, by outcome.
@@ -85,13 +152,46 @@ pub struct RunPage {
     pub total: u64,
 }
 
+/// How one model call (with its retries) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// The answer parsed and passed validation.
+    Ok,
+    /// The answer was rejected (no JSON, wrong shape, failed the gate).
+    InvalidOutput,
+    /// The provider failed.
+    Error,
+}
+
+impl CallOutcome {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::InvalidOutput => "invalid_output",
+            CallOutcome::Error => "error",
+        }
+    }
+
+    /// The outcome stored as `name`; `None` for an unknown name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ok" => Some(CallOutcome::Ok),
+            "invalid_output" => Some(CallOutcome::InvalidOutput),
+            "error" => Some(CallOutcome::Error),
+            _ => None,
+        }
+    }
+}
+
 /// One call to a language model (recorded by the LLM layer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmCall {
     /// Run that paid for it.
     pub run_id: RunId,
     /// Stage that made it.
-    pub stage: String,
+    pub stage: StageName,
     /// Provider name.
     pub provider: String,
     /// Model name.
@@ -105,7 +205,7 @@ pub struct LlmCall {
     /// Wall time of the call.
     pub latency_ms: u64,
     /// ok, invalid_output, error, ...
-    pub outcome: String,
+    pub outcome: CallOutcome,
     /// When it was made.
     pub at: DateTime<Utc>,
 }

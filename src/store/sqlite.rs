@@ -12,9 +12,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use super::{
-    FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage, Store, StoreError,
+    CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage,
+    Store, StoreError,
 };
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
+use crate::runlog::LogLevel;
 
 /// Versioned schema steps; each runs once, in order, inside a transaction.
 const MIGRATIONS: &[&str] = &[
@@ -106,14 +108,15 @@ const LLM_CALL_COLUMNS: &str =
 fn llm_call_from_row(r: &Row<'_>) -> Result<LlmCall, rusqlite::Error> {
     Ok(LlmCall {
         run_id: RunId::parse(&r.get::<_, String>(0)?).map_err(text_error)?,
-        stage: r.get(1)?,
+        stage: r.get::<_, String>(1)?.parse().map_err(text_error)?,
         provider: r.get(2)?,
         model: r.get(3)?,
         input_tokens: r.get::<_, i64>(4)? as u64,
         output_tokens: r.get::<_, i64>(5)? as u64,
         cost_usd: r.get(6)?,
         latency_ms: r.get::<_, i64>(7)? as u64,
-        outcome: r.get(8)?,
+        outcome: CallOutcome::parse(&r.get::<_, String>(8)?)
+            .ok_or_else(|| text_error("unknown LLM call outcome".to_owned()))?,
         at: parse_ts(&r.get::<_, String>(9)?)?,
     })
 }
@@ -254,33 +257,13 @@ fn load_doc(conn: &Connection, id: &str) -> Result<Option<Map<String, Value>>, r
 
 /// Applies a [`JobUpdate`] to a document the way MongoDB's `$set` would.
 fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
-    let t = |d: DateTime<Utc>| Value::String(ts(d));
-    doc.insert("pipeline_run_id".into(), Value::String(u.run_id.to_string()));
-    doc.insert("pipeline_status".into(), Value::String(u.pipeline_status.clone()));
-    if let Some(s) = u.started_at {
-        doc.insert("pipeline_started_at".into(), t(s));
-    }
-    doc.insert("pipeline_updated_at".into(), t(u.updated_at));
-    doc.insert("updatedAt".into(), t(u.updated_at));
-    if let Some(c) = u.completed_at {
-        doc.insert("pipeline_completed_at".into(), t(c));
-    }
-    if let Some((err, at)) = &u.failure {
-        doc.insert("pipeline_error".into(), Value::String(err.clone()));
-        doc.insert("pipeline_failed_at".into(), t(*at));
-    }
-    if let Some(urls) = &u.artifact_urls {
-        doc.insert(
-            "artifact_urls".into(),
-            serde_json::to_value(urls).unwrap_or(Value::Null),
-        );
-    }
-    if let Some(results) = &u.results {
-        for (k, v) in results {
-            if !v.is_null() {
-                doc.insert(k.clone(), v.clone());
-            }
-        }
+    for (name, value) in u.fields() {
+        let value = match value {
+            FieldValue::Text(s) => Value::String(s),
+            FieldValue::Time(t) => Value::String(ts(t)),
+            FieldValue::Json(v) => v,
+        };
+        doc.insert(name, value);
     }
 }
 
@@ -683,7 +666,14 @@ impl Store for SqliteStore {
                     "INSERT OR IGNORE INTO run_logs (run_id, seq, ts, level, stage, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 for l in &lines {
-                    stmt.execute(params![l.run_id.to_string(), l.seq as i64, ts(l.ts), l.level, l.stage, l.message])?;
+                    stmt.execute(params![
+                        l.run_id.to_string(),
+                        l.seq as i64,
+                        ts(l.ts),
+                        l.level.as_str(),
+                        l.stage.map(StageName::as_str),
+                        l.message
+                    ])?;
                 }
             }
             tx.commit()
@@ -703,8 +693,8 @@ impl Store for SqliteStore {
                         run_id: run_id.clone(),
                         seq: r.get::<_, i64>(0)? as u64,
                         ts: parse_ts(&r.get::<_, String>(1)?)?,
-                        level: r.get(2)?,
-                        stage: r.get(3)?,
+                        level: LogLevel::parse(&r.get::<_, String>(2)?).unwrap_or(LogLevel::Info),
+                        stage: r.get::<_, Option<String>>(3)?.and_then(|s| s.parse().ok()),
                         message: r.get(4)?,
                     })
                 })?
@@ -735,14 +725,14 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     call.run_id.to_string(),
-                    call.stage,
+                    call.stage.as_str(),
                     call.provider,
                     call.model,
                     call.input_tokens as i64,
                     call.output_tokens as i64,
                     call.cost_usd,
                     call.latency_ms as i64,
-                    call.outcome,
+                    call.outcome.as_str(),
                     ts(call.at)
                 ],
             )?;

@@ -57,10 +57,10 @@ fn queued(n: u32) -> Run {
     Run::new_queued(job(n).id, None, Some("test".into()))
 }
 
-fn update(run: &RunId, status: &str) -> JobUpdate {
+fn update(run: &RunId, status: RunStatus) -> JobUpdate {
     JobUpdate {
         run_id: run.clone(),
-        pipeline_status: status.into(),
+        pipeline_status: status,
         started_at: Some(Utc::now()),
         updated_at: Utc::now(),
         completed_at: None,
@@ -79,7 +79,7 @@ pub async fn jobs_are_upserted_read_and_updated_but_never_created(store: DynStor
     assert_eq!(store.get_job(&j.id).await.unwrap().unwrap(), j);
 
     let run = RunId::generate();
-    let mut u = update(&run, "completed");
+    let mut u = update(&run, RunStatus::Completed);
     u.artifact_urls = Some(BTreeMap::from([(
         "cv_md_url".to_owned(),
         "/artifacts/x/CV.md".to_owned(),
@@ -333,8 +333,8 @@ pub async fn logs_append_in_batches_and_read_in_order(store: DynStore) {
         run_id: run.clone(),
         seq,
         ts: Utc::now(),
-        level: "INFO".into(),
-        stage: Some("cv".into()),
+        level: job_runner::runlog::LogLevel::Info,
+        stage: Some(job_runner::domain::StageName::Cv),
         message: format!("line {seq}"),
     };
     assert_eq!(store.last_log_seq(&run).await.unwrap(), 0);
@@ -353,7 +353,7 @@ pub async fn logs_append_in_batches_and_read_in_order(store: DynStore) {
         "duplicates ignored, gaps kept"
     );
     assert_eq!(all[0].message, "line 1");
-    assert_eq!(all[0].stage.as_deref(), Some("cv"));
+    assert_eq!(all[0].stage.map(|s| s.as_str()), Some("cv"));
     let after = store.read_logs(&run, 2, 1).await.unwrap();
     assert_eq!(after.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![3]);
     assert_eq!(store.last_log_seq(&run).await.unwrap(), 1005);
@@ -365,14 +365,14 @@ pub async fn llm_calls_are_recorded_per_run(store: DynStore) {
     assert!(store.llm_calls(&run).await.unwrap().is_empty());
     let call = LlmCall {
         run_id: run.clone(),
-        stage: "cv".into(),
+        stage: job_runner::domain::StageName::Cv,
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),
         input_tokens: 1200,
         output_tokens: 300,
         cost_usd: None,
         latency_ms: 850,
-        outcome: "ok".into(),
+        outcome: job_runner::store::CallOutcome::Ok,
         at: Utc::now(),
     };
     store.record_llm_call(&call).await.unwrap();
@@ -395,14 +395,14 @@ pub async fn llm_calls_are_listed_since_a_time_across_runs(store: DynStore) {
     let now = Utc::now();
     let call = |run: &RunId, at| LlmCall {
         run_id: run.clone(),
-        stage: "pain_points".into(),
+        stage: job_runner::domain::StageName::PainPoints,
         provider: "anthropic".into(),
         model: "claude-3-5-haiku-latest".into(),
         input_tokens: 10,
         output_tokens: 5,
         cost_usd: Some(0.5),
         latency_ms: 1,
-        outcome: "ok".into(),
+        outcome: job_runner::store::CallOutcome::Ok,
         at,
     };
     store

@@ -64,7 +64,7 @@ async fn job_status_timestamps_are_sent_as_bson_dates() {
     let now = Utc::now();
     let update = JobUpdate {
         run_id: RunId::generate(),
-        pipeline_status: "pipeline_failed".into(),
+        pipeline_status: job_runner::domain::RunStatus::Failed,
         started_at: Some(now),
         updated_at: now,
         completed_at: Some(now),
