@@ -43,7 +43,7 @@ async fn run_latency(runs: usize) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("master-cv.md"), include_str!("master-cv.md")).unwrap();
     let mut settings = Settings::for_root(dir.path());
-    settings.max_queue = 10_000;
+    settings.queue.max_queue = 10_000;
     let rt = Runtime::start(settings).await.unwrap();
     for n in 0..runs {
         rt.store.upsert_job(&posting(n)).await.unwrap();

@@ -139,7 +139,7 @@ async fn serve(config_dir: &Path) -> Result<(), CliError> {
 
 async fn alert_test(config_dir: &Path) -> Result<(), CliError> {
     let settings = Settings::load(config_dir)?;
-    crate::telemetry::init_with("warn", settings.log_format);
+    crate::telemetry::init_with("warn", settings.logging.log_format);
     let mailer = crate::notify::Mailer::from_settings(&settings.alerts)
         .map_err(|e| CliError::new(EXIT_CONFIG, e))?
         .ok_or_else(|| CliError::new(EXIT_CONFIG, "ALERT_TO is not set: there is nobody to e-mail"))?;
@@ -157,7 +157,7 @@ async fn alert_test(config_dir: &Path) -> Result<(), CliError> {
 
 async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {
     let settings = Settings::load(config_dir)?;
-    crate::telemetry::init_with("warn", settings.log_format);
+    crate::telemetry::init_with("warn", settings.logging.log_format);
     let postings = read_postings(file, true)?;
     let store = crate::startup::open_store(&settings)
         .await
@@ -173,9 +173,12 @@ async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {
         }
         println!("{}  {} — {}", p.id, p.company, p.title);
     }
-    let target = match settings.mongodb_uri {
-        Some(_) => format!("MongoDB {}.{}", settings.mongodb_db, settings.mongodb_jobs_collection),
-        None => settings.data_dir.display().to_string(),
+    let target = match settings.store.mongodb_uri {
+        Some(_) => format!(
+            "MongoDB {}.{}",
+            settings.store.mongodb_db, settings.store.mongodb_jobs_collection
+        ),
+        None => settings.paths.data_dir.display().to_string(),
     };
     println!(
         "imported {} job(s): {fresh} new, {} updated, into {target}",

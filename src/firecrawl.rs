@@ -39,7 +39,7 @@ pub struct Firecrawl {
 impl Firecrawl {
     /// The client the settings describe, or `None` without `FIRECRAWL_API_KEY`.
     pub fn from_settings(settings: &Settings, store: DynStore) -> Result<Option<Self>, String> {
-        let Some(key) = settings.firecrawl_api_key.clone() else {
+        let Some(key) = settings.firecrawl.api_key.clone() else {
             tracing::info!("no FIRECRAWL_API_KEY: research and contacts come from the posting only");
             return Ok(None);
         };
@@ -52,7 +52,7 @@ impl Firecrawl {
             base_url = %f.base_url,
             rate_per_minute = f.rate_per_minute,
             max_calls_per_run = f.max_calls_per_run,
-            outreach = !settings.disable_firecrawl_outreach,
+            outreach = !settings.firecrawl.disable_outreach,
             "FireCrawl web research enabled"
         );
         Ok(Some(Self {

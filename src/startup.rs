@@ -61,22 +61,27 @@ impl InstanceLock {
 /// Opens the configured store: MongoDB when `MONGODB_URI` is set, else the embedded SQLite
 /// file in `DATA_DIR`.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<DynStore> {
-    match &settings.mongodb_uri {
+    match &settings.store.mongodb_uri {
         Some(uri) => {
             let config = MongoConfig {
-                database: settings.mongodb_db.clone(),
-                jobs_collection: settings.mongodb_jobs_collection.clone(),
-                prefix: settings.mongodb_collection_prefix.clone(),
-                server_selection_timeout: settings.mongodb_server_selection_timeout,
+                database: settings.store.mongodb_db.clone(),
+                jobs_collection: settings.store.mongodb_jobs_collection.clone(),
+                prefix: settings.store.mongodb_collection_prefix.clone(),
+                server_selection_timeout: settings.store.mongodb_server_selection_timeout,
             };
-            let store = MongoStore::connect(uri.expose(), &config)
-                .await
-                .with_context(|| format!("cannot use MongoDB (database {}, MONGODB_URI set)", settings.mongodb_db))?;
+            let store = MongoStore::connect(uri.expose(), &config).await.with_context(|| {
+                format!(
+                    "cannot use MongoDB (database {}, MONGODB_URI set)",
+                    settings.store.mongodb_db
+                )
+            })?;
             Ok(Arc::new(store))
         }
-        None => Ok(Arc::new(SqliteStore::open(&settings.data_dir).await.with_context(
-            || format!("cannot open the store in {}", settings.data_dir.display()),
-        )?)),
+        None => Ok(Arc::new(
+            SqliteStore::open(&settings.paths.data_dir)
+                .await
+                .with_context(|| format!("cannot open the store in {}", settings.paths.data_dir.display()))?,
+        )),
     }
 }
 
@@ -100,8 +105,8 @@ impl Runtime {
     /// called inside the actix runtime.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let lock = if settings.mongodb_uri.is_none() {
-            Some(InstanceLock::acquire(&settings.data_dir)?)
+        let lock = if settings.store.mongodb_uri.is_none() {
+            Some(InstanceLock::acquire(&settings.paths.data_dir)?)
         } else {
             None
         };
@@ -128,22 +133,22 @@ impl Runtime {
             firecrawl: Firecrawl::from_settings(&settings, store.clone())
                 .map_err(|e| anyhow::anyhow!("FireCrawl settings: {e}"))?
                 .map(Arc::new),
-            outreach: !settings.disable_firecrawl_outreach,
-            star_selector: settings.enable_star_selector,
+            outreach: !settings.firecrawl.disable_outreach,
+            star_selector: settings.llm.enable_star_selector,
         };
-        if !settings.master_cv_path.is_file() {
-            tracing::warn!(path = %settings.master_cv_path.display(), "MASTER_CV_PATH does not exist; runs without a profile_ref will fail until it does");
+        if !settings.paths.master_cv_path.is_file() {
+            tracing::warn!(path = %settings.paths.master_cv_path.display(), "MASTER_CV_PATH does not exist; runs without a profile_ref will fail until it does");
         }
-        let hub = LogHub::new(store.clone(), settings.log_buffer_limit).start();
+        let hub = LogHub::new(store.clone(), settings.logging.log_buffer_limit).start();
         let stages = StageSet::start(
             default_stages(&services),
-            settings.offline_stage_delay,
-            &settings.stage_faults,
+            settings.queue.offline_stage_delay,
+            &settings.queue.stage_faults,
         );
         let stats = Arc::new(RunnerStats {
             active: AtomicUsize::new(0),
             queued: AtomicUsize::new(queued as usize),
-            max_concurrency: settings.max_concurrency,
+            max_concurrency: settings.queue.max_concurrency,
             draining: AtomicBool::new(false),
             store_ok: AtomicBool::new(true),
         });
@@ -190,9 +195,9 @@ impl Runtime {
 
     /// Drains the supervisor within the grace period and flushes the logs.
     pub async fn shutdown(&self) {
-        let deadline = Instant::now() + self.settings.shutdown_grace;
+        let deadline = Instant::now() + self.settings.queue.shutdown_grace;
         tracing::info!(
-            grace_s = self.settings.shutdown_grace.as_secs(),
+            grace_s = self.settings.queue.shutdown_grace.as_secs(),
             "draining: no new runs; waiting for running stages"
         );
         if let Err(e) = self.supervisor.send(Drain { deadline }).await {
@@ -217,10 +222,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let runtime = Runtime::start(settings).await?;
         let settings = Arc::clone(&runtime.settings);
-        if settings.runner_api_secret.is_none() {
+        if settings.server.runner_api_secret.is_none() {
             tracing::warn!(
-                host = %settings.host,
-                allow_no_auth = settings.allow_no_auth,
+                host = %settings.server.host,
+                allow_no_auth = settings.server.allow_no_auth,
                 "RUNNER_API_SECRET is not set: auth is off and the API is open to anyone who can reach this address (/health says \"auth\": \"off\")"
             );
         }
@@ -234,8 +239,12 @@ impl Application {
             health: Arc::clone(&runtime.health),
             sse_streams: Arc::default(),
         });
-        let secret = settings.runner_api_secret.as_ref().map(|s| s.expose().to_owned());
-        let (origins, max_body) = (settings.cors_origins.clone(), settings.max_body_bytes);
+        let secret = settings
+            .server
+            .runner_api_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned());
+        let (origins, max_body) = (settings.server.cors_origins.clone(), settings.server.max_body_bytes);
         let server = HttpServer::new(move || {
             let mut cors = actix_cors::Cors::default()
                 .allowed_methods(vec!["GET", "POST", "HEAD"])

@@ -129,27 +129,27 @@ where
 /// Installs the daemon's subscriber (stderr, plus rolling files with `LOG_DIR`).
 pub fn init(settings: &Settings) -> LogGuard {
     let redactor = Arc::new(Redactor::from_settings(settings));
-    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = settings.log_format == LogFormat::Json;
+    let filter = EnvFilter::try_new(&settings.logging.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = settings.logging.log_format == LogFormat::Json;
     let stderr = RedactingMake {
         make: std::io::stderr,
         redactor: Arc::clone(&redactor),
         json,
     };
     let mut guard = None;
-    let file_layer = settings.log_dir.as_ref().and_then(|dir| {
+    let file_layer = settings.logging.log_dir.as_ref().and_then(|dir| {
         let appender = tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("job-runner")
             .filename_suffix("log")
-            .max_log_files(settings.log_keep_files)
+            .max_log_files(settings.logging.log_keep_files)
             .build(dir);
         match appender {
             Ok(appender) => {
                 let (writer, g) = tracing_appender::non_blocking(appender);
                 guard = Some(g);
                 Some(layer(
-                    settings.log_format,
+                    settings.logging.log_format,
                     RedactingMake {
                         make: writer,
                         redactor: Arc::clone(&redactor),
@@ -170,9 +170,9 @@ pub fn init(settings: &Settings) -> LogGuard {
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(layer(
-            settings.log_format,
+            settings.logging.log_format,
             stderr,
-            settings.log_format == LogFormat::Simple,
+            settings.logging.log_format == LogFormat::Simple,
         ))
         .with(file_layer)
         .try_init();

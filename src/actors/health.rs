@@ -135,7 +135,7 @@ impl Handler<RunChecks> for HealthActor {
                         snap.checks = views;
                     }
                     // Re-arm only now that this round finished: rounds never overlap.
-                    ctx.notify_later(RunChecks, act.settings.health_check_interval);
+                    ctx.notify_later(RunChecks, act.settings.alerts.health_check_interval);
                 }),
         );
     }

@@ -94,7 +94,7 @@ impl Actor for PipelineActor {
             ctx.stop();
         }));
         ctx.run_interval(LEASE_RENEW_EVERY, |act, ctx| {
-            let lease = act.deps.run.settings.run_lease;
+            let lease = act.deps.run.settings.queue.run_lease;
             let (store, id, owner, stop) = (
                 act.deps.run.store.clone(),
                 act.run.run_id.clone(),

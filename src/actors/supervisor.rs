@@ -95,7 +95,7 @@ impl Actor for RunSupervisor {
         ctx.notify(CheckStore);
         // With a shared store, runs whose runner died are re-queued once their lease expires.
         if self.deps.run.store.is_shared() {
-            let every = (self.deps.run.settings.run_lease / 2).max(Duration::from_secs(1));
+            let every = (self.deps.run.settings.queue.run_lease / 2).max(Duration::from_secs(1));
             ctx.run_interval(every, |act, ctx| {
                 let store = act.deps.run.store.clone();
                 ctx.spawn(
@@ -180,8 +180,8 @@ impl Handler<Pump> for RunSupervisor {
             self.deps.run.instance_id.clone(),
         );
         let (lease, global) = (
-            self.deps.run.settings.run_lease,
-            self.deps.run.settings.global_max_concurrency,
+            self.deps.run.settings.queue.run_lease,
+            self.deps.run.settings.queue.global_max_concurrency,
         );
         ctx.spawn(
             async move {

@@ -23,21 +23,21 @@ fn runtime_err(e: impl std::fmt::Display) -> CliError {
 pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) -> Result<(), CliError> {
     let mut settings = Settings::load(config_dir)?;
     // Run log lines are shown by the progress display; tracing shows only other problems.
-    crate::telemetry::init_with("warn,job_runner::actors::log_hub=off", settings.log_format);
+    crate::telemetry::init_with("warn,job_runner::actors::log_hub=off", settings.logging.log_format);
     if let Some(cv) = master_cv {
-        settings.master_cv_path = cv.to_path_buf();
+        settings.paths.master_cv_path = cv.to_path_buf();
     }
-    let cv_text = std::fs::read_to_string(&settings.master_cv_path).map_err(|e| {
+    let cv_text = std::fs::read_to_string(&settings.paths.master_cv_path).map_err(|e| {
         CliError::new(
             EXIT_INPUT,
             format!(
                 "cannot read the master CV {}: {e} (pass --master-cv FILE)",
-                settings.master_cv_path.display()
+                settings.paths.master_cv_path.display()
             ),
         )
     })?;
     MasterCv::parse(&cv_text)
-        .map_err(|e| CliError::new(EXIT_INPUT, format!("{}: {e}", settings.master_cv_path.display())))?;
+        .map_err(|e| CliError::new(EXIT_INPUT, format!("{}: {e}", settings.paths.master_cv_path.display())))?;
     let job = read_postings(posting, true)?
         .into_iter()
         .next()

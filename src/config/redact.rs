@@ -19,12 +19,12 @@ impl Redactor {
     /// (connection strings, SMTP, provider base URLs).
     pub fn from_settings(s: &Settings) -> Self {
         let mut secrets: Vec<String> = [
-            &s.runner_api_secret,
-            &s.mongodb_uri,
-            &s.openai_api_key,
-            &s.anthropic_api_key,
-            &s.openrouter_api_key,
-            &s.firecrawl_api_key,
+            &s.server.runner_api_secret,
+            &s.store.mongodb_uri,
+            &s.llm.openai_api_key,
+            &s.llm.anthropic_api_key,
+            &s.llm.openrouter_api_key,
+            &s.firecrawl.api_key,
             &s.alerts.smtp_url,
             &s.alerts.smtp_password,
         ]
@@ -32,7 +32,7 @@ impl Redactor {
         .flatten()
         .map(|x| x.expose().to_owned())
         .collect();
-        let urls = [&s.mongodb_uri, &s.alerts.smtp_url]
+        let urls = [&s.store.mongodb_uri, &s.alerts.smtp_url]
             .into_iter()
             .flatten()
             .map(|x| x.expose())

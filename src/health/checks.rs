@@ -199,7 +199,7 @@ pub async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome>
             ),
         }
     });
-    let stuck_after = settings.pipeline_timeout + settings.shutdown_grace + Duration::from_secs(60);
+    let stuck_after = settings.queue.pipeline_timeout + settings.queue.shutdown_grace + Duration::from_secs(60);
     let stuck = timed("stuck_runs", json!(0), async {
         match store
             .list_runs(&RunFilter {
@@ -238,7 +238,7 @@ pub async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome>
             ),
         }
     });
-    let applications = settings.applications_dir.clone();
+    let applications = settings.paths.applications_dir.clone();
     let disk_threshold = a.disk_free_percent;
     let disk = timed("disk", json!(disk_threshold), async move {
         match tokio::task::spawn_blocking(move || crate::host::disk_free_percent(&applications)).await {
@@ -296,7 +296,7 @@ pub fn reading_checks(
     } else {
         0
     };
-    let queue_limit = (settings.max_queue * 9).div_ceil(10);
+    let queue_limit = (settings.queue.max_queue * 9).div_ceil(10);
     vec![
         outcome(
             "cpu",
@@ -320,7 +320,7 @@ pub fn reading_checks(
             readings.queued >= queue_limit,
             json!(readings.queued),
             json!(queue_limit),
-            format!("runs waiting (MAX_QUEUE={})", settings.max_queue),
+            format!("runs waiting (MAX_QUEUE={})", settings.queue.max_queue),
         ),
         match llm {
             Some(llm) => outcome(
@@ -342,7 +342,7 @@ pub fn reading_checks(
         },
         skipped(
             "firecrawl",
-            if settings.firecrawl_api_key.is_some() {
+            if settings.firecrawl.api_key.is_some() {
                 "FireCrawl is judged by use: its failures are logged in the runs and research falls back to the posting"
             } else {
                 "FIRECRAWL_API_KEY not set"
@@ -383,7 +383,7 @@ mod tests {
         let mut s = Settings::for_root(std::path::Path::new("/tmp/unused"));
         s.alerts.cpu_percent = 80;
         s.alerts.cpu_rounds = 3;
-        s.max_queue = 10;
+        s.queue.max_queue = 10;
         s
     }
 

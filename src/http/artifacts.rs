@@ -44,8 +44,8 @@ pub async fn download(state: web::Data<AppState>, path: web::Path<(String, Strin
     if run.artifacts.get(name.url_key()).map(String::as_str) != Some(name.file_name()) {
         return Err(not_found(&raw_run, name.file_name()));
     }
-    let runs_root = state.settings.data_dir.join("runs");
-    let file = run_artifact_dir(&state.settings.data_dir, run_id.as_ref()).join(name.file_name());
+    let runs_root = state.settings.paths.data_dir.join("runs");
+    let file = run_artifact_dir(&state.settings.paths.data_dir, run_id.as_ref()).join(name.file_name());
     let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Vec<u8>>> {
         if !crate::artifacts::is_regular_file(&file) {
             return Ok(None);

@@ -34,7 +34,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "draining": stats.draining.load(Ordering::SeqCst),
         "store": state.store.backend(),
         // "off" when no RUNNER_API_SECRET is set: every route is open to anyone.
-        "auth": if state.settings.runner_api_secret.is_some() { "on" } else { "off" },
+        "auth": if state.settings.server.runner_api_secret.is_some() { "on" } else { "off" },
         "runner_id": state.instance_id,
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now(),

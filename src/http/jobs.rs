@@ -78,11 +78,11 @@ pub async fn run_bulk(state: web::Data<AppState>, body: web::Json<BulkBody>) -> 
     if body.job_ids.is_empty() {
         return Err(ApiError::validation("job_ids must contain at least 1 job id"));
     }
-    if body.job_ids.len() > state.settings.max_queue {
+    if body.job_ids.len() > state.settings.queue.max_queue {
         return Err(ApiError::validation(format!(
             "job_ids has {} ids; at most MAX_QUEUE={} can be queued",
             body.job_ids.len(),
-            state.settings.max_queue
+            state.settings.queue.max_queue
         )));
     }
     let mut requests = Vec::with_capacity(body.job_ids.len());
@@ -121,7 +121,7 @@ pub async fn run_bulk(state: web::Data<AppState>, body: web::Json<BulkBody>) -> 
 
 /// The `artifacts` object: only files that exist.
 pub fn artifact_urls(state: &AppState, run: &Run) -> BTreeMap<String, String> {
-    let dir = run_artifact_dir(&state.settings.data_dir, run.run_id.as_ref());
+    let dir = run_artifact_dir(&state.settings.paths.data_dir, run.run_id.as_ref());
     run.artifacts
         .iter()
         .filter(|(_, file)| {

@@ -142,11 +142,11 @@ pub async fn stream(
     if state.store.get_run(&run_id).await?.is_none() {
         return Err(ApiError::run_not_found(&path));
     }
-    let slot = StreamSlot::acquire(&state.sse_streams, state.settings.max_sse_streams)
-        .ok_or_else(|| too_many_streams(state.settings.max_sse_streams))?;
+    let slot = StreamSlot::acquire(&state.sse_streams, state.settings.server.max_sse_streams)
+        .ok_or_else(|| too_many_streams(state.settings.server.max_sse_streams))?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let events = LogFollower::new(state.hub.clone(), state.store.clone()).follow(run_id.clone(), last);
-    tokio::spawn(pump(events, slot, tx, state.settings.sse_keep_alive, run_id));
+    tokio::spawn(pump(events, slot, tx, state.settings.server.sse_keep_alive, run_id));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

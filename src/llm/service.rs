@@ -79,24 +79,25 @@ fn select(s: &Settings) -> (Option<Selection>, Vec<String>) {
         default_model: "gpt-4o-mini",
         anthropic: false,
     };
-    if s.use_anthropic {
-        match &s.anthropic_api_key {
+    if s.llm.use_anthropic {
+        match &s.llm.anthropic_api_key {
             Some(k) => return (Some(anthropic(k)), warnings),
             None => warnings.push("USE_ANTHROPIC is set but ANTHROPIC_API_KEY is empty; ignoring it".into()),
         }
     }
-    if s.use_openrouter {
-        match &s.openrouter_api_key {
+    if s.llm.use_openrouter {
+        match &s.llm.openrouter_api_key {
             Some(k) => return (Some(openrouter(k)), warnings),
             None => warnings.push("USE_OPENROUTER is set but OPENROUTER_API_KEY is empty; ignoring it".into()),
         }
     }
     let chosen = s
+        .llm
         .openai_api_key
         .as_ref()
         .map(openai)
-        .or_else(|| s.anthropic_api_key.as_ref().map(anthropic))
-        .or_else(|| s.openrouter_api_key.as_ref().map(openrouter));
+        .or_else(|| s.llm.anthropic_api_key.as_ref().map(anthropic))
+        .or_else(|| s.llm.openrouter_api_key.as_ref().map(openrouter));
     (chosen, warnings)
 }
 
@@ -424,7 +425,7 @@ mod tests {
     use crate::config::RawSettings;
 
     fn settings(adjust: impl FnOnce(&mut RawSettings)) -> Settings {
-        let mut raw = RawSettings::default();
+        let mut raw = RawSettings::defaults();
         adjust(&mut raw);
         Settings::from_raw(raw).unwrap()
     }
@@ -437,9 +438,9 @@ mod tests {
     fn the_old_switches_choose_the_provider() {
         assert_eq!(chosen(&settings(|_| {})), None, "no key: offline");
         let all = |r: &mut RawSettings| {
-            r.openai_api_key = Some("sk-o".into());
-            r.anthropic_api_key = Some("sk-a".into());
-            r.openrouter_api_key = Some("sk-r".into());
+            r.llm.openai_api_key = Some("sk-o".into());
+            r.llm.anthropic_api_key = Some("sk-a".into());
+            r.llm.openrouter_api_key = Some("sk-r".into());
         };
         assert_eq!(
             chosen(&settings(all)),
@@ -449,23 +450,23 @@ mod tests {
         assert_eq!(
             chosen(&settings(|r| {
                 all(r);
-                r.use_openrouter = true;
+                r.llm.use_openrouter = true;
             })),
             Some(("openrouter", "https://openrouter.ai/api/v1".into()))
         );
         assert_eq!(
             chosen(&settings(|r| {
                 all(r);
-                r.use_openrouter = true;
-                r.use_anthropic = true;
+                r.llm.use_openrouter = true;
+                r.llm.use_anthropic = true;
             })),
             Some(("anthropic", "https://api.anthropic.com".into())),
             "USE_ANTHROPIC wins, as in the old runner"
         );
         assert_eq!(
             chosen(&settings(|r| {
-                r.openai_api_key = Some("local".into());
-                r.openai_base_url = "http://127.0.0.1:8080/v1".into();
+                r.llm.openai_api_key = Some("local".into());
+                r.llm.openai_base_url = "http://127.0.0.1:8080/v1".into();
             })),
             Some(("openai-compatible", "http://127.0.0.1:8080/v1".into())),
             "a local server through OPENAI_BASE_URL"
@@ -475,8 +476,8 @@ mod tests {
     #[test]
     fn a_switch_without_its_key_is_reported_and_ignored() {
         let s = settings(|r| {
-            r.use_anthropic = true;
-            r.openrouter_api_key = Some("sk-r".into());
+            r.llm.use_anthropic = true;
+            r.llm.openrouter_api_key = Some("sk-r".into());
         });
         let (sel, warnings) = select(&s);
         assert_eq!(sel.map(|s| s.provider), Some("openrouter"));
@@ -491,16 +492,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: DynStore = std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).await.unwrap());
         let s = settings(|r| {
-            r.anthropic_api_key = Some("sk-a".into());
-            r.cv_model = Some("claude-sonnet-4-5".into());
+            r.llm.anthropic_api_key = Some("sk-a".into());
+            r.llm.cv_model = Some("claude-sonnet-4-5".into());
         });
         let svc = LlmService::from_settings(&s, store.clone()).unwrap().unwrap();
         assert_eq!(svc.model(StageName::Cv), "claude-sonnet-4-5");
         assert_eq!(svc.model(StageName::PainPoints), "claude-3-5-haiku-latest");
         let s = settings(|r| {
-            r.openai_api_key = Some("sk-o".into());
-            r.llm_model = Some("gpt-4.1-mini".into());
-            r.fit_score_model = Some("gpt-4o".into());
+            r.llm.openai_api_key = Some("sk-o".into());
+            r.llm.llm_model = Some("gpt-4.1-mini".into());
+            r.llm.fit_score_model = Some("gpt-4o".into());
         });
         let svc = LlmService::from_settings(&s, store).unwrap().unwrap();
         assert_eq!(svc.model(StageName::FitScore), "gpt-4o");
@@ -515,8 +516,8 @@ mod tests {
         std::fs::create_dir(&prompts).unwrap();
         std::fs::write(prompts.join("cv.md"), "Only the CV prompt.\n---user---\n{{master_cv}}").unwrap();
         let s = settings(|r| {
-            r.openai_api_key = Some("sk-o".into());
-            r.prompts_dir = Some(prompts.display().to_string());
+            r.llm.openai_api_key = Some("sk-o".into());
+            r.llm.prompts_dir = Some(prompts.display().to_string());
         });
         let err = LlmService::from_settings(&s, store.clone()).err().unwrap();
         assert!(

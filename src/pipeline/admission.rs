@@ -50,7 +50,7 @@ pub struct Admitted {
 pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest]) -> Result<Admitted, AdmissionError> {
     for req in requests {
         if let Some(p) = &req.profile_ref {
-            resolve_profile(&settings.profiles_dir, p)?;
+            resolve_profile(&settings.paths.profiles_dir, p)?;
         }
     }
     let mut missing = Vec::new();
@@ -84,7 +84,7 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
         answer.push(run);
     }
     let queued = store.count_runs(RunStatus::Queued).await? as usize;
-    let max = settings.max_queue;
+    let max = settings.queue.max_queue;
     if queued + fresh.len() > max {
         return Err(AdmissionError::QueueFull { queued, max });
     }
@@ -113,10 +113,10 @@ mod tests {
     async fn setup(max_queue: usize) -> (tempfile::TempDir, DynStore, Settings) {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_root(dir.path());
-        settings.max_queue = max_queue;
-        std::fs::create_dir_all(&settings.profiles_dir).unwrap();
-        std::fs::write(settings.profiles_dir.join("me.md"), "# Me").unwrap();
-        let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.unwrap());
+        settings.queue.max_queue = max_queue;
+        std::fs::create_dir_all(&settings.paths.profiles_dir).unwrap();
+        std::fs::write(settings.paths.profiles_dir.join("me.md"), "# Me").unwrap();
+        let store: DynStore = Arc::new(SqliteStore::open(&settings.paths.data_dir).await.unwrap());
         store.upsert_job(&example_job()).await.unwrap();
         (dir, store, settings)
     }

@@ -411,7 +411,7 @@ mod tests {
             assert!(!sink.messages().is_empty(), "{name} logged nothing");
         }
         // The publisher wrote the package for the user.
-        let published: Vec<_> = walk(&settings.applications_dir);
+        let published: Vec<_> = walk(&settings.paths.applications_dir);
         assert!(published.iter().any(|p| p.ends_with("CV.docx")), "{published:?}");
     }
 

@@ -205,7 +205,7 @@ async fn execute_stage(
     outputs: StageOutputs,
 ) -> (StageName, Result<(StageResult, Duration), StageError>) {
     let log = shared.log.for_stage(stage);
-    let max_retries = shared.settings.stage_max_retries;
+    let max_retries = shared.settings.queue.stage_max_retries;
     let mut attempt = 0u32;
     loop {
         attempt += 1;

@@ -54,8 +54,8 @@ pub fn job_update(run: &Run, status: RunStatus) -> JobUpdate {
 /// Loads the master CV the run asked for.
 fn load_master(settings: &Settings, profile_ref: Option<&str>) -> Result<MasterCv, String> {
     let path = match profile_ref {
-        Some(p) => resolve_profile(&settings.profiles_dir, p).map_err(|e| e.to_string())?,
-        None => settings.master_cv_path.clone(),
+        Some(p) => resolve_profile(&settings.paths.profiles_dir, p).map_err(|e| e.to_string())?,
+        None => settings.paths.master_cv_path.clone(),
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -77,7 +77,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
     let store = &deps.store;
     let settings = &deps.settings;
     let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + settings.pipeline_timeout;
+    let deadline = tokio::time::Instant::now() + settings.queue.pipeline_timeout;
     // Continue the log's numbering (past any line a crashed process may have streamed).
     let last = store.last_log_seq(&run.run_id).await.unwrap_or(0);
     let next_seq = crate::runlog::next_seq(last, run.attempts > 1);
@@ -88,8 +88,8 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
         run.job_id,
         deps.instance_id,
         run.attempts,
-        settings.max_run_attempts,
-        settings.pipeline_timeout.as_secs()
+        settings.queue.max_run_attempts,
+        settings.queue.pipeline_timeout.as_secs()
     ));
     let running = job_update(&run, RunStatus::Running);
     if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &running)).await {
@@ -97,11 +97,11 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
     }
 
     let prepared = async {
-        if run.attempts > settings.max_run_attempts {
+        if run.attempts > settings.queue.max_run_attempts {
             return Err(format!(
                 "run was interrupted {} times (MAX_RUN_ATTEMPTS={}); giving up",
                 run.attempts - 1,
-                settings.max_run_attempts
+                settings.queue.max_run_attempts
             ));
         }
         let job = retry_transient("get_job", || store.get_job(&run.job_id))
@@ -187,7 +187,7 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
             RunStatus::Failed,
             Some(format!(
                 "run timed out: exceeded PIPELINE_TIMEOUT_SECONDS={} and was stopped",
-                deps.settings.pipeline_timeout.as_secs()
+                deps.settings.queue.pipeline_timeout.as_secs()
             )),
             BTreeMap::new(),
             None,
@@ -290,9 +290,13 @@ mod tests {
     /// A claimed run of the example job, with its deps over a real SQLite store.
     async fn claimed_run(dir: &tempfile::TempDir) -> (Run, Arc<RunDeps>, Arc<MemorySink>) {
         let mut settings = Settings::for_root(dir.path());
-        std::fs::write(&settings.master_cv_path, include_str!("../../examples/master-cv.md")).unwrap();
-        settings.run_lease = Duration::from_secs(60);
-        let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.unwrap());
+        std::fs::write(
+            &settings.paths.master_cv_path,
+            include_str!("../../examples/master-cv.md"),
+        )
+        .unwrap();
+        settings.queue.run_lease = Duration::from_secs(60);
+        let store: DynStore = Arc::new(SqliteStore::open(&settings.paths.data_dir).await.unwrap());
         let job = example_job();
         store.upsert_job(&job).await.unwrap();
         store
@@ -300,7 +304,7 @@ mod tests {
             .await
             .unwrap();
         let run = store
-            .claim_next_run("test-owner", settings.run_lease)
+            .claim_next_run("test-owner", settings.queue.run_lease)
             .await
             .unwrap()
             .unwrap();
@@ -336,7 +340,7 @@ mod tests {
     async fn a_missing_master_cv_fails_the_run_with_the_reason_stored() {
         let dir = tempfile::tempdir().unwrap();
         let (run, deps, sink) = claimed_run(&dir).await;
-        std::fs::remove_file(&deps.settings.master_cv_path).unwrap();
+        std::fs::remove_file(&deps.settings.paths.master_cv_path).unwrap();
         let (_stop, rx) = watch::channel(None);
         assert_eq!(execute_run(run.clone(), Arc::clone(&deps), rx).await, RunStatus::Failed);
         let stored = deps.store.get_run(&run.run_id).await.unwrap().unwrap();

@@ -56,7 +56,7 @@ async fn a_failing_check_alerts_once_recovers_and_respects_the_cooldown() {
     let port = smtp.port;
     let app = spawn_app_with(
         move |s| {
-            s.health_check_interval = Duration::from_millis(100);
+            s.alerts.health_check_interval = Duration::from_millis(100);
             let a = &mut s.alerts;
             a.error_rate_percent = 50;
             // Only the error rate may alert in this test: the machine's load must not.

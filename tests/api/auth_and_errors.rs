@@ -232,9 +232,9 @@ async fn bad_input_gets_a_stable_code_and_a_message_naming_the_problem() {
 async fn spawn_app_with_profiles() -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(
         |s| {
-            std::fs::create_dir_all(&s.profiles_dir).unwrap();
+            std::fs::create_dir_all(&s.paths.profiles_dir).unwrap();
             std::fs::write(
-                s.profiles_dir.join("alt.md"),
+                s.paths.profiles_dir.join("alt.md"),
                 include_str!("../../examples/master-cv.md"),
             )
             .unwrap();
@@ -266,9 +266,9 @@ async fn a_profile_inside_profiles_dir_is_used() {
 async fn a_full_queue_answers_503_with_retry_after() {
     let app = crate::helpers::spawn_app_with(
         |s| {
-            s.max_queue = 2;
-            s.max_concurrency = 1;
-            s.offline_stage_delay = std::time::Duration::from_millis(300);
+            s.queue.max_queue = 2;
+            s.queue.max_concurrency = 1;
+            s.queue.offline_stage_delay = std::time::Duration::from_millis(300);
         },
         &(1..=4)
             .map(|i| crate::helpers::posting(&crate::helpers::job_id(i), None))

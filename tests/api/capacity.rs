@@ -47,12 +47,12 @@ async fn capacity_never_exceeds_the_limit_after_cancels_failures_panics_and_time
     jobs.extend((11..=16).map(|i| posting(&job_id(i), None)));
     let app = spawn_app_with(
         |s| {
-            s.max_concurrency = 2;
+            s.queue.max_concurrency = 2;
             // Generous: a panicking stage (run 6) runs the panic hook on the thread the other
             // runs share, which is slow on a freshly built binary with backtraces enabled.
-            s.pipeline_timeout = Duration::from_secs(5);
-            s.offline_stage_delay = Duration::from_millis(30);
-            s.stage_faults = vec![
+            s.queue.pipeline_timeout = Duration::from_secs(5);
+            s.queue.offline_stage_delay = Duration::from_millis(30);
+            s.queue.stage_faults = vec![
                 fault(6, StageName::Research, StageFault::Panic),
                 fault(7, StageName::FitScore, StageFault::Hang),
                 fault(8, StageName::Cv, StageFault::Hang),
@@ -146,8 +146,8 @@ async fn a_bulk_request_larger_than_the_free_slots_answers_at_once() {
     let jobs: Vec<_> = (1..=6).map(|i| posting(&job_id(i), None)).collect();
     let app = spawn_app_with(
         |s| {
-            s.max_concurrency = 2;
-            s.offline_stage_delay = Duration::from_millis(150);
+            s.queue.max_concurrency = 2;
+            s.queue.offline_stage_delay = Duration::from_millis(150);
         },
         &jobs,
     )
@@ -170,7 +170,7 @@ async fn a_bulk_request_larger_than_the_free_slots_answers_at_once() {
 async fn transient_stage_failures_are_retried_then_succeed() {
     let app = spawn_app_with(
         |s| {
-            s.stage_faults = vec![FaultRule {
+            s.queue.stage_faults = vec![FaultRule {
                 stage: StageName::Research,
                 job: None,
                 fault: StageFault::TransientFailures(2),

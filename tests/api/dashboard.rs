@@ -113,8 +113,11 @@ async fn run_poll_stream_and_download_like_the_dashboard() {
 
 #[actix_web::test]
 async fn a_second_request_for_an_active_job_returns_the_same_run() {
-    let app =
-        crate::helpers::spawn_app_with(|s| s.offline_stage_delay = std::time::Duration::from_millis(200), &[]).await;
+    let app = crate::helpers::spawn_app_with(
+        |s| s.queue.offline_stage_delay = std::time::Duration::from_millis(200),
+        &[],
+    )
+    .await;
     let first = app.start_run(JOB).await;
     let second = app.start_run(JOB).await;
     assert_eq!(first, second, "one active run per job");

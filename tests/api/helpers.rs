@@ -60,9 +60,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings), jobs: &[JobPosti
     )
     .unwrap();
     let mut settings = Settings::for_root(root.path());
-    settings.runner_api_secret = Some(Secret::new(SECRET));
+    settings.server.runner_api_secret = Some(Secret::new(SECRET));
     adjust(&mut settings);
-    let data_dir = settings.data_dir.clone();
+    let data_dir = settings.paths.data_dir.clone();
     {
         let store = SqliteStore::open(&data_dir).await.unwrap();
         store.upsert_job(&posting(JOB, None)).await.unwrap();

@@ -14,8 +14,8 @@ use crate::helpers::{job_id, posting, spawn_app_with, JOB};
 async fn a_queued_run_is_cancelled_at_once_and_never_starts() {
     let app = spawn_app_with(
         |s| {
-            s.max_concurrency = 1;
-            s.offline_stage_delay = Duration::from_millis(200);
+            s.queue.max_concurrency = 1;
+            s.queue.offline_stage_delay = Duration::from_millis(200);
         },
         &[posting(&job_id(1), None)],
     )
@@ -68,7 +68,7 @@ fn window(progress: &Value, stage: &str) -> (DateTime<Utc>, DateTime<Utc>) {
 
 #[actix_web::test]
 async fn independent_stages_run_at_the_same_time() {
-    let app = spawn_app_with(|s| s.offline_stage_delay = Duration::from_millis(200), &[]).await;
+    let app = spawn_app_with(|s| s.queue.offline_stage_delay = Duration::from_millis(200), &[]).await;
     let run = app.start_run(JOB).await;
     assert_eq!(app.wait_for_end(&run).await, "completed");
     let progress = app.get_json(&format!("/jobs/{run}/progress")).await;

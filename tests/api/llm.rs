@@ -140,7 +140,7 @@ async fn mount_all_openai(server: &MockServer, a: &Answers) {
 fn openai_settings(server: &MockServer) -> impl FnOnce(&mut Settings) {
     let base = format!("{}/v1", server.uri());
     move |s: &mut Settings| {
-        s.openai_api_key = Some(Secret::new(KEY));
+        s.llm.openai_api_key = Some(Secret::new(KEY));
         s.llm.openai_base_url = base;
         s.llm.retry_base = Duration::from_millis(1);
     }
@@ -200,7 +200,7 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     let app = spawn_app_with(
         |s| {
             openai_settings(&server)(s);
-            s.enable_star_selector = true;
+            s.llm.enable_star_selector = true;
         },
         &[],
     )
@@ -313,9 +313,9 @@ async fn with_anthropic_every_stage_uses_the_messages_api() {
     let base = server.uri();
     let app = spawn_app_with(
         move |s| {
-            s.anthropic_api_key = Some(Secret::new(KEY));
-            s.openai_api_key = Some(Secret::new("sk-other"));
-            s.use_anthropic = true;
+            s.llm.anthropic_api_key = Some(Secret::new(KEY));
+            s.llm.openai_api_key = Some(Secret::new("sk-other"));
+            s.llm.use_anthropic = true;
             s.llm.anthropic_base_url = base;
         },
         &[],
@@ -589,7 +589,7 @@ fn firecrawl_settings(llm: &MockServer, fc: &MockServer, cap: u32) -> impl FnOnc
     let (llm_settings, fc_base) = (openai_settings(llm), fc.uri());
     move |s: &mut Settings| {
         llm_settings(s);
-        s.firecrawl_api_key = Some(Secret::new("fc-test-key"));
+        s.firecrawl.api_key = Some(Secret::new("fc-test-key"));
         s.firecrawl.base_url = fc_base;
         s.firecrawl.max_calls_per_run = cap;
     }
@@ -679,9 +679,9 @@ async fn with_openrouter_the_openai_compatible_client_goes_to_openrouter() {
     let base = format!("{}/api/v1", server.uri());
     let app = spawn_app_with(
         move |s| {
-            s.openrouter_api_key = Some(Secret::new("sk-or-test-key"));
-            s.openai_api_key = Some(Secret::new(KEY));
-            s.use_openrouter = true;
+            s.llm.openrouter_api_key = Some(Secret::new("sk-or-test-key"));
+            s.llm.openai_api_key = Some(Secret::new(KEY));
+            s.llm.use_openrouter = true;
             s.llm.openrouter_base_url = base;
             s.llm.model = Some("openai/gpt-4o-mini".into());
         },

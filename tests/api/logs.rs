@@ -9,7 +9,7 @@ use crate::helpers::{spawn_app, spawn_app_with, JOB};
 
 #[actix_web::test]
 async fn lines_arrive_while_the_run_is_still_working() {
-    let app = spawn_app_with(|s| s.offline_stage_delay = Duration::from_millis(400), &[]).await;
+    let app = spawn_app_with(|s| s.queue.offline_stage_delay = Duration::from_millis(400), &[]).await;
     let run_id = app.start_run(JOB).await;
     let seen = app.wait_for_line(&run_id, "stage pain_points started").await;
     assert!(!seen.is_empty());
@@ -76,8 +76,8 @@ async fn a_client_of_a_queued_run_gets_its_lines_when_it_starts() {
     let jobs = vec![crate::helpers::posting(&crate::helpers::job_id(1), None)];
     let app = spawn_app_with(
         |s| {
-            s.max_concurrency = 1;
-            s.offline_stage_delay = Duration::from_millis(100);
+            s.queue.max_concurrency = 1;
+            s.queue.offline_stage_delay = Duration::from_millis(100);
         },
         &jobs,
     )
@@ -101,9 +101,9 @@ async fn an_idle_stream_gets_keep_alive_comments() {
     let jobs = vec![crate::helpers::posting(&crate::helpers::job_id(1), None)];
     let app = spawn_app_with(
         |s| {
-            s.max_concurrency = 1;
-            s.offline_stage_delay = Duration::from_millis(500);
-            s.sse_keep_alive = Duration::from_millis(100);
+            s.queue.max_concurrency = 1;
+            s.queue.offline_stage_delay = Duration::from_millis(500);
+            s.server.sse_keep_alive = Duration::from_millis(100);
         },
         &jobs,
     )

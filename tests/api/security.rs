@@ -28,7 +28,7 @@ async fn provider_answering(status: u16, message: &str) -> MockServer {
 fn with_provider(server: &MockServer) -> impl FnOnce(&mut Settings) {
     let base = format!("{}/v1", server.uri());
     move |s: &mut Settings| {
-        s.openai_api_key = Some(Secret::new(KEY));
+        s.llm.openai_api_key = Some(Secret::new(KEY));
         s.llm.openai_base_url = base;
         s.llm.retry_base = Duration::from_millis(1);
         s.llm.max_attempts = 1;
@@ -109,8 +109,8 @@ async fn an_api_key_echoed_by_the_provider_never_reaches_the_run_log_or_the_stor
 async fn open_log_streams_are_capped_with_a_stable_code() {
     let app = spawn_app_with(
         |s| {
-            s.max_sse_streams = 2;
-            s.offline_stage_delay = Duration::from_secs(600);
+            s.server.max_sse_streams = 2;
+            s.queue.offline_stage_delay = Duration::from_secs(600);
         },
         &[],
     )
@@ -149,7 +149,7 @@ async fn health_says_when_auth_is_off() {
     let health = app.get_json("/health").await;
     assert_eq!(health["auth"], "on");
 
-    let open = spawn_app_with(|s| s.runner_api_secret = None, &[]).await;
+    let open = spawn_app_with(|s| s.server.runner_api_secret = None, &[]).await;
     let res = open.client.get(open.url("/health")).send().await.unwrap();
     let health: Value = res.json().await.unwrap();
     assert_eq!(health["auth"], "off");

@@ -97,10 +97,10 @@ impl Stage for Publisher {
             (ArtifactName::CoverLetter, letter.cover_letter.clone().into_bytes()),
         ];
 
-        let run_dir = run_artifact_dir(&ctx.settings.data_dir, ctx.run_id.as_ref());
+        let run_dir = run_artifact_dir(&ctx.settings.paths.data_dir, ctx.run_id.as_ref());
         let job_id = ctx.job.id.to_string();
         let (applications, company, title) = (
-            ctx.settings.applications_dir.clone(),
+            ctx.settings.paths.applications_dir.clone(),
             ctx.job.company.clone(),
             ctx.job.title.clone(),
         );

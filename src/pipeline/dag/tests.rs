@@ -79,8 +79,8 @@ struct Harness {
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::for_root(dir.path());
-    settings.stage_max_retries = 2;
-    let store: DynStore = Arc::new(SqliteStore::open(&settings.data_dir).await.unwrap());
+    settings.queue.stage_max_retries = 2;
+    let store: DynStore = Arc::new(SqliteStore::open(&settings.paths.data_dir).await.unwrap());
     let job = example_job();
     store.upsert_job(&job).await.unwrap();
     let run = Run::new_queued(job.id.clone(), None, None);

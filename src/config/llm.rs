@@ -1,0 +1,247 @@
+//! The `llm` section: the provider keys and switches (the old runner's names), base URLs,
+//! the model of every stage, timeouts and retries, the circuit breaker, rate limits, the
+//! prompt budget, the schema mode, the run's budget and the price table, and prompt files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::lenient;
+use super::pricing::PriceTable;
+use super::problems::{masked, non_blank, secret, shown, Problems};
+use super::{mask_url_credentials, SchemaMode, Secret};
+use crate::domain::StageName;
+
+/// The section as read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Raw {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub openai_api_key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub anthropic_api_key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub openrouter_api_key: Option<String>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub use_anthropic: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub use_openrouter: bool,
+    #[serde(deserialize_with = "lenient::string")]
+    pub openai_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub anthropic_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub openrouter_base_url: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub llm_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub pain_points_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub research_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub fit_score_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub cv_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub cover_letter_model: Option<String>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub enable_star_selector: bool,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_timeout_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_max_attempts: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_retry_base_ms: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_circuit_threshold: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_circuit_cooldown_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_requests_per_minute: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_tokens_per_minute: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub llm_input_tokens: i64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub llm_schema_mode: String,
+    #[serde(deserialize_with = "lenient::float")]
+    pub max_cost_per_run: f64,
+    #[serde(deserialize_with = "lenient::prices")]
+    pub llm_prices: BTreeMap<String, lenient::PriceRow>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub prompts_dir: Option<String>,
+}
+
+/// Everything the LLM layer needs.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    pub openai_api_key: Option<Secret>,
+    pub anthropic_api_key: Option<Secret>,
+    pub openrouter_api_key: Option<Secret>,
+    /// `USE_ANTHROPIC`: prefer Anthropic when its key is set.
+    pub use_anthropic: bool,
+    /// `USE_OPENROUTER`: prefer OpenRouter when its key is set.
+    pub use_openrouter: bool,
+    /// `OPENAI_BASE_URL`: OpenAI, or any OpenAI-compatible server (Ollama, vLLM, llama.cpp).
+    pub openai_base_url: String,
+    /// `ANTHROPIC_BASE_URL`.
+    pub anthropic_base_url: String,
+    /// `OPENROUTER_BASE_URL`.
+    pub openrouter_base_url: String,
+    /// `LLM_MODEL`: the model of every stage without an override (else the provider's default).
+    pub model: Option<String>,
+    /// Per-stage overrides (`PAIN_POINTS_MODEL`, `RESEARCH_MODEL`, `FIT_SCORE_MODEL`,
+    /// `CV_MODEL`, `COVER_LETTER_MODEL`).
+    pub stage_models: BTreeMap<StageName, String>,
+    /// `ENABLE_STAR_SELECTOR`: the model picks the CV's achievement records.
+    pub enable_star_selector: bool,
+    /// Per-attempt request timeout.
+    pub timeout: Duration,
+    /// Attempts per call (first try included) for transient failures.
+    pub max_attempts: u32,
+    /// Base of the exponential backoff.
+    pub retry_base: Duration,
+    /// Consecutive failures that open a provider's circuit.
+    pub circuit_threshold: u32,
+    /// How long an open circuit refuses calls before one probe.
+    pub circuit_cooldown: Duration,
+    /// Requests per minute per provider.
+    pub requests_per_minute: u32,
+    /// Tokens (estimated input + max output) per minute per provider.
+    pub tokens_per_minute: u32,
+    /// Input token budget of one stage's prompt; longer inputs are cut.
+    pub input_tokens: usize,
+    /// How the answer's JSON Schema is sent to an OpenAI-compatible server.
+    pub schema_mode: SchemaMode,
+    /// `MAX_COST_PER_RUN` in USD: no call is made that would push a run's spend past it.
+    pub max_cost_per_run: f64,
+    /// Model → price per 1M tokens.
+    pub prices: PriceTable,
+    /// `PROMPTS_DIR`: prompt files overriding the shipped ones.
+    pub prompts_dir: Option<PathBuf>,
+}
+
+impl LlmSettings {
+    /// Validates the section.
+    pub fn validate(raw: Raw, p: &mut Problems) -> Self {
+        let max_cost_per_run = p.non_negative("MAX_COST_PER_RUN", raw.max_cost_per_run, " (USD)");
+        for (model, price) in &raw.llm_prices {
+            let ok = |v: f64| v.is_finite() && v >= 0.0;
+            if !(ok(price.input) && ok(price.output)) {
+                p.push(format!(
+                    "LLM_PRICES: prices of {model:?} must be numbers ≥ 0, got input {} and output {}",
+                    price.input, price.output
+                ));
+            }
+        }
+        let schema_mode = SchemaMode::parse(&raw.llm_schema_mode).unwrap_or_else(|e| {
+            p.push(e);
+            SchemaMode::Off
+        });
+        let stage_models = [
+            (StageName::PainPoints, raw.pain_points_model),
+            (StageName::Research, raw.research_model),
+            (StageName::FitScore, raw.fit_score_model),
+            (StageName::Cv, raw.cv_model),
+            (StageName::CoverLetter, raw.cover_letter_model),
+        ]
+        .into_iter()
+        .filter_map(|(stage, m)| non_blank(m).map(|m| (stage, m.trim().to_owned())))
+        .collect();
+        Self {
+            openai_api_key: secret(raw.openai_api_key),
+            anthropic_api_key: secret(raw.anthropic_api_key),
+            openrouter_api_key: secret(raw.openrouter_api_key),
+            use_anthropic: raw.use_anthropic,
+            use_openrouter: raw.use_openrouter,
+            openai_base_url: p.http_url("OPENAI_BASE_URL", &raw.openai_base_url),
+            anthropic_base_url: p.http_url("ANTHROPIC_BASE_URL", &raw.anthropic_base_url),
+            openrouter_base_url: p.http_url("OPENROUTER_BASE_URL", &raw.openrouter_base_url),
+            model: non_blank(raw.llm_model),
+            stage_models,
+            enable_star_selector: raw.enable_star_selector,
+            timeout: Duration::from_secs(p.ranged("LLM_TIMEOUT_SECONDS", raw.llm_timeout_seconds, 1, 600) as u64),
+            max_attempts: p.ranged("LLM_MAX_ATTEMPTS", raw.llm_max_attempts, 1, 10) as u32,
+            retry_base: Duration::from_millis(p.ranged("LLM_RETRY_BASE_MS", raw.llm_retry_base_ms, 1, 60_000) as u64),
+            circuit_threshold: p.ranged("LLM_CIRCUIT_THRESHOLD", raw.llm_circuit_threshold, 1, 100) as u32,
+            circuit_cooldown: Duration::from_secs(p.ranged(
+                "LLM_CIRCUIT_COOLDOWN_SECONDS",
+                raw.llm_circuit_cooldown_seconds,
+                1,
+                3600,
+            ) as u64),
+            requests_per_minute: p.ranged("LLM_REQUESTS_PER_MINUTE", raw.llm_requests_per_minute, 1, 100_000) as u32,
+            tokens_per_minute: p.ranged("LLM_TOKENS_PER_MINUTE", raw.llm_tokens_per_minute, 1000, 100_000_000) as u32,
+            input_tokens: p.ranged("LLM_INPUT_TOKENS", raw.llm_input_tokens, 500, 1_000_000) as usize,
+            schema_mode,
+            max_cost_per_run,
+            prices: PriceTable::from_rows(raw.llm_prices.iter().map(|(m, p)| (m.as_str(), p.input, p.output))),
+            prompts_dir: non_blank(raw.prompts_dir).map(PathBuf::from),
+        }
+    }
+
+    /// The section as `NAME = value` rows, keys masked and credentials in URLs masked.
+    pub fn render(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OPENAI_API_KEY", masked(&self.openai_api_key)),
+            ("ANTHROPIC_API_KEY", masked(&self.anthropic_api_key)),
+            ("OPENROUTER_API_KEY", masked(&self.openrouter_api_key)),
+            ("USE_ANTHROPIC", self.use_anthropic.to_string()),
+            ("USE_OPENROUTER", self.use_openrouter.to_string()),
+            (
+                "OPENAI_BASE_URL",
+                mask_url_credentials(&self.openai_base_url).into_owned(),
+            ),
+            (
+                "ANTHROPIC_BASE_URL",
+                mask_url_credentials(&self.anthropic_base_url).into_owned(),
+            ),
+            (
+                "OPENROUTER_BASE_URL",
+                mask_url_credentials(&self.openrouter_base_url).into_owned(),
+            ),
+            ("LLM_MODEL", shown(&self.model)),
+            ("CV_MODEL", shown(&self.stage_models.get(&StageName::Cv).cloned())),
+            (
+                "STAGE_MODELS",
+                self.stage_models
+                    .iter()
+                    .map(|(s, m)| format!("{s}={m}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("ENABLE_STAR_SELECTOR", self.enable_star_selector.to_string()),
+            ("LLM_TIMEOUT_SECONDS", self.timeout.as_secs().to_string()),
+            ("LLM_MAX_ATTEMPTS", self.max_attempts.to_string()),
+            ("LLM_RETRY_BASE_MS", self.retry_base.as_millis().to_string()),
+            ("LLM_CIRCUIT_THRESHOLD", self.circuit_threshold.to_string()),
+            (
+                "LLM_CIRCUIT_COOLDOWN_SECONDS",
+                self.circuit_cooldown.as_secs().to_string(),
+            ),
+            ("LLM_REQUESTS_PER_MINUTE", self.requests_per_minute.to_string()),
+            ("LLM_TOKENS_PER_MINUTE", self.tokens_per_minute.to_string()),
+            ("LLM_INPUT_TOKENS", self.input_tokens.to_string()),
+            ("LLM_SCHEMA_MODE", format!("{:?}", self.schema_mode)),
+            ("MAX_COST_PER_RUN", self.max_cost_per_run.to_string()),
+            ("LLM_PRICES", format!("{} models", self.prices.len())),
+            (
+                "PROMPTS_DIR",
+                self.prompts_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "(shipped prompts)".into()),
+            ),
+        ]
+    }
+
+    /// The URL settings of the section, by name (credentials in them are secrets too).
+    pub fn urls(&self) -> [(&'static str, &str); 3] {
+        [
+            ("OPENAI_BASE_URL", self.openai_base_url.as_str()),
+            ("ANTHROPIC_BASE_URL", self.anthropic_base_url.as_str()),
+            ("OPENROUTER_BASE_URL", self.openrouter_base_url.as_str()),
+        ]
+    }
+}

@@ -1,0 +1,215 @@
+//! The `server` section: deployment environment, listen address, the bearer secret and
+//! who may go without it, CORS, request and stream limits.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::lenient;
+use super::problems::{masked, secret, Problems};
+use super::Secret;
+
+/// Deployment environment; anything but `development` requires a strong API secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local use: auth may be off (on loopback), pretty logs.
+    Development,
+    /// Pre-production.
+    Staging,
+    /// Production.
+    Production,
+}
+
+impl Environment {
+    /// Name used in `ENVIRONMENT` and for `config/<name>.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+
+    /// Parses `development` (`dev`, `local`), `staging` or `production` (`prod`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" | "local" => Ok(Environment::Development),
+            "staging" => Ok(Environment::Staging),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(format!(
+                "ENVIRONMENT must be development, staging or production, got {other:?}"
+            )),
+        }
+    }
+}
+
+/// The section as read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Raw {
+    #[serde(deserialize_with = "lenient::string")]
+    pub environment: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    #[serde(deserialize_with = "lenient::int")]
+    pub port: i64,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub runner_api_secret: Option<String>,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub allow_no_auth: bool,
+    #[serde(deserialize_with = "lenient::string")]
+    pub cors_origins: String,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_body_bytes: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub sse_keep_alive_seconds: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub max_sse_streams: i64,
+}
+
+/// The section, validated.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub environment: Environment,
+    pub host: String,
+    pub port: u16,
+    /// Bearer secret; `None` only in development (auth then off, see [`check_api_secret`]).
+    pub runner_api_secret: Option<Secret>,
+    /// `ALLOW_NO_AUTH`: serve without a secret on a non-loopback address (never in
+    /// staging or production).
+    pub allow_no_auth: bool,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Interval of keep-alive comments on idle log streams.
+    pub sse_keep_alive: Duration,
+    /// Open SSE log streams allowed at once (`MAX_SSE_STREAMS`); beyond it, 503.
+    pub max_sse_streams: usize,
+}
+
+impl ServerSettings {
+    /// Validates the section.
+    pub fn validate(raw: Raw, p: &mut Problems) -> Self {
+        let port = p.ranged("PORT", raw.port, 0, 65_535) as u16;
+        let max_body_bytes = p.ranged("MAX_BODY_BYTES", raw.max_body_bytes, 1024, 16 * 1024 * 1024) as usize;
+        let keep_alive = p.ranged("SSE_KEEP_ALIVE_SECONDS", raw.sse_keep_alive_seconds, 1, 300) as u64;
+        let max_sse_streams = p.ranged("MAX_SSE_STREAMS", raw.max_sse_streams, 1, 100_000) as usize;
+        let environment = Environment::parse(&raw.environment).unwrap_or_else(|e| {
+            p.push(e);
+            Environment::Development
+        });
+        p.not_empty("HOST", &raw.host);
+        let runner_api_secret = secret(raw.runner_api_secret);
+        for problem in check_api_secret(
+            runner_api_secret.as_ref().map(Secret::expose),
+            environment,
+            &raw.host,
+            raw.allow_no_auth,
+        ) {
+            p.push(problem);
+        }
+        Self {
+            environment,
+            host: raw.host.trim().to_owned(),
+            port,
+            runner_api_secret,
+            allow_no_auth: raw.allow_no_auth,
+            cors_origins: raw
+                .cors_origins
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            max_body_bytes,
+            sse_keep_alive: Duration::from_secs(keep_alive),
+            max_sse_streams,
+        }
+    }
+
+    /// The section as `NAME = value` rows, secrets masked.
+    pub fn render(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ENVIRONMENT", self.environment.as_str().into()),
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("RUNNER_API_SECRET", masked(&self.runner_api_secret)),
+            ("ALLOW_NO_AUTH", self.allow_no_auth.to_string()),
+            ("CORS_ORIGINS", self.cors_origins.join(",")),
+            ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            ("SSE_KEEP_ALIVE_SECONDS", self.sse_keep_alive.as_secs().to_string()),
+            ("MAX_SSE_STREAMS", self.max_sse_streams.to_string()),
+        ]
+    }
+
+    /// The address to bind.
+    pub fn bind_address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// How to make a good secret, quoted by every error about one.
+const GENERATE_SECRET: &str = "generate one with `openssl rand -hex 32`";
+
+/// Words that mark a value copied from an example instead of a real secret.
+const PLACEHOLDER_MARKS: [&str; 12] = [
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "replace_me",
+    "your-secret",
+    "your_secret",
+    "yoursecret",
+    "placeholder",
+    "example",
+    "xxxxxxxx",
+];
+
+/// True for a listen address that only this machine reaches (`127.0.0.0/8`, `::1`,
+/// `localhost`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// What is wrong with the bearer secret in this environment, if anything:
+/// - outside development it is required, at least 16 characters;
+/// - a value copied from an example (`change-me…`) is refused everywhere;
+/// - without one, the API is open, which is allowed only on a loopback address or with an
+///   explicit `ALLOW_NO_AUTH=true` in development (a container that sets `HOST=0.0.0.0`
+///   must not serve everything to everyone because `ENVIRONMENT` was forgotten).
+pub fn check_api_secret(secret: Option<&str>, env: Environment, host: &str, allow_no_auth: bool) -> Vec<String> {
+    let mut errors = Vec::new();
+    match secret {
+        None if env != Environment::Development => errors.push(format!(
+            "RUNNER_API_SECRET is required when ENVIRONMENT={} (at least 16 characters; {GENERATE_SECRET})",
+            env.as_str()
+        )),
+        None if !is_loopback_host(host) && !allow_no_auth => errors.push(format!(
+            "RUNNER_API_SECRET is not set and HOST={:?} is not a loopback address: the API would be open \
+             to anyone who reaches it. Set RUNNER_API_SECRET ({GENERATE_SECRET}), listen on 127.0.0.1, \
+             or set ALLOW_NO_AUTH=true to serve without auth on purpose",
+            host.trim()
+        )),
+        None => {}
+        Some(s) => {
+            let lower = s.to_ascii_lowercase();
+            if let Some(mark) = PLACEHOLDER_MARKS.iter().find(|m| lower.contains(*m)) {
+                errors.push(format!(
+                    "RUNNER_API_SECRET looks like a placeholder (it contains {mark:?}); {GENERATE_SECRET}"
+                ));
+            } else if s.chars().count() < 16 && env != Environment::Development {
+                errors.push(format!(
+                    "RUNNER_API_SECRET must be at least 16 characters when ENVIRONMENT={}, got {}; {GENERATE_SECRET}",
+                    env.as_str(),
+                    s.chars().count()
+                ));
+            }
+        }
+    }
+    errors
+}
