@@ -6,6 +6,7 @@
 //! `RESEARCH_CACHE_TTL_HOURS`, so the same company is not paid for twice. Cache hits are free.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::config::{Secret, Settings};
 use crate::llm::run_spend::RunSpend;
+use crate::metrics::Metrics;
 use crate::runlog::RunLog;
 use crate::store::DynStore;
 
@@ -34,11 +36,12 @@ pub struct Firecrawl {
     store: DynStore,
     cache_ttl: Duration,
     max_calls_per_run: u32,
+    metrics: Arc<Metrics>,
 }
 
 impl Firecrawl {
     /// The client the settings describe, or `None` without `FIRECRAWL_API_KEY`.
-    pub fn from_settings(settings: &Settings, store: DynStore) -> Result<Option<Self>, String> {
+    pub fn from_settings(settings: &Settings, store: DynStore, metrics: Arc<Metrics>) -> Result<Option<Self>, String> {
         let Some(key) = settings.firecrawl.api_key.clone() else {
             tracing::info!("no FIRECRAWL_API_KEY: research and contacts come from the posting only");
             return Ok(None);
@@ -49,7 +52,7 @@ impl Firecrawl {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         tracing::info!(
-            base_url = %f.base_url,
+            base_url = %crate::config::mask_url_credentials(&f.base_url),
             rate_per_minute = f.rate_per_minute,
             max_calls_per_run = f.max_calls_per_run,
             outreach = !settings.firecrawl.disable_outreach,
@@ -65,6 +68,7 @@ impl Firecrawl {
             store,
             cache_ttl: f.cache_ttl,
             max_calls_per_run: f.max_calls_per_run,
+            metrics,
         }))
     }
 
@@ -94,7 +98,7 @@ impl Firecrawl {
         let now = chrono::Utc::now();
         match self.store.cache_get(key, now).await {
             Ok(Some(v)) => {
-                crate::metrics::global().firecrawl_request("cache_hit");
+                self.metrics.firecrawl_request("cache_hit");
                 log.info(format!("research cache hit for {path} (no FireCrawl call)"));
                 return Ok(v);
             }
@@ -102,7 +106,7 @@ impl Firecrawl {
             Err(e) => log.warn(format!("research cache unavailable ({e}); asking FireCrawl")),
         }
         if !spend.take_firecrawl_call(self.max_calls_per_run) {
-            crate::metrics::global().firecrawl_request("capped");
+            self.metrics.firecrawl_request("capped");
             return Err(format!(
                 "MAX_FIRECRAWL_CALLS_PER_RUN ({}) reached for this run",
                 self.max_calls_per_run
@@ -110,7 +114,8 @@ impl Firecrawl {
         }
         self.limiter.until_ready().await;
         let answer = self.post(path, body).await;
-        crate::metrics::global().firecrawl_request(if answer.is_ok() { "ok" } else { "error" });
+        self.metrics
+            .firecrawl_request(if answer.is_ok() { "ok" } else { "error" });
         let v = answer?;
         log.info(format!(
             "FireCrawl {path}: call {} of at most {} for this run",

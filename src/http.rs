@@ -37,6 +37,8 @@ pub struct AppState {
     pub instance_id: String,
     /// The health actor's latest round.
     pub health: crate::actors::health::SharedSnapshot,
+    /// This runtime's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
     pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
 }

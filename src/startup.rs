@@ -96,6 +96,8 @@ pub struct Runtime {
     pub instance_id: String,
     /// The latest health-check round.
     pub health: SharedSnapshot,
+    /// This runtime's metrics (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Held for the embedded store only (one executing process per `DATA_DIR`).
     _lock: Option<InstanceLock>,
 }
@@ -127,10 +129,11 @@ impl Runtime {
             .count_runs(RunStatus::Queued)
             .await
             .context("cannot count queued runs")?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let services = StageServices {
-            llm: LlmService::from_settings(&settings, store.clone())
+            llm: LlmService::from_settings(&settings, store.clone(), Arc::clone(&metrics))
                 .map_err(|e| anyhow::anyhow!("LLM settings: {e}"))?,
-            firecrawl: Firecrawl::from_settings(&settings, store.clone())
+            firecrawl: Firecrawl::from_settings(&settings, store.clone(), Arc::clone(&metrics))
                 .map_err(|e| anyhow::anyhow!("FireCrawl settings: {e}"))?
                 .map(Arc::new),
             outreach: !settings.firecrawl.disable_outreach,
@@ -139,7 +142,7 @@ impl Runtime {
         if !settings.paths.master_cv_path.is_file() {
             tracing::warn!(path = %settings.paths.master_cv_path.display(), "MASTER_CV_PATH does not exist; runs without a profile_ref will fail until it does");
         }
-        let hub = LogHub::new(store.clone(), settings.logging.log_buffer_limit).start();
+        let hub = LogHub::new(store.clone(), settings.logging.log_buffer_limit, Arc::clone(&metrics)).start();
         let stages = StageSet::start(
             default_stages(&services),
             settings.queue.offline_stage_delay,
@@ -162,6 +165,7 @@ impl Runtime {
                 log_sink: Arc::new(hub.clone()),
                 instance_id: instance_id.clone(),
                 redactor: Arc::new(crate::config::Redactor::from_settings(&settings)),
+                metrics: Arc::clone(&metrics),
             }),
             hub: hub.clone(),
         });
@@ -179,6 +183,7 @@ impl Runtime {
             Arc::clone(&health),
             mailer,
             services.llm.clone(),
+            Arc::clone(&metrics),
         )
         .start();
         Ok(Self {
@@ -189,6 +194,7 @@ impl Runtime {
             stats,
             instance_id,
             health,
+            metrics,
             _lock: lock,
         })
     }
@@ -237,6 +243,7 @@ impl Application {
             stats: Arc::clone(&runtime.stats),
             instance_id: runtime.instance_id.clone(),
             health: Arc::clone(&runtime.health),
+            metrics: Arc::clone(&runtime.metrics),
             sse_streams: Arc::default(),
         });
         let secret = settings
@@ -245,7 +252,9 @@ impl Application {
             .as_ref()
             .map(|s| s.expose().to_owned());
         let (origins, max_body) = (settings.server.cors_origins.clone(), settings.server.max_body_bytes);
+        let metrics = Arc::clone(&runtime.metrics);
         let server = HttpServer::new(move || {
+            let metrics = Arc::clone(&metrics);
             let mut cors = actix_cors::Cors::default()
                 .allowed_methods(vec!["GET", "POST", "HEAD"])
                 .allowed_headers(vec!["Authorization", "Content-Type", "Last-Event-ID"])
@@ -255,19 +264,15 @@ impl Application {
             }
             App::new()
                 .wrap(BearerAuth::new(secret.as_deref()))
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
                     // Request count and latency by route pattern (never the raw path).
                     let (method, started) = (req.method().to_string(), std::time::Instant::now());
                     let fut = actix_web::dev::Service::call(srv, req);
+                    let metrics = Arc::clone(&metrics);
                     async move {
                         let res = fut.await?;
                         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-                        crate::metrics::global().http_request(
-                            &method,
-                            &route,
-                            res.status().as_u16(),
-                            started.elapsed(),
-                        );
+                        metrics.http_request(&method, &route, res.status().as_u16(), started.elapsed());
                         Ok(res)
                     }
                 })

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::health::alert_policy::{Alert, AlertPolicy, Decision};
 use crate::health::checks::{io_checks, next_views, reading_checks, Readings};
 pub use crate::health::{CheckStatus, CheckView, HealthSnapshot, SharedSnapshot};
-use crate::metrics::RunnerStats;
+use crate::metrics::{Metrics, RunnerStats};
 use crate::notify::Mailer;
 use crate::store::DynStore;
 
@@ -33,6 +33,7 @@ pub struct HealthActor {
     system: Arc<Mutex<sysinfo::System>>,
     cpu_busy_rounds: u32,
     alerts: AlertPolicy,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Message)]
@@ -48,8 +49,10 @@ impl HealthActor {
         snapshot: SharedSnapshot,
         mailer: Option<Mailer>,
         llm: Option<Arc<crate::llm::service::LlmService>>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            metrics,
             alerts: AlertPolicy::new(settings.alerts.cooldown),
             store,
             settings,
@@ -68,9 +71,10 @@ impl HealthActor {
         let headline = alert.text.lines().next().unwrap_or_default().to_owned();
         tracing::warn!(check = alert.check, recovered = alert.recovered, "{headline} {message}");
         let Some(mailer) = self.mailer.clone() else { return };
+        let metrics = Arc::clone(&self.metrics);
         actix::spawn(async move {
             match mailer.send_with_retry(&alert.subject, &alert.text, &alert.html).await {
-                Ok(()) => crate::metrics::global().alert_sent(alert.check),
+                Ok(()) => metrics.alert_sent(alert.check),
                 Err(e) => tracing::error!(check = alert.check, error = %e, "alert e-mail could not be sent"),
             }
         });

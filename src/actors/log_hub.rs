@@ -7,6 +7,7 @@
 //! client that connects after the end reads the complete log from the store.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -15,6 +16,7 @@ use tokio::sync::broadcast;
 use super::messages::{CloseRunLog, FlushLogs, OpenRunLog, PublishLine, StageChanged, SubscribeLog, Subscription};
 use crate::domain::untrusted::run_log_lines;
 use crate::domain::{RunId, RunStatus, StageName, StageStatus};
+use crate::metrics::Metrics;
 use crate::runlog::{BoxFuture, LogEvent, LogLevel, LogLine, LogSink};
 use crate::store::DynStore;
 
@@ -39,12 +41,14 @@ pub struct LogHub {
     pending: Vec<LogLine>,
     /// Lines dropped because the store stayed unreachable (reported in logs).
     dropped: u64,
+    metrics: Arc<Metrics>,
 }
 
 impl LogHub {
     /// A hub persisting to `store` and keeping `buffer_limit` lines per run.
-    pub fn new(store: DynStore, buffer_limit: usize) -> Self {
+    pub fn new(store: DynStore, buffer_limit: usize, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             store,
             buffer_limit,
             runs: HashMap::new(),
@@ -86,7 +90,7 @@ impl LogHub {
                     kept.append(&mut act.pending);
                     if kept.len() > cap {
                         let lost = kept.len() - cap;
-                        crate::metrics::global().log_lines_dropped(lost as u64);
+                        act.metrics.log_lines_dropped(lost as u64);
                         act.dropped += lost as u64;
                         kept.drain(..lost);
                         tracing::error!(lost, total_dropped = act.dropped, "run log lines dropped: store unavailable");
@@ -251,8 +255,6 @@ impl LogSink for Addr<LogHub> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::config::Redactor;
     use crate::runlog::{RunLog, STORED_ERROR_CHARS};
@@ -262,7 +264,7 @@ mod tests {
     async fn lines_are_split_at_every_break_and_secrets_masked_before_they_are_published() {
         let dir = tempfile::tempdir().unwrap();
         let store: DynStore = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let hub = LogHub::new(store.clone(), 100).start();
+        let hub = LogHub::new(store.clone(), 100, Arc::default()).start();
         let run = RunId::generate();
         let redactor = Arc::new(Redactor::with_secrets(["sk-secret-4242".to_owned()]));
         let log = RunLog::new(run.clone(), Arc::new(hub.clone()), redactor);

@@ -83,22 +83,28 @@ async fn pump(
 
 /// One open SSE stream, counted against `MAX_SSE_STREAMS` and in `/metrics` for as long
 /// as it lives.
-pub struct StreamSlot(Arc<AtomicUsize>);
+pub struct StreamSlot {
+    open: Arc<AtomicUsize>,
+    metrics: Arc<crate::metrics::Metrics>,
+}
 
 impl StreamSlot {
     /// A slot, or `None` when `max` streams are open already.
-    pub fn acquire(open: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+    pub fn acquire(open: &Arc<AtomicUsize>, max: usize, metrics: &Arc<crate::metrics::Metrics>) -> Option<Self> {
         open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
             .ok()?;
-        crate::metrics::global().sse_subscribers_add(1);
-        Some(Self(Arc::clone(open)))
+        metrics.sse_subscribers_add(1);
+        Some(Self {
+            open: Arc::clone(open),
+            metrics: Arc::clone(metrics),
+        })
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-        crate::metrics::global().sse_subscribers_add(-1);
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.sse_subscribers_add(-1);
     }
 }
 
@@ -142,8 +148,12 @@ pub async fn stream(
     if state.store.get_run(&run_id).await?.is_none() {
         return Err(ApiError::run_not_found(&path));
     }
-    let slot = StreamSlot::acquire(&state.sse_streams, state.settings.server.max_sse_streams)
-        .ok_or_else(|| too_many_streams(state.settings.server.max_sse_streams))?;
+    let slot = StreamSlot::acquire(
+        &state.sse_streams,
+        state.settings.server.max_sse_streams,
+        &state.metrics,
+    )
+    .ok_or_else(|| too_many_streams(state.settings.server.max_sse_streams))?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let events = LogFollower::new(state.hub.clone(), state.store.clone()).follow(run_id.clone(), last);
     tokio::spawn(pump(events, slot, tx, state.settings.server.sse_keep_alive, run_id));

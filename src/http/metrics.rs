@@ -8,5 +8,5 @@ use super::AppState;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::global().render(&state.stats))
+        .body(state.metrics.render(&state.stats))
 }

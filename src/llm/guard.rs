@@ -12,6 +12,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::circuit::CircuitBreaker;
 use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
+use crate::metrics::Metrics;
 
 /// One provider's breaker and limiters, shared by all of its clients (one per model).
 pub struct ProviderGuard {
@@ -20,6 +21,7 @@ pub struct ProviderGuard {
     requests: DefaultDirectRateLimiter,
     tokens: DefaultDirectRateLimiter,
     tokens_per_minute: u32,
+    metrics: Arc<Metrics>,
 }
 
 impl ProviderGuard {
@@ -31,6 +33,7 @@ impl ProviderGuard {
         cool_down: Duration,
         requests_per_minute: u32,
         tokens_per_minute: u32,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
         Self {
@@ -39,6 +42,7 @@ impl ProviderGuard {
             requests: RateLimiter::direct(per_minute(requests_per_minute)),
             tokens: RateLimiter::direct(per_minute(tokens_per_minute)),
             tokens_per_minute: tokens_per_minute.max(1),
+            metrics,
         }
     }
 
@@ -105,7 +109,7 @@ impl LlmClient for GuardedClient {
         let was_open = g.circuit.is_open();
         let open = g.circuit.record(!provider_failed);
         // The gauge follows every outcome, so a successful probe after the cool-down resets it.
-        crate::metrics::global().llm_circuit(&g.provider, open);
+        g.metrics.llm_circuit(&g.provider, open);
         if open && !was_open {
             tracing::error!(provider = %g.provider, "LLM circuit opened after repeated failures; stages run offline until a probe succeeds");
         }
@@ -141,7 +145,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_circuit_opens_after_the_threshold_and_stops_calling() {
-        let guard = Arc::new(ProviderGuard::new("test", 3, Duration::from_secs(60), 1000, 1_000_000));
+        let guard = Arc::new(ProviderGuard::new(
+            "test",
+            3,
+            Duration::from_secs(60),
+            1000,
+            1_000_000,
+            Arc::default(),
+        ));
         let calls = Arc::new(AtomicU32::new(0));
         let client = GuardedClient::new(Box::new(Failing(Arc::clone(&calls))), Arc::clone(&guard));
         let req = LlmRequest {
@@ -162,7 +173,14 @@ mod tests {
 
     #[tokio::test]
     async fn requests_and_tokens_per_minute_are_limited_per_provider() {
-        let guard = Arc::new(ProviderGuard::new("test", 5, Duration::from_secs(60), 2, 1_000));
+        let guard = Arc::new(ProviderGuard::new(
+            "test",
+            5,
+            Duration::from_secs(60),
+            2,
+            1_000,
+            Arc::default(),
+        ));
         struct Ok1;
         #[async_trait]
         impl LlmClient for Ok1 {

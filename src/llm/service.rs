@@ -143,6 +143,8 @@ pub struct CallScope<'a> {
 
 /// The configured LLM layer.
 pub struct LlmService {
+    /// Where calls are counted.
+    metrics: Arc<crate::metrics::Metrics>,
     provider: String,
     guard: Arc<ProviderGuard>,
     clients: BTreeMap<StageName, Arc<dyn LlmClient>>,
@@ -156,7 +158,11 @@ pub struct LlmService {
 impl LlmService {
     /// The service the settings describe, or `None` when no key is configured (every stage
     /// then runs offline). Says at start-up which provider and models are used, or why none.
-    pub fn from_settings(settings: &Settings, store: DynStore) -> Result<Option<Arc<Self>>, String> {
+    pub fn from_settings(
+        settings: &Settings,
+        store: DynStore,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Option<Arc<Self>>, String> {
         let (selection, warnings) = select(settings);
         for w in warnings {
             tracing::warn!("{w}");
@@ -178,6 +184,7 @@ impl LlmService {
             l.circuit_cooldown,
             l.requests_per_minute,
             l.tokens_per_minute,
+            Arc::clone(&metrics),
         ));
         let mut clients: BTreeMap<StageName, Arc<dyn LlmClient>> = BTreeMap::new();
         for stage in LLM_STAGES {
@@ -205,6 +212,7 @@ impl LlmService {
             clients.insert(stage, Arc::new(GuardedClient::new(inner, Arc::clone(&guard))));
         }
         let service = Self {
+            metrics,
             provider: sel.provider.to_owned(),
             guard,
             clients,
@@ -384,7 +392,9 @@ impl CallHooks for RecordingHooks<'_> {
             self.scope.spend.settle(r, cost);
         }
         let provider = self.service.provider.clone();
-        crate::metrics::global().llm_call(&provider, &self.model, outcome.as_str(), input, output, cost);
+        self.service
+            .metrics
+            .llm_call(&provider, &self.model, outcome.as_str(), input, output, cost);
         let cost_text = cost
             .map(|c| format!("${c:.6}"))
             .unwrap_or_else(|| "unknown cost".into());
@@ -495,7 +505,9 @@ mod tests {
             r.llm.anthropic_api_key = Some("sk-a".into());
             r.llm.cv_model = Some("claude-sonnet-4-5".into());
         });
-        let svc = LlmService::from_settings(&s, store.clone()).unwrap().unwrap();
+        let svc = LlmService::from_settings(&s, store.clone(), Arc::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(svc.model(StageName::Cv), "claude-sonnet-4-5");
         assert_eq!(svc.model(StageName::PainPoints), "claude-3-5-haiku-latest");
         let s = settings(|r| {
@@ -503,7 +515,7 @@ mod tests {
             r.llm.llm_model = Some("gpt-4.1-mini".into());
             r.llm.fit_score_model = Some("gpt-4o".into());
         });
-        let svc = LlmService::from_settings(&s, store).unwrap().unwrap();
+        let svc = LlmService::from_settings(&s, store, Arc::default()).unwrap().unwrap();
         assert_eq!(svc.model(StageName::FitScore), "gpt-4o");
         assert_eq!(svc.model(StageName::CoverLetter), "gpt-4.1-mini");
     }
@@ -519,7 +531,9 @@ mod tests {
             r.llm.openai_api_key = Some("sk-o".into());
             r.llm.prompts_dir = Some(prompts.display().to_string());
         });
-        let err = LlmService::from_settings(&s, store.clone()).err().unwrap();
+        let err = LlmService::from_settings(&s, store.clone(), Arc::default())
+            .err()
+            .unwrap();
         assert!(
             err.starts_with("PROMPTS_DIR:") && err.contains("pain_points.md"),
             "{err}"
@@ -528,7 +542,7 @@ mod tests {
         for (name, text) in crate::llm::prompts::SHIPPED {
             std::fs::write(prompts.join(format!("{name}.md")), text.replace("You ", "Thou ")).unwrap();
         }
-        let svc = LlmService::from_settings(&s, store).unwrap().unwrap();
+        let svc = LlmService::from_settings(&s, store, Arc::default()).unwrap().unwrap();
         let p = svc
             .prompts
             .render("cv", &[("pain_points", "-"), ("achievements", "-"), ("master_cv", "-")])

@@ -68,6 +68,8 @@ pub struct DagShared {
     pub spend: Arc<crate::llm::run_spend::RunSpend>,
     /// When the run times out.
     pub deadline: tokio::time::Instant,
+    /// Where stage executions are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Runs the remaining stages of a run.
@@ -192,8 +194,8 @@ async fn accept_output(
         elapsed.as_millis()
     ));
     log.stage_changed(stage, StageStatus::Completed);
-    crate::metrics::global().stage_finished(stage.as_str(), "completed", elapsed);
-    crate::metrics::global().stage_produced(stage.as_str(), res.producer.as_str());
+    shared.metrics.stage_finished(stage.as_str(), "completed", elapsed);
+    shared.metrics.stage_produced(stage.as_str(), res.producer.as_str());
     Ok(())
 }
 
@@ -245,7 +247,7 @@ async fn execute_stage(
         match result {
             Ok(res) => return (stage, Ok((res, began.elapsed()))),
             Err(e) if e.kind == StageErrorKind::Transient && attempt <= max_retries => {
-                crate::metrics::global().stage_retry(stage.as_str());
+                shared.metrics.stage_retry(stage.as_str());
                 let backoff = backoff(attempt);
                 log.warn(format!(
                     "stage {stage} failed with a transient error: {}; retrying in {} ms",
@@ -256,7 +258,7 @@ async fn execute_stage(
             }
             Err(e) => {
                 if e.kind != StageErrorKind::Cancelled {
-                    crate::metrics::global().stage_finished(stage.as_str(), "failed", began.elapsed());
+                    shared.metrics.stage_finished(stage.as_str(), "failed", began.elapsed());
                     let kind = match e.kind {
                         StageErrorKind::Transient => "transient, retries exhausted",
                         StageErrorKind::Panicked => "panic",

@@ -34,6 +34,8 @@ pub struct RunDeps {
     pub instance_id: String,
     /// Masks secrets in run logs and stored errors.
     pub redactor: Arc<Redactor>,
+    /// Where runs and stages are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl RunDeps {
@@ -158,6 +160,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                 cancel: CancellationToken::new(),
                 spend: Arc::new(RunSpend::new(settings.llm.max_cost_per_run, spent, 0)),
                 deadline,
+                metrics: Arc::clone(&deps.metrics),
             });
             let outcome = run_dag(Arc::clone(&shared), outputs, stop, deadline).await;
             shared.cancel.cancel();
@@ -274,7 +277,7 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         (_, Some(e)) => log.error(format!("run {status}: {e}")),
         _ => log.info(format!("run {status}")),
     }
-    crate::metrics::global().run_finished(status.as_str());
+    deps.metrics.run_finished(status.as_str());
     deps.log_sink.close(&run.run_id, Some(status)).await;
     status
 }
@@ -316,6 +319,7 @@ mod tests {
             log_sink: sink.clone(),
             instance_id: "test-owner".into(),
             redactor: Arc::new(Redactor::default()),
+            metrics: Arc::default(),
         });
         (run, deps, sink)
     }
@@ -334,6 +338,19 @@ mod tests {
         assert_eq!(doc["pipeline_status"], "completed");
         assert_eq!(sink.ends(), vec![Some(RunStatus::Completed)]);
         assert!(sink.messages().iter().any(|m| m.starts_with("run completed in")));
+        // The runtime's metrics counted the run and every stage's output.
+        let m = &deps.metrics;
+        let completed = crate::metrics::OutcomeLabel {
+            outcome: "completed".into(),
+        };
+        assert_eq!(m.runs_finished.get_or_create(&completed).get(), 1);
+        for stage in crate::domain::StageName::ALL {
+            let produced = crate::metrics::ProducerLabels {
+                stage: stage.as_str().into(),
+                producer: "offline".into(),
+            };
+            assert_eq!(m.stage_outputs.get_or_create(&produced).get(), 1, "{stage}");
+        }
     }
 
     #[tokio::test]
