@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod assisted;
 pub mod builtin_stages;
+pub mod cancellation;
 pub mod dag;
 pub mod execution;
 pub mod gates;

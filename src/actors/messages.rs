@@ -8,7 +8,6 @@ use tokio::sync::broadcast;
 use crate::domain::{Run, RunId, RunStatus, StageName, StageStatus};
 use crate::pipeline::stage_contract::{StageError, StageResult};
 use crate::runlog::{LogEvent, LogLevel, LogLine};
-use crate::store::StoreError;
 
 // ---- LogHub ---------------------------------------------------------------------------
 
@@ -98,16 +97,7 @@ pub use crate::pipeline::admission::{AdmissionError, RunRequest};
 #[rtype(result = "Result<Vec<Run>, AdmissionError>")]
 pub struct SubmitRuns(pub Vec<RunRequest>);
 
-/// Why cancel could not cancel.
-#[derive(Debug, thiserror::Error)]
-pub enum CancelError {
-    #[error("run {0} not found")]
-    NotFound(RunId),
-    #[error("run {run_id} already finished with status {status}")]
-    AlreadyFinished { run_id: RunId, status: RunStatus },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+pub use crate::pipeline::cancellation::CancelError;
 
 /// Cancels a queued or running run; answers with the final status.
 #[derive(Message)]

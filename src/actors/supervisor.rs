@@ -19,8 +19,8 @@ pub use crate::metrics::RunnerStats;
 use super::run_actor::{PipelineActor, PipelineDeps, SlotGuard};
 use crate::domain::{Run, RunId, RunStatus};
 use crate::pipeline::admission::admit;
+use crate::pipeline::cancellation::{cancel_not_active, CancelPath};
 use crate::pipeline::dag::StopReason;
-use crate::store::JobUpdate;
 
 struct ActiveRun {
     stop: Arc<watch::Sender<Option<StopReason>>>,
@@ -315,95 +315,35 @@ impl Handler<CancelRun> for RunSupervisor {
         }
         let deps = Arc::clone(&self.deps);
         Box::pin(
-            async move {
-                let store = &deps.run.store;
-                if store
-                    .cancel_queued_run(&run_id, "cancelled by request while queued")
-                    .await?
-                {
-                    let run = store.get_run(&run_id).await?;
-                    if let Some(run) = run {
-                        let update = JobUpdate {
-                            completed_at: run.finished_at,
-                            artifact_urls: Some(Default::default()),
-                            ..JobUpdate::new(run_id.clone(), RunStatus::Cancelled, chrono::Utc::now())
-                        };
-                        if let Err(e) = store.update_job(&run.job_id, &update).await {
-                            tracing::warn!(run_id = %run_id, error = %e, "could not mark job as cancelled");
+            async move { cancel_not_active(&deps.run.store, &deps.run.instance_id, run_id).await }
+                .into_actor(self)
+                .map(|result, act, _| {
+                    match result? {
+                        CancelPath::ClaimedHere(id) => {
+                            if let Some(active) = act.active.get(&id) {
+                                active.stop.send_replace(Some(StopReason::Cancel));
+                            } else {
+                                act.pending_cancels.insert(id);
+                            }
                         }
-                    }
-                    return Ok(CancelPath::WasQueued(run_id));
-                }
-                match store.get_run(&run_id).await? {
-                    None => Err(CancelError::NotFound(run_id)),
-                    Some(r) if r.status.is_terminal() => Err(CancelError::AlreadyFinished {
-                        run_id,
-                        status: r.status,
-                    }),
-                    Some(r) if r.lease_owner.as_deref().is_some_and(|o| o != deps.run.instance_id) => {
-                        // Running on another runner: ask through the store and wait for it.
-                        store.request_cancel(&run_id).await?;
-                        match wait_for_terminal(&deps, &run_id).await? {
-                            Some(RunStatus::Cancelled) | None => Ok(CancelPath::Remote),
-                            Some(other) => Err(CancelError::AlreadyFinished { run_id, status: other }),
+                        CancelPath::WasQueued(run_id) => {
+                            let log = act.deps.run.run_log(&run_id);
+                            log.info("run cancelled while queued");
+                            act.deps.hub.do_send(CloseRunLog {
+                                run_id,
+                                status: Some(RunStatus::Cancelled),
+                            });
+                            let _ = act
+                                .stats
+                                .queued
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| q.checked_sub(1));
                         }
+                        CancelPath::Remote => {}
                     }
-                    // Claimed by a round still in flight here: cancel it as it starts.
-                    Some(_) => Ok(CancelPath::ClaimedHere(run_id)),
-                }
-            }
-            .into_actor(self)
-            .map(|result, act, _| {
-                match result? {
-                    CancelPath::ClaimedHere(id) => {
-                        if let Some(active) = act.active.get(&id) {
-                            active.stop.send_replace(Some(StopReason::Cancel));
-                        } else {
-                            act.pending_cancels.insert(id);
-                        }
-                    }
-                    CancelPath::WasQueued(run_id) => {
-                        let log = act.deps.run.run_log(&run_id);
-                        log.info("run cancelled while queued");
-                        act.deps.hub.do_send(CloseRunLog {
-                            run_id,
-                            status: Some(RunStatus::Cancelled),
-                        });
-                        let _ = act
-                            .stats
-                            .queued
-                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| q.checked_sub(1));
-                    }
-                    CancelPath::Remote => {}
-                }
-                Ok(RunStatus::Cancelled)
-            }),
+                    Ok(RunStatus::Cancelled)
+                }),
         )
     }
-}
-
-/// How a cancel that was not for a run active here went.
-enum CancelPath {
-    /// It was queued and is now cancelled.
-    WasQueued(RunId),
-    /// A claim round here is starting it; cancel as it starts.
-    ClaimedHere(RunId),
-    /// Another runner was asked to cancel it.
-    Remote,
-}
-
-/// Waits (up to 15 s, checking every 200 ms) for a run another runner executes to end.
-/// The store is the only channel between runners, so this is a bounded poll.
-async fn wait_for_terminal(deps: &PipelineDeps, run_id: &RunId) -> Result<Option<RunStatus>, CancelError> {
-    for _ in 0..75 {
-        if let Some(run) = deps.run.store.get_run(run_id).await? {
-            if run.status.is_terminal() {
-                return Ok(Some(run.status));
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Ok(None)
 }
 
 impl Handler<Drain> for RunSupervisor {
