@@ -1,10 +1,15 @@
-//! The actors of the daemon (actix 0.13, inside the actix-web process):
+//! The actors of the daemon (actix 0.13, inside the actix-web process): thin shells around
+//! the state that needs an address. What they run is plain code below them (`pipeline`,
+//! `health`), testable without an actor system.
 //!
-//! - [`supervisor::RunSupervisor`] owns admission, slots, cancel and drain;
-//! - [`pipeline::PipelineActor`], one per running run, drives the stage DAG;
-//! - [`stage::StageActor`], one per stage, executes its stage in an isolated task;
-//! - [`log_hub::LogHub`] buffers, fans out and persists run log lines;
-//! - [`health::HealthActor`] runs the health checks and sends alert e-mails.
+//! - [`supervisor::RunSupervisor`] owns slots and drain, and calls admission and
+//!   cancellation;
+//! - [`run_actor::PipelineActor`], one per running run, runs its lifecycle and renews its
+//!   lease;
+//! - [`stage_actor::StageActor`], one per stage, executes its stage in an isolated task;
+//! - [`log_hub::LogHub`] numbers, buffers, fans out and persists run log lines (the
+//!   `LogSink` of every `RunLog`); [`log_follow::LogFollower`] reads them back;
+//! - [`health::HealthActor`] runs the health checks and sends what the alert policy decides.
 //!
 //! All message types live in [`messages`], grouped by receiver.
 

@@ -215,7 +215,7 @@ impl Handler<SubscribeLog> for LogHub {
     }
 }
 
-/// The hub as the sink of [`RunLog`] handles: each line and stage change is a message to
+/// The hub as the sink of [`RunLog`](crate::runlog::RunLog) handles: each line and stage change is a message to
 /// the actor (fire and forget, in order).
 impl LogSink for Addr<LogHub> {
     fn open(&self, run_id: &RunId, next_seq: u64) {

@@ -1,5 +1,5 @@
 //! PipelineActor: one per running run, a thin shell around
-//! [`execute_run`](crate::pipeline::lifecycle::execute_run): it holds the run's slot
+//! [`crate::pipeline::lifecycle::execute_run`]: it holds the run's slot
 //! (dropping the actor releases it), renews the run's lease every second and turns a cancel
 //! requested through the store or a lost lease into a stop signal.
 

@@ -1,6 +1,6 @@
 //! StageActor: one per stage, a thin shell with an address around the stage
 //! implementation. It executes its stage for any run under
-//! [`run_guarded`](crate::pipeline::execution::run_guarded) (own task, panic captured,
+//! [`crate::pipeline::execution::run_guarded`] (own task, panic captured,
 //! aborted on cancel); [`StageSet`] is the DAG's [`StageExecutor`] in the daemon.
 
 use std::collections::HashMap;

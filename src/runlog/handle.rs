@@ -47,7 +47,7 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// A log for a run writing to `sink` (the log hub in the daemon, a [`MemorySink`] in
+    /// A log for a run writing to `sink` (the log hub in the daemon, a [`MemorySink`](super::MemorySink) in
     /// tests), masking what `redactor` knows.
     pub fn new(run_id: RunId, sink: Arc<dyn LogSink>, redactor: Arc<Redactor>) -> Self {
         Self {
