@@ -15,6 +15,7 @@ pub mod master_cv;
 pub mod offline;
 pub mod profile;
 pub mod stage_contract;
+pub mod step_markers;
 #[cfg(test)]
 pub mod test_fixtures;
 pub mod text;

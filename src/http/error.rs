@@ -1,5 +1,6 @@
-//! HTTP-facing errors: every error body is `{"detail": "...", "code": "STABLE_CODE"}`
-//! (`detail` keeps the old dashboard's error display working; `code` is for programs).
+//! HTTP-facing errors: every error body is `{"detail": "...", "code": "STABLE_CODE",
+//! "success": false, "error": "..."}` (`detail` keeps the old dashboard's error display
+//! working, `success`/`error` the newest one's; `code` is for programs).
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -28,6 +29,9 @@ pub struct ApiError {
 struct Body<'a> {
     detail: &'a str,
     code: &'a str,
+    /// Always `false`: the newest dashboard checks `result.success` and shows `error`.
+    success: bool,
+    error: &'a str,
 }
 
 impl ApiError {
@@ -116,6 +120,8 @@ impl ResponseError for ApiError {
         res.json(Body {
             detail: &self.detail,
             code: self.code,
+            success: false,
+            error: &self.detail,
         })
     }
 }

@@ -231,5 +231,11 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
 pub async fn cancel(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run_id = parse_run_id(&path)?;
     let status = state.supervisor.send(CancelRun(run_id.clone())).await??;
-    Ok(HttpResponse::Ok().json(json!({ "run_id": run_id, "status": status })))
+    // `success` and `message` are what the dashboard's cancel button reads.
+    Ok(HttpResponse::Ok().json(json!({
+        "run_id": run_id,
+        "status": status,
+        "success": true,
+        "message": "Pipeline cancelled",
+    })))
 }

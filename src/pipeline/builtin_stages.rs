@@ -179,11 +179,11 @@ impl ResearchStage {
                     .map(|(name, role, url)| offline::contacts::discovered(&ctx.job, &name, &role, &url, focus))
                     .collect();
                 ctx.log
-                    .info(format!("contact discovery found {} person(s)", people.len()));
+                    .info(format!("people search found {} person(s) to address", people.len()));
                 people
             }
             Err(e) => {
-                ctx.log.warn(format!("contact discovery skipped: {e}"));
+                ctx.log.warn(format!("people search skipped: {e}"));
                 Vec::new()
             }
         }
@@ -230,9 +230,8 @@ impl Stage for ResearchStage {
             out.primary_contacts = people;
             out.contacts_are_role_based = false;
         } else if self.firecrawl.is_none() || !self.outreach {
-            ctx.log.info(
-                "contacts are role-based (no contact discovery: no FIRECRAWL_API_KEY or DISABLE_FIRECRAWL_OUTREACH)",
-            );
+            ctx.log
+                .info("contacts are role-based: FIRECRAWL_API_KEY is not set or DISABLE_FIRECRAWL_OUTREACH is on");
         }
         // Drafts from the model when it wrote the research; the template drafts otherwise.
         if let Some(l) = llm.filter(|_| producer == StageProducer::Llm && !ctx.spend.is_exhausted()) {

@@ -19,6 +19,7 @@ use crate::pipeline::execution::StageExecutor;
 use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::stage_contract::{StageContext, StageError, StageErrorKind, StageResult};
+use crate::pipeline::step_markers::{self, StepAnnouncer};
 use crate::runlog::RunLog;
 use crate::store::{retry_transient, DynStore};
 
@@ -80,6 +81,15 @@ pub async fn run_dag(
     deadline: tokio::time::Instant,
 ) -> DagOutcome {
     let mut started: HashSet<StageName> = StageName::ALL.into_iter().filter(|s| outputs.has(*s)).collect();
+    // The dashboard's step tracker: intake is done (the job is loaded), and so is every
+    // stage a resumed run has a checkpoint of.
+    let mut steps = StepAnnouncer::default();
+    shared.log.info("LAYER 1: intake_processor: Processing the job posting");
+    let mut markers = steps.intake_done();
+    for stage in StageName::ALL.into_iter().filter(|s| outputs.has(*s)) {
+        markers.extend(steps.stage_done(stage));
+    }
+    markers.into_iter().for_each(|m| shared.log.info(m));
     let mut in_flight = FuturesUnordered::new();
     let mut drain_deadline: Option<Instant> = None;
     let mut stop_open = true;
@@ -114,6 +124,7 @@ pub async fn run_dag(
                         if let Err(reason) = accept_output(&shared, &mut outputs, stage, res, elapsed).await {
                             return DagOutcome::Failed(reason);
                         }
+                        steps.stage_done(stage).into_iter().for_each(|m| shared.log.info(m));
                     }
                     Err(e) if e.kind == StageErrorKind::Cancelled => return DagOutcome::Cancelled,
                     Err(e) => return DagOutcome::Failed(format!("stage {stage} failed: {}", e.message)),
@@ -224,13 +235,9 @@ async fn execute_stage(
             );
         }
         log.stage_changed(stage, StageStatus::Running);
-        if attempt == 1 {
-            log.info(format!("stage {stage} started"));
-        } else {
-            log.info(format!(
-                "stage {stage} started (retry {} of {max_retries})",
-                attempt - 1
-            ));
+        let retry = (attempt > 1).then_some((attempt - 1, max_retries));
+        for line in step_markers::start_lines(stage, retry) {
+            log.info(line);
         }
         let ctx = Arc::new(StageContext {
             run_id: shared.run_id.clone(),

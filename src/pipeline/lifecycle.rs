@@ -19,6 +19,7 @@ use crate::pipeline::dag::{run_dag, DagOutcome, DagShared, StopReason};
 use crate::pipeline::execution::StageExecutor;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::profile::resolve_profile;
+use crate::pipeline::step_markers;
 use crate::runlog::{LogSink, RunLog};
 use crate::store::{retry_transient, DynStore, JobUpdate, RunFinish};
 
@@ -276,6 +277,13 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         (RunStatus::Completed, _) => log.info(format!("run completed in {:.1} s", elapsed.as_secs_f64())),
         (_, Some(e)) => log.error(format!("run {status}: {e}")),
         _ => log.info(format!("run {status}")),
+    }
+    // The dashboard's tracker reads the whole run's end from this line (a cancel is told
+    // by the stream's end event).
+    match status {
+        RunStatus::Completed => log.info(step_markers::run_end_line(true, None)),
+        RunStatus::Failed => log.error(step_markers::run_end_line(false, error.as_deref())),
+        _ => {}
     }
     deps.metrics.run_finished(status.as_str());
     deps.log_sink.close(&run.run_id, Some(status)).await;

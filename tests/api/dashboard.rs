@@ -127,3 +127,32 @@ async fn a_second_request_for_an_active_job_returns_the_same_run() {
     let list = app.get_json(&format!("/runs?job_id={JOB}")).await;
     assert_eq!(list["total"], 2);
 }
+
+/// The newest dashboard's cancel button checks `response.ok && result.success` and shows
+/// `result.error` otherwise (COMPAT-DASHBOARD.md §1).
+#[actix_web::test]
+async fn cancel_answers_what_the_newest_dashboard_reads() {
+    let app = crate::helpers::spawn_app_with(
+        |s| s.queue.offline_stage_delay = std::time::Duration::from_secs(600),
+        &[],
+    )
+    .await;
+    let run = app.start_run(crate::helpers::JOB).await;
+    let res = app.post(&format!("/jobs/{run}/cancel"), &serde_json::json!({})).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["success"], true, "{body}");
+    assert_eq!(body["message"], "Pipeline cancelled");
+    assert_eq!(body["status"], "cancelled");
+    // A completed run: the 409 stays, with `success: false` and an `error` to show.
+    let app = crate::helpers::spawn_app().await;
+    let run = app.start_run(crate::helpers::JOB).await;
+    assert_eq!(app.wait_for_end(&run).await, "completed");
+    let res = app.post(&format!("/jobs/{run}/cancel"), &serde_json::json!({})).await;
+    assert_eq!(res.status(), 409);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["code"], "RUN_ALREADY_FINISHED");
+    assert!(body["error"].as_str().unwrap().contains("already finished"), "{body}");
+    assert_eq!(body["error"], body["detail"]);
+}

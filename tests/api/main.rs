@@ -15,3 +15,4 @@ mod security;
 mod smtp;
 #[path = "../common/sse.rs"]
 mod sse;
+mod step_tracker;
