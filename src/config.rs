@@ -116,8 +116,43 @@ impl figment::Provider for RawEnv {
             }
             dict.insert(key, figment::value::Value::from(value.to_string_lossy().into_owned()));
         }
+        // The newest dashboard's deployments name some settings differently; ours win.
+        for (alias, ours) in ALIASES {
+            if !dict.contains_key(ours) {
+                if let Some(v) = dict.get(alias).cloned() {
+                    dict.insert(ours.to_owned(), v);
+                }
+            }
+        }
         Ok(figment::Profile::Default.collect(dict))
     }
+}
+
+/// Other names of our settings, as the newest dashboard's deployments set them
+/// (`COMPAT-DASHBOARD.md` §10): `(alias, ours)`, the first alias found wins.
+const ALIASES: [(&str, &str); 3] = [
+    ("mongo_uri", "mongodb_uri"),
+    ("mongodb_database", "mongodb_db"),
+    ("mongo_db_name", "mongodb_db"),
+];
+
+/// Settings those deployments set that job-runner accepts and does not use.
+pub const UNUSED_SETTINGS: [&str; 7] = [
+    "PDF_SERVICE_URL",
+    "REDIS_URL",
+    "QUEUE_POLL_INTERVAL",
+    "QUEUE_CLEANUP_INTERVAL",
+    "QUEUE_CLEANUP_MAX_AGE",
+    "CV_REVIEW_MODEL",
+    "N8N_WEBHOOK_CV_UPLOAD",
+];
+
+/// Which of [`UNUSED_SETTINGS`] the environment sets (said at start-up).
+pub fn unused_settings_present() -> Vec<&'static str> {
+    UNUSED_SETTINGS
+        .into_iter()
+        .filter(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+        .collect()
 }
 
 /// True when systemd started this process (it sets `INVOCATION_ID` for every unit): the

@@ -97,6 +97,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/jobs/{run_id}/cancel", web::post().to(jobs::cancel))
         .route("/jobs/{run_id}/logs", web::get().to(logs::stream))
         .route("/api/logs/{run_id}", web::get().to(logs::poll))
+        .route("/api/logs/{run_id}/status", web::get().to(logs::poll_status))
         .route("/runs", web::get().to(runs::list))
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/runs/{run_id}", web::get().to(costs::run_detail))

@@ -228,6 +228,13 @@ impl Application {
         let port = listener.local_addr()?.port();
         let runtime = Runtime::start(settings).await?;
         let settings = Arc::clone(&runtime.settings);
+        let unused = crate::config::unused_settings_present();
+        if !unused.is_empty() {
+            tracing::warn!(
+                settings = %unused.join(", "),
+                "settings of the old runner that job-runner accepts but does not use"
+            );
+        }
         if settings.server.runner_api_secret.is_none() {
             tracing::warn!(
                 host = %settings.server.host,

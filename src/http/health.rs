@@ -36,6 +36,10 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         // "off" when no RUNNER_API_SECRET is set: every route is open to anyone.
         "auth": if state.settings.server.runner_api_secret.is_some() { "on" } else { "off" },
         "runner_id": state.instance_id,
+        // job-runner renders no PDFs yet (the publishing issue adds it); the dashboard shows
+        // any value but healthy/unhealthy as "unknown".
+        "pdf_service_status": "not_configured",
+        "pdf_service_error": serde_json::Value::Null,
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now(),
     }))

@@ -194,13 +194,87 @@ pub async fn poll(
         .await?;
     let next_since = lines.last().map(|l| l.seq).unwrap_or(since);
     let done = run.status.is_terminal() && lines.len() < limit;
+    // The newest dashboard's poller (COMPAT-DASHBOARD.md §3): indexes are our sequence
+    // numbers (strictly increasing; a resumed run's jump past 1000), so `next_index` is the
+    // next `since`, and the poller is done once it reached `expected_log_count`, the highest
+    // number of the finished run.
+    let highest = state.store.last_log_seq(&run_id).await?.max(next_since);
+    let (status, error) = dashboard_status(&run);
+    let layer_status = layer_status(&state, &run_id).await?;
     Ok(HttpResponse::Ok().json(json!({
         "run_id": run_id,
-        "status": run.status,
+        "status": status,
         "lines": lines.iter().map(|l| json!({
             "seq": l.seq, "ts": l.ts, "level": l.level, "stage": l.stage, "message": l.message, "line": l.render(),
         })).collect::<Vec<_>>(),
         "next_since": next_since,
         "done": done,
+        "logs": lines.iter().map(|l| json!({
+            "index": l.seq,
+            "message": l.message,
+            "timestamp": l.ts,
+            "level": l.level.as_str().to_ascii_lowercase(),
+            "layer": l.stage,
+            "source": "structured",
+        })).collect::<Vec<_>>(),
+        "next_index": next_since,
+        "total_count": highest,
+        "expected_log_count": run.status.is_terminal().then_some(highest),
+        "layer_status": layer_status,
+        "error": error,
+    })))
+}
+
+/// The run's status as the dashboard's poller knows them (`queued`, `running`, `completed`,
+/// `failed`), with the error to show. A cancelled run is `failed` with error `cancelled`:
+/// the poller stops on no other value.
+fn dashboard_status(run: &crate::domain::Run) -> (&'static str, Option<String>) {
+    match run.status {
+        RunStatus::Queued => ("queued", None),
+        RunStatus::Running => ("running", None),
+        RunStatus::Completed => ("completed", None),
+        RunStatus::Failed => ("failed", Some(run.error.clone().unwrap_or_else(|| "failed".into()))),
+        RunStatus::Cancelled => ("failed", Some("cancelled".into())),
+    }
+}
+
+/// Per stage: `status` (`pending`, `processing`, `success`, `failed`), a `message` and the
+/// time of the last change.
+async fn layer_status(state: &AppState, run_id: &RunId) -> Result<serde_json::Value, ApiError> {
+    let records = state.store.load_stages(run_id).await?;
+    let mut out = serde_json::Map::new();
+    for r in records {
+        let (status, message) = match r.status {
+            crate::domain::StageStatus::Pending => ("pending", format!("{} waiting", r.stage)),
+            crate::domain::StageStatus::Running => ("processing", format!("{} running", r.stage)),
+            crate::domain::StageStatus::Completed => ("success", format!("{} completed", r.stage)),
+            crate::domain::StageStatus::Failed => (
+                "failed",
+                r.error.clone().unwrap_or_else(|| format!("{} failed", r.stage)),
+            ),
+        };
+        out.insert(
+            r.stage.as_str().to_owned(),
+            json!({"status": status, "message": message, "timestamp": r.finished_at.or(r.started_at)}),
+        );
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// `GET /api/logs/{run_id}/status`: the poller's `status`, `layer_status` and `error`.
+#[tracing::instrument(name = "GET /api/logs/{run_id}/status", skip_all, fields(run_id = %Shown(&path)))]
+pub async fn poll_status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let run_id = parse_run_id(&path)?;
+    let run = state
+        .store
+        .get_run(&run_id)
+        .await?
+        .ok_or_else(|| ApiError::run_not_found(&path))?;
+    let (status, error) = dashboard_status(&run);
+    Ok(HttpResponse::Ok().json(json!({
+        "run_id": run_id,
+        "status": status,
+        "layer_status": layer_status(&state, &run_id).await?,
+        "error": error,
     })))
 }

@@ -156,3 +156,85 @@ async fn cancel_answers_what_the_newest_dashboard_reads() {
     assert!(body["error"].as_str().unwrap().contains("already finished"), "{body}");
     assert_eq!(body["error"], body["detail"]);
 }
+
+/// What `log-poller.js` does (COMPAT-DASHBOARD.md §3): `since` = the previous `next_index`,
+/// stop once `status` is `completed` or `failed` and `next_index` reached
+/// `expected_log_count` (or `total_count`). Returns every message it read.
+async fn poll_like_the_dashboard(
+    app: &crate::helpers::TestApp,
+    run: &str,
+    limit: u32,
+) -> (Vec<String>, serde_json::Value) {
+    let mut since = 0u64;
+    let mut messages = Vec::new();
+    for _ in 0..1000 {
+        let page = app
+            .get_json(&format!("/api/logs/{run}?since={since}&limit={limit}"))
+            .await;
+        for line in page["logs"].as_array().unwrap() {
+            assert!(line["index"].as_u64().unwrap() > since, "{line}");
+            assert_eq!(line["source"], "structured");
+            assert!(line["timestamp"].is_string() && line["level"].is_string());
+            messages.push(line["message"].as_str().unwrap().to_owned());
+        }
+        since = page["next_index"].as_u64().unwrap();
+        let target = page["expected_log_count"]
+            .as_u64()
+            .unwrap_or_else(|| page["total_count"].as_u64().unwrap());
+        let status = page["status"].as_str().unwrap();
+        if matches!(status, "completed" | "failed") && since >= target {
+            return (messages, page);
+        }
+    }
+    panic!("the dashboard's poller never stopped");
+}
+
+#[actix_web::test]
+async fn the_newest_dashboards_log_poller_reads_every_line_once_and_stops() {
+    let app = crate::helpers::spawn_app().await;
+    let run = app.start_run(crate::helpers::JOB).await;
+    let sse = app.stream_logs(&run, None).await;
+    let streamed: Vec<String> = sse
+        .iter()
+        .filter(|e| e.event.is_none())
+        .map(|e| e.data.clone())
+        .collect();
+    let (messages, last) = poll_like_the_dashboard(&app, &run, 7).await;
+    assert_eq!(messages.len(), streamed.len());
+    for (m, s) in messages.iter().zip(&streamed) {
+        assert!(s.ends_with(m.as_str()), "{s:?} vs {m:?}");
+    }
+    assert_eq!(last["status"], "completed");
+    assert!(last["error"].is_null());
+    assert_eq!(last["layer_status"]["publisher"]["status"], "success", "{last}");
+    let status = app.get_json(&format!("/api/logs/{run}/status")).await;
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["layer_status"]["cv"]["status"], "success");
+}
+
+#[actix_web::test]
+async fn a_cancelled_run_ends_the_pollers_loop_as_failed_with_the_reason() {
+    let app = crate::helpers::spawn_app_with(
+        |s| s.queue.offline_stage_delay = std::time::Duration::from_secs(600),
+        &[],
+    )
+    .await;
+    let run = app.start_run(crate::helpers::JOB).await;
+    app.wait_for_line(&run, "stage pain_points started").await;
+    let res = app.post(&format!("/jobs/{run}/cancel"), &serde_json::json!({})).await;
+    assert_eq!(res.status(), 200);
+    let (_, last) = poll_like_the_dashboard(&app, &run, 100).await;
+    assert_eq!(last["status"], "failed");
+    assert_eq!(last["error"], "cancelled");
+    let res = app.get("/api/logs/0123456789abcdef0123456789abcdef/status").await;
+    assert_eq!(res.status(), 404);
+}
+
+#[actix_web::test]
+async fn health_reports_the_pdf_service_honestly() {
+    let app = crate::helpers::spawn_app().await;
+    let health = app.get_json("/health").await;
+    assert_eq!(health["pdf_service_status"], "not_configured");
+    assert!(health["pdf_service_error"].is_null());
+    assert!(health["active_runs"].is_u64() && health["max_concurrency"].is_u64());
+}

@@ -209,3 +209,45 @@ fn alert_test_sends_an_e_mail_and_reports_failures() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ALERT_TO"));
 }
+
+#[test]
+fn the_newest_dashboards_setting_names_are_aliases_and_ours_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let show = |envs: &[(&str, &str)]| {
+        let out = cmd(dir.path())
+            .arg("config")
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = show(&[("MONGO_URI", "mongodb://127.0.0.1:9/x"), ("MONGO_DB_NAME", "their_db")]);
+    assert!(out.contains("MONGODB_URI = **** (set"), "{out}");
+    assert!(out.contains("MONGODB_DB = their_db"), "{out}");
+    let out = show(&[("MONGODB_DATABASE", "other_db"), ("MONGODB_DB", "our_db")]);
+    assert!(out.contains("MONGODB_DB = our_db"), "ours win: {out}");
+    let out = show(&[]);
+    assert!(
+        out.contains("MONGODB_URI = (unset)") && out.contains("MONGODB_DB = jobs"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn settings_the_newest_deployments_set_but_job_runner_does_not_use_are_named_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let apps = dir.path().join("applications");
+    let mut c = crate::serve::daemon_command(dir.path(), &apps, "start-up-test-secret-0123");
+    c.env("REDIS_URL", "redis://127.0.0.1:6379")
+        .env("PDF_SERVICE_URL", "http://127.0.0.1:9");
+    let log = dir.path().join("daemon.log");
+    let serve = crate::serve::Serve::start(c, &log, "start-up-test-secret-0123").await;
+    drop(serve);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("accepts but does not use"))
+        .unwrap_or_else(|| panic!("no warning in {text}"));
+    assert!(line.contains("PDF_SERVICE_URL") && line.contains("REDIS_URL"), "{line}");
+}
