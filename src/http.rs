@@ -24,7 +24,7 @@ use crate::domain::untrusted::Shown;
 use crate::http::error::ApiError;
 use crate::store::DynStore;
 
-pub use auth::BearerAuth;
+pub use auth::{is_open_read, BearerAuth};
 
 /// What handlers share.
 pub struct AppState {

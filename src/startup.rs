@@ -260,6 +260,12 @@ impl Application {
             .map(|s| s.expose().to_owned());
         let (origins, max_body) = (settings.server.cors_origins.clone(), settings.server.max_body_bytes);
         let metrics = Arc::clone(&runtime.metrics);
+        let open_reads = settings.server.open_read_routes;
+        if open_reads && settings.server.runner_api_secret.is_some() {
+            tracing::warn!(
+                "OPEN_READ_ROUTES is on: queue, log, status, progress, metrics-widget and diagnostics reads need no bearer token"
+            );
+        }
         let server = HttpServer::new(move || {
             let metrics = Arc::clone(&metrics);
             let mut cors = actix_cors::Cors::default()
@@ -270,7 +276,7 @@ impl Application {
                 cors = cors.allowed_origin(o);
             }
             App::new()
-                .wrap(BearerAuth::new(secret.as_deref()))
+                .wrap(BearerAuth::new(secret.as_deref()).with_open_reads(open_reads))
                 .wrap_fn(move |req, srv| {
                     // Request count and latency by route pattern (never the raw path).
                     let (method, started) = (req.method().to_string(), std::time::Instant::now());

@@ -64,6 +64,8 @@ pub struct Raw {
     pub sse_keep_alive_seconds: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub max_sse_streams: i64,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub open_read_routes: bool,
 }
 
 /// The section, validated.
@@ -83,6 +85,9 @@ pub struct ServerSettings {
     pub sse_keep_alive: Duration,
     /// Open SSE log streams allowed at once (`MAX_SSE_STREAMS`); beyond it, 503.
     pub max_sse_streams: usize,
+    /// `OPEN_READ_ROUTES`: the dashboard's polling reads need no bearer (see
+    /// `http::is_open_read`); nothing that changes state or serves a file is opened.
+    pub open_read_routes: bool,
 }
 
 impl ServerSettings {
@@ -122,6 +127,7 @@ impl ServerSettings {
             max_body_bytes,
             sse_keep_alive: Duration::from_secs(keep_alive),
             max_sse_streams,
+            open_read_routes: raw.open_read_routes,
         }
     }
 
@@ -137,6 +143,7 @@ impl ServerSettings {
             ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
             ("SSE_KEEP_ALIVE_SECONDS", self.sse_keep_alive.as_secs().to_string()),
             ("MAX_SSE_STREAMS", self.max_sse_streams.to_string()),
+            ("OPEN_READ_ROUTES", self.open_read_routes.to_string()),
         ]
     }
 

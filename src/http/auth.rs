@@ -18,6 +18,7 @@ use crate::http::error::ApiError;
 #[derive(Clone)]
 pub struct BearerAuth {
     digest: Option<[u8; 32]>,
+    open_reads: bool,
 }
 
 impl BearerAuth {
@@ -25,7 +26,31 @@ impl BearerAuth {
     pub fn new(secret: Option<&str>) -> Self {
         Self {
             digest: secret.map(|s| Sha256::digest(s.as_bytes()).into()),
+            open_reads: false,
         }
+    }
+
+    /// Lets the read routes of [`is_open_read`] through without a token
+    /// (`OPEN_READ_ROUTES=true`, for the dashboard's browser-side polling).
+    pub fn with_open_reads(mut self, open: bool) -> Self {
+        self.open_reads = open;
+        self
+    }
+}
+
+/// The reads the newest dashboard makes without a bearer (from the browser and its
+/// server): the queue, log polling and streams, run status and progress, metrics and
+/// diagnostics. Nothing that changes state or serves an artifact is ever among them.
+pub fn is_open_read(method: &actix_web::http::Method, path: &str) -> bool {
+    if method != actix_web::http::Method::GET && method != actix_web::http::Method::HEAD {
+        return false;
+    }
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["queue", "state"] | ["queue", "item", _] | ["diagnostics"] => true,
+        ["api", "logs", ..] | ["api", "metrics", ..] => true,
+        ["jobs", _, "status" | "progress" | "logs"] => true,
+        _ => false,
     }
 }
 
@@ -69,6 +94,7 @@ where
         ready(Ok(BearerAuthMiddleware {
             service: Rc::new(service),
             digest: self.digest,
+            open_reads: self.open_reads,
         }))
     }
 }
@@ -77,6 +103,7 @@ where
 pub struct BearerAuthMiddleware<S> {
     service: Rc<S>,
     digest: Option<[u8; 32]>,
+    open_reads: bool,
 }
 
 impl<S, B> Service<ServiceRequest> for BearerAuthMiddleware<S>
@@ -96,6 +123,7 @@ where
             Some(d) => {
                 is_public(req.path())
                     || is_cors_preflight(&req)
+                    || (self.open_reads && is_open_read(req.method(), req.path()))
                     || authorized(
                         d,
                         req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
@@ -123,5 +151,36 @@ mod tests {
         assert!(!authorized(&d, Some("Basic 0123456789abcdef")));
         assert!(!authorized(&d, Some("0123456789abcdef")));
         assert!(!authorized(&d, None));
+    }
+
+    #[test]
+    fn open_reads_are_exactly_the_dashboards_polling_reads() {
+        use actix_web::http::Method;
+        let run = "/jobs/0123456789abcdef0123456789abcdef";
+        for path in [
+            "/queue/state".to_owned(),
+            "/queue/item/65a1b2c3d4e5f60718293a4b".to_owned(),
+            "/api/logs/0123456789abcdef0123456789abcdef".to_owned(),
+            "/api/logs/0123456789abcdef0123456789abcdef/status".to_owned(),
+            "/api/metrics/budget".to_owned(),
+            "/diagnostics".to_owned(),
+            format!("{run}/status"),
+            format!("{run}/progress"),
+            format!("{run}/logs"),
+        ] {
+            assert!(is_open_read(&Method::GET, &path), "{path}");
+            assert!(!is_open_read(&Method::POST, &path), "{path}");
+        }
+        for path in [
+            format!("{run}/cancel"),
+            "/jobs/run".to_owned(),
+            "/artifacts/0123456789abcdef0123456789abcdef/CV.md".to_owned(),
+            "/runs".to_owned(),
+            "/metrics".to_owned(),
+            "/health/deep".to_owned(),
+            "/queue/state/extra".to_owned(),
+        ] {
+            assert!(!is_open_read(&Method::GET, &path), "{path}");
+        }
     }
 }

@@ -238,3 +238,62 @@ async fn health_reports_the_pdf_service_honestly() {
     assert!(health["pdf_service_error"].is_null());
     assert!(health["active_runs"].is_u64() && health["max_concurrency"].is_u64());
 }
+
+/// `OPEN_READ_ROUTES=true`: the dashboard's browser-side polling reads need no bearer, with
+/// CORS for its origin; anything that changes state or serves a file still does. Off (the
+/// default), every one of them needs the bearer.
+#[actix_web::test]
+async fn open_read_routes_are_opt_in_and_only_reads() {
+    let origin = "https://dash.example.com";
+    let app = crate::helpers::spawn_app_with(
+        |s| {
+            s.server.open_read_routes = true;
+            s.server.cors_origins = vec![origin.to_owned()];
+        },
+        &[],
+    )
+    .await;
+    let run = app.start_run(crate::helpers::JOB).await;
+    assert_eq!(app.wait_for_end(&run).await, "completed");
+    let anonymous = |path: String| {
+        let client = app.client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).header("Origin", origin).send().await.unwrap() }
+    };
+    for path in [
+        format!("/api/logs/{run}"),
+        format!("/api/logs/{run}/status"),
+        format!("/jobs/{run}/status"),
+        format!("/jobs/{run}/progress"),
+        format!("/jobs/{run}/logs"),
+        "/api/metrics/budget".to_owned(),
+    ] {
+        let res = anonymous(path.clone()).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["access-control-allow-origin"], origin, "{path}");
+    }
+    for path in [
+        format!("/artifacts/{run}/CV.md"),
+        "/runs".to_owned(),
+        "/metrics".to_owned(),
+    ] {
+        assert_eq!(anonymous(path.clone()).await.status(), 401, "{path}");
+    }
+    let res = app
+        .client
+        .post(app.url(&format!("/jobs/{run}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    let closed = crate::helpers::spawn_app().await;
+    for path in [
+        format!("/api/logs/{run}"),
+        format!("/jobs/{run}/status"),
+        "/api/metrics/budget".to_owned(),
+    ] {
+        let res = closed.client.get(closed.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{path}");
+    }
+}
