@@ -46,12 +46,15 @@ pub fn is_open_read(method: &actix_web::http::Method, path: &str) -> bool {
         return false;
     }
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["queue", "state"] | ["queue", "item", _] | ["diagnostics"] => true,
-        ["api", "logs", ..] | ["api", "metrics", ..] => true,
-        ["jobs", _, "status" | "progress" | "logs"] => true,
-        _ => false,
-    }
+    matches!(
+        parts.as_slice(),
+        ["queue", "state"]
+            | ["queue", "item", _]
+            | ["diagnostics"]
+            | ["api", "logs", ..]
+            | ["api", "metrics", ..]
+            | ["jobs", _, "status" | "progress" | "logs"]
+    )
 }
 
 /// True when the header carries the secret.
