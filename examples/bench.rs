@@ -259,6 +259,7 @@ async fn mongo(uri: &str, runs: usize) {
                     .unwrap()
                     .clone(),
             ),
+            run_entry: None,
         };
         store.update_job(&job.id, &update).await.unwrap();
         assert!(store.finish_run(&run.run_id, "bench", &finish).await.unwrap());

@@ -46,6 +46,46 @@ impl RunDeps {
     }
 }
 
+/// This run's entry in the job document's `pipeline_runs` (the newest dashboard's history).
+fn run_entry(
+    run: &Run,
+    status: RunStatus,
+    cost_usd: Option<f64>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let entry = serde_json::json!({
+        "run_id": run.run_id,
+        "status": status.job_status(),
+        "tier": serde_json::Value::Null,
+        "source": run.source,
+        "cost_usd": cost_usd,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "completed_at": at,
+        "attempts": run.attempts,
+    });
+    entry.as_object().cloned().unwrap_or_default()
+}
+
+/// What the job's earlier runs spent (known prices), for `total_cost_usd`; 0 when the
+/// store cannot say.
+async fn job_cost_before(store: &DynStore, run: &Run) -> f64 {
+    let filter = crate::store::RunFilter {
+        job_id: Some(run.job_id.clone()),
+        limit: 1000,
+        ..Default::default()
+    };
+    match store.list_runs(&filter).await {
+        Ok(page) => page
+            .runs
+            .iter()
+            .filter(|r| r.run_id != run.run_id)
+            .filter_map(|r| r.cost_usd)
+            .sum(),
+        Err(_) => 0.0,
+    }
+}
+
 /// The job document's update to `status` for `run`, now.
 pub fn job_update(run: &Run, status: RunStatus) -> JobUpdate {
     JobUpdate {
@@ -220,26 +260,6 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         .iter()
         .map(|(k, file)| (k.clone(), crate::artifacts::url(&run.run_id, file)))
         .collect();
-    let mut update = job_update(run, status);
-    update.completed_at = Some(now);
-    update.artifact_urls = Some(urls);
-    if let Some(e) = &error {
-        if status == RunStatus::Failed {
-            update.failure = Some((e.clone(), now));
-        }
-    }
-    update.results = results;
-    let (mut status, mut error, mut artifacts) = (status, error, artifacts);
-    if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &update)).await {
-        if status == RunStatus::Completed {
-            // The results could not be written; the run did not achieve its purpose.
-            status = RunStatus::Failed;
-            error = Some(log.scrub(&format!("could not write results to job {}: {e}", run.job_id)));
-            artifacts.clear();
-        } else {
-            log.warn(format!("could not update job {}: {e}", run.job_id));
-        }
-    }
     let cost_usd = match store.llm_calls(&run.run_id).await {
         Ok(calls) if calls.is_empty() => None,
         Ok(calls) => {
@@ -261,6 +281,46 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
             None
         }
     };
+    let mut update = job_update(run, status);
+    // The newest dashboard's fields: this run in `pipeline_runs`, the job's spend over all
+    // its runs, and on success what was produced.
+    update.run_entry = Some(run_entry(run, status, cost_usd, now));
+    let results = results.map(|mut r| {
+        for flag in ["generated_cv", "processed_jd", "has_research"] {
+            r.insert(flag.into(), serde_json::Value::Bool(true));
+        }
+        r
+    });
+    let earlier_cost = job_cost_before(store, run).await;
+    let results = match results {
+        Some(mut r) => {
+            r.insert(
+                "total_cost_usd".into(),
+                serde_json::json!(earlier_cost + cost_usd.unwrap_or(0.0)),
+            );
+            Some(r)
+        }
+        None => None,
+    };
+    update.completed_at = Some(now);
+    update.artifact_urls = Some(urls);
+    if let Some(e) = &error {
+        if status == RunStatus::Failed {
+            update.failure = Some((e.clone(), now));
+        }
+    }
+    update.results = results;
+    let (mut status, mut error, mut artifacts) = (status, error, artifacts);
+    if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &update)).await {
+        if status == RunStatus::Completed {
+            // The results could not be written; the run did not achieve its purpose.
+            status = RunStatus::Failed;
+            error = Some(log.scrub(&format!("could not write results to job {}: {e}", run.job_id)));
+            artifacts.clear();
+        } else {
+            log.warn(format!("could not update job {}: {e}", run.job_id));
+        }
+    }
     let finish = RunFinish {
         status,
         error: error.clone(),
@@ -344,6 +404,15 @@ mod tests {
         assert_eq!(stored.artifacts.len(), 4, "{:?}", stored.artifacts);
         let doc = deps.store.get_job_document(&run.job_id).await.unwrap().unwrap();
         assert_eq!(doc["pipeline_status"], "completed");
+        // What the newest dashboard reads on the job.
+        for flag in ["generated_cv", "processed_jd", "has_research"] {
+            assert_eq!(doc[flag], true, "{flag}");
+        }
+        assert_eq!(doc["total_cost_usd"], 0.0);
+        let runs = doc["pipeline_runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0]["run_id"], run.run_id.to_string());
+        assert_eq!(runs[0]["status"], "completed");
         assert_eq!(sink.ends(), vec![Some(RunStatus::Completed)]);
         assert!(sink.messages().iter().any(|m| m.starts_with("run completed in")));
         // The runtime's metrics counted the run and every stage's output.
@@ -372,6 +441,8 @@ mod tests {
         assert!(stored.error.unwrap().contains("MASTER_CV_PATH"));
         let doc = deps.store.get_job_document(&run.job_id).await.unwrap().unwrap();
         assert_eq!(doc["pipeline_status"], "pipeline_failed");
+        assert_eq!(doc["pipeline_runs"][0]["status"], "pipeline_failed");
+        assert!(doc.get("generated_cv").is_none(), "nothing was generated");
         assert_eq!(sink.ends(), vec![Some(RunStatus::Failed)]);
     }
 

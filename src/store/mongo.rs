@@ -353,6 +353,20 @@ impl Store for MongoStore {
             };
             set.insert(name, value);
         }
+        if u.run_entry.is_some() {
+            // One job has one active run at a time, so reading the list and writing it back
+            // does not race another run of the same job.
+            let current = self
+                .jobs
+                .find_one(doc! {"_id": oid(id)?})
+                .projection(doc! {"pipeline_runs": 1})
+                .await
+                .map_err(wrap("read job runs"))?;
+            let existing = current.and_then(|d| d.get("pipeline_runs").cloned()).map(bson_to_json);
+            if let Some(runs) = u.merged_runs(existing.as_ref()) {
+                set.insert("pipeline_runs", json_to_bson(&runs)?);
+            }
+        }
         // Never an upsert: the dashboard owns job documents.
         let res = self
             .jobs

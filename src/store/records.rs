@@ -28,6 +28,9 @@ pub struct JobUpdate {
     pub artifact_urls: Option<BTreeMap<String, String>>,
     /// Result fields written on success (`status`, `pain_points`, ...); nulls are dropped.
     pub results: Option<Map<String, Value>>,
+    /// This run's entry in the job's `pipeline_runs` list (must hold `run_id`); it replaces
+    /// an earlier entry of the same run, so writing it twice leaves one.
+    pub run_entry: Option<Map<String, Value>>,
 }
 
 /// A value a job update sets, typed so each backend writes it its own way (MongoDB
@@ -51,7 +54,19 @@ impl JobUpdate {
             failure: None,
             artifact_urls: None,
             results: None,
+            run_entry: None,
         }
+    }
+
+    /// The job's `pipeline_runs` after this update, from what it holds now: this run's
+    /// entry replaces an earlier one of the same run, else it is appended. `None` when the
+    /// update carries no entry.
+    pub fn merged_runs(&self, existing: Option<&Value>) -> Option<Value> {
+        let entry = self.run_entry.as_ref()?;
+        let mut list = existing.and_then(Value::as_array).cloned().unwrap_or_default();
+        list.retain(|r| r.get("run_id") != entry.get("run_id"));
+        list.push(Value::Object(entry.clone()));
+        Some(Value::Array(list))
     }
 
     /// Every field this update sets, by its name in the job document: the one mapping of

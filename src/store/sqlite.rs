@@ -265,6 +265,9 @@ fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
         };
         doc.insert(name, value);
     }
+    if let Some(runs) = u.merged_runs(doc.get("pipeline_runs")) {
+        doc.insert("pipeline_runs".into(), runs);
+    }
 }
 
 #[async_trait]

@@ -14,6 +14,7 @@ macro_rules! store_contract_tests {
     ($setup:path) => {
         store_contract_tests!(@cases $setup;
             jobs_are_upserted_read_and_updated_but_never_created,
+            each_run_has_one_entry_in_the_jobs_run_list,
             runs_round_trip_and_list_with_filters_and_pages,
             claims_take_the_oldest_queued_run_once,
             concurrent_claims_never_hand_out_a_run_twice,
@@ -67,10 +68,38 @@ fn update(run: &RunId, status: RunStatus) -> JobUpdate {
         failure: None,
         artifact_urls: None,
         results: None,
+        run_entry: None,
     }
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+
+pub async fn each_run_has_one_entry_in_the_jobs_run_list(store: DynStore) {
+    let j = job(2);
+    store.upsert_job(&j).await.unwrap();
+    let (a, b) = (RunId::generate(), RunId::generate());
+    let entry = |run: &RunId, status: &str| {
+        json!({"run_id": run.to_string(), "status": status, "cost_usd": 0.25})
+            .as_object()
+            .unwrap()
+            .clone()
+    };
+    for (run, status) in [(&a, "running"), (&a, "completed"), (&b, "completed")] {
+        let mut u = update(run, RunStatus::Completed);
+        u.run_entry = Some(entry(run, status));
+        store.update_job(&j.id, &u).await.unwrap();
+    }
+    let doc = store.get_job_document(&j.id).await.unwrap().unwrap();
+    let runs = doc["pipeline_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["run_id"], a.to_string());
+    assert_eq!(
+        runs[0]["status"], "completed",
+        "the later entry of a run replaces the earlier"
+    );
+    assert_eq!(runs[1]["run_id"], b.to_string());
+    assert_eq!(runs[1]["cost_usd"], 0.25);
+}
 
 pub async fn jobs_are_upserted_read_and_updated_but_never_created(store: DynStore) {
     let j = job(1);

@@ -71,6 +71,7 @@ async fn job_status_timestamps_are_sent_as_bson_dates() {
         failure: Some(("boom".into(), now)),
         artifact_urls: Some(Default::default()),
         results: None,
+        run_entry: None,
     };
     store.update_job(&job.id, &update).await.unwrap();
     let commands = sent.lock().unwrap().clone();
