@@ -75,7 +75,37 @@ fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> act
     ApiError::validation(format!("invalid query string: {err}")).into()
 }
 
+/// The job board's features the newest runner grew, which job-runner leaves to a job
+/// board (COMPAT-DASHBOARD.md "Not the runner's job"): the feature a path belongs to.
+fn job_board_feature(path: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api", "master-cv", ..] => Some("the master-CV editor"),
+        ["jobs", _, "generate-annotations"]
+        | ["jobs", _, "annotations", ..]
+        | ["user", "annotation-priors", ..]
+        | ["user", "annotation-feedback"] => Some("job description annotations"),
+        ["jobs", "ingest", ..] | ["jobs", "import-linkedin" | "import-indeed"] => Some("job ingestion"),
+        ["job-search", ..] => Some("job search"),
+        ["api", "jobs", _, "cv-editor", "pdf"] | ["api", "url-to-pdf"] | ["proxy", "pdf", ..] => {
+            Some("PDF rendering for the editor")
+        }
+        _ => None,
+    }
+}
+
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(feature) = job_board_feature(req.path()) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_IMPLEMENTED,
+            "NOT_PROVIDED",
+            format!(
+                "{} {} belongs to {feature}, a job board's feature: job-runner runs the pipeline and does not provide it",
+                Shown(req.method().as_str()),
+                Shown(req.path())
+            ),
+        ));
+    }
     Err(ApiError::new(
         actix_web::http::StatusCode::NOT_FOUND,
         "NOT_FOUND",

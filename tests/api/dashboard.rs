@@ -297,3 +297,40 @@ async fn open_read_routes_are_opt_in_and_only_reads() {
         assert_eq!(res.status(), 401, "{path}");
     }
 }
+
+/// The job board's routes of the newest runner answer 501 `NOT_PROVIDED` naming the route,
+/// never a bare 404; they still need the bearer.
+#[actix_web::test]
+async fn a_job_boards_routes_say_they_are_not_provided() {
+    let app = crate::helpers::spawn_app().await;
+    for (method, path) in [
+        ("GET", "/api/master-cv/roles"),
+        ("PUT", "/api/master-cv/taxonomy"),
+        ("POST", "/jobs/65a1b2c3d4e5f60718293a4b/generate-annotations"),
+        ("GET", "/user/annotation-priors"),
+        ("POST", "/jobs/ingest/indeed"),
+        ("POST", "/jobs/import-linkedin"),
+        ("POST", "/job-search/search"),
+        ("POST", "/api/jobs/65a1b2c3d4e5f60718293a4b/cv-editor/pdf"),
+        ("POST", "/proxy/pdf/render-pdf"),
+    ] {
+        let req = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(crate::helpers::SECRET);
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 501, "{method} {path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "NOT_PROVIDED", "{body}");
+        assert!(body["detail"].as_str().unwrap().contains(path), "{body}");
+        let anonymous = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{method} {path}");
+    }
+    let res = app.get("/no/such/route").await;
+    assert_eq!(res.status(), 404);
+}
