@@ -12,7 +12,7 @@ use super::jobs::{load_run, status_json};
 use super::AppState;
 use crate::domain::untrusted::Shown;
 use crate::http::error::ApiError;
-use crate::llm::costs::{by_day, run_cost, Spend};
+use crate::llm::costs::{buckets, by_day, run_cost, Period, Spend};
 
 /// Midnight (UTC) of today: spend is summarised by UTC day.
 fn start_of_today() -> chrono::DateTime<Utc> {
@@ -64,21 +64,95 @@ pub async fn budget(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
     days: Option<i64>,
+    period: Option<String>,
+    count: Option<i64>,
 }
 
-/// `GET /api/metrics/cost-history?days=N` (1–365, default 30).
+/// `GET /api/metrics/cost-history`: `?days=N` (1–365, default 30) answers `days`, `since`,
+/// `total` and `by_day`; `?period=hourly|daily&count=N` (default hourly, 24; at most 720
+/// hours or 365 days) answers the newest dashboard's `period`, `count`, `costs`, `summary`,
+/// `sparkline_svg` and `timestamp`. Every answer carries both.
 #[tracing::instrument(name = "GET /api/metrics/cost-history", skip_all)]
 pub async fn history(state: web::Data<AppState>, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let days = query.days.unwrap_or(30);
     if !(1..=365).contains(&days) {
         return Err(ApiError::validation(format!("days must be 1–365, got {days}")));
     }
+    let period = match &query.period {
+        Some(p) => Period::parse(p).map_err(ApiError::validation)?,
+        None => Period::Hourly,
+    };
+    let count = query.count.unwrap_or(24);
+    if !(1..=period.max_count()).contains(&count) {
+        return Err(ApiError::validation(format!(
+            "count must be 1–{} for period {}, got {count}",
+            period.max_count(),
+            period.as_str()
+        )));
+    }
+    let now = Utc::now();
     let since = start_of_today() - Duration::days(days - 1);
-    let calls = state.store.llm_calls_since(since).await?;
+    let window = period.window_start(now, count);
+    let calls = state.store.llm_calls_since(since.min(window)).await?;
+    let in_days: Vec<_> = calls.iter().filter(|c| c.at >= since).cloned().collect();
+    let costs = buckets(&calls, period, count, now);
+    let total: f64 = costs.iter().map(|b| b.cost_usd).sum();
+    let max = costs.iter().map(|b| b.cost_usd).fold(0.0, f64::max);
     Ok(HttpResponse::Ok().json(json!({
         "days": days,
         "since": since,
-        "total": Spend::of(&calls),
-        "by_day": by_day(&calls),
+        "total": Spend::of(&in_days),
+        "by_day": by_day(&in_days),
+        "period": period.as_str(),
+        "count": count,
+        "costs": costs,
+        "summary": {
+            "total_cost_usd": total,
+            "avg_cost_usd": total / costs.len().max(1) as f64,
+            "max_cost_usd": max,
+        },
+        "sparkline_svg": sparkline(&costs.iter().map(|b| b.cost_usd).collect::<Vec<_>>()),
+        "timestamp": now,
     })))
+}
+
+/// A small line chart of `values` as SVG, drawn from numbers only (nothing a user wrote
+/// goes into it): 120 × 30, the largest value at the top, zero at the bottom.
+pub fn sparkline(values: &[f64]) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 30.0;
+    let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let n = values.len();
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let x = if n > 1 { i as f64 * W / (n - 1) as f64 } else { W / 2.0 };
+            let v = if v.is_finite() { *v } else { 0.0 };
+            let y = if max > 0.0 {
+                H - 1.0 - v / max * (H - 2.0)
+            } else {
+                H - 1.0
+            };
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"30\" viewBox=\"0 0 120 30\"><polyline fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
+        points.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sparkline_is_numbers_only_and_scaled_to_the_largest_value() {
+        let svg = sparkline(&[0.0, 2.0, 1.0]);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains(r#"points="0.0,29.0 60.0,1.0 120.0,15.0""#), "{svg}");
+        assert!(sparkline(&[0.0, 0.0]).contains(r#"points="0.0,29.0 120.0,29.0""#));
+        assert!(sparkline(&[f64::NAN]).contains("60.0,29.0"));
+    }
 }

@@ -112,6 +112,99 @@ pub fn by_day(calls: &[LlmCall]) -> Vec<DaySpend> {
         .collect()
 }
 
+/// The width of a cost-history bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Hourly,
+    Daily,
+}
+
+impl Period {
+    /// Parses `hourly` or `daily`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "hourly" => Ok(Period::Hourly),
+            "daily" => Ok(Period::Daily),
+            other => Err(format!("period must be hourly or daily, got {:?}", other)),
+        }
+    }
+
+    /// As written in answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Hourly => "hourly",
+            Period::Daily => "daily",
+        }
+    }
+
+    /// How many buckets an answer may ask for.
+    pub fn max_count(self) -> i64 {
+        match self {
+            Period::Hourly => 720,
+            Period::Daily => 365,
+        }
+    }
+
+    fn step(self) -> chrono::Duration {
+        match self {
+            Period::Hourly => chrono::Duration::hours(1),
+            Period::Daily => chrono::Duration::days(1),
+        }
+    }
+
+    fn key(self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match self {
+            Period::Hourly => at.format("%Y-%m-%dT%H:00").to_string(),
+            Period::Daily => at.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// The start of the bucket `now` falls in.
+    fn floor(self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        use chrono::{DurationRound, TimeDelta};
+        let unit = match self {
+            Period::Hourly => TimeDelta::hours(1),
+            Period::Daily => TimeDelta::days(1),
+        };
+        now.duration_trunc(unit).unwrap_or(now)
+    }
+
+    /// The start of the oldest of `count` buckets ending with the one `now` falls in.
+    pub fn window_start(self, now: chrono::DateTime<chrono::Utc>, count: i64) -> chrono::DateTime<chrono::Utc> {
+        self.floor(now) - self.step() * (count.max(1) as i32 - 1)
+    }
+}
+
+/// One bucket of the cost history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// `2026-12-01T14:00` (hourly) or `2026-12-01` (daily).
+    pub period: String,
+    pub cost_usd: f64,
+    pub calls: u64,
+}
+
+/// `count` consecutive buckets ending with the current one, oldest first; buckets without
+/// a call are there with zeros, so a chart's x axis is time.
+pub fn buckets(calls: &[LlmCall], period: Period, count: i64, now: chrono::DateTime<chrono::Utc>) -> Vec<Bucket> {
+    let start = period.window_start(now, count);
+    let mut out: Vec<Bucket> = (0..count.max(1))
+        .map(|i| Bucket {
+            period: period.key(start + period.step() * i as i32),
+            cost_usd: 0.0,
+            calls: 0,
+        })
+        .collect();
+    for c in calls.iter().filter(|c| c.at >= start) {
+        let key = period.key(c.at);
+        if let Some(b) = out.iter_mut().find(|b| b.period == key) {
+            b.calls += 1;
+            b.cost_usd += c.cost_usd.unwrap_or(0.0);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +258,31 @@ mod tests {
         assert_eq!(days[0].models.len(), 2);
         assert!((days[0].total.cost_usd - 1.5).abs() < 1e-12);
         assert_eq!(days[1].models[0].model, "gpt-4o");
+    }
+
+    #[test]
+    fn buckets_cover_the_window_with_zeros_where_nothing_was_spent() {
+        let r = RunId::generate();
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 14, 30, 0).unwrap();
+        let at_hour = |h: u32, cost: f64| {
+            let mut c = call(&r, "cv", "gpt-4o-mini", Some(cost), 22);
+            c.at = Utc.with_ymd_and_hms(2026, 11, 22, h, 5, 0).unwrap();
+            c
+        };
+        let calls = vec![at_hour(14, 0.5), at_hour(14, 0.25), at_hour(12, 1.0), at_hour(3, 9.0)];
+        let b = buckets(&calls, Period::Hourly, 3, now);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0].period, "2026-11-22T12:00");
+        assert_eq!((b[0].calls, b[0].cost_usd), (1, 1.0));
+        assert_eq!((b[1].calls, b[1].cost_usd), (0, 0.0));
+        assert_eq!(b[2].period, "2026-11-22T14:00");
+        assert_eq!((b[2].calls, b[2].cost_usd), (2, 0.75));
+        let d = buckets(&calls, Period::Daily, 2, now);
+        assert_eq!(
+            d.iter().map(|b| b.period.as_str()).collect::<Vec<_>>(),
+            ["2026-11-21", "2026-11-22"]
+        );
+        assert_eq!(d[1].calls, 4);
+        assert!(Period::parse("weekly").unwrap_err().contains("hourly or daily"));
     }
 }

@@ -334,3 +334,35 @@ async fn a_job_boards_routes_say_they_are_not_provided() {
     let res = app.get("/no/such/route").await;
     assert_eq!(res.status(), 404);
 }
+
+/// The cost-trend widget's form of the cost history (COMPAT-DASHBOARD.md §7), next to
+/// today's `?days=` form, and its bad input.
+#[actix_web::test]
+async fn cost_history_answers_the_trend_widget_and_refuses_bad_periods() {
+    let app = crate::helpers::spawn_app().await;
+    let h = app.get_json("/api/metrics/cost-history?period=daily&count=7").await;
+    assert_eq!(h["period"], "daily");
+    assert_eq!(h["count"], 7);
+    let costs = h["costs"].as_array().unwrap();
+    assert_eq!(costs.len(), 7);
+    assert!(costs.iter().all(|c| c["cost_usd"] == 0.0 && c["calls"] == 0));
+    assert_eq!(h["summary"]["total_cost_usd"], 0.0);
+    let svg = h["sparkline_svg"].as_str().unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
+    // Defaults: hourly, 24; today's fields are there too.
+    let d = app.get_json("/api/metrics/cost-history").await;
+    assert_eq!((d["period"].as_str(), d["count"].as_i64()), (Some("hourly"), Some(24)));
+    assert_eq!(d["days"], 30);
+    assert!(d["by_day"].is_array());
+    for (query, needle) in [
+        ("period=weekly", "period must be hourly or daily"),
+        ("period=hourly&count=0", "count must be 1–720"),
+        ("period=daily&count=400", "count must be 1–365"),
+    ] {
+        let res = app.get(&format!("/api/metrics/cost-history?{query}")).await;
+        assert_eq!(res.status(), 422, "{query}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "VALIDATION_FAILED");
+        assert!(body["detail"].as_str().unwrap().contains(needle), "{body}");
+    }
+}
