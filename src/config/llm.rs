@@ -67,6 +67,10 @@ pub struct Raw {
     pub llm_schema_mode: String,
     #[serde(deserialize_with = "lenient::float")]
     pub max_cost_per_run: f64,
+    #[serde(deserialize_with = "lenient::float")]
+    pub daily_budget_usd: f64,
+    #[serde(deserialize_with = "lenient::float")]
+    pub monthly_budget_usd: f64,
     #[serde(deserialize_with = "lenient::prices")]
     pub llm_prices: BTreeMap<String, lenient::PriceRow>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -116,6 +120,11 @@ pub struct LlmSettings {
     pub schema_mode: SchemaMode,
     /// `MAX_COST_PER_RUN` in USD: no call is made that would push a run's spend past it.
     pub max_cost_per_run: f64,
+    /// `DAILY_BUDGET_USD` (0 = no daily tracker): once today's spend reached it, new runs'
+    /// stages run offline.
+    pub daily_budget_usd: f64,
+    /// `MONTHLY_BUDGET_USD` (0 = no monthly tracker), the same over the calendar month.
+    pub monthly_budget_usd: f64,
     /// Model → price per 1M tokens.
     pub prices: PriceTable,
     /// `PROMPTS_DIR`: prompt files overriding the shipped ones.
@@ -126,6 +135,8 @@ impl LlmSettings {
     /// Validates the section.
     pub fn validate(raw: Raw, p: &mut Problems) -> Self {
         let max_cost_per_run = p.non_negative("MAX_COST_PER_RUN", raw.max_cost_per_run, " (USD)");
+        let daily_budget_usd = p.non_negative("DAILY_BUDGET_USD", raw.daily_budget_usd, " (USD, 0 = none)");
+        let monthly_budget_usd = p.non_negative("MONTHLY_BUDGET_USD", raw.monthly_budget_usd, " (USD, 0 = none)");
         for (model, price) in &raw.llm_prices {
             let ok = |v: f64| v.is_finite() && v >= 0.0;
             if !(ok(price.input) && ok(price.output)) {
@@ -176,6 +187,8 @@ impl LlmSettings {
             input_tokens: p.ranged("LLM_INPUT_TOKENS", raw.llm_input_tokens, 500, 1_000_000) as usize,
             schema_mode,
             max_cost_per_run,
+            daily_budget_usd,
+            monthly_budget_usd,
             prices: PriceTable::from_rows(raw.llm_prices.iter().map(|(m, p)| (m.as_str(), p.input, p.output))),
             prompts_dir: non_blank(raw.prompts_dir).map(PathBuf::from),
         }
@@ -225,6 +238,8 @@ impl LlmSettings {
             ("LLM_INPUT_TOKENS", self.input_tokens.to_string()),
             ("LLM_SCHEMA_MODE", format!("{:?}", self.schema_mode)),
             ("MAX_COST_PER_RUN", self.max_cost_per_run.to_string()),
+            ("DAILY_BUDGET_USD", self.daily_budget_usd.to_string()),
+            ("MONTHLY_BUDGET_USD", self.monthly_budget_usd.to_string()),
             ("LLM_PRICES", format!("{} models", self.prices.len())),
             (
                 "PROMPTS_DIR",

@@ -12,7 +12,7 @@ use super::jobs::{load_run, status_json};
 use super::AppState;
 use crate::domain::untrusted::Shown;
 use crate::http::error::ApiError;
-use crate::llm::costs::{buckets, by_day, run_cost, Period, Spend};
+use crate::llm::costs::{buckets, by_day, day_and_month_start, run_cost, trackers, Period, Spend};
 
 /// Midnight (UTC) of today: spend is summarised by UTC day.
 fn start_of_today() -> chrono::DateTime<Utc> {
@@ -48,7 +48,25 @@ pub async fn budget(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     } else {
         month.cost_usd / runs.len() as f64
     };
+    // The newest dashboard's budget widget: trackers over all runs.
+    let (_, month_start) = day_and_month_start(now);
+    let month_calls = state.store.llm_calls_since(month_start).await?;
+    let l = &state.settings.llm;
+    let trackers = trackers(l.daily_budget_usd, l.monthly_budget_usd, &month_calls, now);
+    let total_budget: f64 = trackers.iter().map(|t| t.budget_usd).sum();
+    let total_used: f64 = trackers.iter().map(|t| t.used_usd).sum();
+    let count = |status: &str| trackers.iter().filter(|t| t.status == status).count();
+    let by_tracker: serde_json::Map<String, serde_json::Value> =
+        trackers.iter().map(|t| (t.name.to_owned(), json!(t))).collect();
     Ok(HttpResponse::Ok().json(json!({
+        "total_budget_usd": total_budget,
+        "total_used_usd": total_used,
+        "total_remaining_usd": (total_budget - total_used).max(0.0),
+        "overall_used_percent": if total_budget > 0.0 { total_used * 100.0 / total_budget } else { 0.0 },
+        "trackers_exceeded": count("exceeded"),
+        "trackers_critical": count("critical"),
+        "trackers_warning": count("warning"),
+        "by_tracker": by_tracker,
         "max_cost_per_run_usd": state.settings.llm.max_cost_per_run,
         "alert_cost_per_run_usd": state.settings.alerts.cost_per_run_usd,
         "today": since(today),

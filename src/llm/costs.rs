@@ -112,6 +112,92 @@ pub fn by_day(calls: &[LlmCall]) -> Vec<DaySpend> {
         .collect()
 }
 
+/// A spend tracker over all runs (`DAILY_BUDGET_USD`, `MONTHLY_BUDGET_USD`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tracker {
+    pub name: &'static str,
+    pub budget_usd: f64,
+    pub used_usd: f64,
+    pub remaining_usd: f64,
+    pub used_percent: f64,
+    pub is_exceeded: bool,
+    /// `ok`, `warning` (75 %), `critical` (90 %) or `exceeded` (100 %).
+    pub status: &'static str,
+}
+
+impl Tracker {
+    fn new(name: &'static str, budget_usd: f64, used_usd: f64) -> Self {
+        let used_percent = if budget_usd > 0.0 {
+            used_usd * 100.0 / budget_usd
+        } else {
+            0.0
+        };
+        let status = match used_percent {
+            p if p >= 100.0 => "exceeded",
+            p if p >= 90.0 => "critical",
+            p if p >= 75.0 => "warning",
+            _ => "ok",
+        };
+        Self {
+            name,
+            budget_usd,
+            used_usd,
+            remaining_usd: (budget_usd - used_usd).max(0.0),
+            used_percent,
+            is_exceeded: used_percent >= 100.0,
+            status,
+        }
+    }
+
+    /// Why a new run's stages run offline, when this tracker is spent.
+    pub fn refusal(&self) -> Option<String> {
+        self.is_exceeded.then(|| {
+            format!(
+                "the {} LLM budget is spent (${:.4} of ${:.4}, {}_BUDGET_USD): every stage of this run runs offline",
+                self.name,
+                self.used_usd,
+                self.budget_usd,
+                self.name.to_ascii_uppercase()
+            )
+        })
+    }
+}
+
+/// The start of the UTC day and of the UTC calendar month `now` falls in.
+pub fn day_and_month_start(
+    now: chrono::DateTime<chrono::Utc>,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    use chrono::Datelike;
+    let day = now.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let month = now
+        .date_naive()
+        .with_day(1)
+        .expect("the first of the month")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    (day, month)
+}
+
+/// The configured trackers (a budget of 0 means none) from the calls since the month began.
+pub fn trackers(
+    daily_usd: f64,
+    monthly_usd: f64,
+    calls: &[LlmCall],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Tracker> {
+    let (day, month) = day_and_month_start(now);
+    let spent = |from: chrono::DateTime<chrono::Utc>| Spend::of(calls.iter().filter(|c| c.at >= from)).cost_usd;
+    let mut out = Vec::new();
+    if daily_usd > 0.0 {
+        out.push(Tracker::new("daily", daily_usd, spent(day)));
+    }
+    if monthly_usd > 0.0 {
+        out.push(Tracker::new("monthly", monthly_usd, spent(month)));
+    }
+    out
+}
+
 /// The width of a cost-history bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -284,5 +370,24 @@ mod tests {
         );
         assert_eq!(d[1].calls, 4);
         assert!(Period::parse("weekly").unwrap_err().contains("hourly or daily"));
+    }
+
+    #[test]
+    fn trackers_count_the_day_and_the_month_and_say_when_they_are_spent() {
+        let r = RunId::generate();
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 14, 0, 0).unwrap();
+        let calls = vec![call(&r, "cv", "m", Some(0.8), 22), call(&r, "cv", "m", Some(3.0), 3)];
+        let t = trackers(1.0, 10.0, &calls, now);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].name, t[0].status), ("daily", "warning"));
+        assert!((t[0].used_usd - 0.8).abs() < 1e-9 && !t[0].is_exceeded);
+        assert_eq!(t[1].name, "monthly");
+        assert!((t[1].used_usd - 3.8).abs() < 1e-9);
+        assert!(t[1].refusal().is_none());
+        let spent = trackers(0.5, 0.0, &calls, now);
+        assert_eq!(spent.len(), 1, "a budget of 0 is no tracker");
+        assert_eq!(spent[0].status, "exceeded");
+        assert!(spent[0].refusal().unwrap().contains("DAILY_BUDGET_USD"));
+        assert!(trackers(0.0, 0.0, &calls, now).is_empty());
     }
 }

@@ -10,6 +10,8 @@ struct State {
     spent: f64,
     reserved: f64,
     exhausted: bool,
+    /// Why no call may be made any more, when it was not this run's own budget.
+    closed_because: Option<String>,
     firecrawl_calls: u32,
 }
 
@@ -48,6 +50,9 @@ impl RunSpend {
     pub fn reserve(&self, estimate: Option<f64>) -> Result<Reservation, String> {
         let mut s = self.lock();
         let need = estimate.unwrap_or(0.0);
+        if let Some(reason) = &s.closed_because {
+            return Err(reason.clone());
+        }
         if s.exhausted || s.spent + s.reserved + need > self.limit {
             s.exhausted = true;
             return Err(format!(
@@ -69,6 +74,19 @@ impl RunSpend {
     /// True once a call was refused for the budget.
     pub fn is_exhausted(&self) -> bool {
         self.lock().exhausted
+    }
+
+    /// Refuses every call of this run from now on, for `reason` (a daily or monthly
+    /// budget that is spent): the stages run offline like over the run's own budget.
+    pub fn close(&self, reason: String) {
+        let mut s = self.lock();
+        s.exhausted = true;
+        s.closed_because = Some(reason);
+    }
+
+    /// Why calls are refused, when the run's budget is not the reason.
+    pub fn closed_because(&self) -> Option<String> {
+        self.lock().closed_because.clone()
     }
 
     /// USD spent so far (known prices only).

@@ -303,9 +303,9 @@ impl LlmService {
         V: Fn(&T) -> Result<(), Vec<String>>,
     {
         if scope.spend.is_exhausted() {
-            return Err(Fallback::Budget(
-                "the LLM budget of this run (MAX_COST_PER_RUN) was exhausted by an earlier call".into(),
-            ));
+            return Err(Fallback::Budget(scope.spend.closed_because().unwrap_or_else(|| {
+                "the LLM budget of this run (MAX_COST_PER_RUN) was exhausted by an earlier call".into()
+            })));
         }
         let client = self
             .clients

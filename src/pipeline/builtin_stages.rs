@@ -62,8 +62,12 @@ fn non_empty_posting(ctx: &StageContext) -> Result<(), StageError> {
 fn usable<'a>(ctx: &StageContext, llm: &'a Option<Arc<LlmService>>) -> Option<&'a LlmService> {
     let llm = llm.as_deref()?;
     if ctx.spend.is_exhausted() {
-        ctx.log
-            .warn("LLM budget of this run (MAX_COST_PER_RUN) is spent: this stage runs offline");
+        match ctx.spend.closed_because() {
+            Some(reason) => ctx.log.warn(format!("this stage runs offline: {reason}")),
+            None => ctx
+                .log
+                .warn("LLM budget of this run (MAX_COST_PER_RUN) is spent: this stage runs offline"),
+        }
         return None;
     }
     Some(llm)

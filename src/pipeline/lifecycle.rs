@@ -46,6 +46,21 @@ impl RunDeps {
     }
 }
 
+/// Why the run's stages must run offline because a daily or monthly budget over all runs
+/// is spent (`DAILY_BUDGET_USD`, `MONTHLY_BUDGET_USD`), if one is.
+async fn spent_tracker(store: &DynStore, settings: &Settings) -> Option<String> {
+    let l = &settings.llm;
+    if l.daily_budget_usd <= 0.0 && l.monthly_budget_usd <= 0.0 {
+        return None;
+    }
+    let now = chrono::Utc::now();
+    let (_, month) = crate::llm::costs::day_and_month_start(now);
+    let calls = store.llm_calls_since(month).await.ok()?;
+    crate::llm::costs::trackers(l.daily_budget_usd, l.monthly_budget_usd, &calls, now)
+        .iter()
+        .find_map(|t| t.refusal())
+}
+
 /// This run's entry in the job document's `pipeline_runs` (the newest dashboard's history).
 fn run_entry(
     run: &Run,
@@ -190,6 +205,11 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                     resumed.join(", ")
                 ));
             }
+            let spend = Arc::new(RunSpend::new(settings.llm.max_cost_per_run, spent, 0));
+            if let Some(reason) = spent_tracker(store, settings).await {
+                log.warn(&reason);
+                spend.close(reason);
+            }
             let shared = Arc::new(DagShared {
                 run_id: run.run_id.clone(),
                 store: store.clone(),
@@ -199,7 +219,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                 master: Arc::new(master),
                 log: log.clone(),
                 cancel: CancellationToken::new(),
-                spend: Arc::new(RunSpend::new(settings.llm.max_cost_per_run, spent, 0)),
+                spend,
                 deadline,
                 metrics: Arc::clone(&deps.metrics),
             });

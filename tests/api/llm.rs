@@ -763,3 +763,47 @@ async fn the_answer_schema_is_sent_only_when_the_schema_mode_asks_for_it() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_spent_daily_budget_sends_new_runs_offline_and_the_widget_shows_it() {
+    let server = MockServer::start().await;
+    mount_all_openai(&server, &answers()).await;
+    let base = openai_settings(&server);
+    let app = spawn_app_with(
+        move |s| {
+            base(s);
+            // The first run (calls of 1,000 + 200 tokens each) spends more than this.
+            s.llm.daily_budget_usd = 0.001;
+            s.llm.monthly_budget_usd = 1.0;
+        },
+        &[],
+    )
+    .await;
+    let (first, _) = run_to_end(&app).await;
+    assert_eq!(producers(&app, &first).await["cv"], "llm");
+    let calls = server.received_requests().await.unwrap().len();
+
+    let budget = app.get_json("/api/metrics/budget").await;
+    assert_eq!(budget["by_tracker"]["daily"]["status"], "exceeded", "{budget}");
+    assert_eq!(budget["by_tracker"]["daily"]["is_exceeded"], true);
+    assert_eq!(budget["by_tracker"]["monthly"]["status"], "ok");
+    assert_eq!(budget["trackers_exceeded"], 1);
+    assert!(close(budget["total_budget_usd"].as_f64().unwrap(), 1.001));
+    let used = budget["by_tracker"]["daily"]["used_usd"].as_f64().unwrap();
+    assert!(
+        used > 0.001 && close(used, budget["today"]["cost_usd"].as_f64().unwrap()),
+        "{budget}"
+    );
+
+    let (second, log) = run_to_end(&app).await;
+    assert!(log.contains("the daily LLM budget is spent"), "{log}");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        calls,
+        "no call after the budget"
+    );
+    let p = producers(&app, &second).await;
+    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+        assert_eq!(p[stage], "offline", "{stage} did not even try the model");
+    }
+}
