@@ -3,12 +3,13 @@
 
 The layers, lowest first, are the ones docs/architecture.md describes:
 
-    domain → config → runlog → store → artifacts → llm / firecrawl / notify
+    domain → config | runlog → metrics → store → artifacts → llm / firecrawl / notify
            → pipeline / health → actors → http → startup → cli
 
-plus `host` (machine facts) and `backoff` (the retry delay rule) at the bottom, `metrics` just above config (recorded from every
-layer), and `telemetry` and `systemd` just below startup (they set up the process). A module
-may import from its own layer and any layer below; `crate::X` references in code (not in
+plus `host` (machine facts) and `backoff` (the retry delay rule) at the bottom, `config` and `runlog` side by side (neither imports the other), `metrics` above them
+(recorded from every layer), and `telemetry` and `systemd` just below startup (they set
+up the process). A module may import from the layers below its own (and, within a layer,
+only the pairs listed in PEERS); `crate::X` references in code (not in
 comments) are what counts. Run from the repository root; exits 1 and lists every upward
 import, or exits 0 and says how many references it checked.
 """
@@ -23,8 +24,8 @@ RANK = {
     "backoff": 0,
     "domain": 0,
     "config": 1,
+    "runlog": 1,
     "metrics": 2,
-    "runlog": 3,
     "store": 4,
     "artifacts": 5,
     "llm": 6,

@@ -1,6 +1,6 @@
 //! Run logs: the line, its level, the events a follower receives, the [`RunLog`] handle
 //! every layer above writes through, and the [`LogSink`] it writes to. This layer depends on
-//! `domain` and `config` only, so the pipeline, the LLM layer and FireCrawl log without an
+//! `domain` only (secrets are masked through a [`Mask`] the daemon gives it), so the pipeline, the LLM layer and FireCrawl log without an
 //! actor system (the log hub implements the sink; tests use [`MemorySink`]).
 
 mod event;
@@ -9,7 +9,7 @@ mod line;
 mod memory;
 
 pub use event::LogEvent;
-pub use handle::{BoxFuture, LogSink, RunLog, STORED_ERROR_CHARS};
+pub use handle::{no_mask, BoxFuture, LogSink, Mask, RunLog, STORED_ERROR_CHARS};
 pub use line::{LogLevel, LogLine};
 pub use memory::{MemoryLine, MemorySink};
 
@@ -45,8 +45,8 @@ mod tests {
     #[test]
     fn a_run_log_masks_bounds_and_splits_before_the_sink_sees_anything() {
         let sink = std::sync::Arc::new(MemorySink::default());
-        let redactor = std::sync::Arc::new(crate::config::Redactor::with_secrets(["sk-0123456789".to_owned()]));
-        let log = RunLog::new(crate::domain::RunId::generate(), sink.clone(), redactor)
+        let mask: std::sync::Arc<dyn Mask> = std::sync::Arc::new(|t: &str| t.replace("sk-0123456789", "****"));
+        let log = RunLog::new(crate::domain::RunId::generate(), sink.clone(), mask)
             .for_stage(crate::domain::StageName::Research);
         log.warn("key sk-0123456789\rforged");
         log.stage_changed(

@@ -267,7 +267,8 @@ mod tests {
         let hub = LogHub::new(store.clone(), 100, Arc::default()).start();
         let run = RunId::generate();
         let redactor = Arc::new(Redactor::with_secrets(["sk-secret-4242".to_owned()]));
-        let log = RunLog::new(run.clone(), Arc::new(hub.clone()), redactor);
+        let mask: Arc<dyn crate::runlog::Mask> = Arc::new(move |t: &str| redactor.redact_secrets(t));
+        let log = RunLog::new(run.clone(), Arc::new(hub.clone()), mask);
         log.warn("provider said: key sk-secret-4242\rid: 99\revent: end\u{1b}[2J");
         hub.send(FlushLogs).await.unwrap();
         let lines = store.read_logs(&run, 0, 100).await.unwrap();

@@ -42,7 +42,9 @@ pub struct RunDeps {
 impl RunDeps {
     /// A handle writing to `run_id`'s log.
     pub fn run_log(&self, run_id: &RunId) -> RunLog {
-        RunLog::new(run_id.clone(), Arc::clone(&self.log_sink), Arc::clone(&self.redactor))
+        let redactor = Arc::clone(&self.redactor);
+        let mask: Arc<dyn crate::runlog::Mask> = Arc::new(move |text: &str| redactor.redact_secrets(text));
+        RunLog::new(run_id.clone(), Arc::clone(&self.log_sink), mask)
     }
 }
 

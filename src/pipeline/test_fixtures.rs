@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::builtin_stages::{default_stages, StageServices};
 use super::master_cv::MasterCv;
 use super::stage_contract::{Stage, StageContext};
-use crate::config::{Redactor, Settings};
+use crate::config::Settings;
 use crate::domain::outputs::StageOutputs;
 use crate::domain::{JobId, JobPosting, RunId, StageName};
 use crate::runlog::{MemorySink, RunLog};
@@ -38,7 +38,7 @@ pub fn offline_stages() -> Vec<Arc<dyn Stage>> {
 
 /// A log handle for `run_id` writing into `sink`, masking nothing.
 pub fn memory_log(run_id: &RunId, sink: &Arc<MemorySink>) -> RunLog {
-    RunLog::new(run_id.clone(), sink.clone(), Arc::new(Redactor::default()))
+    RunLog::new(run_id.clone(), sink.clone(), crate::runlog::no_mask())
 }
 
 /// A context for `stage` of a run of `job`, with the outputs so far.
