@@ -25,7 +25,7 @@ pub const EXIT_RUNTIME: u8 = 5;
 #[derive(Debug, Parser)]
 #[command(name = "job-runner", version, about)]
 pub struct Cli {
-    /// Folder with default.toml and <ENVIRONMENT>.toml.
+    /// Folder with `default.toml` and `<ENVIRONMENT>.toml`.
     #[arg(long, env = "CONFIG_DIR", default_value = "config", global = true)]
     pub config_dir: PathBuf,
     #[command(subcommand)]

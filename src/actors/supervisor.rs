@@ -1,6 +1,6 @@
 //! RunSupervisor: admission into the durable queue (the store), the concurrency slots,
 //! cancel, and drain on shutdown. A slot is a semaphore permit moved into the run's
-//! [`SlotGuard`](super::run_actor::SlotGuard): it is released exactly once, when the run's
+//! [`super::run_actor::SlotGuard`]: it is released exactly once, when the run's
 //! actor is dropped, however the run ended.
 
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,5 @@
 //! The embedded backend: one SQLite file in `DATA_DIR` (WAL mode). rusqlite is blocking,
-//! so every call goes through [`SqliteStore::call`], which runs the closure on tokio's
+//! so every call goes through `SqliteStore::call`, which runs the closure on tokio's
 //! blocking pool with the single connection; the async threads never touch SQLite.
 
 use std::path::Path;
