@@ -55,6 +55,7 @@ async fn run_latency(runs: usize) {
             job_id: posting(n).id,
             profile_ref: None,
             source: Some("bench".into()),
+            processing_tier: None,
         };
         let run = rt
             .supervisor

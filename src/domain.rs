@@ -6,9 +6,11 @@ mod job;
 pub mod outputs;
 mod run;
 mod stage;
+mod tier;
 pub mod untrusted;
 
 pub use ids::{JobId, RunId};
 pub use job::JobPosting;
 pub use run::{Run, RunStatus};
 pub use stage::{StageName, StageProducer, StageRecord, StageStatus};
+pub use tier::Tier;

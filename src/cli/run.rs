@@ -54,6 +54,7 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
             job_id: job.id.clone(),
             profile_ref: None,
             source: Some("cli".into()),
+            processing_tier: None,
         }]))
         .await
         .map_err(runtime_err)?

@@ -111,6 +111,9 @@ pub struct Run {
     /// USD its LLM calls cost (known prices only), written when the run ends.
     #[serde(default)]
     pub cost_usd: Option<f64>,
+    /// The processing tier the request named (`tier` / `processing_tier`), if any.
+    #[serde(default)]
+    pub processing_tier: Option<String>,
 }
 
 impl Run {
@@ -133,6 +136,7 @@ impl Run {
             lease_owner: None,
             lease_expires_at: None,
             cost_usd: None,
+            processing_tier: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::{parse_run_id, AppState};
 use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::artifacts::ArtifactName;
 use crate::domain::untrusted::{clip, Shown};
-use crate::domain::{JobId, Run, RunStatus, StageName, StageStatus};
+use crate::domain::{JobId, Run, RunStatus, StageName, StageStatus, Tier};
 use crate::http::error::ApiError;
 use crate::pipeline::builtin_stages::publisher::run_artifact_dir;
 
@@ -21,6 +21,9 @@ pub struct RunBody {
     job_id: String,
     profile_ref: Option<String>,
     source: Option<String>,
+    /// The newest dashboard's tier (`processing_tier`, or `tier`).
+    processing_tier: Option<String>,
+    tier: Option<String>,
 }
 
 /// Body of `POST /jobs/run-bulk`.
@@ -29,6 +32,8 @@ pub struct BulkBody {
     job_ids: Vec<String>,
     profile_ref: Option<String>,
     source: Option<String>,
+    processing_tier: Option<String>,
+    tier: Option<String>,
 }
 
 /// What a run request answers.
@@ -57,6 +62,16 @@ fn clean(opt: Option<String>) -> Option<String> {
     opt.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// The tier a body names (`processing_tier` wins over `tier`), validated.
+fn requested_tier(processing_tier: Option<String>, tier: Option<String>) -> Result<Option<Tier>, ApiError> {
+    match clean(processing_tier).or(clean(tier)) {
+        None => Ok(None),
+        Some(raw) => Tier::parse(&raw)
+            .map(Some)
+            .map_err(|e| ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TIER", e)),
+    }
+}
+
 #[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %Shown(&body.job_id), run_id = tracing::field::Empty))]
 pub async fn run(state: web::Data<AppState>, body: web::Json<RunBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -65,6 +80,7 @@ pub async fn run(state: web::Data<AppState>, body: web::Json<RunBody>) -> Result
         job_id,
         profile_ref: clean(body.profile_ref),
         source: clean(body.source),
+        processing_tier: requested_tier(body.processing_tier, body.tier)?,
     };
     let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
     let run = runs.first().ok_or_else(|| ApiError::validation("no run was created"))?;
@@ -88,12 +104,14 @@ pub async fn run_bulk(state: web::Data<AppState>, body: web::Json<BulkBody>) -> 
     let mut requests = Vec::with_capacity(body.job_ids.len());
     let mut invalid = Vec::new();
     let (profile_ref, source) = (clean(body.profile_ref), clean(body.source));
+    let processing_tier = requested_tier(body.processing_tier, body.tier)?;
     for raw in &body.job_ids {
         match JobId::parse(raw) {
             Ok(job_id) => requests.push(RunRequest {
                 job_id,
                 profile_ref: profile_ref.clone(),
                 source: source.clone(),
+                processing_tier,
             }),
             Err(_) => invalid.push(raw.as_str()),
         }
@@ -150,6 +168,7 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
         // The runner executing it (lease owner), while running.
         "runner": run.lease_owner,
         "profile_ref": run.profile_ref,
+        "processing_tier": run.processing_tier,
         "source": run.source,
         "artifacts": artifact_urls(state, run),
     })

@@ -17,6 +17,8 @@ pub struct RunRequest {
     pub job_id: JobId,
     pub profile_ref: Option<String>,
     pub source: Option<String>,
+    /// The processing tier the request named, kept with the run.
+    pub processing_tier: Option<crate::domain::Tier>,
 }
 
 /// Why admission refused a request.
@@ -75,7 +77,8 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
         let run = match store.active_run_for_job(&req.job_id).await? {
             Some(existing) => existing,
             None => {
-                let run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
+                let mut run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
+                run.processing_tier = req.processing_tier.map(|t| t.as_str().to_owned());
                 fresh.push(run.clone());
                 run
             }
@@ -126,6 +129,7 @@ mod tests {
             job_id: JobId::parse(job).unwrap(),
             profile_ref: profile.map(str::to_owned),
             source: None,
+            processing_tier: None,
         }
     }
 

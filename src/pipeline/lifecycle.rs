@@ -73,7 +73,7 @@ fn run_entry(
     let entry = serde_json::json!({
         "run_id": run.run_id,
         "status": status.job_status(),
-        "tier": serde_json::Value::Null,
+        "tier": run.processing_tier,
         "source": run.source,
         "cost_usd": cost_usd,
         "created_at": run.created_at,

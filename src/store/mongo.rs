@@ -161,6 +161,7 @@ fn run_to_doc(r: &Run) -> Result<Document, StoreError> {
     opt("error", r.error.clone().map(Bson::String));
     opt("lease_owner", r.lease_owner.clone().map(Bson::String));
     opt("lease_expires_ms", r.lease_expires_at.map(|t| Bson::Int64(millis(t))));
+    opt("processing_tier", r.processing_tier.clone().map(Bson::String));
     Ok(d)
 }
 
@@ -199,6 +200,7 @@ fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
             Some(Bson::Int64(v)) => Some(*v as f64),
             _ => None,
         },
+        processing_tier: get_str(d, "processing_tier"),
     })
 }
 

@@ -100,6 +100,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN cost_usd REAL;
     "#,
+    // 5: runs carry the processing tier their request named.
+    r#"
+    ALTER TABLE runs ADD COLUMN processing_tier TEXT;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -152,7 +156,7 @@ fn text_error(msg: String) -> rusqlite::Error {
 }
 
 const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
-     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd";
+     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd, processing_tier";
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
     let id: String = row.get(0)?;
@@ -175,6 +179,7 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
         lease_owner: row.get(12)?,
         lease_expires_at: opt_ts(row.get(13)?)?,
         cost_usd: row.get(14)?,
+        processing_tier: row.get(15)?,
     })
 }
 
@@ -343,7 +348,7 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut stmt = tx.prepare(&format!(
-                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                 ))?;
                 for r in &runs {
                     stmt.execute(params![
@@ -362,6 +367,7 @@ impl Store for SqliteStore {
                         r.lease_owner,
                         r.lease_expires_at.map(ts),
                         r.cost_usd,
+                        r.processing_tier,
                     ])?;
                 }
             }

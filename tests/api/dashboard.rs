@@ -366,3 +366,52 @@ async fn cost_history_answers_the_trend_widget_and_refuses_bad_periods() {
         assert!(body["detail"].as_str().unwrap().contains(needle), "{body}");
     }
 }
+
+/// `/jobs/run` accepts the newest dashboard's tier, validated and kept with the run and in
+/// the job's `pipeline_runs`; a wrong tier queues nothing.
+#[actix_web::test]
+async fn a_runs_processing_tier_is_validated_and_kept() {
+    let app = crate::helpers::spawn_app().await;
+    let res = app
+        .post(
+            "/jobs/run",
+            &serde_json::json!({"job_id": crate::helpers::JOB, "processing_tier": "premium"}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "INVALID_TIER");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("fast, balanced, quality, A, B, C, D, auto"),
+        "{body}"
+    );
+    let runs = app.get_json("/runs").await;
+    assert_eq!(runs["total"], 0, "nothing queued: {runs}");
+
+    let res = app
+        .post(
+            "/jobs/run",
+            &serde_json::json!({"job_id": crate::helpers::JOB, "tier": "Quality"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let run = res.json::<serde_json::Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.wait_for_end(&run).await, "completed");
+    let status = app.get_json(&format!("/jobs/{run}/status")).await;
+    assert_eq!(status["processing_tier"], "quality");
+    let doc = app.job_document(crate::helpers::JOB).await;
+    assert_eq!(doc["pipeline_runs"][0]["tier"], "quality");
+    let res = app
+        .post(
+            "/jobs/run-bulk",
+            &serde_json::json!({"job_ids": [crate::helpers::JOB], "tier": "Z"}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+}

@@ -15,6 +15,7 @@ macro_rules! store_contract_tests {
         store_contract_tests!(@cases $setup;
             jobs_are_upserted_read_and_updated_but_never_created,
             each_run_has_one_entry_in_the_jobs_run_list,
+            a_runs_processing_tier_is_kept,
             runs_round_trip_and_list_with_filters_and_pages,
             claims_take_the_oldest_queued_run_once,
             concurrent_claims_never_hand_out_a_run_twice,
@@ -73,6 +74,19 @@ fn update(run: &RunId, status: RunStatus) -> JobUpdate {
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+
+pub async fn a_runs_processing_tier_is_kept(store: DynStore) {
+    let mut run = queued(40);
+    run.processing_tier = Some("quality".into());
+    let plain = queued(41);
+    store.insert_runs(&[run.clone(), plain.clone()]).await.unwrap();
+    let stored = store.get_run(&run.run_id).await.unwrap().unwrap();
+    assert_eq!(stored.processing_tier.as_deref(), Some("quality"));
+    assert_eq!(
+        store.get_run(&plain.run_id).await.unwrap().unwrap().processing_tier,
+        None
+    );
+}
 
 pub async fn each_run_has_one_entry_in_the_jobs_run_list(store: DynStore) {
     let j = job(2);
