@@ -133,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/runs/{run_id}", web::get().to(costs::run_detail))
         .route("/api/metrics/budget", web::get().to(costs::budget))
         .route("/api/metrics/cost-history", web::get().to(costs::history))
+        .route("/api/metrics/alerts", web::get().to(costs::alerts))
         .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
         .default_service(web::to(not_found));
 }

@@ -21,7 +21,7 @@ use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StagePr
 
 pub use crate::runlog::LogLine;
 pub use records::{
-    CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, RunFilter, RunFinish, RunPage,
+    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, RunFilter, RunFinish, RunPage,
 };
 
 /// Shared handle to the configured backend.
@@ -210,6 +210,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Caches `value` under `key` until `expires_at` (replacing any previous value).
     async fn cache_put(&self, key: &str, value: &Value, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    // ---- alert history --------------------------------------------------------------
+
+    /// Records an alert or recovery.
+    async fn record_alert(&self, alert: &AlertRecord) -> Result<(), StoreError>;
+
+    /// The latest alerts, newest first, at most `limit`.
+    async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
 }
 
 /// How long [`retry_transient`] keeps retrying: long enough to ride out a database

@@ -18,7 +18,7 @@ use crate::health::checks::{io_checks, next_views, reading_checks, Readings};
 pub use crate::health::{CheckStatus, CheckView, HealthSnapshot, SharedSnapshot};
 use crate::metrics::{Metrics, RunnerStats};
 use crate::notify::Mailer;
-use crate::store::DynStore;
+use crate::store::{AlertRecord, DynStore};
 
 /// The health actor.
 pub struct HealthActor {
@@ -65,11 +65,26 @@ impl HealthActor {
         }
     }
 
-    /// Logs the alert and sends it without blocking the actor (or the runs) on the mail
-    /// server.
-    fn send(&self, alert: Alert, message: &str) {
+    /// Logs the alert, records it in the alert history, and sends it, without blocking the
+    /// actor (or the runs) on the store or the mail server.
+    fn send(&self, alert: Alert, view: &CheckView) {
+        let message = &view.message;
         let headline = alert.text.lines().next().unwrap_or_default().to_owned();
         tracing::warn!(check = alert.check, recovered = alert.recovered, "{headline} {message}");
+        let record = AlertRecord {
+            alert_id: uuid::Uuid::new_v4().simple().to_string(),
+            level: alert_level(alert.check, alert.recovered).into(),
+            source: alert.check.to_owned(),
+            message: format!("{headline} {message}"),
+            timestamp: chrono::Utc::now(),
+            metadata: serde_json::json!({"value": view.value, "threshold": view.threshold}),
+        };
+        let store = self.store.clone();
+        actix::spawn(async move {
+            if let Err(e) = store.record_alert(&record).await {
+                tracing::warn!(error = %e, "could not record the alert in the history");
+            }
+        });
         let Some(mailer) = self.mailer.clone() else { return };
         let metrics = Arc::clone(&self.metrics);
         actix::spawn(async move {
@@ -90,6 +105,16 @@ impl HealthActor {
             memory_percent: sys.used_memory() as f64 * 100.0 / total as f64,
             queued: self.stats.queued.load(Ordering::SeqCst),
         }
+    }
+}
+
+/// How serious an alert is: the store failing is critical (the daemon cannot run anything),
+/// any other failing check a warning, a recovery information.
+fn alert_level(check: &str, recovered: bool) -> &'static str {
+    match (recovered, check) {
+        (true, _) => "info",
+        (false, "store") => "critical",
+        (false, _) => "warning",
     }
 }
 
@@ -125,7 +150,7 @@ impl Handler<RunChecks> for HealthActor {
                     let host = crate::host::hostname();
                     for v in &views {
                         match act.alerts.decide(before.get(v.name).copied(), v, Instant::now(), &host) {
-                            Decision::Send(alert) => act.send(alert, &v.message),
+                            Decision::Send(alert) => act.send(alert, v),
                             Decision::Suppressed => {
                                 tracing::info!(check = v.name, "alert suppressed (cooldown or already open)")
                             }

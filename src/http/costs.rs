@@ -161,6 +161,60 @@ pub fn sparkline(values: &[f64]) -> String {
     )
 }
 
+/// Query of `GET /api/metrics/alerts`.
+#[derive(Debug, Deserialize)]
+pub struct AlertsQuery {
+    limit: Option<usize>,
+    level: Option<String>,
+    source: Option<String>,
+}
+
+/// `GET /api/metrics/alerts?limit=20&level=&source=`: the alert history (every alert and
+/// recovery the health actor decided on, e-mailed or not), newest first, with counts.
+#[tracing::instrument(name = "GET /api/metrics/alerts", skip_all)]
+pub async fn alerts(state: web::Data<AppState>, query: web::Query<AlertsQuery>) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::validation(format!("limit must be 1–500, got {limit}")));
+    }
+    const LEVELS: [&str; 4] = ["critical", "error", "warning", "info"];
+    if let Some(level) = &query.level {
+        if !level.is_empty() && !LEVELS.contains(&level.as_str()) {
+            return Err(ApiError::validation(format!(
+                "level must be one of {}, got {level:?}",
+                LEVELS.join(", ")
+            )));
+        }
+    }
+    let history = state.store.recent_alerts(500).await?;
+    let wanted = |a: &&crate::store::AlertRecord| {
+        query.level.as_deref().is_none_or(|l| l.is_empty() || a.level == l)
+            && query.source.as_deref().is_none_or(|s| s.is_empty() || a.source == s)
+    };
+    let mut by_level = serde_json::Map::new();
+    let mut by_source = serde_json::Map::new();
+    for a in &history {
+        let bump = |m: &mut serde_json::Map<String, serde_json::Value>, k: &str| {
+            let n = m.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            m.insert(k.to_owned(), json!(n + 1));
+        };
+        bump(&mut by_level, &a.level);
+        bump(&mut by_source, &a.source);
+    }
+    let shown: Vec<_> = history.iter().filter(wanted).take(limit).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "alerts": shown,
+        "stats": {
+            "enabled": true,
+            "email_configured": !state.settings.alerts.to.is_empty(),
+            "history_count": history.len(),
+            "by_level": by_level,
+            "by_source": by_source,
+        },
+        "timestamp": Utc::now(),
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

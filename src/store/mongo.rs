@@ -17,8 +17,8 @@ use mongodb::{Client, Collection, IndexModel};
 use serde_json::{Map, Value};
 
 use super::{
-    CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage,
-    Store, StoreError,
+    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter,
+    RunFinish, RunPage, Store, StoreError,
 };
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 use crate::runlog::LogLevel;
@@ -46,6 +46,7 @@ pub struct MongoStore {
     stages: Collection<Document>,
     llm_calls: Collection<Document>,
     cache: Collection<Document>,
+    alerts: Collection<Document>,
 }
 
 /// Errors worth retrying: no reachable server, broken connections, retryable writes.
@@ -229,6 +230,7 @@ impl MongoStore {
             stages: coll("stages"),
             llm_calls: coll("llm_calls"),
             cache: coll("research_cache"),
+            alerts: coll("alerts"),
             client,
         };
         store.create_indexes().await?;
@@ -806,6 +808,48 @@ impl Store for MongoStore {
             .await
             .map_err(wrap("research cache put"))?;
         Ok(())
+    }
+
+    async fn record_alert(&self, a: &AlertRecord) -> Result<(), StoreError> {
+        let d = doc! {
+            "_id": a.alert_id.clone(), "at": date(a.timestamp), "at_ms": millis(a.timestamp),
+            "level": a.level.clone(), "source": a.source.clone(), "message": a.message.clone(),
+            "metadata": a.metadata.to_string(),
+        };
+        self.alerts
+            .replace_one(doc! {"_id": a.alert_id.clone()}, d)
+            .upsert(true)
+            .await
+            .map_err(wrap("record alert"))?;
+        Ok(())
+    }
+
+    async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        let docs: Vec<Document> = self
+            .alerts
+            .find(doc! {})
+            .sort(doc! {"at_ms": -1, "_id": -1})
+            .limit(limit as i64)
+            .await
+            .map_err(wrap("recent alerts"))?
+            .try_collect()
+            .await
+            .map_err(wrap("recent alerts"))?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some(AlertRecord {
+                    alert_id: get_str(d, "_id")?,
+                    timestamp: get_time(d, "at")?,
+                    level: get_str(d, "level")?,
+                    source: get_str(d, "source")?,
+                    message: get_str(d, "message").unwrap_or_default(),
+                    metadata: get_str(d, "metadata")
+                        .and_then(|m| serde_json::from_str(&m).ok())
+                        .unwrap_or(Value::Null),
+                })
+            })
+            .collect())
     }
 }
 

@@ -224,3 +224,18 @@ pub struct LlmCall {
     /// When it was made.
     pub at: DateTime<Utc>,
 }
+
+/// One alert or recovery the health actor decided on (kept whether or not e-mail is set up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// Unique id.
+    pub alert_id: String,
+    /// `critical`, `warning` or `info` (a recovery).
+    pub level: String,
+    /// The health check it is about.
+    pub source: String,
+    pub message: String,
+    pub timestamp: DateTime<Utc>,
+    /// Value and threshold of the check.
+    pub metadata: Value,
+}

@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use super::{
-    CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, RunPage,
-    Store, StoreError,
+    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter,
+    RunFinish, RunPage, Store, StoreError,
 };
 use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 use crate::runlog::LogLevel;
@@ -103,6 +103,18 @@ const MIGRATIONS: &[&str] = &[
     // 5: runs carry the processing tier their request named.
     r#"
     ALTER TABLE runs ADD COLUMN processing_tier TEXT;
+    "#,
+    // 6: the health actor's alert history.
+    r#"
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        level TEXT NOT NULL,
+        source TEXT NOT NULL,
+        message TEXT NOT NULL,
+        metadata TEXT NOT NULL
+    );
+    CREATE INDEX alerts_at ON alerts(at);
     "#,
 ];
 
@@ -802,6 +814,40 @@ impl Store for SqliteStore {
                 params![key, value, ts(expires_at)],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn record_alert(&self, alert: &AlertRecord) -> Result<(), StoreError> {
+        let a = alert.clone();
+        self.call("record_alert", move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO alerts (id, at, level, source, message, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![a.alert_id, ts(a.timestamp), a.level, a.source, a.message, a.metadata.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        self.call("recent_alerts", move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, at, level, source, message, metadata FROM alerts ORDER BY at DESC, id DESC LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(AlertRecord {
+                        alert_id: r.get(0)?,
+                        timestamp: parse_ts(&r.get::<_, String>(1)?)?,
+                        level: r.get(2)?,
+                        source: r.get(3)?,
+                        message: r.get(4)?,
+                        metadata: serde_json::from_str(&r.get::<_, String>(5)?).map_err(conversion)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -150,3 +150,50 @@ async fn a_failing_check_alerts_once_recovers_and_respects_the_cooldown() {
         assert!(names.contains(&expected), "{names:?}");
     }
 }
+
+/// Every alert and recovery is kept in the alert history the newest dashboard's widget reads
+/// (`GET /api/metrics/alerts`), also when no e-mail is configured.
+#[actix_web::test]
+async fn alerts_are_kept_in_the_history_without_e_mail_and_filtered_on_request() {
+    let jobs = vec![posting(&job_id(1), Some("Hi."))];
+    let app = spawn_app_with(
+        |s| {
+            s.alerts.health_check_interval = Duration::from_millis(100);
+            let a = &mut s.alerts;
+            a.error_rate_percent = 50;
+            (a.cpu_percent, a.memory_percent, a.disk_free_percent) = (100, 100, 0);
+        },
+        &jobs,
+    )
+    .await;
+    let failed = app.start_run(&job_id(1)).await;
+    assert_eq!(app.wait_for_end(&failed).await, "failed");
+    wait_error_rate(&app, "failing").await;
+    // The history is written right after the round that decided: wait for it (bounded).
+    let started = Instant::now();
+    let history = loop {
+        let h = app.get_json("/api/metrics/alerts?limit=5&source=error_rate").await;
+        if !h["alerts"].as_array().unwrap().is_empty() {
+            break h;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no alert recorded: {h}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let alert = &history["alerts"][0];
+    assert_eq!(alert["source"], "error_rate");
+    assert_eq!(alert["level"], "warning");
+    assert!(
+        alert["message"].as_str().unwrap().contains("error_rate is failing"),
+        "{alert}"
+    );
+    assert!(alert["metadata"]["threshold"] == 50, "{alert}");
+    assert_eq!(history["stats"]["enabled"], true);
+    assert_eq!(history["stats"]["email_configured"], false);
+    assert!(history["stats"]["by_source"]["error_rate"].as_u64().unwrap() >= 1);
+    let none = app.get_json("/api/metrics/alerts?level=critical").await;
+    assert!(none["alerts"].as_array().unwrap().is_empty(), "{none}");
+    let res = app.get("/api/metrics/alerts?level=loud").await;
+    assert_eq!(res.status(), 422);
+    let res = app.get("/api/metrics/alerts?limit=0").await;
+    assert_eq!(res.status(), 422);
+}

@@ -16,6 +16,7 @@ macro_rules! store_contract_tests {
             jobs_are_upserted_read_and_updated_but_never_created,
             each_run_has_one_entry_in_the_jobs_run_list,
             a_runs_processing_tier_is_kept,
+            alerts_are_kept_newest_first,
             runs_round_trip_and_list_with_filters_and_pages,
             claims_take_the_oldest_queued_run_once,
             concurrent_claims_never_hand_out_a_run_twice,
@@ -74,6 +75,29 @@ fn update(run: &RunId, status: RunStatus) -> JobUpdate {
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+
+pub async fn alerts_are_kept_newest_first(store: DynStore) {
+    assert!(store.recent_alerts(10).await.unwrap().is_empty());
+    let now = Utc::now();
+    for (i, level) in ["warning", "info", "critical"].into_iter().enumerate() {
+        let alert = job_runner::store::AlertRecord {
+            alert_id: format!("a{i}"),
+            level: level.into(),
+            source: "error_rate".into(),
+            message: format!("alert {i}"),
+            timestamp: now + chrono::Duration::seconds(i as i64),
+            metadata: json!({"value": 40.0, "threshold": 10}),
+        };
+        store.record_alert(&alert).await.unwrap();
+    }
+    let recent = store.recent_alerts(2).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|a| a.alert_id.as_str()).collect::<Vec<_>>(),
+        ["a2", "a1"]
+    );
+    assert_eq!(recent[0].level, "critical");
+    assert_eq!(recent[0].metadata["threshold"], 10);
+}
 
 pub async fn a_runs_processing_tier_is_kept(store: DynStore) {
     let mut run = queued(40);
