@@ -4,6 +4,7 @@
 mod artifacts;
 mod auth;
 mod costs;
+mod diagnostics;
 pub mod error;
 mod health;
 mod jobs;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub health: crate::actors::health::SharedSnapshot,
     /// This runtime's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// When this process started serving (for `uptime_seconds`).
+    pub started: std::time::Instant,
     /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
     pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -134,6 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/api/metrics/budget", web::get().to(costs::budget))
         .route("/api/metrics/cost-history", web::get().to(costs::history))
         .route("/api/metrics/alerts", web::get().to(costs::alerts))
+        .route("/diagnostics", web::get().to(diagnostics::diagnostics))
         .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
         .default_service(web::to(not_found));
 }

@@ -251,6 +251,7 @@ impl Application {
             instance_id: runtime.instance_id.clone(),
             health: Arc::clone(&runtime.health),
             metrics: Arc::clone(&runtime.metrics),
+            started: std::time::Instant::now(),
             sse_streams: Arc::default(),
         });
         let secret = settings

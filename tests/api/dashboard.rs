@@ -415,3 +415,42 @@ async fn a_runs_processing_tier_is_validated_and_kept() {
         .await;
     assert_eq!(res.status(), 422);
 }
+
+/// The diagnostics page's fields (COMPAT-DASHBOARD.md §7), from what the daemon knows.
+#[actix_web::test]
+async fn diagnostics_answer_the_pages_fields_honestly() {
+    let app = crate::helpers::spawn_app().await;
+    let run = app.start_run(crate::helpers::JOB).await;
+    assert_eq!(app.wait_for_end(&run).await, "completed");
+    let d = app.get_json("/diagnostics").await;
+    for key in [
+        "timestamp",
+        "uptime_seconds",
+        "version",
+        "environment",
+        "mongodb",
+        "redis",
+        "pdf_service",
+        "firecrawl_credits",
+        "openrouter_credits",
+        "system_health",
+        "circuit_breakers",
+        "rate_limits",
+        "capacity",
+        "recent_alerts",
+        "alert_stats",
+    ] {
+        assert!(!d[key].is_null(), "{key} missing: {d}");
+    }
+    assert_eq!(d["store"]["status"], "healthy");
+    assert_eq!(d["store"]["details"]["backend"], "sqlite");
+    assert_eq!(d["mongodb"]["status"], "not_configured");
+    assert_eq!(d["redis"]["status"], "not_used");
+    assert_eq!(d["pdf_service"]["status"], "not_configured");
+    assert_eq!(d["firecrawl_credits"]["status"], "not_configured");
+    assert_eq!(d["capacity"]["max_concurrency"], 3);
+    assert_eq!(d["capacity"]["queue_failed"], 0);
+    assert!(d["system_health"]["status"].is_string());
+    let anonymous = app.client.get(app.url("/diagnostics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
