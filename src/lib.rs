@@ -21,7 +21,8 @@
 //! - [`actors`]: `RunSupervisor` (admission, slots, cancel, drain), `PipelineActor` (one
 //!   run), `StageActor` (one stage), `LogHub` (live logs), `HealthActor` (checks, alerts).
 //! - [`http`]: the HTTP API and its error bodies; [`metrics`]: the Prometheus registry
-//!   behind `/metrics`; [`telemetry`]: tracing setup and the log redactor.
+//!   behind `/metrics`; [`telemetry`]: tracing setup (its redactor lives in
+//!   [`config`]).
 //! - [`startup`]: `Runtime` (actors + store) and `Application` (plus HTTP), used by the
 //!   binary and by the tests; [`cli`]: the `job-runner` subcommands.
 //! - Around them: [`host`] (host name, free disk), [`systemd`] (readiness, watchdog,

@@ -18,7 +18,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub use crate::config::Redactor;
 
 use crate::config::{LogFormat, Settings};
-use crate::domain::untrusted::{clip, escape_controls};
+use crate::domain::untrusted::clip_to_line;
 
 /// Keeps the file writer alive; dropping it flushes buffered lines.
 pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
@@ -99,7 +99,7 @@ fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 
     use tracing_subscriber::field::MakeExt;
     tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
         let text = format!("{value:?}");
-        let text = escape_controls(&clip(&text, FIELD_CHARS)).into_owned();
+        let text = clip_to_line(&text, FIELD_CHARS);
         if field.name() == "message" {
             write!(w, "{text}")
         } else {

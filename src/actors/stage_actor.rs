@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::messages::ExecuteStage;
 use crate::config::FaultRule;
 use crate::domain::StageName;
-use crate::pipeline::execution::{run_guarded, with_faults, StageExecutor};
+use crate::pipeline::execution::{run_guarded, unregistered, with_faults, StageExecutor};
 use crate::pipeline::stage_contract::{Stage, StageContext, StageError, StageResult};
 
 /// Executes one stage.
@@ -63,9 +63,7 @@ impl StageExecutor for StageSet {
                 .send(ExecuteStage { ctx, cancel })
                 .await
                 .unwrap_or_else(|e| Err(StageError::transient(format!("stage actor unavailable: {e}")))),
-            None => Err(StageError::permanent(format!(
-                "no implementation registered for stage {stage}"
-            ))),
+            None => Err(unregistered(stage)),
         }
     }
 }

@@ -63,7 +63,12 @@ fn needs_escape(c: char) -> bool {
 /// An outside value for one line of a log or an error message: clipped to
 /// [`SHOWN_CHARS`], control characters escaped.
 pub fn one_line(text: &str) -> String {
-    escape_controls(&clip(text, SHOWN_CHARS)).into_owned()
+    clip_to_line(text, SHOWN_CHARS)
+}
+
+/// `text` clipped to `max_chars` with its control characters escaped: one bounded line.
+pub fn clip_to_line(text: &str, max_chars: usize) -> String {
+    escape_controls(&clip(text, max_chars)).into_owned()
 }
 
 /// [`one_line`] as a `Display` value, for `tracing` fields (`job_id = %Shown(&raw)`).

@@ -101,8 +101,7 @@ pub async fn diagnostics(state: web::Data<AppState>) -> Result<HttpResponse, Api
     let max = state.stats.max_concurrency;
     let failed = state.store.count_runs(RunStatus::Failed).await?;
     let running = state.store.count_runs(RunStatus::Running).await?;
-    let alerts = state.store.recent_alerts(10).await?;
-    let history_count = state.store.recent_alerts(500).await?.len();
+    let history = state.store.recent_alerts(500).await?;
     let firecrawl = &state.settings.firecrawl;
     Ok(HttpResponse::Ok().json(json!({
         "timestamp": now,
@@ -138,9 +137,9 @@ pub async fn diagnostics(state: web::Data<AppState>) -> Result<HttpResponse, Api
             "queue_running": running,
             "queue_failed": failed,
         },
-        "recent_alerts": alerts.iter().map(|a| json!({
+        "recent_alerts": history.iter().take(10).map(|a| json!({
             "level": a.level, "message": a.message, "source": a.source, "timestamp": a.timestamp,
         })).collect::<Vec<Value>>(),
-        "alert_stats": {"history_count": history_count},
+        "alert_stats": {"history_count": history.len()},
     })))
 }

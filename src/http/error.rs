@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::actors::messages::{AdmissionError, CancelError};
-use crate::domain::untrusted::{clip, escape_controls};
+use crate::domain::untrusted::clip_to_line;
 use crate::pipeline::profile::ProfileError;
 use crate::store::StoreError;
 
@@ -43,7 +43,7 @@ impl ApiError {
         Self {
             status,
             code,
-            detail: escape_controls(&clip(&detail, DETAIL_CHARS)).into_owned(),
+            detail: clip_to_line(&detail, DETAIL_CHARS),
             retry_after: None,
         }
     }

@@ -141,6 +141,11 @@ pub fn with_faults(stages: Vec<Arc<dyn Stage>>, delay: Duration, faults: &[Fault
         .collect()
 }
 
+/// The error for a stage no implementation was registered for.
+pub fn unregistered(stage: StageName) -> StageError {
+    StageError::permanent(format!("no implementation registered for stage {stage}"))
+}
+
 /// Runs stages in the caller's runtime, each under [`run_guarded`]: the DAG without actors.
 pub struct InlineExecutor(HashMap<StageName, Arc<dyn Stage>>);
 
@@ -161,9 +166,7 @@ impl StageExecutor for InlineExecutor {
     ) -> Result<StageResult, StageError> {
         match self.0.get(&stage) {
             Some(s) => run_guarded(Arc::clone(s), ctx, cancel).await,
-            None => Err(StageError::permanent(format!(
-                "no implementation registered for stage {stage}"
-            ))),
+            None => Err(unregistered(stage)),
         }
     }
 }

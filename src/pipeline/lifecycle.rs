@@ -307,19 +307,14 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
     // The newest dashboard's fields: this run in `pipeline_runs`, the job's spend over all
     // its runs, and on success what was produced.
     update.run_entry = Some(run_entry(run, status, cost_usd, now));
-    let results = results.map(|mut r| {
-        for flag in ["generated_cv", "processed_jd", "has_research"] {
-            r.insert(flag.into(), serde_json::Value::Bool(true));
-        }
-        r
-    });
-    let earlier_cost = job_cost_before(store, run).await;
+    // (The job's earlier runs are read only when there are results to write.)
     let results = match results {
         Some(mut r) => {
-            r.insert(
-                "total_cost_usd".into(),
-                serde_json::json!(earlier_cost + cost_usd.unwrap_or(0.0)),
-            );
+            for flag in ["generated_cv", "processed_jd", "has_research"] {
+                r.insert(flag.into(), serde_json::Value::Bool(true));
+            }
+            let total = job_cost_before(store, run).await + cost_usd.unwrap_or(0.0);
+            r.insert("total_cost_usd".into(), serde_json::json!(total));
             Some(r)
         }
         None => None,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::LogLevel;
-use crate::domain::untrusted::{clip, escape_controls, RUN_LOG_MESSAGE_CHARS};
+use crate::domain::untrusted::{clip, clip_to_line, escape_controls, RUN_LOG_MESSAGE_CHARS};
 use crate::domain::{RunId, RunStatus, StageName, StageStatus};
 
 /// A boxed future, as the sink's `close` returns it.
@@ -83,7 +83,7 @@ impl RunLog {
     /// `text` as a run may store it (an error on the run, the job or a stage): secrets
     /// masked, cut to [`STORED_ERROR_CHARS`], control characters escaped.
     pub fn scrub(&self, text: &str) -> String {
-        escape_controls(&clip(&self.mask.mask(text), STORED_ERROR_CHARS)).into_owned()
+        clip_to_line(&self.mask.mask(text), STORED_ERROR_CHARS)
     }
 
     /// The same log, tagged with a stage.
