@@ -184,7 +184,7 @@ impl Metrics {
     /// Every family, registered under its name (counters without `_total`: the encoder
     /// adds it to their samples) and help text (the crate ends it with a period).
     pub fn new() -> Self {
-        let m = Self {
+        let mut m = Self {
             registry: Registry::default(),
             descriptors: Vec::new(),
             http_requests: Family::default(),
@@ -206,139 +206,134 @@ impl Metrics {
             log_lines_dropped: Counter::default(),
             alerts_sent: Family::default(),
         };
-        let mut r = Registry::default();
-        let mut d = Vec::new();
+        let (r, d) = (&mut m.registry, &mut m.descriptors);
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_http_requests",
             "HTTP requests by method, route and status",
             &m.http_requests,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_http_request_duration_seconds",
             "HTTP request latency by method and route",
             &m.http_latency,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_runs_finished",
             "Runs that ended, by outcome",
             &m.runs_finished,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_stage_duration_seconds",
             "Stage execution time by stage and outcome",
             &m.stage_duration,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_stage_retries",
             "Stage retries after transient failures, by stage",
             &m.stage_retries,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_active_runs",
             "Runs holding a slot in this runner",
             &m.active_runs,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_max_concurrency",
             "Slots of this runner (MAX_CONCURRENCY)",
             &m.max_concurrency,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_queue_depth",
             "Runs waiting for a slot",
             &m.queue_depth,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_store_up",
             "1 while the store answers its health ping",
             &m.store_up,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_llm_tokens",
             "LLM tokens by provider, model and direction",
             &m.llm_tokens,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_llm_cost_usd",
             "LLM spend in USD by provider and model (known prices only)",
             &m.llm_cost,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_llm_circuit_open",
             "1 while a provider's circuit breaker is open",
             &m.llm_circuit_open,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_llm_calls",
             "LLM calls (retries included in one call) by provider, model and outcome",
             &m.llm_calls,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_stage_outputs",
             "Checkpointed stage outputs by stage and producer (llm, offline, offline_fallback)",
             &m.stage_outputs,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_firecrawl_requests",
             "FireCrawl requests by outcome (ok, error, cache_hit, capped)",
             &m.firecrawl_requests,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_sse_subscribers",
             "Open log streams",
             &m.sse_subscribers,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_log_lines_dropped",
             "Run log lines dropped while the store was unreachable",
             &m.log_lines_dropped,
         );
         add(
-            &mut r,
-            &mut d,
+            r,
+            d,
             "job_runner_alerts_sent",
             "Alert e-mails sent, by check",
             &m.alerts_sent,
         );
-        Self {
-            registry: r,
-            descriptors: d,
-            ..m
-        }
+        m
     }
 
     /// One HTTP request: method, route pattern (not the raw path), status, duration.
