@@ -3,14 +3,16 @@
 
 mod ids;
 mod job;
+mod operation;
 pub mod outputs;
 mod run;
 mod stage;
 mod tier;
 pub mod untrusted;
 
-pub use ids::{JobId, RunId};
+pub use ids::{JobId, QueueId, RunId};
 pub use job::JobPosting;
+pub use operation::{Operation, OperationError};
 pub use run::{Run, RunStatus};
 pub use stage::{StageName, StageProducer, StageRecord, StageStatus};
 pub use tier::Tier;

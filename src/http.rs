@@ -10,6 +10,8 @@ mod health;
 mod jobs;
 mod logs;
 mod metrics;
+mod operations;
+mod queue;
 mod runs;
 
 use std::sync::Arc;
@@ -138,6 +140,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/api/metrics/cost-history", web::get().to(costs::history))
         .route("/api/metrics/alerts", web::get().to(costs::alerts))
         .route("/diagnostics", web::get().to(diagnostics::diagnostics))
+        .route("/queue/state", web::get().to(queue::queue_state))
+        .route("/queue/item/{job_id}", web::get().to(queue::item_for_job))
+        .route("/queue/cleanup", web::post().to(queue::cleanup))
+        .route("/queue/clear", web::post().to(queue::clear))
+        .route("/queue/{queue_id}/retry", web::post().to(queue::retry))
+        .route("/queue/{queue_id}/cancel", web::post().to(queue::cancel))
+        .route("/queue/{queue_id}/dismiss", web::post().to(queue::dismiss))
+        .route(
+            "/api/jobs/{job_id}/operations/{operation}/queue",
+            web::post().to(operations::queue_operation),
+        )
+        .route(
+            "/api/jobs/{job_id}/all-ops/start",
+            web::post().to(operations::start_all_ops),
+        )
+        .route(
+            "/api/jobs/{job_id}/queue-status",
+            web::get().to(operations::queue_status),
+        )
         .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
         .default_service(web::to(not_found));
 }

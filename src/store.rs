@@ -17,11 +17,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
+use crate::domain::{JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
 
 pub use crate::runlog::LogLine;
 pub use records::{
-    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, RunFilter, RunFinish, RunPage,
+    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, QueueQuery, QueueView,
+    RunFilter, RunFinish, RunPage,
 };
 
 /// Shared handle to the configured backend.
@@ -152,6 +153,35 @@ pub trait Store: Send + Sync + 'static {
     /// Re-queues `running` runs whose lease expired before `now`, or every running run when
     /// `sole_instance` (the caller holds the only lock on this store). Returns their ids.
     async fn recover_runs(&self, now: DateTime<Utc>, sole_instance: bool) -> Result<Vec<RunId>, StoreError>;
+
+    // ---- the queue view -------------------------------------------------------------
+
+    /// The runs as the dashboard's queue shows them (see [`QueueQuery`]).
+    async fn queue_view(&self, query: &QueueQuery) -> Result<QueueView, StoreError>;
+
+    /// How many queued runs will be claimed before `run` (0 = it is next).
+    async fn queued_ahead(&self, run: &Run) -> Result<u64, StoreError>;
+
+    /// The run with this queue id.
+    async fn run_by_queue_id(&self, id: &QueueId) -> Result<Option<Run>, StoreError>;
+
+    /// Queues a failed run again, to resume from its checkpoints: status `queued` at the
+    /// back of the queue, error and end time cleared, `retry_count` + 1, the interruption
+    /// count (`attempts`) reset, back in view. `None` when the run is not failed or its job
+    /// has another queued or running run.
+    async fn retry_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<Option<Run>, StoreError>;
+
+    /// Moves a failed run from the queue's failed list to its history; false when it is
+    /// not a failed run still in that list.
+    async fn dismiss_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Removes finished runs that ended before `finished_before` from the queue view (their
+    /// data stays); returns how many of each outcome.
+    async fn hide_finished_runs(
+        &self,
+        finished_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<FinishedCounts, StoreError>;
 
     // ---- stage checkpoints ----------------------------------------------------------
 

@@ -97,6 +97,18 @@ pub use crate::pipeline::admission::{AdmissionError, RunRequest};
 #[rtype(result = "Result<Vec<Run>, AdmissionError>")]
 pub struct SubmitRuns(pub Vec<RunRequest>);
 
+pub use crate::pipeline::admission::RetryError;
+
+/// Queues a failed run again (the queue's retry); answers with the queued run.
+#[derive(Message)]
+#[rtype(result = "Result<Run, RetryError>")]
+pub struct RetryRun(pub RunId);
+
+/// Cancels a run only while it is still queued; answers whether it was.
+#[derive(Message)]
+#[rtype(result = "Result<bool, crate::store::StoreError>")]
+pub struct CancelQueuedRun(pub RunId);
+
 pub use crate::pipeline::cancellation::CancelError;
 
 /// Cancels a queued or running run; answers with the final status.

@@ -12,14 +12,15 @@ use actix::prelude::*;
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::messages::{
-    AdmissionError, CancelError, CancelRun, CloseRunLog, Drain, Heartbeat, OpenRunLog, Pump, SlotReleased, SubmitRuns,
+    AdmissionError, CancelError, CancelQueuedRun, CancelRun, CloseRunLog, Drain, Heartbeat, OpenRunLog, Pump,
+    RetryError, RetryRun, SlotReleased, SubmitRuns,
 };
 pub use crate::metrics::RunnerStats;
 
 use super::run_actor::{PipelineActor, PipelineDeps, SlotGuard};
 use crate::domain::{Run, RunId, RunStatus};
-use crate::pipeline::admission::admit;
-use crate::pipeline::cancellation::{cancel_not_active, CancelPath};
+use crate::pipeline::admission::{admit, readmit_failed};
+use crate::pipeline::cancellation::{cancel_if_queued, cancel_not_active, CancelPath};
 use crate::pipeline::dag::StopReason;
 
 struct ActiveRun {
@@ -80,6 +81,19 @@ impl RunSupervisor {
         );
         self.stats.active.store(self.active.len(), Ordering::SeqCst);
         PipelineActor::new(run, Arc::clone(&self.deps), stop_tx, done_tx, guard).start();
+    }
+
+    /// A queued run was cancelled: say so in its log, end its stream, count it out.
+    fn cancelled_while_queued(&mut self, run_id: RunId) {
+        self.deps.run.run_log(&run_id).info("run cancelled while queued");
+        self.deps.hub.do_send(CloseRunLog {
+            run_id,
+            status: Some(RunStatus::Cancelled),
+        });
+        let _ = self
+            .stats
+            .queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| q.checked_sub(1));
     }
 }
 
@@ -326,23 +340,72 @@ impl Handler<CancelRun> for RunSupervisor {
                                 act.pending_cancels.insert(id);
                             }
                         }
-                        CancelPath::WasQueued(run_id) => {
-                            let log = act.deps.run.run_log(&run_id);
-                            log.info("run cancelled while queued");
-                            act.deps.hub.do_send(CloseRunLog {
-                                run_id,
-                                status: Some(RunStatus::Cancelled),
-                            });
-                            let _ = act
-                                .stats
-                                .queued
-                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| q.checked_sub(1));
-                        }
+                        CancelPath::WasQueued(run_id) => act.cancelled_while_queued(run_id),
                         CancelPath::Remote => {}
                     }
                     Ok(RunStatus::Cancelled)
                 }),
         )
+    }
+}
+
+impl Handler<CancelQueuedRun> for RunSupervisor {
+    type Result = ResponseActFuture<Self, Result<bool, crate::store::StoreError>>;
+
+    fn handle(&mut self, msg: CancelQueuedRun, _: &mut Context<Self>) -> Self::Result {
+        let store = self.deps.run.store.clone();
+        let run_id = msg.0;
+        Box::pin(
+            async move {
+                cancel_if_queued(&store, &run_id)
+                    .await
+                    .map(|done| done.then_some(run_id))
+            }
+            .into_actor(self)
+            .map(|result, act, _| {
+                let cancelled = result?;
+                let was_queued = cancelled.is_some();
+                if let Some(run_id) = cancelled {
+                    act.cancelled_while_queued(run_id);
+                }
+                Ok(was_queued)
+            }),
+        )
+    }
+}
+
+impl Handler<RetryRun> for RunSupervisor {
+    type Result = AtomicResponse<Self, Result<Run, RetryError>>;
+
+    fn handle(&mut self, msg: RetryRun, _: &mut Context<Self>) -> Self::Result {
+        let draining = self.drain_deadline.is_some();
+        let deps = Arc::clone(&self.deps);
+        // Atomic like admission: the queue's room is checked one request at a time.
+        AtomicResponse::new(Box::pin(
+            async move {
+                if draining {
+                    return Err(AdmissionError::ShuttingDown.into());
+                }
+                readmit_failed(&deps.run.store, &deps.run.settings, &msg.0).await
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                let readmitted = result?;
+                let run = readmitted.run;
+                act.deps.hub.do_send(OpenRunLog {
+                    run_id: run.run_id.clone(),
+                    next_seq: readmitted.next_seq,
+                });
+                act.deps.run.run_log(&run.run_id).info(format!(
+                    "run queued again by request (retry {}, position {} in queue); completed stages are kept and will not run again",
+                    run.retry_count,
+                    readmitted.queued_before + 1
+                ));
+                act.stats.queued.store(readmitted.queued_before + 1, Ordering::SeqCst);
+                ctx.notify(Pump);
+                Ok(run)
+            }),
+        ))
     }
 }
 

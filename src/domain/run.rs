@@ -7,7 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{JobId, RunId};
+use super::{JobId, Operation, QueueId, RunId};
 
 /// Lifecycle of a run. `queued → running → completed | failed | cancelled`; a running run
 /// goes back to `queued` only when the daemon stops or crashes before it finished.
@@ -114,6 +114,22 @@ pub struct Run {
     /// The processing tier the request named (`tier` / `processing_tier`), if any.
     #[serde(default)]
     pub processing_tier: Option<String>,
+    /// The run as a dashboard queue item (`q_` + 12 hex), fixed at creation.
+    pub queue_id: QueueId,
+    /// The operation it executes ([`Operation::as_str`]).
+    pub operation: String,
+    /// How many times a failed run was queued again by request.
+    pub retry_count: u32,
+    /// When it (last) entered the queue: the queue's order, oldest first.
+    pub queued_at: DateTime<Utc>,
+    /// When a failed run was dismissed from the queue's failed list into its history.
+    pub dismissed_at: Option<DateTime<Utc>>,
+    /// When a finished run was removed from the queue view (cleanup or clear); its data stays.
+    pub hidden_at: Option<DateTime<Utc>>,
+    /// The job's title when the run was requested (for the queue view without a job read).
+    pub job_title: Option<String>,
+    /// The job's company when the run was requested.
+    pub company: Option<String>,
 }
 
 impl Run {
@@ -137,6 +153,23 @@ impl Run {
             lease_expires_at: None,
             cost_usd: None,
             processing_tier: None,
+            queue_id: QueueId::generate(),
+            operation: Operation::FULL_RUN.as_str().to_owned(),
+            retry_count: 0,
+            queued_at: now,
+            dismissed_at: None,
+            hidden_at: None,
+            job_title: None,
+            company: None,
+        }
+    }
+
+    /// The dashboard queue's status word for this run: `pending` while queued, else the
+    /// run's own status.
+    pub fn queue_status(&self) -> &'static str {
+        match self.status {
+            RunStatus::Queued => "pending",
+            other => other.as_str(),
         }
     }
 }

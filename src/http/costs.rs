@@ -15,7 +15,7 @@ use crate::http::error::ApiError;
 use crate::llm::costs::{buckets, by_day, day_and_month_start, run_cost, trackers, Period, Spend};
 
 /// Midnight (UTC) of today: spend is summarised by UTC day.
-fn start_of_today() -> chrono::DateTime<Utc> {
+pub(super) fn start_of_today() -> chrono::DateTime<Utc> {
     Utc::now()
         .date_naive()
         .and_hms_opt(0, 0, 0)

@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::actors::messages::{AdmissionError, CancelError};
+use crate::actors::messages::{AdmissionError, CancelError, RetryError};
 use crate::domain::untrusted::clip_to_line;
 use crate::pipeline::profile::ProfileError;
 use crate::store::StoreError;
@@ -165,6 +165,18 @@ impl From<CancelError> for ApiError {
             CancelError::NotFound(id) => ApiError::run_not_found(id.as_ref()),
             CancelError::AlreadyFinished { .. } => Self::new(StatusCode::CONFLICT, "RUN_ALREADY_FINISHED", msg),
             CancelError::Store(e) => ApiError::store(&e),
+        }
+    }
+}
+
+impl From<RetryError> for ApiError {
+    fn from(e: RetryError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RetryError::NotFound(id) => ApiError::run_not_found(id.as_ref()),
+            RetryError::NotFailed { .. } => Self::new(StatusCode::CONFLICT, "QUEUE_ITEM_NOT_FAILED", msg),
+            RetryError::JobBusy { .. } => Self::new(StatusCode::CONFLICT, "JOB_HAS_ACTIVE_RUN", msg),
+            RetryError::Admission(e) => e.into(),
         }
     }
 }

@@ -63,7 +63,7 @@ fn clean(opt: Option<String>) -> Option<String> {
 }
 
 /// The tier a body names (`processing_tier` wins over `tier`), validated.
-fn requested_tier(processing_tier: Option<String>, tier: Option<String>) -> Result<Option<Tier>, ApiError> {
+pub(super) fn requested_tier(processing_tier: Option<String>, tier: Option<String>) -> Result<Option<Tier>, ApiError> {
     match clean(processing_tier).or(clean(tier)) {
         None => Ok(None),
         Some(raw) => Tier::parse(&raw)

@@ -4,10 +4,11 @@
 //! that run back (one active run per job). The supervisor actor calls [`admit`] one
 //! request batch at a time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::config::Settings;
-use crate::domain::{JobId, Run, RunStatus};
+use crate::domain::untrusted::clip;
+use crate::domain::{JobId, Run, RunId, RunStatus};
 use crate::pipeline::profile::resolve_profile;
 use crate::store::{DynStore, JobUpdate, StoreError};
 
@@ -56,10 +57,18 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
         }
     }
     let mut missing = Vec::new();
-    let mut checked: HashSet<&JobId> = HashSet::new();
+    // Title and company of each job, kept with its run for the queue view.
+    let mut labels: HashMap<&JobId, (Option<String>, Option<String>)> = HashMap::new();
     for req in requests {
-        if checked.insert(&req.job_id) && store.get_job_document(&req.job_id).await?.is_none() {
-            missing.push(req.job_id.clone());
+        if labels.contains_key(&req.job_id) || missing.contains(&req.job_id) {
+            continue;
+        }
+        match store.get_job_document(&req.job_id).await? {
+            None => missing.push(req.job_id.clone()),
+            Some(doc) => {
+                let text = |key: &str| doc.get(key).and_then(|v| v.as_str()).map(|s| clip(s, 200).into_owned());
+                labels.insert(&req.job_id, (text("title"), text("company")));
+            }
         }
     }
     if !missing.is_empty() {
@@ -79,6 +88,10 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
             None => {
                 let mut run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
                 run.processing_tier = req.processing_tier.map(|t| t.as_str().to_owned());
+                if let Some((title, company)) = labels.get(&req.job_id) {
+                    run.job_title.clone_from(title);
+                    run.company.clone_from(company);
+                }
                 fresh.push(run.clone());
                 run
             }
@@ -101,6 +114,82 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
     Ok(Admitted {
         answer,
         fresh,
+        queued_before: queued,
+    })
+}
+
+/// Why a failed run could not be queued again.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("run {0} not found")]
+    NotFound(RunId),
+    #[error("run {run_id} is {status}; only a failed run can be retried")]
+    NotFailed { run_id: RunId, status: RunStatus },
+    #[error("job {job_id} already has a queued or running run ({active}); retry once it ended")]
+    JobBusy { job_id: JobId, active: RunId },
+    #[error(transparent)]
+    Admission(#[from] AdmissionError),
+}
+
+impl From<StoreError> for RetryError {
+    fn from(e: StoreError) -> Self {
+        RetryError::Admission(AdmissionError::Store(e))
+    }
+}
+
+/// A failed run queued again by [`readmit_failed`].
+#[derive(Debug)]
+pub struct Readmitted {
+    /// The run, queued again.
+    pub run: Run,
+    /// Where its log numbering continues.
+    pub next_seq: u64,
+    /// Runs queued before it.
+    pub queued_before: usize,
+}
+
+/// Queues the failed run `run_id` again (the queue's retry): it resumes from its
+/// checkpoints, at the back of the queue, as long as the queue has room and its job has no
+/// other active run. Marks the job `queued`.
+pub async fn readmit_failed(store: &DynStore, settings: &Settings, run_id: &RunId) -> Result<Readmitted, RetryError> {
+    let run = store
+        .get_run(run_id)
+        .await?
+        .ok_or_else(|| RetryError::NotFound(run_id.clone()))?;
+    if run.status != RunStatus::Failed {
+        return Err(RetryError::NotFailed {
+            run_id: run.run_id,
+            status: run.status,
+        });
+    }
+    let queued = store.count_runs(RunStatus::Queued).await? as usize;
+    let max = settings.queue.max_queue;
+    if queued >= max {
+        return Err(AdmissionError::QueueFull { queued, max }.into());
+    }
+    let now = chrono::Utc::now();
+    let Some(run) = store.retry_failed_run(run_id, now).await? else {
+        // Lost a race, or the job has another active run: say which.
+        if let Some(active) = store.active_run_for_job(&run.job_id).await? {
+            return Err(RetryError::JobBusy {
+                job_id: run.job_id,
+                active: active.run_id,
+            });
+        }
+        let status = store.get_run(run_id).await?.map_or(RunStatus::Failed, |r| r.status);
+        return Err(RetryError::NotFailed {
+            run_id: run_id.clone(),
+            status,
+        });
+    };
+    let update = JobUpdate::new(run.run_id.clone(), RunStatus::Queued, now);
+    if let Err(e) = store.update_job(&run.job_id, &update).await {
+        tracing::warn!(run_id = %run.run_id, error = %e, "could not mark job as queued");
+    }
+    let next_seq = crate::runlog::next_seq(store.last_log_seq(run_id).await?, false);
+    Ok(Readmitted {
+        run,
+        next_seq,
         queued_before: queued,
     })
 }

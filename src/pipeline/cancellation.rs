@@ -37,20 +37,7 @@ const REMOTE_POLL: Duration = Duration::from_millis(200);
 
 /// Cancels `run_id`, which is not executing in this process (`instance_id`).
 pub async fn cancel_not_active(store: &DynStore, instance_id: &str, run_id: RunId) -> Result<CancelPath, CancelError> {
-    if store
-        .cancel_queued_run(&run_id, "cancelled by request while queued")
-        .await?
-    {
-        if let Some(run) = store.get_run(&run_id).await? {
-            let update = JobUpdate {
-                completed_at: run.finished_at,
-                artifact_urls: Some(Default::default()),
-                ..JobUpdate::new(run_id.clone(), RunStatus::Cancelled, chrono::Utc::now())
-            };
-            if let Err(e) = store.update_job(&run.job_id, &update).await {
-                tracing::warn!(run_id = %run_id, error = %e, "could not mark job as cancelled");
-            }
-        }
+    if cancel_if_queued(store, &run_id).await? {
         return Ok(CancelPath::WasQueued(run_id));
     }
     match store.get_run(&run_id).await? {
@@ -70,6 +57,28 @@ pub async fn cancel_not_active(store: &DynStore, instance_id: &str, run_id: RunI
         // Claimed by a round still in flight here: cancel it as it starts.
         Some(_) => Ok(CancelPath::ClaimedHere(run_id)),
     }
+}
+
+/// Cancels `run_id` if it is still queued (and says so on its job document); false when
+/// it is not queued (any more).
+pub async fn cancel_if_queued(store: &DynStore, run_id: &RunId) -> Result<bool, StoreError> {
+    if !store
+        .cancel_queued_run(run_id, "cancelled by request while queued")
+        .await?
+    {
+        return Ok(false);
+    }
+    if let Some(run) = store.get_run(run_id).await? {
+        let update = JobUpdate {
+            completed_at: run.finished_at,
+            artifact_urls: Some(Default::default()),
+            ..JobUpdate::new(run_id.clone(), RunStatus::Cancelled, chrono::Utc::now())
+        };
+        if let Err(e) = store.update_job(&run.job_id, &update).await {
+            tracing::warn!(run_id = %run_id, error = %e, "could not mark job as cancelled");
+        }
+    }
+    Ok(true)
 }
 
 /// Waits (up to [`REMOTE_WAIT`]) for a run another runner executes to end. The store is

@@ -17,10 +17,12 @@ use mongodb::{Client, Collection, IndexModel};
 use serde_json::{Map, Value};
 
 use super::{
-    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter,
-    RunFinish, RunPage, Store, StoreError,
+    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
+    QueueView, RunFilter, RunFinish, RunPage, Store, StoreError,
 };
-use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
+use crate::domain::{
+    JobId, JobPosting, Operation, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
+};
 use crate::runlog::LogLevel;
 
 /// Where the backend keeps things.
@@ -149,6 +151,11 @@ fn run_to_doc(r: &Run) -> Result<Document, StoreError> {
         "artifacts": bson::to_document(&r.artifacts).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         "attempts": r.attempts as i64,
         "cancel_requested": false,
+        "queue_id": r.queue_id.to_string(),
+        "operation": &r.operation,
+        "retry_count": r.retry_count as i64,
+        "queued_at": date(r.queued_at),
+        "queued_ms": millis(r.queued_at),
     };
     let mut opt = |k: &str, v: Option<Bson>| {
         if let Some(v) = v {
@@ -163,6 +170,10 @@ fn run_to_doc(r: &Run) -> Result<Document, StoreError> {
     opt("lease_owner", r.lease_owner.clone().map(Bson::String));
     opt("lease_expires_ms", r.lease_expires_at.map(|t| Bson::Int64(millis(t))));
     opt("processing_tier", r.processing_tier.clone().map(Bson::String));
+    opt("dismissed_at", r.dismissed_at.map(date));
+    opt("hidden_at", r.hidden_at.map(date));
+    opt("job_title", r.job_title.clone().map(Bson::String));
+    opt("company", r.company.clone().map(Bson::String));
     Ok(d)
 }
 
@@ -177,13 +188,26 @@ fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
             .collect(),
         _ => BTreeMap::new(),
     };
+    let run_id = RunId::parse(&id).map_err(StoreError::Corrupt)?;
+    let created_at = get_time(d, "created_at").ok_or_else(|| corrupt("run without created_at"))?;
     Ok(Run {
-        run_id: RunId::parse(&id).map_err(StoreError::Corrupt)?,
+        queue_id: match get_str(d, "queue_id") {
+            Some(q) => QueueId::parse(&q).map_err(StoreError::Corrupt)?,
+            None => QueueId::for_legacy_run(&run_id),
+        },
+        operation: get_str(d, "operation").unwrap_or_else(|| Operation::FULL_RUN.as_str().to_owned()),
+        retry_count: get_int(d, "retry_count") as u32,
+        queued_at: get_time(d, "queued_at").unwrap_or(created_at),
+        dismissed_at: get_time(d, "dismissed_at"),
+        hidden_at: get_time(d, "hidden_at"),
+        job_title: get_str(d, "job_title"),
+        company: get_str(d, "company"),
+        run_id,
         job_id: JobId::parse(&job).map_err(StoreError::Corrupt)?,
         status: status.parse().map_err(StoreError::Corrupt)?,
         profile_ref: get_str(d, "profile_ref"),
         source: get_str(d, "source"),
-        created_at: get_time(d, "created_at").ok_or_else(|| corrupt("run without created_at"))?,
+        created_at,
         started_at: get_time(d, "started_at"),
         updated_at: get_time(d, "updated_at").unwrap_or_else(Utc::now),
         finished_at: get_time(d, "finished_at"),
@@ -233,6 +257,7 @@ impl MongoStore {
             alerts: coll("alerts"),
             client,
         };
+        store.backfill_queue_fields().await?;
         store.create_indexes().await?;
         Ok(store)
     }
@@ -250,6 +275,9 @@ impl MongoStore {
                 idx(doc! {"status": 1, "created_ms": 1}, false),
                 idx(doc! {"job_id": 1, "created_ms": 1}, false),
                 idx(doc! {"status": 1, "lease_expires_ms": 1}, false),
+                idx(doc! {"status": 1, "queued_ms": 1}, false),
+                idx(doc! {"status": 1, "finished_ms": -1}, false),
+                idx(doc! {"queue_id": 1}, true),
             ])
             .await
             .map_err(wrap("create run indexes"))?;
@@ -280,12 +308,47 @@ impl MongoStore {
         Ok(())
     }
 
-    async fn find_runs(&self, filter: Document, limit: Option<i64>, skip: u64) -> Result<Vec<Run>, StoreError> {
-        let mut find = self
+    /// Gives runs stored before queue items existed their queue id and queue order (once:
+    /// afterwards none lacks them), so the unique queue-id index can be built.
+    async fn backfill_queue_fields(&self) -> Result<(), StoreError> {
+        let legacy: Vec<Document> = self
             .runs
-            .find(filter)
-            .sort(doc! {"created_ms": -1, "_id": -1})
-            .skip(skip);
+            .find(doc! {"queue_id": {"$exists": false}})
+            .await
+            .map_err(wrap("find runs without queue ids"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read runs without queue ids"))?;
+        for d in &legacy {
+            let run = run_from_doc(d)?;
+            self.runs
+                .update_one(
+                    doc! {"_id": run.run_id.to_string(), "queue_id": {"$exists": false}},
+                    doc! {"$set": {"queue_id": run.queue_id.to_string(), "operation": &run.operation,
+                    "queued_at": date(run.queued_at), "queued_ms": millis(run.queued_at)}},
+                )
+                .await
+                .map_err(wrap("give a run its queue id"))?;
+        }
+        if !legacy.is_empty() {
+            tracing::info!(count = legacy.len(), "gave earlier runs their queue ids");
+        }
+        Ok(())
+    }
+
+    async fn find_runs(&self, filter: Document, limit: Option<i64>, skip: u64) -> Result<Vec<Run>, StoreError> {
+        self.find_runs_sorted(filter, doc! {"created_ms": -1, "_id": -1}, limit, skip)
+            .await
+    }
+
+    async fn find_runs_sorted(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: Option<i64>,
+        skip: u64,
+    ) -> Result<Vec<Run>, StoreError> {
+        let mut find = self.runs.find(filter).sort(sort).skip(skip);
         if let Some(l) = limit {
             find = find.limit(l);
         }
@@ -476,7 +539,7 @@ impl Store for MongoStore {
                     "$inc": {"attempts": 1_i64},
                 },
             )
-            .sort(doc! {"created_ms": 1, "_id": 1})
+            .sort(doc! {"queued_ms": 1, "_id": 1})
             .return_document(ReturnDocument::After)
             .await
             .map_err(wrap("claim run"))?;
@@ -608,6 +671,148 @@ impl Store for MongoStore {
             }
         }
         Ok(recovered)
+    }
+
+    async fn queue_view(&self, q: &QueueQuery) -> Result<QueueView, StoreError> {
+        let newest = || doc! {"finished_ms": -1, "_id": -1};
+        let pending = doc! {"status": "queued"};
+        let running = doc! {"status": "running"};
+        let failed = doc! {"status": "failed", "dismissed_at": {"$exists": false}, "hidden_at": {"$exists": false}};
+        // History = completed or cancelled, plus dismissed failures: two queries merged.
+        let mut history = self
+            .find_runs_sorted(
+                doc! {"status": {"$in": ["completed", "cancelled"]}, "hidden_at": {"$exists": false}},
+                newest(),
+                Some(q.history as i64),
+                0,
+            )
+            .await?;
+        history.extend(
+            self.find_runs_sorted(
+                doc! {"status": "failed", "dismissed_at": {"$exists": true}, "hidden_at": {"$exists": false}},
+                newest(),
+                Some(q.history as i64),
+                0,
+            )
+            .await?,
+        );
+        history.sort_by(|a, b| (b.finished_at, &b.run_id).cmp(&(a.finished_at, &a.run_id)));
+        history.truncate(q.history);
+        let count = |f: Document| async move { self.runs.count_documents(f).await.map_err(wrap("count queue")) };
+        Ok(QueueView {
+            pending: self
+                .find_runs_sorted(
+                    pending.clone(),
+                    doc! {"queued_ms": 1, "_id": 1},
+                    Some(q.pending as i64),
+                    0,
+                )
+                .await?,
+            running: self
+                .find_runs_sorted(
+                    running.clone(),
+                    doc! {"queued_ms": 1, "_id": 1},
+                    Some(q.running as i64),
+                    0,
+                )
+                .await?,
+            failed: self
+                .find_runs_sorted(failed.clone(), newest(), Some(q.failed as i64), 0)
+                .await?,
+            history,
+            total_pending: count(pending).await?,
+            total_running: count(running).await?,
+            total_failed: count(failed).await?,
+        })
+    }
+
+    async fn queued_ahead(&self, run: &Run) -> Result<u64, StoreError> {
+        // The claim order: queue time, then id; two counts instead of an `$or`.
+        let at = millis(run.queued_at);
+        let earlier = self
+            .runs
+            .count_documents(doc! {"status": "queued", "queued_ms": {"$lt": at}})
+            .await
+            .map_err(wrap("count runs ahead"))?;
+        let same_time = self
+            .runs
+            .count_documents(doc! {"status": "queued", "queued_ms": at, "_id": {"$lt": run.run_id.to_string()}})
+            .await
+            .map_err(wrap("count runs ahead"))?;
+        Ok(earlier + same_time)
+    }
+
+    async fn run_by_queue_id(&self, id: &QueueId) -> Result<Option<Run>, StoreError> {
+        let d = self
+            .runs
+            .find_one(doc! {"queue_id": id.to_string()})
+            .await
+            .map_err(wrap("find run by queue id"))?;
+        d.as_ref().map(run_from_doc).transpose()
+    }
+
+    async fn retry_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<Option<Run>, StoreError> {
+        let Some(run) = self.get_run(id).await? else {
+            return Ok(None);
+        };
+        // MongoDB has no cross-document condition: check the job, then compare-and-set the run.
+        if run.status != RunStatus::Failed || self.active_run_for_job(&run.job_id).await?.is_some() {
+            return Ok(None);
+        }
+        let d = self
+            .runs
+            .find_one_and_update(
+                doc! {"_id": id.to_string(), "status": "failed"},
+                doc! {
+                    "$set": {"status": "queued", "updated_at": date(at), "queued_at": date(at), "queued_ms": millis(at),
+                             "attempts": 0_i64, "cancel_requested": false},
+                    "$inc": {"retry_count": 1_i64},
+                    "$unset": {"error": "", "finished_at": "", "finished_ms": "", "dismissed_at": "", "hidden_at": "",
+                               "lease_owner": "", "lease_expires_ms": ""},
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(wrap("retry run"))?;
+        d.as_ref().map(run_from_doc).transpose()
+    }
+
+    async fn dismiss_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let res = self
+            .runs
+            .update_one(
+                doc! {"_id": id.to_string(), "status": "failed", "dismissed_at": {"$exists": false},
+                "hidden_at": {"$exists": false}},
+                doc! {"$set": {"dismissed_at": date(at)}},
+            )
+            .await
+            .map_err(wrap("dismiss run"))?;
+        Ok(res.modified_count == 1)
+    }
+
+    async fn hide_finished_runs(
+        &self,
+        finished_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<FinishedCounts, StoreError> {
+        let mut counts = FinishedCounts::default();
+        for (status, slot) in [
+            ("completed", &mut counts.completed),
+            ("failed", &mut counts.failed),
+            ("cancelled", &mut counts.cancelled),
+        ] {
+            *slot = self
+                .runs
+                .update_many(
+                    doc! {"status": status, "hidden_at": {"$exists": false},
+                    "finished_ms": {"$lt": millis(finished_before)}},
+                    doc! {"$set": {"hidden_at": date(at)}},
+                )
+                .await
+                .map_err(wrap("hide finished runs"))?
+                .modified_count;
+        }
+        Ok(counts)
     }
 
     async fn stage_started(&self, run: &RunId, stage: StageName, at: DateTime<Utc>) -> Result<(), StoreError> {

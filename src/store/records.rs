@@ -158,6 +158,34 @@ pub struct RunFilter {
     pub offset: usize,
 }
 
+/// How many runs of each list the queue view holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueQuery {
+    /// Queued runs, next to run first.
+    pub pending: usize,
+    /// Running runs (every runner), longest running first.
+    pub running: usize,
+    /// Failed runs neither dismissed nor hidden, newest first.
+    pub failed: usize,
+    /// Completed, cancelled and dismissed failed runs not hidden, newest first.
+    pub history: usize,
+}
+
+/// The run queue as the dashboard shows it: runs in four lists plus totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueView {
+    pub pending: Vec<Run>,
+    pub running: Vec<Run>,
+    pub failed: Vec<Run>,
+    pub history: Vec<Run>,
+    /// Every queued run (the list holds at most [`QueueQuery::pending`]).
+    pub total_pending: u64,
+    /// Every running run.
+    pub total_running: u64,
+    /// Every failed run still in the failed list.
+    pub total_failed: u64,
+}
+
 /// One page of runs plus the total matching the filter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPage {

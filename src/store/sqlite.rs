@@ -12,10 +12,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use super::{
-    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter,
-    RunFinish, RunPage, Store, StoreError,
+    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
+    QueueView, RunFilter, RunFinish, RunPage, Store, StoreError,
 };
-use crate::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
+use crate::domain::{
+    JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
+};
 use crate::runlog::LogLevel;
 
 /// Versioned schema steps; each runs once, in order, inside a transaction.
@@ -116,6 +118,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alerts_at ON alerts(at);
     "#,
+    // 7: runs are the dashboard's queue items: a queue id, the operation, retries, the
+    // queue order, dismiss/hide flags of the queue view, and the job's title and company.
+    r#"
+    ALTER TABLE runs ADD COLUMN queue_id TEXT;
+    ALTER TABLE runs ADD COLUMN operation TEXT NOT NULL DEFAULT 'batch-pipeline';
+    ALTER TABLE runs ADD COLUMN retry_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN queued_at TEXT;
+    ALTER TABLE runs ADD COLUMN dismissed_at TEXT;
+    ALTER TABLE runs ADD COLUMN hidden_at TEXT;
+    ALTER TABLE runs ADD COLUMN job_title TEXT;
+    ALTER TABLE runs ADD COLUMN company TEXT;
+    UPDATE runs SET queue_id = 'q_' || substr(id, 1, 12), queued_at = created_at;
+    CREATE UNIQUE INDEX runs_queue_id ON runs(queue_id);
+    CREATE INDEX runs_status_queued ON runs(status, queued_at);
+    CREATE INDEX runs_status_finished ON runs(status, finished_at);
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -168,7 +186,8 @@ fn text_error(msg: String) -> rusqlite::Error {
 }
 
 const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
-     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd, processing_tier";
+     finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd, processing_tier, \
+     queue_id, operation, retry_count, queued_at, dismissed_at, hidden_at, job_title, company";
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
     let id: String = row.get(0)?;
@@ -192,6 +211,14 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
         lease_expires_at: opt_ts(row.get(13)?)?,
         cost_usd: row.get(14)?,
         processing_tier: row.get(15)?,
+        queue_id: QueueId::parse(&row.get::<_, String>(16)?).map_err(text_error)?,
+        operation: row.get(17)?,
+        retry_count: row.get(18)?,
+        queued_at: parse_ts(&row.get::<_, String>(19)?)?,
+        dismissed_at: opt_ts(row.get(20)?)?,
+        hidden_at: opt_ts(row.get(21)?)?,
+        job_title: row.get(22)?,
+        company: row.get(23)?,
     })
 }
 
@@ -360,7 +387,8 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut stmt = tx.prepare(&format!(
-                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
                 ))?;
                 for r in &runs {
                     stmt.execute(params![
@@ -380,6 +408,14 @@ impl Store for SqliteStore {
                         r.lease_expires_at.map(ts),
                         r.cost_usd,
                         r.processing_tier,
+                        r.queue_id.to_string(),
+                        r.operation,
+                        r.retry_count,
+                        ts(r.queued_at),
+                        r.dismissed_at.map(ts),
+                        r.hidden_at.map(ts),
+                        r.job_title,
+                        r.company,
                     ])?;
                 }
             }
@@ -474,7 +510,7 @@ impl Store for SqliteStore {
                 &format!(
                     "UPDATE runs SET status = 'running', lease_owner = ?1, lease_expires_at = ?2,
                         attempts = attempts + 1, started_at = COALESCE(started_at, ?3), updated_at = ?3
-                     WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1)
+                     WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY queued_at, id LIMIT 1)
                        AND status = 'queued'
                      RETURNING {RUN_COLUMNS}"
                 ),
@@ -579,6 +615,120 @@ impl Store for SqliteStore {
                 .map(|r| r.and_then(|s| RunId::parse(&s).map_err(text_error)))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(ids)
+        })
+        .await
+    }
+
+    async fn queue_view(&self, query: &QueueQuery) -> Result<QueueView, StoreError> {
+        let q = *query;
+        self.call("queue_view", move |c| {
+            let list = |cond: &str, order: &str, limit: usize| -> Result<Vec<Run>, rusqlite::Error> {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE {cond} ORDER BY {order} LIMIT ?1"
+                ))?;
+                let runs = stmt.query_map([limit as i64], run_from_row)?.collect();
+                runs
+            };
+            let count = |cond: &str| -> Result<u64, rusqlite::Error> {
+                c.query_row(&format!("SELECT COUNT(*) FROM runs WHERE {cond}"), [], |r| r.get(0))
+            };
+            const PENDING: &str = "status = 'queued'";
+            const RUNNING: &str = "status = 'running'";
+            const FAILED: &str = "status = 'failed' AND dismissed_at IS NULL AND hidden_at IS NULL";
+            const HISTORY: &str = "hidden_at IS NULL AND (status IN ('completed', 'cancelled') \
+                 OR (status = 'failed' AND dismissed_at IS NOT NULL))";
+            Ok(QueueView {
+                pending: list(PENDING, "queued_at, id", q.pending)?,
+                running: list(RUNNING, "started_at, id", q.running)?,
+                failed: list(FAILED, "finished_at DESC, id DESC", q.failed)?,
+                history: list(HISTORY, "finished_at DESC, id DESC", q.history)?,
+                total_pending: count(PENDING)?,
+                total_running: count(RUNNING)?,
+                total_failed: count(FAILED)?,
+            })
+        })
+        .await
+    }
+
+    async fn queued_ahead(&self, run: &Run) -> Result<u64, StoreError> {
+        let (at, id) = (ts(run.queued_at), run.run_id.to_string());
+        self.call("queued_ahead", move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM runs WHERE status = 'queued' AND (queued_at < ?1 OR (queued_at = ?1 AND id < ?2))",
+                params![at, id],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    async fn run_by_queue_id(&self, id: &QueueId) -> Result<Option<Run>, StoreError> {
+        let id = id.to_string();
+        self.call("run_by_queue_id", move |c| {
+            c.query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE queue_id = ?1"),
+                [id],
+                run_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn retry_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<Option<Run>, StoreError> {
+        let id = id.to_string();
+        self.call("retry_failed_run", move |c| {
+            c.query_row(
+                &format!(
+                    "UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL, updated_at = ?2,
+                        queued_at = ?2, retry_count = retry_count + 1, attempts = 0, cancel_requested = 0,
+                        dismissed_at = NULL, hidden_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+                     WHERE id = ?1 AND status = 'failed'
+                       AND NOT EXISTS (SELECT 1 FROM runs AS other WHERE other.job_id = runs.job_id
+                                       AND other.status IN ('queued', 'running'))
+                     RETURNING {RUN_COLUMNS}"
+                ),
+                params![id, ts(at)],
+                run_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn dismiss_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.call("dismiss_failed_run", move |c| {
+            let n = c.execute(
+                "UPDATE runs SET dismissed_at = ?2
+                 WHERE id = ?1 AND status = 'failed' AND dismissed_at IS NULL AND hidden_at IS NULL",
+                params![id, ts(at)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn hide_finished_runs(
+        &self,
+        finished_before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<FinishedCounts, StoreError> {
+        self.call("hide_finished_runs", move |c| {
+            let mut stmt = c.prepare(
+                "UPDATE runs SET hidden_at = ?2
+                 WHERE status IN ('completed', 'failed', 'cancelled') AND hidden_at IS NULL AND finished_at < ?1
+                 RETURNING status",
+            )?;
+            let mut counts = FinishedCounts::default();
+            for status in stmt.query_map(params![ts(finished_before), ts(at)], |r| r.get::<_, String>(0))? {
+                match status?.as_str() {
+                    "completed" => counts.completed += 1,
+                    "failed" => counts.failed += 1,
+                    _ => counts.cancelled += 1,
+                }
+            }
+            Ok(counts)
         })
         .await
     }
@@ -850,5 +1000,42 @@ impl Store for SqliteStore {
             Ok(rows)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before runs were queue items (schema 6) keeps its runs: each
+    /// gets a queue id derived from its run id and its creation time as its queue time.
+    #[test]
+    fn runs_stored_before_queue_items_become_queue_items() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            .unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(6).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 'then')",
+                [i as i64 + 1],
+            )
+            .unwrap();
+        }
+        let created = "2026-01-02T03:04:05.000000Z";
+        conn.execute(
+            "INSERT INTO runs (id, job_id, status, created_at, updated_at, finished_at, error)
+             VALUES ('0123456789abcdef0123456789abcdef', '65a1b2c3d4e5f60718293a4b', 'failed', ?1, ?1, ?1, 'boom')",
+            [created],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let run = conn
+            .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs"), [], run_from_row)
+            .unwrap();
+        assert_eq!(run.queue_id.as_ref(), "q_0123456789ab");
+        assert_eq!(run.operation, "batch-pipeline");
+        assert_eq!((run.retry_count, run.queued_at), (0, run.created_at));
+        assert_eq!(run.error.as_deref(), Some("boom"), "nothing else changes");
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use job_runner::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageStatus};
-use job_runner::store::{DynStore, JobUpdate, LeaseState, LlmCall, LogLine, RunFilter, RunFinish, StoreError};
+use job_runner::store::{
+    DynStore, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery, RunFilter, RunFinish, StoreError,
+};
 use serde_json::json;
 
 /// Generates one `#[tokio::test]` per contract case for a backend's `setup` function.
@@ -29,7 +31,10 @@ macro_rules! store_contract_tests {
             llm_calls_are_listed_since_a_time_across_runs,
             research_cache_returns_fresh_values_and_forgets_expired_ones,
             active_run_for_job_sees_queued_and_running_only,
-            finished_runs_are_counted_by_outcome_since_a_time
+            finished_runs_are_counted_by_outcome_since_a_time,
+            the_queue_view_lists_runs_in_claim_order_and_by_outcome,
+            a_failed_run_is_retried_at_the_back_unless_its_job_is_busy,
+            dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -562,4 +567,176 @@ pub async fn finished_runs_are_counted_by_outcome_since_a_time(store: DynStore) 
         .await
         .unwrap();
     assert_eq!((later.completed, later.failed, later.cancelled), (0, 0, 0));
+}
+
+const VIEW: QueueQuery = QueueQuery {
+    pending: 10,
+    running: 10,
+    failed: 10,
+    history: 10,
+};
+
+/// Claims the next run as `owner` and ends it with `status` at `at`.
+async fn claim_and_finish(store: &DynStore, status: RunStatus, at: chrono::DateTime<Utc>) -> Run {
+    let run = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    let finish = RunFinish {
+        status,
+        error: (status != RunStatus::Completed).then(|| format!("{status} by test")),
+        artifacts: BTreeMap::new(),
+        at,
+        cost_usd: None,
+    };
+    assert!(store.finish_run(&run.run_id, "owner", &finish).await.unwrap());
+    store.get_run(&run.run_id).await.unwrap().unwrap()
+}
+
+/// Inserts queued runs for jobs `ns`, one millisecond apart (the claim order).
+async fn queue_runs(store: &DynStore, ns: &[u32]) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for &n in ns {
+        let mut run = queued(n);
+        run.job_title = Some(format!("Engineer {n}"));
+        run.company = Some("Acme".into());
+        store.insert_runs(std::slice::from_ref(&run)).await.unwrap();
+        runs.push(store.get_run(&run.run_id).await.unwrap().unwrap());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    runs
+}
+
+pub async fn the_queue_view_lists_runs_in_claim_order_and_by_outcome(store: DynStore) {
+    let runs = queue_runs(&store, &[1, 2, 3, 4, 5, 6]).await;
+    let stored = &runs[0];
+    assert!(stored.queue_id.as_ref().starts_with("q_"));
+    assert_eq!(stored.operation, "batch-pipeline");
+    assert_eq!(
+        (stored.job_title.as_deref(), stored.company.as_deref()),
+        (Some("Engineer 1"), Some("Acme"))
+    );
+    assert_eq!(
+        store.run_by_queue_id(&stored.queue_id).await.unwrap().unwrap().run_id,
+        stored.run_id
+    );
+    let unknown = job_runner::domain::QueueId::parse("q_000000000000").unwrap();
+    assert!(store.run_by_queue_id(&unknown).await.unwrap().is_none());
+    let t0 = Utc::now();
+    // 1 completes, 2 fails, 3 is cancelled (later than 1 and 2), 4 runs, 5 and 6 wait.
+    claim_and_finish(&store, RunStatus::Completed, t0).await;
+    claim_and_finish(&store, RunStatus::Failed, t0 + chrono::Duration::seconds(1)).await;
+    let running = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    assert!(store.cancel_queued_run(&runs[5].run_id, "by test").await.unwrap());
+    assert_eq!(store.queued_ahead(&runs[3]).await.unwrap(), 0, "next to run");
+    assert_eq!(store.queued_ahead(&runs[4]).await.unwrap(), 1);
+
+    let view = store.queue_view(&VIEW).await.unwrap();
+    let ids = |list: &[Run]| list.iter().map(|r| r.job_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&view.pending), [job(4).id, job(5).id], "oldest first");
+    assert_eq!(ids(&view.running), std::slice::from_ref(&running.job_id));
+    assert_eq!(ids(&view.failed), [job(2).id]);
+    assert_eq!(ids(&view.history), [job(6).id, job(1).id], "newest first");
+    assert_eq!((view.total_pending, view.total_running, view.total_failed), (2, 1, 1));
+    let small = store
+        .queue_view(&QueueQuery {
+            pending: 1,
+            history: 1,
+            ..VIEW
+        })
+        .await
+        .unwrap();
+    assert_eq!((small.pending.len(), small.history.len()), (1, 1));
+    assert_eq!(small.total_pending, 2, "totals count beyond the list");
+}
+
+pub async fn a_failed_run_is_retried_at_the_back_unless_its_job_is_busy(store: DynStore) {
+    let runs = queue_runs(&store, &[1]).await;
+    let failed = claim_and_finish(&store, RunStatus::Failed, Utc::now()).await;
+    assert_eq!(failed.run_id, runs[0].run_id);
+    let later = queue_runs(&store, &[2]).await;
+    // Another active run of the same job blocks the retry.
+    let busy = queue_runs(&store, &[1]).await;
+    assert!(store
+        .retry_failed_run(&failed.run_id, Utc::now())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.cancel_queued_run(&busy[0].run_id, "by test").await.unwrap());
+    let at = Utc::now();
+    let retried = store.retry_failed_run(&failed.run_id, at).await.unwrap().unwrap();
+    assert_eq!(retried.status, RunStatus::Queued);
+    assert_eq!((retried.retry_count, retried.attempts), (1, 0));
+    assert!(retried.error.is_none() && retried.finished_at.is_none());
+    assert_eq!(retried.queue_id, failed.queue_id, "the same queue item");
+    assert!(retried.queued_at > later[0].queued_at);
+    assert_eq!(
+        store.queued_ahead(&retried).await.unwrap(),
+        1,
+        "at the back of the queue"
+    );
+    assert_eq!(
+        store.claim_next_run("owner", LEASE).await.unwrap().unwrap().run_id,
+        later[0].run_id
+    );
+    let again = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    assert_eq!((again.run_id.clone(), again.attempts), (failed.run_id.clone(), 1));
+    assert!(
+        store
+            .retry_failed_run(&failed.run_id, Utc::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "only a failed run is retried"
+    );
+}
+
+pub async fn dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data(store: DynStore) {
+    queue_runs(&store, &[1, 2, 3, 4]).await;
+    let old = Utc::now() - chrono::Duration::hours(2);
+    let completed = claim_and_finish(&store, RunStatus::Completed, old).await;
+    let failed = claim_and_finish(&store, RunStatus::Failed, Utc::now()).await;
+    let recent = claim_and_finish(&store, RunStatus::Completed, Utc::now()).await;
+    assert!(!store.dismiss_failed_run(&completed.run_id, Utc::now()).await.unwrap());
+    assert!(store.dismiss_failed_run(&failed.run_id, Utc::now()).await.unwrap());
+    assert!(
+        !store.dismiss_failed_run(&failed.run_id, Utc::now()).await.unwrap(),
+        "once"
+    );
+    let view = store.queue_view(&VIEW).await.unwrap();
+    assert!(view.failed.is_empty());
+    assert_eq!(view.total_failed, 0);
+    assert_eq!(view.history.len(), 3);
+    assert!(view
+        .history
+        .iter()
+        .any(|r| r.run_id == failed.run_id && r.dismissed_at.is_some()));
+
+    // Hide what ended more than an hour ago: only the old completed run.
+    let hidden = store
+        .hide_finished_runs(Utc::now() - chrono::Duration::hours(1), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((hidden.completed, hidden.failed, hidden.cancelled), (1, 0, 0));
+    let view = store.queue_view(&VIEW).await.unwrap();
+    assert_eq!(view.history.len(), 2);
+    assert!(view.history.iter().all(|r| r.run_id != completed.run_id));
+    // Everything finished: the queued run stays.
+    let hidden = store
+        .hide_finished_runs(Utc::now() + chrono::Duration::seconds(1), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((hidden.completed, hidden.failed, hidden.cancelled), (1, 1, 0));
+    let view = store.queue_view(&VIEW).await.unwrap();
+    assert!(view.history.is_empty() && view.failed.is_empty());
+    assert_eq!(view.pending.len(), 1);
+    for run in [&completed, &failed, &recent] {
+        let kept = store.get_run(&run.run_id).await.unwrap().unwrap();
+        assert!(kept.hidden_at.is_some(), "hidden, not deleted");
+        assert_eq!(kept.status, run.status);
+    }
+    // A retry brings a hidden failed run back into view.
+    let retried = store
+        .retry_failed_run(&failed.run_id, Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(retried.hidden_at.is_none() && retried.dismissed_at.is_none());
 }
