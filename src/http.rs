@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod auth;
+mod body;
 mod costs;
 mod diagnostics;
 pub mod error;

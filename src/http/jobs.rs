@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::body::JsonBody;
 use super::{parse_run_id, AppState};
 use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::artifacts::ArtifactName;
@@ -73,7 +74,7 @@ pub(super) fn requested_tier(processing_tier: Option<String>, tier: Option<Strin
 }
 
 #[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %Shown(&body.job_id), run_id = tracing::field::Empty))]
-pub async fn run(state: web::Data<AppState>, body: web::Json<RunBody>) -> Result<HttpResponse, ApiError> {
+pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let job_id = JobId::parse(&body.job_id).map_err(ApiError::invalid_job_id)?;
     let req = RunRequest {
@@ -89,7 +90,7 @@ pub async fn run(state: web::Data<AppState>, body: web::Json<RunBody>) -> Result
 }
 
 #[tracing::instrument(name = "POST /jobs/run-bulk", skip_all, fields(count = body.job_ids.len()))]
-pub async fn run_bulk(state: web::Data<AppState>, body: web::Json<BulkBody>) -> Result<HttpResponse, ApiError> {
+pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.job_ids.is_empty() {
         return Err(ApiError::validation("job_ids must contain at least 1 job id"));
@@ -170,6 +171,10 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
         "profile_ref": run.profile_ref,
         "processing_tier": run.processing_tier,
         "source": run.source,
+        // The run as the dashboard's queue item.
+        "queue_id": run.queue_id,
+        "operation": run.operation,
+        "retry_count": run.retry_count,
         "artifacts": artifact_urls(state, run),
     })
 }

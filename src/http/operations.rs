@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::body::JsonBody;
 use super::jobs::requested_tier;
 use super::queue::{item_json, position_of};
 use super::AppState;
@@ -100,7 +101,7 @@ async fn queue_full_run(state: &AppState, raw_job: &str, body: OperationBody, so
 pub async fn queue_operation(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Json<OperationBody>,
+    body: JsonBody<OperationBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_job, raw_op) = path.into_inner();
     let op = Operation::parse(&raw_op)
@@ -130,7 +131,7 @@ pub async fn queue_operation(
 pub async fn start_all_ops(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<OperationBody>,
+    body: JsonBody<OperationBody>,
 ) -> Result<HttpResponse, ApiError> {
     let run = queue_full_run(&state, &path, body.into_inner(), "dashboard-all-ops").await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));

@@ -243,7 +243,8 @@ pub async fn dismiss(state: web::Data<AppState>, path: web::Path<String>) -> Res
 /// Query of `POST /queue/cleanup`.
 #[derive(Debug, Deserialize)]
 pub struct CleanupQuery {
-    max_age_minutes: Option<i64>,
+    /// Read as text so a non-number gets an error naming the parameter.
+    max_age_minutes: Option<String>,
 }
 
 fn hidden_stats(counts: FinishedCounts) -> Value {
@@ -263,12 +264,19 @@ async fn hide_before(state: &AppState, before: DateTime<Utc>) -> Result<Finished
 /// leave the view.
 #[tracing::instrument(name = "POST /queue/cleanup", skip_all)]
 pub async fn cleanup(state: web::Data<AppState>, query: web::Query<CleanupQuery>) -> Result<HttpResponse, ApiError> {
-    let minutes = query.max_age_minutes.unwrap_or(60);
-    if !(0..=MAX_AGE_MINUTES).contains(&minutes) {
-        return Err(ApiError::validation(format!(
-            "max_age_minutes must be between 0 and {MAX_AGE_MINUTES}, got {minutes}"
-        )));
-    }
+    let minutes = match query.max_age_minutes.as_deref().map(str::trim) {
+        None | Some("") => 60,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|m| (0..=MAX_AGE_MINUTES).contains(m))
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "max_age_minutes must be a whole number of minutes from 0 to {MAX_AGE_MINUTES}, got {:?}",
+                    crate::domain::untrusted::clip(raw, 40)
+                ))
+            })?,
+    };
     let counts = hide_before(&state, Utc::now() - chrono::Duration::minutes(minutes)).await?;
     let mut stats = hidden_stats(counts);
     stats["max_age_minutes"] = json!(minutes);

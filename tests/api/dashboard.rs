@@ -292,6 +292,10 @@ async fn open_read_routes_are_opt_in_and_only_reads() {
         format!("/api/logs/{run}"),
         format!("/jobs/{run}/status"),
         "/api/metrics/budget".to_owned(),
+        "/queue/state".to_owned(),
+        format!("/queue/item/{}", crate::helpers::JOB),
+        format!("/api/jobs/{}/queue-status", crate::helpers::JOB),
+        "/diagnostics".to_owned(),
     ] {
         let res = closed.client.get(closed.url(&path)).send().await.unwrap();
         assert_eq!(res.status(), 401, "{path}");

@@ -10,6 +10,9 @@ mod lifecycle;
 mod llm;
 mod logs;
 mod metrics;
+mod queue;
+#[path = "../common/queue_view.rs"]
+mod queue_view;
 mod security;
 #[path = "../common/smtp.rs"]
 mod smtp;

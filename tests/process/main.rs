@@ -9,6 +9,8 @@ mod daemon;
 mod docx;
 mod logs;
 mod mongo;
+#[path = "../common/queue_view.rs"]
+mod queue_view;
 mod scripts;
 mod security;
 mod serve;

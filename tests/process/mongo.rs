@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::queue_view::queue_ids;
 use crate::serve::{daemon_command, data_lines, free_port, Serve};
 
 const SECRET: &str = "mongo-test-secret-0123";
@@ -45,23 +46,20 @@ impl Env {
 
     /// Imports `n` copies of the backend posting with ids 1..=n.
     fn import(&self, n: u32) -> Vec<String> {
-        let doc: Value = serde_json::from_str(include_str!("../../examples/postings/backend-engineer.json")).unwrap();
         let ids: Vec<String> = (1..=n)
             .map(|i| format!("{:024x}", 0x5eed_0000_u64 + i as u64))
             .collect();
-        let docs: Vec<Value> = ids
-            .iter()
-            .map(|id| {
-                let mut d = doc.clone();
-                d["_id"] = json!(id);
-                d
-            })
-            .collect();
+        let docs: Vec<Value> = ids.iter().map(|id| backend_posting(id, None)).collect();
+        self.import_docs(&docs);
+        ids
+    }
+
+    /// Imports job documents with `job-runner import`.
+    fn import_docs(&self, docs: &[Value]) {
         let file = self.dir.path().join("postings.json");
-        std::fs::write(&file, serde_json::to_string(&docs).unwrap()).unwrap();
+        std::fs::write(&file, serde_json::to_string(docs).unwrap()).unwrap();
         let out = self.command("import").arg("import").arg(&file).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        ids
     }
 
     async fn runner(&self, name: &str, extra: &[(&str, &str)]) -> Serve {
@@ -71,6 +69,16 @@ impl Env {
         }
         Serve::start(cmd, &self.dir.path().join(format!("{name}.log")), SECRET).await
     }
+}
+
+/// The backend posting with another id (and optionally another description).
+fn backend_posting(id: &str, description: Option<&str>) -> Value {
+    let mut doc: Value = serde_json::from_str(include_str!("../../examples/postings/backend-engineer.json")).unwrap();
+    doc["_id"] = json!(id);
+    if let Some(d) = description {
+        doc["job_description"] = json!(d);
+    }
+    doc
 }
 
 #[tokio::test]
@@ -378,4 +386,105 @@ async fn the_global_cap_limits_running_runs_below_the_runner_limit() {
         let next: chrono::DateTime<chrono::Utc> = w[1].0.parse().unwrap();
         assert!(next >= end, "runs overlapped under GLOBAL_MAX_CONCURRENCY=1: {spans:?}");
     }
+}
+
+/// The dashboard's queue poller: `/queue/state` without a bearer.
+async fn poll_queue(r: &Serve) -> Value {
+    let res = r.client.get(format!("{}/queue/state", r.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// Both runners' views once nothing moves: the same, with the same version.
+async fn settled_views(a: &Serve, b: &Serve) -> (Value, Value) {
+    let (va, vb) = (poll_queue(a).await, poll_queue(b).await);
+    assert_eq!(
+        va["state_version"], vb["state_version"],
+        "one queue, one version:\n{va}\n{vb}"
+    );
+    for list in ["pending", "running", "failed", "history"] {
+        assert_eq!(va[list], vb[list], "{list}");
+    }
+    (va, vb)
+}
+
+#[tokio::test]
+async fn two_runners_show_one_queue_whose_version_moves_for_both() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(2);
+    let thin = format!("{:024x}", 0x5eed_00ff_u64);
+    env.import_docs(&[backend_posting(&thin, Some("Hi."))]);
+    let opts = [("OPEN_READ_ROUTES", "true"), ("OFFLINE_STAGE_DELAY_MS", "50")];
+    let a = env.runner("a", &opts).await;
+    let b = env.runner("b", &opts).await;
+
+    let mut items = Vec::new();
+    for (runner, job) in [(&a, &ids[0]), (&b, &ids[1]), (&a, &thin)] {
+        let path = format!("/api/jobs/{job}/operations/batch-pipeline/queue");
+        let res = runner.post(&path, json!({"tier": "quality"})).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["success"], true, "{body}");
+        items.push((
+            body["queue_id"].as_str().unwrap().to_owned(),
+            body["run_id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // Each run is followed to its end from the runner that did not queue it.
+    let ends: Vec<String> = futures_util::future::join_all([
+        b.full_log(&items[0].1),
+        a.full_log(&items[1].1),
+        b.full_log(&items[2].1),
+    ])
+    .await;
+    assert!(ends[0].ends_with("data: completed\n\n") && ends[1].ends_with("data: completed\n\n"));
+    assert!(ends[2].ends_with("data: failed\n\n"), "{}", ends[2]);
+
+    let (q1, q2, q3) = (items[0].0.as_str(), items[1].0.as_str(), items[2].0.as_str());
+    let (before, _) = settled_views(&a, &b).await;
+    let mut history = queue_ids(&before["history"]);
+    history.sort();
+    let mut expected = vec![q1, q2];
+    expected.sort();
+    assert_eq!(history, expected, "each runner shows the other's runs");
+    assert_eq!(queue_ids(&before["failed"]), [q3]);
+    assert_eq!(before["stats"]["total_completed_today"], 2);
+
+    // Runner B dismisses the failure: A's version moves with B's.
+    let res = b.post(&format!("/queue/{q3}/dismiss"), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let (dismissed, _) = settled_views(&a, &b).await;
+    assert_ne!(dismissed["state_version"], before["state_version"]);
+    assert_eq!(dismissed["failed"], json!([]));
+    assert!(queue_ids(&dismissed["history"]).contains(&q3));
+
+    // Runner A retries it; it fails again (the posting is still too thin), now with one retry.
+    let res = a.post(&format!("/queue/{q3}/retry"), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let retried: Value = res.json().await.unwrap();
+    assert_eq!(retried["item"]["retry_count"], 1);
+    let log = b.full_log(&items[2].1).await;
+    assert!(log.ends_with("data: failed\n\n"), "{log}");
+    assert!(log.contains("retry 1"), "{log}");
+    let (failed_again, _) = settled_views(&a, &b).await;
+    assert_ne!(failed_again["state_version"], dismissed["state_version"]);
+    assert_eq!(queue_ids(&failed_again["failed"]), [q3]);
+    assert_eq!(failed_again["failed"][0]["retry_count"], 1);
+
+    // Runner B clears the finished items: both views are empty, at a new version.
+    let res = b.post("/queue/clear", json!({})).await;
+    assert_eq!(res.status(), 200);
+    let cleared: Value = res.json().await.unwrap();
+    assert_eq!(cleared["stats"]["total_cleaned"], 3, "{cleared}");
+    let (after, _) = settled_views(&a, &b).await;
+    assert_ne!(after["state_version"], failed_again["state_version"]);
+    assert_eq!(
+        (after["history"].clone(), after["failed"].clone()),
+        (json!([]), json!([]))
+    );
+    // The runs themselves are untouched.
+    assert_eq!(
+        a.get(&format!("/jobs/{}/status", items[0].1)).await["status"],
+        "completed"
+    );
 }
