@@ -411,15 +411,21 @@ async fn settled_views(a: &Serve, b: &Serve) -> (Value, Value) {
 #[tokio::test]
 async fn two_runners_show_one_queue_whose_version_moves_for_both() {
     let env = Env::new(mongo_uri());
-    let ids = env.import(2);
+    let ids = env.import(3);
     let thin = format!("{:024x}", 0x5eed_00ff_u64);
     env.import_docs(&[backend_posting(&thin, Some("Hi."))]);
-    let opts = [("OPEN_READ_ROUTES", "true"), ("OFFLINE_STAGE_DELAY_MS", "50")];
+    // One slot each and stages of 400 ms: with jobs 1 and 2 holding both slots, the third
+    // run queued waits (claims are FIFO) until one of them ends, seconds later.
+    let opts = [
+        ("OPEN_READ_ROUTES", "true"),
+        ("OFFLINE_STAGE_DELAY_MS", "400"),
+        ("MAX_CONCURRENCY", "1"),
+    ];
     let a = env.runner("a", &opts).await;
     let b = env.runner("b", &opts).await;
 
     let mut items = Vec::new();
-    for (runner, job) in [(&a, &ids[0]), (&b, &ids[1]), (&a, &thin)] {
+    for (runner, job) in [(&a, &ids[0]), (&b, &ids[1]), (&a, &ids[2]), (&a, &thin)] {
         let path = format!("/api/jobs/{job}/operations/batch-pipeline/queue");
         let res = runner.post(&path, json!({"tier": "quality"})).await;
         assert_eq!(res.status(), 200);
@@ -430,6 +436,18 @@ async fn two_runners_show_one_queue_whose_version_moves_for_both() {
             body["run_id"].as_str().unwrap().to_owned(),
         ));
     }
+    // Runner B sees A's waiting item and cancels it.
+    let waiting = poll_queue(&b).await;
+    assert!(
+        queue_ids(&waiting["pending"]).contains(&items[2].0.as_str()),
+        "{waiting}"
+    );
+    let res = b.post(&format!("/queue/{}/cancel", items[2].0), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let cancelled = a.get(&format!("/jobs/{}/status", items[2].1)).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let cancelled_q = items.remove(2).0;
+
     // Each run is followed to its end from the runner that did not queue it.
     let ends: Vec<String> = futures_util::future::join_all([
         b.full_log(&items[0].1),
@@ -444,7 +462,7 @@ async fn two_runners_show_one_queue_whose_version_moves_for_both() {
     let (before, _) = settled_views(&a, &b).await;
     let mut history = queue_ids(&before["history"]);
     history.sort();
-    let mut expected = vec![q1, q2];
+    let mut expected = vec![q1, q2, cancelled_q.as_str()];
     expected.sort();
     assert_eq!(history, expected, "each runner shows the other's runs");
     assert_eq!(queue_ids(&before["failed"]), [q3]);
@@ -475,7 +493,7 @@ async fn two_runners_show_one_queue_whose_version_moves_for_both() {
     let res = b.post("/queue/clear", json!({})).await;
     assert_eq!(res.status(), 200);
     let cleared: Value = res.json().await.unwrap();
-    assert_eq!(cleared["stats"]["total_cleaned"], 3, "{cleared}");
+    assert_eq!(cleared["stats"]["total_cleaned"], 4, "{cleared}");
     let (after, _) = settled_views(&a, &b).await;
     assert_ne!(after["state_version"], failed_again["state_version"]);
     assert_eq!(
