@@ -53,6 +53,9 @@ pub struct LlmResponse {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub model: String,
+    /// The provider stopped at the output limit (`finish_reason: length`, Anthropic's
+    /// `stop_reason: max_tokens`): the answer is cut, not wrong.
+    pub truncated: bool,
 }
 
 /// Why a call failed, with the failures worth retrying marked.

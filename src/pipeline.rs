@@ -9,6 +9,7 @@ pub mod builtin_stages;
 pub mod cancellation;
 pub mod dag;
 pub mod execution;
+pub mod fact_check;
 pub mod gates;
 pub mod lifecycle;
 pub mod master_cv;

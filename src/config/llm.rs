@@ -63,6 +63,20 @@ pub struct Raw {
     pub llm_tokens_per_minute: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub llm_input_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub pain_points_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub research_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub outreach_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub fit_score_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub star_selection_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub cv_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub cover_letter_output_tokens: i64,
     #[serde(deserialize_with = "lenient::string")]
     pub llm_schema_mode: String,
     #[serde(deserialize_with = "lenient::float")]
@@ -76,6 +90,17 @@ pub struct Raw {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub prompts_dir: Option<String>,
 }
+
+/// Each prompt's output limit setting, in the order they are listed.
+pub const OUTPUT_LIMIT_SETTINGS: [(&str, &str); 7] = [
+    ("pain_points", "PAIN_POINTS_OUTPUT_TOKENS"),
+    ("research", "RESEARCH_OUTPUT_TOKENS"),
+    ("outreach", "OUTREACH_OUTPUT_TOKENS"),
+    ("fit_score", "FIT_SCORE_OUTPUT_TOKENS"),
+    ("star_selection", "STAR_SELECTION_OUTPUT_TOKENS"),
+    ("cv", "CV_OUTPUT_TOKENS"),
+    ("cover_letter", "COVER_LETTER_OUTPUT_TOKENS"),
+];
 
 /// Everything the LLM layer needs.
 #[derive(Debug, Clone)]
@@ -116,6 +141,9 @@ pub struct LlmSettings {
     pub tokens_per_minute: u32,
     /// Input token budget of one stage's prompt; longer inputs are cut.
     pub input_tokens: usize,
+    /// Output limit (max tokens) per prompt (`<PROMPT>_OUTPUT_TOKENS`); a cut answer is
+    /// asked again once with twice the limit.
+    pub output_tokens: BTreeMap<&'static str, u32>,
     /// How the answer's JSON Schema is sent to an OpenAI-compatible server.
     pub schema_mode: SchemaMode,
     /// `MAX_COST_PER_RUN` in USD: no call is made that would push a run's spend past it.
@@ -150,6 +178,20 @@ impl LlmSettings {
             p.push(e);
             SchemaMode::Off
         });
+        let limits = [
+            raw.pain_points_output_tokens,
+            raw.research_output_tokens,
+            raw.outreach_output_tokens,
+            raw.fit_score_output_tokens,
+            raw.star_selection_output_tokens,
+            raw.cv_output_tokens,
+            raw.cover_letter_output_tokens,
+        ];
+        let output_tokens = OUTPUT_LIMIT_SETTINGS
+            .iter()
+            .zip(limits)
+            .map(|((prompt, name), v)| (*prompt, p.ranged(name, v, 64, 16_384) as u32))
+            .collect();
         let stage_models = [
             (StageName::PainPoints, raw.pain_points_model),
             (StageName::Research, raw.research_model),
@@ -185,6 +227,7 @@ impl LlmSettings {
             requests_per_minute: p.ranged("LLM_REQUESTS_PER_MINUTE", raw.llm_requests_per_minute, 1, 100_000) as u32,
             tokens_per_minute: p.ranged("LLM_TOKENS_PER_MINUTE", raw.llm_tokens_per_minute, 1000, 100_000_000) as u32,
             input_tokens: p.ranged("LLM_INPUT_TOKENS", raw.llm_input_tokens, 500, 1_000_000) as usize,
+            output_tokens,
             schema_mode,
             max_cost_per_run,
             daily_budget_usd,
@@ -194,9 +237,17 @@ impl LlmSettings {
         }
     }
 
+    /// The output limit of `prompt` (1,000 for a prompt without a setting).
+    pub fn output_limit(&self, prompt: &str) -> u32 {
+        self.output_tokens.get(prompt).copied().unwrap_or(1000)
+    }
+
     /// The section as `NAME = value` rows, keys masked and credentials in URLs masked.
     pub fn render(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let limits = OUTPUT_LIMIT_SETTINGS
+            .iter()
+            .map(|(prompt, name)| (*name, self.output_limit(prompt).to_string()));
+        let mut rows = vec![
             ("OPENAI_API_KEY", masked(&self.openai_api_key)),
             ("ANTHROPIC_API_KEY", masked(&self.anthropic_api_key)),
             ("OPENROUTER_API_KEY", masked(&self.openrouter_api_key)),
@@ -248,7 +299,9 @@ impl LlmSettings {
                     .map(|d| d.display().to_string())
                     .unwrap_or_else(|| "(shipped prompts)".into()),
             ),
-        ]
+        ];
+        rows.extend(limits);
+        rows
     }
 
     /// The URL settings of the section, by name (credentials in them are secrets too).

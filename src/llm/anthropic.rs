@@ -94,6 +94,7 @@ impl LlmClient for Anthropic {
             input_tokens: tokens("/usage/input_tokens"),
             output_tokens: tokens("/usage/output_tokens"),
             model: v.get("model").and_then(Value::as_str).unwrap_or(&self.model).to_owned(),
+            truncated: v.get("stop_reason").and_then(Value::as_str) == Some("max_tokens"),
         })
     }
 }

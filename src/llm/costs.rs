@@ -309,6 +309,9 @@ mod tests {
             latency_ms: 5,
             outcome: crate::store::CallOutcome::Ok,
             at: Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap(),
+            prompt: stage.into(),
+            turn: 1,
+            detail: None,
         }
     }
 

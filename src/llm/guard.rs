@@ -196,6 +196,7 @@ mod tests {
                     input_tokens: 1,
                     output_tokens: 1,
                     model: "m".into(),
+                    truncated: false,
                 })
             }
         }

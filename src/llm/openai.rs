@@ -102,6 +102,7 @@ impl LlmClient for OpenAiCompatible {
             input_tokens: tokens("/usage/prompt_tokens"),
             output_tokens: tokens("/usage/completion_tokens"),
             model: v.get("model").and_then(Value::as_str).unwrap_or(&self.model).to_owned(),
+            truncated: v.pointer("/choices/0/finish_reason").and_then(Value::as_str) == Some("length"),
         })
     }
 }

@@ -19,7 +19,7 @@ use super::prompts::Prompts;
 use super::retry::RetryPolicy;
 use super::run_spend::{Reservation, RunSpend};
 use super::schema::AnswerShape;
-use super::structured::{complete_structured, CallHooks, CallOutcome, Structured};
+use super::structured::{complete_structured, CallHooks, CallOutcome, CallReport, Structured};
 use super::token_budget::{cut_to_tokens, estimate_tokens};
 use super::{LlmClient, LlmError, LlmRequest, LlmResponse};
 use crate::config::pricing::PriceTable;
@@ -27,6 +27,9 @@ use crate::config::{Secret, Settings};
 use crate::domain::{RunId, StageName};
 use crate::runlog::RunLog;
 use crate::store::{DynStore, LlmCall};
+
+/// How many characters of a rejection's reasons the run log and the call record keep.
+pub const DETAIL_CHARS: usize = 600;
 
 /// The stages that may ask a model.
 pub const LLM_STAGES: [StageName; 5] = [
@@ -153,6 +156,8 @@ pub struct LlmService {
     store: DynStore,
     prompts: Prompts,
     input_tokens: usize,
+    /// Output limit per prompt.
+    output_tokens: BTreeMap<&'static str, u32>,
 }
 
 impl LlmService {
@@ -225,6 +230,7 @@ impl LlmService {
             store,
             prompts,
             input_tokens: l.input_tokens,
+            output_tokens: l.output_tokens.clone(),
         };
         for stage in LLM_STAGES {
             if service.prices.price(service.model(stage)).is_none() {
@@ -286,15 +292,14 @@ impl LlmService {
     }
 
     /// Renders prompt `prompt`, asks the stage's model for a `T` that passes `validate`
-    /// (with at most `max_repairs` repair turns), and records every call. `Err` says why
-    /// the stage must fall back to offline.
+    /// (with at most `max_repairs` repair turns, within the prompt's output limit), and
+    /// records every call. `Err` says why the stage must fall back to offline.
     #[tracing::instrument(name = "llm", skip_all, fields(run_id = %scope.run_id, stage = %scope.stage, prompt))]
     pub async fn ask<T, V>(
         &self,
         scope: &CallScope<'_>,
         prompt: &str,
         values: &[(&str, &str)],
-        max_tokens: u32,
         max_repairs: u32,
         validate: V,
     ) -> Result<T, Fallback>
@@ -328,12 +333,13 @@ impl LlmService {
             user: rendered.user,
             json: true,
             schema: Some(T::schema()),
-            max_tokens,
+            max_tokens: self.output_tokens.get(prompt).copied().unwrap_or(1000),
             temperature: 0.2,
         };
         let hooks = RecordingHooks {
             service: self,
             scope,
+            prompt,
             model: client.model().to_owned(),
             reservation: Mutex::new(None),
         };
@@ -368,6 +374,7 @@ impl LlmService {
 struct RecordingHooks<'a> {
     service: &'a LlmService,
     scope: &'a CallScope<'a>,
+    prompt: &'a str,
     model: String,
     reservation: Mutex<Option<Reservation>>,
 }
@@ -382,7 +389,7 @@ impl CallHooks for RecordingHooks<'_> {
         Ok(())
     }
 
-    async fn after_call(&self, result: Result<&LlmResponse, &LlmError>, outcome: CallOutcome, latency: Duration) {
+    async fn after_call(&self, result: Result<&LlmResponse, &LlmError>, report: CallReport<'_>) {
         let (input, output) = match result {
             Ok(r) => (r.input_tokens, r.output_tokens),
             Err(_) => (0, 0),
@@ -392,21 +399,37 @@ impl CallHooks for RecordingHooks<'_> {
             self.scope.spend.settle(r, cost);
         }
         let provider = self.service.provider.clone();
+        let outcome = report.outcome;
         self.service
             .metrics
             .llm_call(&provider, &self.model, outcome.as_str(), input, output, cost);
         let cost_text = cost
             .map(|c| format!("${c:.6}"))
             .unwrap_or_else(|| "unknown cost".into());
-        let what = match result {
-            Ok(_) => outcome.as_str().to_owned(),
-            Err(e) => format!("error: {e}"),
+        // The reasons go into the run's own log (and the call record), shortened, so the
+        // dashboard can explain what a repair turn cost.
+        let detail = report
+            .detail
+            .map(|d| crate::domain::untrusted::clip_to_line(d, DETAIL_CHARS));
+        let what = match (&detail, outcome) {
+            (None, _) => outcome.as_str().to_owned(),
+            (Some(d), CallOutcome::InvalidOutput) => format!("rejected: {d}"),
+            (Some(d), CallOutcome::Error) => format!("error: {d}"),
+            (Some(d), _) => format!("{}: {d}", outcome.as_str()),
         };
-        self.scope.log.info(format!(
-            "LLM call {provider}/{}: {input} in + {output} out tokens, {cost_text}, {} ms, {what}",
+        let line = format!(
+            "LLM call {provider}/{} for {} (turn {}): {input} in + {output} out tokens, {cost_text}, {} ms, {what}",
             self.model,
-            latency.as_millis()
-        ));
+            self.prompt,
+            report.turn,
+            report.latency.as_millis()
+        );
+        if outcome == CallOutcome::Ok {
+            self.scope.log.info(line);
+        } else {
+            self.scope.log.warn(line);
+        }
+        let latency = report.latency;
         let call = LlmCall {
             run_id: self.scope.run_id.clone(),
             stage: self.scope.stage,
@@ -418,6 +441,9 @@ impl CallHooks for RecordingHooks<'_> {
             latency_ms: latency.as_millis() as u64,
             outcome,
             at: chrono::Utc::now(),
+            prompt: self.prompt.to_owned(),
+            turn: report.turn,
+            detail,
         };
         if let Err(e) =
             crate::store::retry_transient("record_llm_call", || self.service.store.record_llm_call(&call)).await

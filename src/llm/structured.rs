@@ -28,6 +28,20 @@ pub enum Structured<T> {
 
 pub use crate::store::CallOutcome;
 
+/// The largest output limit a cut answer's second try asks for.
+pub const MAX_OUTPUT_TOKENS: u32 = 16_384;
+
+/// What one call came to, for the hooks.
+#[derive(Debug, Clone, Copy)]
+pub struct CallReport<'a> {
+    pub outcome: CallOutcome,
+    /// 1 for the first answer, then one more per repair turn or retry of a cut answer.
+    pub turn: u32,
+    pub latency: Duration,
+    /// Why the answer was not used: the gate's reasons, the cut, or the provider's error.
+    pub detail: Option<&'a str>,
+}
+
 /// What the caller does around each call: check the budget before, record cost after.
 #[async_trait]
 pub trait CallHooks: Send + Sync {
@@ -35,7 +49,7 @@ pub trait CallHooks: Send + Sync {
     async fn before_call(&self, request: &LlmRequest) -> Result<(), String>;
 
     /// Called once per call, with the answer (or error) and how it was judged.
-    async fn after_call(&self, result: Result<&LlmResponse, &LlmError>, outcome: CallOutcome, latency: Duration);
+    async fn after_call(&self, result: Result<&LlmResponse, &LlmError>, report: CallReport<'_>);
 }
 
 /// Hooks that do nothing (tests, tools).
@@ -46,10 +60,13 @@ impl CallHooks for NoHooks {
     async fn before_call(&self, _: &LlmRequest) -> Result<(), String> {
         Ok(())
     }
-    async fn after_call(&self, _: Result<&LlmResponse, &LlmError>, _: CallOutcome, _: Duration) {}
+    async fn after_call(&self, _: Result<&LlmResponse, &LlmError>, _: CallReport<'_>) {}
 }
 
 /// Asks for JSON, parses it into `T`, validates it, and repairs up to `max_repairs` times.
+/// An answer cut at the output limit is not a wrong answer: it is asked again once with
+/// twice the limit (at most [`MAX_OUTPUT_TOKENS`]) without using a repair turn; cut twice,
+/// the completion fails.
 #[allow(clippy::too_many_arguments)]
 pub async fn complete_structured<T, V>(
     client: &dyn LlmClient,
@@ -66,8 +83,9 @@ where
 {
     let mut calls = Vec::new();
     let mut req = request.clone();
-    let mut reason = String::new();
-    for turn in 0..=max_repairs {
+    let (mut turn, mut repairs, mut extended) = (0u32, 0u32, false);
+    loop {
+        turn += 1;
         if let Err(refused) = hooks.before_call(&req).await {
             return Structured::Failed {
                 reason: refused,
@@ -77,24 +95,50 @@ where
         }
         let began = std::time::Instant::now();
         let (result, _) = complete_with_retries(client, &req, policy, deadline).await;
+        let report = |outcome, detail| CallReport {
+            outcome,
+            turn,
+            latency: began.elapsed(),
+            detail,
+        };
         let response = match result {
             Ok(r) => r,
             Err(e) => {
-                hooks.after_call(Err(&e), CallOutcome::Error, began.elapsed()).await;
+                let detail = e.to_string();
+                hooks
+                    .after_call(Err(&e), report(CallOutcome::Error, Some(&detail)))
+                    .await;
                 return Structured::Failed {
-                    reason: e.to_string(),
+                    reason: detail,
                     calls,
                     provider_error: Some(e),
                 };
             }
         };
+        if response.truncated {
+            let detail = format!("the answer was cut at the output limit of {} tokens", req.max_tokens);
+            hooks
+                .after_call(Ok(&response), report(CallOutcome::Truncated, Some(&detail)))
+                .await;
+            calls.push(response);
+            if extended || req.max_tokens >= MAX_OUTPUT_TOKENS {
+                return Structured::Failed {
+                    reason: format!("{detail}, also after raising it from {}", request.max_tokens),
+                    calls,
+                    provider_error: None,
+                };
+            }
+            extended = true;
+            req.max_tokens = req.max_tokens.saturating_mul(2).min(MAX_OUTPUT_TOKENS);
+            continue;
+        }
         let problems: Vec<String> = match extract_json(&response.text) {
             None => vec!["the answer contains no JSON object".into()],
             Some(v) => match serde_json::from_value::<T>(v) {
                 Err(e) => vec![format!("the JSON does not have the required shape: {e}")],
                 Ok(value) => match validate(&value) {
                     Ok(()) => {
-                        hooks.after_call(Ok(&response), CallOutcome::Ok, began.elapsed()).await;
+                        hooks.after_call(Ok(&response), report(CallOutcome::Ok, None)).await;
                         calls.push(response);
                         return Structured::Valid { value, calls };
                     }
@@ -102,21 +146,24 @@ where
                 },
             },
         };
+        let reason = problems.join("; ");
         hooks
-            .after_call(Ok(&response), CallOutcome::InvalidOutput, began.elapsed())
+            .after_call(Ok(&response), report(CallOutcome::InvalidOutput, Some(&reason)))
             .await;
-        reason = problems.join("; ");
         tracing::info!(provider = client.provider(), turn, reason = %reason, "LLM output rejected");
+        if repairs == max_repairs {
+            return Structured::Failed {
+                reason: format!("no valid output after {max_repairs} repair turns: {reason}"),
+                calls,
+                provider_error: None,
+            };
+        }
+        repairs += 1;
         req.user = format!(
             "{}\n\nYour previous answer was:\n{}\n\nIt was rejected: {}. Reply with only the corrected JSON object.",
             request.user, response.text, reason
         );
         calls.push(response);
-    }
-    Structured::Failed {
-        reason: format!("no valid output after {max_repairs} repair turns: {reason}"),
-        calls,
-        provider_error: None,
     }
 }
 

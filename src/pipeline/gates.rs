@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::domain::outputs::{fit_category, CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
+use crate::pipeline::fact_check;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::text;
 
@@ -132,8 +133,10 @@ pub fn check_fit(out: &FitOutput) -> Result<(), GateViolations> {
     verdict(v)
 }
 
-/// CV fact check: every heading line, date range, degree and number of the tailored CV must
-/// appear in the master CV. Returns what was invented.
+/// CV fact check: facts, not wording. A heading that names an employer, a title, a date
+/// range or a degree must be the master CV's (typography aside); section headings are
+/// free. Every degree, number and year must appear in the master CV. Returns what was
+/// invented.
 pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations> {
     let mut v = Vec::new();
     let evidence = master.evidence();
@@ -143,17 +146,10 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
     if out.cv_reasoning.trim().is_empty() {
         v.push("cv_reasoning is empty".into());
     }
-    let master_lines: BTreeSet<String> = evidence.lines().map(normalise).collect();
-    let master_norm = normalise(&evidence);
+    let facts = fact_check::MasterFacts::of(master);
     for line in out.cv_text.lines() {
-        let t = line.trim();
-        if let Some(h) = t.strip_prefix('#') {
-            // Employers, job titles and degrees live in headings: they must be verbatim.
-            if !master_lines.contains(&normalise(t)) && !master_norm.contains(&normalise(h.trim_start_matches('#'))) {
-                v.push(format!(
-                    "heading {t:?} (employer, title or degree) is not in the master CV"
-                ));
-            }
+        if let Some(h) = line.trim().strip_prefix('#') {
+            v.extend(facts.heading_problems(h.trim_start_matches('#')));
         }
     }
     for n in text::metric_numbers(&out.cv_text) {
@@ -167,31 +163,15 @@ pub fn check_cv(out: &CvOutput, master: &MasterCv) -> Result<(), GateViolations>
             v.push(format!("date {y} is not in the master CV"));
         }
     }
-    for degree in [
-        "phd",
-        "ph.d",
-        "msc",
-        "m.sc",
-        "mba",
-        "bsc",
-        "b.sc",
-        "ba ",
-        "ma ",
-        "bachelor",
-        "master of",
-        "doctorate",
-    ] {
-        let tailored = out.cv_text.to_lowercase();
-        if tailored.contains(degree) && !evidence.to_lowercase().contains(degree) {
-            v.push(format!("degree {:?} is not in the master CV", degree.trim()));
+    let master_degrees = fact_check::degrees_in(&evidence);
+    for degree in fact_check::degrees_in(&out.cv_text) {
+        if !master_degrees.contains(degree) {
+            v.push(format!("degree {degree:?} is not in the master CV"));
         }
     }
-    v.dedup();
+    let mut seen = BTreeSet::new();
+    v.retain(|p| seen.insert(p.clone()));
     verdict(v)
-}
-
-fn normalise(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 /// Body paragraphs: blocks of at least 20 words (salutation and sign-off are shorter).

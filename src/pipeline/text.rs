@@ -115,17 +115,31 @@ pub fn strip_marker(line: &str) -> &str {
     t
 }
 
-/// Splits a paragraph into sentences on `.`, `!`, `?` followed by a space.
+/// Abbreviations after which a sentence does not end, even before a capital letter.
+const ABBREVIATIONS: &[&str] = &[
+    "e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "esp.", "cf.", "resp.", "no.", "nr.", "dr.", "mr.", "mrs.",
+    "ms.", "prof.", "inc.", "ltd.", "co.", "corp.", "jr.", "sr.", "st.", "dept.", "fig.", "min.", "max.",
+];
+
+/// Splits a paragraph into sentences: Unicode sentence boundaries (UAX #29, which keeps
+/// decimals such as `4.5` and a period before a lower-case word together), then rejoined
+/// after abbreviations (`e.g.`, `vs.`, `Inc.`) that UAX #29 cannot know.
 pub fn sentences(text: &str) -> Vec<String> {
+    use unicode_segmentation::UnicodeSegmentation;
     let mut out = Vec::new();
     let mut current = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        current.push(c);
-        let at_end = matches!(c, '.' | '!' | '?') && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
-        // Keep abbreviations such as "e.g." and decimals together.
-        let abbreviation = current.ends_with("e.g.") || current.ends_with("i.e.") || current.ends_with("etc.");
-        if at_end && !abbreviation {
+    for piece in text.split_sentence_bounds() {
+        current.push_str(piece);
+        let last_word = current
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .trim_start_matches(['(', '"', '\'', '“', '‘'])
+            .to_lowercase();
+        let after_abbreviation = ABBREVIATIONS.contains(&last_word.as_str())
+            // Single initials ("J. Smith") do not end a sentence either.
+            || (last_word.len() == 2 && last_word.ends_with('.') && last_word.starts_with(char::is_alphabetic));
+        if !after_abbreviation {
             push_clean(&mut out, &current);
             current.clear();
         }
@@ -505,6 +519,24 @@ mod tests {
         );
         assert_eq!(items_of(&s, SectionKind::Requirements), vec!["5+ years of Rust"]);
         assert_eq!(items_of(&s, SectionKind::Intro), vec!["We build rockets."]);
+    }
+
+    /// Honest rationales count as many sentences as they have; run-ons are still caught.
+    #[test]
+    fn sentences_respect_abbreviations_decimals_and_quotes() {
+        for (text, n) in [
+            (
+                "Matched Rust and Kafka from the CV. The posting's \"microservices vs. monoliths\" debate matches the Parcelify migration. Missing: Go.",
+                3,
+            ),
+            ("Strong on data tooling, e.g. Kafka and ClickHouse. Missing evidence of Go.", 2),
+            ("Scaled throughput 7.5x at Freightline. Missing: e-commerce. Otherwise matched.", 3),
+            ("Reviewed by Dr. Smith at Acme Inc. and matched. Missing Go.", 2),
+            ("Matched Rust vs. Go! Missing Java? Yes.", 3),
+            ("One. Two. Three. Four.", 4),
+        ] {
+            assert_eq!(sentences(text).len(), n, "{text}: {:?}", sentences(text));
+        }
     }
 
     #[test]

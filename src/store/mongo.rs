@@ -979,6 +979,8 @@ impl Store for MongoStore {
             "model": c.model.clone(), "input_tokens": c.input_tokens as i64, "output_tokens": c.output_tokens as i64,
             "cost_usd": c.cost_usd.map(Bson::Double).unwrap_or(Bson::Null), "latency_ms": c.latency_ms as i64,
             "outcome": c.outcome.as_str(), "at": date(c.at), "at_ms": millis(c.at),
+            "prompt": c.prompt.clone(), "turn": i64::from(c.turn),
+            "detail": c.detail.clone().map(Bson::String).unwrap_or(Bson::Null),
         };
         self.llm_calls.insert_one(d).await.map_err(wrap("record llm call"))?;
         Ok(())
@@ -1087,6 +1089,9 @@ impl MongoStore {
                     latency_ms: get_int(d, "latency_ms") as u64,
                     outcome: CallOutcome::parse(&get_str(d, "outcome")?)?,
                     at: get_time(d, "at").unwrap_or_else(Utc::now),
+                    prompt: get_str(d, "prompt").unwrap_or_default(),
+                    turn: get_int(d, "turn") as u32,
+                    detail: get_str(d, "detail"),
                 })
             })
             .collect())

@@ -205,6 +205,8 @@ pub enum CallOutcome {
     InvalidOutput,
     /// The provider failed.
     Error,
+    /// The answer was cut at the output limit (`finish_reason: length`).
+    Truncated,
 }
 
 impl CallOutcome {
@@ -214,6 +216,7 @@ impl CallOutcome {
             CallOutcome::Ok => "ok",
             CallOutcome::InvalidOutput => "invalid_output",
             CallOutcome::Error => "error",
+            CallOutcome::Truncated => "truncated",
         }
     }
 
@@ -223,6 +226,7 @@ impl CallOutcome {
             "ok" => Some(CallOutcome::Ok),
             "invalid_output" => Some(CallOutcome::InvalidOutput),
             "error" => Some(CallOutcome::Error),
+            "truncated" => Some(CallOutcome::Truncated),
             _ => None,
         }
     }
@@ -251,6 +255,16 @@ pub struct LlmCall {
     pub outcome: CallOutcome,
     /// When it was made.
     pub at: DateTime<Utc>,
+    /// The prompt it answered (`cv`, `star_selection`, ...); empty for calls recorded
+    /// before prompts were kept.
+    #[serde(default)]
+    pub prompt: String,
+    /// 1 for the first answer, 2 for the first repair turn, ...
+    #[serde(default)]
+    pub turn: u32,
+    /// Why the answer was rejected (the gate's reasons, shortened) or why the call failed.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 /// One alert or recovery the health actor decided on (kept whether or not e-mail is set up).

@@ -134,10 +134,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_status_queued ON runs(status, queued_at);
     CREATE INDEX runs_status_finished ON runs(status, finished_at);
     "#,
+    // 8: LLM calls say which prompt and turn they answered and why an answer was rejected.
+    r#"
+    ALTER TABLE llm_calls ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
+    ALTER TABLE llm_calls ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE llm_calls ADD COLUMN detail TEXT;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
-    "run_id, stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at";
+    "run_id, stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at, prompt, turn, detail";
 
 fn llm_call_from_row(r: &Row<'_>) -> Result<LlmCall, rusqlite::Error> {
     Ok(LlmCall {
@@ -152,6 +158,9 @@ fn llm_call_from_row(r: &Row<'_>) -> Result<LlmCall, rusqlite::Error> {
         outcome: CallOutcome::parse(&r.get::<_, String>(8)?)
             .ok_or_else(|| text_error("unknown LLM call outcome".to_owned()))?,
         at: parse_ts(&r.get::<_, String>(9)?)?,
+        prompt: r.get(10)?,
+        turn: r.get(11)?,
+        detail: r.get(12)?,
     })
 }
 
@@ -892,8 +901,7 @@ impl Store for SqliteStore {
         let call = call.clone();
         self.call("record_llm_call", move |c| {
             c.execute(
-                "INSERT INTO llm_calls (run_id, stage, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                &format!("INSERT INTO llm_calls ({LLM_CALL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
                 params![
                     call.run_id.to_string(),
                     call.stage.as_str(),
@@ -904,7 +912,10 @@ impl Store for SqliteStore {
                     call.cost_usd,
                     call.latency_ms as i64,
                     call.outcome.as_str(),
-                    ts(call.at)
+                    ts(call.at),
+                    call.prompt,
+                    call.turn,
+                    call.detail
                 ],
             )?;
             Ok(())

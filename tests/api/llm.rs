@@ -550,15 +550,26 @@ async fn a_cv_that_invents_an_employer_or_a_metric_is_rejected_by_the_fact_check
     let cv_calls = requests_with(&server, CV).await;
     assert_eq!(
         cv_calls.len(),
-        2,
-        "one repair turn listing the violations, then the fallback"
+        3,
+        "two repair turns listing the violations, then the fallback"
     );
     let repair = String::from_utf8_lossy(&cv_calls[1].body).to_string();
     assert!(
-        repair.contains("Globex Corporation") && repair.contains("is not in the master CV"),
+        repair.contains("Globex Corporation") && repair.contains("which the master CV does not contain"),
         "{repair}"
     );
-    assert!(repair.contains("97%"), "{repair}");
+    assert!(
+        repair.contains("97%") && repair.contains("is not in the master CV"),
+        "{repair}"
+    );
+    // Each rejected turn is explained in the run's own log, with the gate's reasons.
+    let rejected: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("LLM call") && l.contains("for cv (turn") && l.contains("rejected:"))
+        .collect();
+    assert_eq!(rejected.len(), 3, "{log}");
+    assert!(rejected.iter().all(|l| l.contains("globex")), "{rejected:?}");
+    assert!(rejected[0].contains("97%"), "{}", rejected[0]);
     assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{log}");
     let doc = app.job_document(JOB).await;
     let cv_text = doc["cv_text"].as_str().unwrap_or_default();

@@ -444,13 +444,19 @@ pub async fn llm_calls_are_recorded_per_run(store: DynStore) {
         output_tokens: 300,
         cost_usd: None,
         latency_ms: 850,
-        outcome: job_runner::store::CallOutcome::Ok,
+        outcome: job_runner::store::CallOutcome::InvalidOutput,
         at: Utc::now(),
+        prompt: "cv".into(),
+        turn: 1,
+        detail: Some("heading \"## Awards\" names \"Turing\", which the master CV does not contain".into()),
     };
     store.record_llm_call(&call).await.unwrap();
     store
         .record_llm_call(&LlmCall {
             cost_usd: Some(0.0012),
+            outcome: job_runner::store::CallOutcome::Ok,
+            turn: 2,
+            detail: None,
             ..call.clone()
         })
         .await
@@ -460,6 +466,12 @@ pub async fn llm_calls_are_recorded_per_run(store: DynStore) {
     assert_eq!(calls[0].cost_usd, None, "unknown cost stays unknown");
     assert_eq!(calls[1].cost_usd, Some(0.0012));
     assert_eq!(calls[0].input_tokens, 1200);
+    assert_eq!(
+        (&calls[0].prompt, calls[0].turn, &calls[0].detail, calls[0].outcome),
+        (&call.prompt, call.turn, &call.detail, call.outcome),
+        "prompt, turn and the rejection's reasons are kept"
+    );
+    assert_eq!((calls[1].turn, calls[1].detail.as_deref()), (2, None));
 }
 
 pub async fn llm_calls_are_listed_since_a_time_across_runs(store: DynStore) {
@@ -476,6 +488,9 @@ pub async fn llm_calls_are_listed_since_a_time_across_runs(store: DynStore) {
         latency_ms: 1,
         outcome: job_runner::store::CallOutcome::Ok,
         at,
+        prompt: "pain_points".into(),
+        turn: 1,
+        detail: None,
     };
     store
         .record_llm_call(&call(&a, now - chrono::Duration::days(3)))

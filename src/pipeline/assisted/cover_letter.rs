@@ -36,7 +36,6 @@ pub async fn ask(
             ("pain_points", &bullet_list(&pains.pain_points)),
             ("master_cv", &cv),
         ],
-        1200,
         2,
         |out| gates::check_cover_letter(out, &job.company, job.full_text(), master).map_err(|g| g.0),
     )

@@ -3,7 +3,9 @@
 //! network), then lets the model pick 2–3 and map them to pain points; without it the
 //! lexical top three are used. The CV the model writes must pass the deterministic fact
 //! check (every employer, title, date range, degree and number from the master CV): the
-//! violations get one repair turn, then the stage falls back to offline tailoring.
+//! violations get two repair turns, then the stage falls back to offline tailoring. A STAR
+//! choice that fails (rejected, or the provider erred) falls back to the lexical choice
+//! and the model is still asked for the CV.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +15,10 @@ use super::bullet_list;
 use crate::domain::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
 use crate::llm::schema::{self, AnswerShape};
 use crate::llm::service::{CallScope, Fallback, LlmService};
-use crate::pipeline::gates;
 use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::offline;
 use crate::pipeline::text;
+use crate::pipeline::{fact_check, gates};
 
 /// Candidates the lexical pre-selection hands to the model.
 pub const STAR_CANDIDATES: usize = 8;
@@ -80,10 +82,17 @@ pub struct CvAnswer {
 /// reasonable length (at least 150 words, or half the master CV when that is shorter).
 pub fn completeness_problems(cv_text: &str, master: &MasterCv) -> Vec<String> {
     let mut v = Vec::new();
-    let norm = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    let tailored = norm(cv_text);
+    // Typography aside (a hyphen for an en dash, case, spacing): the role must be there.
+    let tailored = fact_check::fold(cv_text);
+    let headings: Vec<&str> = cv_text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('#'))
+        .map(|h| h.trim_start_matches('#').trim())
+        .collect();
     for role in master.roles() {
-        if !tailored.contains(&norm(&role)) {
+        let stated =
+            tailored.contains(&fact_check::fold(&role)) || headings.iter().any(|h| fact_check::states_entry(h, &role));
+        if !stated {
             v.push(format!(
                 "the role {role:?} of the master CV is missing; keep every role, verbatim"
             ));
@@ -116,7 +125,6 @@ async fn choose_stars(
                 ("pain_points", &bullet_list(&pains.pain_points)),
                 ("candidates", &listing),
             ],
-            500,
             2,
             |c| super::verdict(star_problems(c, candidates, pains)),
         )
@@ -177,7 +185,14 @@ pub async fn ask(
                 ));
                 lexical()
             }
-            Err(other) => return Err(other),
+            // A failing helper call does not sink the stage: the CV is still asked for.
+            Err(Fallback::Provider(reason)) => {
+                scope.log.warn(format!(
+                    "STAR selection by the model failed ({reason}); using the lexical top three and still asking the model for the CV"
+                ));
+                lexical()
+            }
+            Err(budget @ Fallback::Budget(_)) => return Err(budget),
         }
     } else {
         lexical()
@@ -203,8 +218,7 @@ pub async fn ask(
                 ("achievements", &achievements),
                 ("master_cv", &cv),
             ],
-            2500,
-            1,
+            2,
             |a| {
                 let mut v = gates::check_cv(&build(a), master)
                     .err()

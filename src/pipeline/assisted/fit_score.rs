@@ -88,7 +88,6 @@ pub async fn ask(
                 ("pain_points", &bullet_list(&pains.pain_points)),
                 ("master_cv", &cv),
             ],
-            800,
             2,
             |a| super::verdict(problems(a, master)),
         )

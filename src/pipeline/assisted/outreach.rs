@@ -134,7 +134,6 @@ pub async fn ask(
                 ("contacts", &listing),
                 ("highlights", &highlights),
             ],
-            1500,
             1,
             |a| super::verdict(problems(a, contacts, &job.company, &evidence, job.full_text())),
         )

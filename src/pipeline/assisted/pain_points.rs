@@ -44,7 +44,6 @@ pub async fn ask(llm: &LlmService, scope: &CallScope<'_>, job: &JobPosting) -> R
         scope,
         "pain_points",
         &[("company", &job.company), ("title", &job.title), ("posting", &posting)],
-        1200,
         2,
         |out| {
             let mut v = gates::check_pain_points(out).err().map(|g| g.0).unwrap_or_default();

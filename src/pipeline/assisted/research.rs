@@ -155,7 +155,6 @@ pub async fn ask(
                 ("posting", &posting),
                 ("sources", &listing),
             ],
-            1500,
             2,
             |a| super::verdict(problems(a)),
         )
