@@ -265,6 +265,61 @@ async fn output_still_invalid_after_two_repairs_fails_for_the_offline_fallback()
     }
 }
 
+/// A completion cut at the output limit (`finish_reason: length`).
+fn cut_completion(content: &str) -> serde_json::Value {
+    let mut c = completion(content);
+    c["choices"][0]["finish_reason"] = json!("length");
+    c
+}
+
+#[tokio::test]
+async fn a_cut_answer_is_asked_again_with_twice_the_limit_not_repaired() {
+    use job_runner::llm::structured::Structured;
+    use wiremock::matchers::body_partial_json;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"max_tokens": 500})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(cut_completion("{\"pain_points\": [\"Scale bil")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"max_tokens": 1000})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{\"pain_points\": [\"Scale billing\"]}")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    match structured_pains(&server).await {
+        Structured::Valid { value, calls } => {
+            assert_eq!(value.pain_points, ["Scale billing"]);
+            assert!(calls[0].truncated && !calls[1].truncated);
+            let bodies = server.received_requests().await.unwrap();
+            let second = String::from_utf8_lossy(&bodies[1].body).to_string();
+            assert!(!second.contains("rejected"), "no repair message for a cut answer: {second}");
+        }
+        Structured::Failed { reason, .. } => panic!("{reason}"),
+    }
+}
+
+#[tokio::test]
+async fn an_answer_cut_twice_fails_for_the_offline_fallback() {
+    use job_runner::llm::structured::Structured;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(cut_completion("{\"pain_points\": [")))
+        .expect(2)
+        .mount(&server)
+        .await;
+    match structured_pains(&server).await {
+        Structured::Valid { .. } => panic!("accepted a cut answer"),
+        Structured::Failed { reason, calls, .. } => {
+            assert_eq!(calls.len(), 2);
+            assert!(reason.contains("cut at the output limit of 1000 tokens"), "{reason}");
+            assert!(reason.contains("raising it from 500"), "{reason}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_anthropic_client_speaks_the_messages_api() {
     use job_runner::llm::anthropic::Anthropic;
@@ -280,6 +335,7 @@ async fn the_anthropic_client_speaks_the_messages_api() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "model": "claude-3-5-haiku",
             "content": [{"type": "text", "text": "{\"pain_points\": [\"x\"]}"}],
+            "stop_reason": "max_tokens",
             "usage": {"input_tokens": 900, "output_tokens": 120}
         })))
         .expect(1)
@@ -295,6 +351,7 @@ async fn the_anthropic_client_speaks_the_messages_api() {
     let res = c.complete(&request()).await.unwrap();
     assert_eq!((res.input_tokens, res.output_tokens), (900, 120));
     assert_eq!(extract_json(&res.text), Some(json!({"pain_points": ["x"]})));
+    assert!(res.truncated, "stop_reason max_tokens is a cut answer");
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))

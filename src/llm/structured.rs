@@ -152,6 +152,7 @@ where
             .await;
         tracing::info!(provider = client.provider(), turn, reason = %reason, "LLM output rejected");
         if repairs == max_repairs {
+            calls.push(response);
             return Structured::Failed {
                 reason: format!("no valid output after {max_repairs} repair turns: {reason}"),
                 calls,
