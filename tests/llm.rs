@@ -295,7 +295,10 @@ async fn a_cut_answer_is_asked_again_with_twice_the_limit_not_repaired() {
             assert!(calls[0].truncated && !calls[1].truncated);
             let bodies = server.received_requests().await.unwrap();
             let second = String::from_utf8_lossy(&bodies[1].body).to_string();
-            assert!(!second.contains("rejected"), "no repair message for a cut answer: {second}");
+            assert!(
+                !second.contains("rejected"),
+                "no repair message for a cut answer: {second}"
+            );
         }
         Structured::Failed { reason, .. } => panic!("{reason}"),
     }

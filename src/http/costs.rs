@@ -28,10 +28,49 @@ pub(super) fn start_of_today() -> chrono::DateTime<Utc> {
 pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     let calls = state.store.llm_calls(&run.run_id).await?;
+    let records = state.store.load_stages(&run.run_id).await?;
     let mut doc = status_json(&state, &run);
     doc["cost"] = json!(run_cost(&calls));
     doc["max_cost_per_run_usd"] = json!(state.settings.llm.max_cost_per_run);
+    doc["stages"] = stage_reports(&records, &calls);
     Ok(HttpResponse::Ok().json(doc))
+}
+
+/// Per stage: who produced its output, which model answered, how many turns the model
+/// took, and why each rejected turn was rejected.
+fn stage_reports(records: &[crate::domain::StageRecord], calls: &[crate::store::LlmCall]) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for stage in crate::domain::StageName::ALL {
+        let record = records.iter().find(|r| r.stage == stage);
+        let mine: Vec<&crate::store::LlmCall> = calls.iter().filter(|c| c.stage == stage).collect();
+        let models: std::collections::BTreeSet<&str> = mine.iter().map(|c| c.model.as_str()).collect();
+        let turns: Vec<serde_json::Value> = mine
+            .iter()
+            .map(|c| {
+                json!({
+                    "prompt": c.prompt,
+                    "turn": c.turn,
+                    "outcome": c.outcome.as_str(),
+                    "model": c.model,
+                    "reasons": c.detail,
+                    "at": c.at,
+                })
+            })
+            .collect();
+        out.insert(
+            stage.as_str().to_owned(),
+            json!({
+                "status": record.map(|r| r.status.as_str()),
+                "producer": record.and_then(|r| r.producer),
+                "model": mine.last().map(|c| c.model.as_str()),
+                "models": models,
+                "turns": mine.len(),
+                "rejected_turns": mine.iter().filter(|c| c.outcome != crate::store::CallOutcome::Ok).count(),
+                "calls": turns,
+            }),
+        );
+    }
+    serde_json::Value::Object(out)
 }
 
 /// `GET /api/metrics/budget`.

@@ -133,6 +133,25 @@ pub fn check_fit(out: &FitOutput) -> Result<(), GateViolations> {
     verdict(v)
 }
 
+/// Words in quotation marks must be words the posting or the master CV really contains
+/// (typography and case aside; an ellipsis may join two quoted parts).
+pub fn quote_problems(field: &str, text: &str, posting: &str, master: &MasterCv) -> Vec<String> {
+    let sources = [fact_check::fold(posting), fact_check::fold(&master.evidence())];
+    text::quoted_phrases(text)
+        .into_iter()
+        .filter(|q| {
+            let parts: Vec<String> = q
+                .split(['…'])
+                .flat_map(|p| p.split("..."))
+                .map(|p| fact_check::fold(p.trim()))
+                .filter(|p| !p.is_empty())
+                .collect();
+            !sources.iter().any(|s| parts.iter().all(|p| s.contains(p.as_str())))
+        })
+        .map(|q| format!("{field} quotes {q:?}, which is in neither the posting nor the master CV"))
+        .collect()
+}
+
 /// CV fact check: facts, not wording. A heading that names an employer, a title, a date
 /// range or a degree must be the master CV's (typography aside); section headings are
 /// free. Every degree, number and year must appear in the master CV. Returns what was
@@ -217,6 +236,7 @@ pub fn check_cover_letter(
             ));
         }
     }
+    v.extend(quote_problems("cover letter", letter, posting, master));
     let stock = text::stock_phrases_in(letter);
     if stock.len() > 2 {
         v.push(format!(
@@ -240,7 +260,17 @@ pub fn check_stage(
     match stage {
         StageName::PainPoints => check_pain_points(outputs.pain_points.as_ref().ok_or_else(missing)?),
         StageName::Research => check_research(outputs.research.as_ref().ok_or_else(missing)?),
-        StageName::FitScore => check_fit(outputs.fit.as_ref().ok_or_else(missing)?),
+        StageName::FitScore => {
+            let fit = outputs.fit.as_ref().ok_or_else(missing)?;
+            let mut v = check_fit(fit).err().map(|g| g.0).unwrap_or_default();
+            v.extend(quote_problems(
+                "fit_rationale",
+                &fit.fit_rationale,
+                job.full_text(),
+                master,
+            ));
+            verdict(v)
+        }
         StageName::Cv => check_cv(outputs.cv.as_ref().ok_or_else(missing)?, master),
         StageName::CoverLetter => check_cover_letter(
             outputs.cover_letter.as_ref().ok_or_else(missing)?,

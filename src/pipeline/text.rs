@@ -432,6 +432,27 @@ pub fn years(text: &str) -> Vec<u32> {
     out
 }
 
+/// Phrases a text puts in quotation marks (`"…"`, `“…”`), at least two words or eight
+/// characters long (shorter quotes are emphasis, not quotations).
+pub fn quoted_phrases(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut open: Option<(char, usize)> = None;
+    for (i, c) in text.char_indices() {
+        match (open, c) {
+            (None, '"' | '“') => open = Some((c, i + c.len_utf8())),
+            (Some(('"', start)), '"') | (Some(('“', start)), '”') => {
+                let phrase = text[start..i].trim();
+                if phrase.split_whitespace().count() >= 2 || phrase.chars().count() >= 8 {
+                    out.push(phrase.to_owned());
+                }
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Stock phrases that make applications and pain points read as boilerplate.
 pub const STOCK_PHRASES: &[&str] = &[
     "excited to apply",

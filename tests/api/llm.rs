@@ -570,6 +570,18 @@ async fn a_cv_that_invents_an_employer_or_a_metric_is_rejected_by_the_fact_check
     assert_eq!(rejected.len(), 3, "{log}");
     assert!(rejected.iter().all(|l| l.contains("globex")), "{rejected:?}");
     assert!(rejected[0].contains("97%"), "{}", rejected[0]);
+    // GET /runs/{id} explains the stage: producer, model, turns and each turn's reasons.
+    let detail = app.get_json(&format!("/runs/{run}")).await;
+    let cv = &detail["stages"]["cv"];
+    assert_eq!(cv["producer"], "offline_fallback", "{cv}");
+    assert_eq!(
+        (cv["turns"].clone(), cv["rejected_turns"].clone()),
+        (json!(3), json!(3)),
+        "{cv}"
+    );
+    assert!(cv["model"].is_string(), "{cv}");
+    assert!(cv["calls"][2]["reasons"].as_str().unwrap().contains("globex"), "{cv}");
+    assert_eq!(detail["stages"]["pain_points"]["rejected_turns"], 0);
     assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{log}");
     let doc = app.job_document(JOB).await;
     let cv_text = doc["cv_text"].as_str().unwrap_or_default();
@@ -816,5 +828,119 @@ async fn a_spent_daily_budget_sends_new_runs_offline_and_the_widget_shows_it() {
     let p = producers(&app, &second).await;
     for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
         assert_eq!(p[stage], "offline", "{stage} did not even try the model");
+    }
+}
+
+/// A careful model's CV for the example master CV: its own section headings, hyphens
+/// where the master CV has en dashes, roles written "Title - Employer (years)".
+const HONEST_CV: &str = "# Maria Keller\n\nBerlin, Germany · maria.keller@example.com\n\n\
+## Professional Summary\n\nBackend engineer with eleven years of experience building and operating high-volume services in Rust, Go and Python.\n\n\
+## Key Achievements\n\n\
+- Raised throughput of the shipment-tracking event pipeline from 4,000 to 30,000 events per second on Kafka and Rust\n\
+- Cut p99 API latency by 45% with request coalescing and a PostgreSQL read replica strategy\n\
+- Defined service-level objectives for 14 services and reduced paging incidents by 60% in one year\n\n\
+## Professional Experience\n\n\
+### Staff Backend Engineer - Freightline GmbH (2021 - Present)\n\n\
+- Led the redesign of the shipment-tracking event pipeline on Kafka and Rust\n\
+- Migrated 3 legacy Python services to Rust with zero customer-facing downtime\n\
+- Mentored 5 engineers, two of whom were promoted to senior\n\n\
+### Senior Software Engineer - Parcelify AG (2017-2021)\n\n\
+- Built the route-optimisation API in Go serving 2 million requests per day\n\
+- Introduced Kubernetes and Terraform for all services, shortening deploys from 40 minutes to 6 minutes\n\
+- Designed the PostgreSQL partitioning scheme that kept query times flat while data grew 10x\n\n\
+### Software Engineer - Datenwerk Solutions (2013-2017)\n\n\
+- Developed ETL jobs in Python that fed the customer analytics warehouse\n\n\
+## Education\n\n\
+### MSc Computer Science - Technische Universität München (2011-2013)\n\
+### BSc Computer Science - Universität Stuttgart (2008-2011)\n\n\
+## Core Skills\n\n- Rust, Go, Python, SQL; Kafka, PostgreSQL; Kubernetes, Terraform, AWS\n";
+
+/// A rationale quoting the posting's "microservices vs. monoliths", with an "e.g.": three
+/// sentences.
+const HONEST_RATIONALE: &str =
+    "The CV matched the core requirements, e.g. Rust and Kafka in production at Freightline GmbH. \
+Its migration of 3 legacy Python services bears on the posting's \"microservices vs. monoliths\" question. \
+Missing: logistics-specific tooling beyond that role.";
+
+fn honest_posting() -> job_runner::domain::JobPosting {
+    let mut job = posting(JOB, None);
+    job.job_description
+        .push_str("\n\nWe are deciding microservices vs. monoliths for the pricing engine.");
+    job
+}
+
+/// Mounts every answer of `a` with `cv` as the CV answer and `rationale` as the fit's.
+async fn mount_with(server: &MockServer, a: &Answers, cv: &str, rationale: &str) {
+    let mut fit = a.fit.clone();
+    fit["fit_rationale"] = json!(rationale);
+    let cv = json!({"cv_text": cv, "cv_reasoning": "Led with the pipeline work the posting asks for."});
+    for (phrase, v) in a.all() {
+        let v = match phrase {
+            CV => &cv,
+            FIT => &fit,
+            _ => v,
+        };
+        answer(server, phrase, openai_completion(&v.to_string(), 100, 50)).await;
+    }
+}
+
+/// Honest answers worded differently from the master CV pass on the first turn.
+#[actix_web::test]
+async fn honest_answers_in_their_own_words_pass_on_the_first_turn() {
+    let server = MockServer::start().await;
+    let a = answers();
+    mount_with(&server, &a, HONEST_CV, HONEST_RATIONALE).await;
+    let app = spawn_app_with(openai_settings(&server), &[honest_posting()]).await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+        assert_eq!(p[stage], "llm", "{stage}: {log}");
+    }
+    assert_eq!(requests_with(&server, CV).await.len(), 1, "no repair turn: {log}");
+    assert_eq!(requests_with(&server, FIT).await.len(), 1, "no repair turn: {log}");
+    assert!(!log.contains("rejected:"), "{log}");
+    let doc = app.job_document(JOB).await;
+    assert!(doc["cv_text"].as_str().unwrap().contains("## Key Achievements"));
+}
+
+/// Dishonest CVs, side by side with the honest one: each is rejected on every turn, the
+/// reason is in the run log, and the offline CV is published instead.
+#[actix_web::test]
+async fn invented_employers_dates_degrees_and_numbers_are_still_rejected() {
+    let cases = [
+        (
+            HONEST_CV.replace("Parcelify AG (2017-2021)", "Globex AG (2017-2021)"),
+            "\"globex\"",
+        ),
+        (
+            HONEST_CV.replace("Parcelify AG (2017-2021)", "Parcelify AG (2016-2021)"),
+            "date 2016 is not in the master CV",
+        ),
+        (
+            HONEST_CV.replace(
+                "### BSc Computer Science",
+                "### PhD Distributed Systems - Universität Stuttgart (2013-2017)\n### BSc Computer Science",
+            ),
+            "\"phd\"",
+        ),
+        (
+            HONEST_CV.replace("by 45%", "by 70%"),
+            "number \"70%\" is not in the master CV",
+        ),
+    ];
+    for (cv, reason) in cases {
+        let server = MockServer::start().await;
+        let a = answers();
+        mount_with(&server, &a, &cv, HONEST_RATIONALE).await;
+        let app = spawn_app_with(openai_settings(&server), &[honest_posting()]).await;
+        let (run, log) = run_to_end(&app).await;
+        assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{reason}: {log}");
+        assert_eq!(requests_with(&server, CV).await.len(), 3, "{reason}");
+        let rejected: Vec<&str> = log.lines().filter(|l| l.contains("for cv (turn")).collect();
+        assert_eq!(rejected.len(), 3, "{log}");
+        assert!(
+            rejected.iter().all(|l| l.contains("rejected:") && l.contains(reason)),
+            "{reason}: {rejected:?}"
+        );
     }
 }

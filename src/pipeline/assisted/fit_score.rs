@@ -50,7 +50,7 @@ impl FitAnswer {
 }
 
 /// Problems of an answer: out-of-range score, the fit gate, matches without evidence.
-pub fn problems(a: &FitAnswer, master: &MasterCv) -> Vec<String> {
+pub fn problems(a: &FitAnswer, master: &MasterCv, posting: &str) -> Vec<String> {
     let mut v = Vec::new();
     if !(0.0..=100.0).contains(&a.fit_score) {
         v.push(format!("fit_score must be an integer 0–100, got {}", a.fit_score));
@@ -58,6 +58,12 @@ pub fn problems(a: &FitAnswer, master: &MasterCv) -> Vec<String> {
     if let Err(g) = gates::check_fit(&a.to_output()) {
         v.extend(g.0);
     }
+    v.extend(gates::quote_problems(
+        "fit_rationale",
+        &a.fit_rationale,
+        posting,
+        master,
+    ));
     let cv_words = text::token_set(&master.evidence());
     for m in &a.matched_requirements {
         if text::token_set(m).is_disjoint(&cv_words) {
@@ -89,7 +95,7 @@ pub async fn ask(
                 ("master_cv", &cv),
             ],
             2,
-            |a| super::verdict(problems(a, master)),
+            |a| super::verdict(problems(a, master, job.full_text())),
         )
         .await?;
     Ok(answer.to_output())
