@@ -238,6 +238,7 @@ async fn mongo(uri: &str, runs: usize) {
                     &run.run_id,
                     stage,
                     StageProducer::Offline,
+                    None,
                     &output,
                     chrono::Utc::now(),
                     Duration::from_millis(1),

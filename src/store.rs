@@ -194,6 +194,7 @@ pub trait Store: Send + Sync + 'static {
         run: &RunId,
         stage: StageName,
         producer: StageProducer,
+        model: Option<&str>,
         output: &Value,
         finished_at: DateTime<Utc>,
         duration: Duration,

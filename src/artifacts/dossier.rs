@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::domain::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
-use crate::domain::{JobPosting, RunId};
+use crate::domain::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, Provenance, ResearchOutput};
+use crate::domain::{JobPosting, RunId, StageName, StageProducer};
 
 /// Everything the dossier is written from.
 pub struct DossierInput<'a> {
@@ -16,6 +16,8 @@ pub struct DossierInput<'a> {
     pub cv: &'a CvOutput,
     pub letter: &'a CoverLetterOutput,
     pub outreach: &'a [serde_json::Value],
+    /// Who produced each stage's output.
+    pub provenance: &'a std::collections::BTreeMap<StageName, Provenance>,
     pub generated_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -136,10 +138,28 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
     let _ = writeln!(o, "Run: {}", d.run_id);
     let _ = writeln!(o, "Job id: {}", d.job.id);
     let _ = writeln!(o, "Generated: {}", d.generated_at.to_rfc3339());
-    let _ = writeln!(
-        o,
-        "Produced by: job-runner {} (offline stages)",
-        env!("CARGO_PKG_VERSION")
-    );
+    let _ = writeln!(o, "Produced by: job-runner {}", env!("CARGO_PKG_VERSION"));
+    for stage in StageName::ALL.into_iter().filter(|s| *s != StageName::Publisher) {
+        let _ = writeln!(o, "  {stage}: {}", produced_by(d.provenance.get(&stage)));
+    }
     o
+}
+
+/// One stage's "Produced by" line: the model, or which offline path and why.
+fn produced_by(p: Option<&Provenance>) -> String {
+    match p {
+        None => "not recorded".into(),
+        Some(Provenance {
+            producer: StageProducer::Llm,
+            model,
+        }) => format!("model {}", model.as_deref().unwrap_or("(name not recorded)")),
+        Some(Provenance {
+            producer: StageProducer::Offline,
+            ..
+        }) => "offline (deterministic; no model was asked)".into(),
+        Some(Provenance {
+            producer: StageProducer::OfflineFallback,
+            ..
+        }) => "offline fallback (the model's answer could not be used; the run log says why)".into(),
+    }
 }

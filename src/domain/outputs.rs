@@ -123,9 +123,18 @@ pub struct PublishOutput {
     pub results: serde_json::Map<String, Value>,
 }
 
+/// Who produced a stage's output: the producer, and the model when a model wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub producer: crate::domain::StageProducer,
+    pub model: Option<String>,
+}
+
 /// Every stage's output so far within one run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StageOutputs {
+    /// Who produced each output present (for the dossier's "Produced by").
+    pub provenance: std::collections::BTreeMap<StageName, Provenance>,
     pub pain_points: Option<PainPointsOutput>,
     pub research: Option<ResearchOutput>,
     pub fit: Option<FitOutput>,

@@ -165,6 +165,8 @@ pub struct StageRecord {
     pub attempts: u32,
     /// Who produced the output.
     pub producer: Option<StageProducer>,
+    /// The model that wrote it, when a model did.
+    pub model: Option<String>,
     /// The checkpointed output (JSON of the stage's typed output).
     pub output: Option<serde_json::Value>,
     /// Why it failed.

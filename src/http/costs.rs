@@ -62,7 +62,8 @@ fn stage_reports(records: &[crate::domain::StageRecord], calls: &[crate::store::
             json!({
                 "status": record.map(|r| r.status.as_str()),
                 "producer": record.and_then(|r| r.producer),
-                "model": mine.last().map(|c| c.model.as_str()),
+                // The model that wrote the output, else the last one asked.
+                "model": record.and_then(|r| r.model.clone()).or_else(|| mine.last().map(|c| c.model.clone())),
                 "models": models,
                 "turns": mine.len(),
                 "rejected_turns": mine.iter().filter(|c| c.outcome != crate::store::CallOutcome::Ok).count(),

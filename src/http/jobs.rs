@@ -218,6 +218,7 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
                 "duration_ms": rec.and_then(|r| r.duration_ms),
                 "attempts": rec.map(|r| r.attempts).unwrap_or(0),
                 "producer": rec.and_then(|r| r.producer),
+                "model": rec.and_then(|r| r.model.clone()),
                 "error": rec.and_then(|r| r.error.clone()),
                 "cost": cost.by_stage.get(name.as_str()),
             })

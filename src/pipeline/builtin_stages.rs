@@ -114,7 +114,21 @@ fn settle<T: Serialize>(
     offline: impl FnOnce() -> T,
 ) -> Result<StageResult, StageError> {
     let (producer, output) = choose(ctx, llm, stage, attempt, offline);
-    stage_result(producer, &output)
+    with_model(stage_result(producer, &output), llm, stage)
+}
+
+/// Names the stage's model on a result the model produced.
+fn with_model(
+    result: Result<StageResult, StageError>,
+    llm: Option<&LlmService>,
+    stage: StageName,
+) -> Result<StageResult, StageError> {
+    result.map(|mut r| {
+        if r.producer == StageProducer::Llm {
+            r.model = llm.map(|l| format!("{}/{}", l.provider(), l.model(stage)));
+        }
+        r
+    })
 }
 
 #[async_trait]
@@ -252,7 +266,7 @@ impl Stage for ResearchStage {
                 )),
             }
         }
-        stage_result(producer, &out)
+        with_model(stage_result(producer, &out), llm, self.name())
     }
 }
 

@@ -182,6 +182,13 @@ async fn accept_output(
     if let Err(e) = outputs.insert(stage, res.output.clone()) {
         return Err(fail(format!("stage {stage} produced malformed output: {e}")).await);
     }
+    outputs.provenance.insert(
+        stage,
+        crate::domain::outputs::Provenance {
+            producer: res.producer,
+            model: res.model.clone(),
+        },
+    );
     if let Err(v) = gates::check_stage(stage, outputs, &shared.job, &shared.master) {
         return Err(fail(format!("stage {stage} output rejected: {v}")).await);
     }
@@ -190,6 +197,7 @@ async fn accept_output(
             &shared.run_id,
             stage,
             res.producer,
+            res.model.as_deref(),
             &res.output,
             chrono::Utc::now(),
             elapsed,

@@ -185,6 +185,13 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
             if let Some(out) = r.output {
                 if outputs.insert(r.stage, out).is_ok() {
                     resumed.push(r.stage.as_str());
+                    if let Some(producer) = r.producer {
+                        let provenance = crate::domain::outputs::Provenance {
+                            producer,
+                            model: r.model.clone(),
+                        };
+                        outputs.provenance.insert(r.stage, provenance);
+                    }
                 }
             }
         }

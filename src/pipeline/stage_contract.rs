@@ -86,6 +86,8 @@ impl StageError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageResult {
     pub producer: StageProducer,
+    /// The model that wrote the output, when a model did.
+    pub model: Option<String>,
     pub output: Value,
 }
 
@@ -109,7 +111,11 @@ pub fn dependency<T>(value: &Option<T>, stage: StageName) -> Result<&T, StageErr
 /// Serialises a typed output into a [`StageResult`] from `producer`.
 pub fn stage_result<T: serde::Serialize>(producer: StageProducer, output: &T) -> Result<StageResult, StageError> {
     serde_json::to_value(output)
-        .map(|output| StageResult { producer, output })
+        .map(|output| StageResult {
+            producer,
+            model: None,
+            output,
+        })
         .map_err(|e| StageError::permanent(format!("could not serialise stage output: {e}")))
 }
 

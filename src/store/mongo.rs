@@ -836,6 +836,7 @@ impl Store for MongoStore {
         run: &RunId,
         stage: StageName,
         producer: StageProducer,
+        model: Option<&str>,
         output: &Value,
         finished_at: DateTime<Utc>,
         duration: Duration,
@@ -847,7 +848,8 @@ impl Store for MongoStore {
                 doc! {
                     "$set": {"run_id": run.to_string(), "stage": stage.as_str(), "status": "completed",
                              "finished_at": date(finished_at), "duration_ms": duration.as_millis() as i64,
-                             "producer": producer, "output": json_to_bson(output)?},
+                             "producer": producer, "output": json_to_bson(output)?,
+                             "model": model.map(|m| Bson::String(m.to_owned())).unwrap_or(Bson::Null)},
                     "$unset": {"error": ""},
                 },
             )
@@ -905,6 +907,7 @@ impl Store for MongoStore {
                 producer: get_str(&d, "producer").map(|p| StageProducer::from_stored(&p)),
                 output: d.get("output").cloned().map(bson_to_json),
                 error: get_str(&d, "error"),
+                model: get_str(&d, "model"),
             });
         }
         out.sort_by_key(|r| r.stage);

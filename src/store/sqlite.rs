@@ -139,6 +139,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE llm_calls ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
     ALTER TABLE llm_calls ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE llm_calls ADD COLUMN detail TEXT;
+    ALTER TABLE stages ADD COLUMN model TEXT;
     "#,
 ];
 
@@ -761,6 +762,7 @@ impl Store for SqliteStore {
         run: &RunId,
         stage: StageName,
         producer: StageProducer,
+        model: Option<&str>,
         output: &Value,
         finished_at: DateTime<Utc>,
         duration: Duration,
@@ -768,13 +770,14 @@ impl Store for SqliteStore {
         let run = run.to_string();
         let output = output.to_string();
         let producer = producer.as_str();
+        let model = model.map(str::to_owned);
         self.call("stage_completed", move |c| {
             c.execute(
-                "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output)
-                 VALUES (?1, ?2, 'completed', ?3, ?3, ?4, 1, ?5, ?6)
+                "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output, model)
+                 VALUES (?1, ?2, 'completed', ?3, ?3, ?4, 1, ?5, ?6, ?7)
                  ON CONFLICT(run_id, stage) DO UPDATE SET status = 'completed', finished_at = ?3,
-                    duration_ms = ?4, producer = ?5, output = ?6, error = NULL",
-                params![run, stage.as_str(), ts(finished_at), duration.as_millis() as i64, producer, output],
+                    duration_ms = ?4, producer = ?5, output = ?6, error = NULL, model = ?7",
+                params![run, stage.as_str(), ts(finished_at), duration.as_millis() as i64, producer, output, model],
             )?;
             Ok(())
         })
@@ -804,7 +807,7 @@ impl Store for SqliteStore {
         let run = run.to_string();
         self.call("load_stages", move |c| {
             let mut stmt = c.prepare(
-                "SELECT stage, status, started_at, finished_at, duration_ms, attempts, producer, output, error
+                "SELECT stage, status, started_at, finished_at, duration_ms, attempts, producer, output, error, model
                  FROM stages WHERE run_id = ?1",
             )?;
             let mut records = stmt
@@ -825,6 +828,7 @@ impl Store for SqliteStore {
                             .map(|o| serde_json::from_str(&o).map_err(conversion))
                             .transpose()?,
                         error: r.get(8)?,
+                        model: r.get(9)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

@@ -901,6 +901,15 @@ async fn honest_answers_in_their_own_words_pass_on_the_first_turn() {
     assert!(!log.contains("rejected:"), "{log}");
     let doc = app.job_document(JOB).await;
     assert!(doc["cv_text"].as_str().unwrap().contains("## Key Achievements"));
+    // The dossier names each stage's producer and model.
+    let dossier = app.get_text(&format!("/artifacts/{run}/dossier.txt")).await;
+    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+        assert!(
+            dossier.contains(&format!("  {stage}: model openai-compatible/gpt-4o-mini")),
+            "{stage}: {dossier}"
+        );
+    }
+    assert!(!dossier.contains("offline"), "{dossier}");
 }
 
 /// Dishonest CVs, side by side with the honest one: each is rejected on every turn, the
@@ -935,6 +944,9 @@ async fn invented_employers_dates_degrees_and_numbers_are_still_rejected() {
         let app = spawn_app_with(openai_settings(&server), &[honest_posting()]).await;
         let (run, log) = run_to_end(&app).await;
         assert_eq!(producers(&app, &run).await["cv"], "offline_fallback", "{reason}: {log}");
+        let dossier = app.get_text(&format!("/artifacts/{run}/dossier.txt")).await;
+        assert!(dossier.contains("  cv: offline fallback"), "{dossier}");
+        assert!(dossier.contains("  fit_score: model "), "{dossier}");
         assert_eq!(requests_with(&server, CV).await.len(), 3, "{reason}");
         let rejected: Vec<&str> = log.lines().filter(|l| l.contains("for cv (turn")).collect();
         assert_eq!(rejected.len(), 3, "{log}");

@@ -87,6 +87,7 @@ impl Stage for Publisher {
             cv,
             letter,
             outreach: &outreach,
+            provenance: &ctx.outputs.provenance,
             generated_at: chrono::Utc::now(),
         });
         let docx = artifacts::markdown_to_docx(&cv.cv_text).map_err(StageError::permanent)?;
