@@ -237,8 +237,10 @@ async fn mongo(uri: &str, runs: usize) {
                 .stage_completed(
                     &run.run_id,
                     stage,
-                    StageProducer::Offline,
-                    None,
+                    &job_runner::domain::outputs::Provenance {
+                        producer: StageProducer::Offline,
+                        model: None,
+                    },
                     &output,
                     chrono::Utc::now(),
                     Duration::from_millis(1),

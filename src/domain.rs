@@ -3,6 +3,7 @@
 
 mod ids;
 mod job;
+pub mod markup;
 mod operation;
 pub mod outputs;
 mod run;

@@ -17,7 +17,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::domain::{JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord};
+use crate::domain::outputs::Provenance;
+use crate::domain::{JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName, StageRecord};
 
 pub use crate::runlog::LogLine;
 pub use records::{
@@ -188,13 +189,12 @@ pub trait Store: Send + Sync + 'static {
     /// Records that a stage started (status running, attempts + 1).
     async fn stage_started(&self, run: &RunId, stage: StageName, at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Checkpoints a stage's output.
+    /// Checkpoints a stage's output with who produced it.
     async fn stage_completed(
         &self,
         run: &RunId,
         stage: StageName,
-        producer: StageProducer,
-        model: Option<&str>,
+        produced: &Provenance,
         output: &Value,
         finished_at: DateTime<Utc>,
         duration: Duration,

@@ -6,6 +6,15 @@ use std::fmt::Write;
 use crate::domain::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, Provenance, ResearchOutput};
 use crate::domain::{JobPosting, RunId, StageName, StageProducer};
 
+/// One pain point with the CV's proof for it and a plan line of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PainProof {
+    pub pain: String,
+    /// Achievements that prove it (empty when the CV has none).
+    pub proof: Vec<String>,
+    pub plan: String,
+}
+
 /// Everything the dossier is written from.
 pub struct DossierInput<'a> {
     pub run_id: &'a RunId,
@@ -16,6 +25,8 @@ pub struct DossierInput<'a> {
     pub cv: &'a CvOutput,
     pub letter: &'a CoverLetterOutput,
     pub outreach: &'a [serde_json::Value],
+    /// Pain → proof → plan, paired by the pipeline.
+    pub pairs: &'a [PainProof],
     /// Who produced each stage's output.
     pub provenance: &'a std::collections::BTreeMap<StageName, Provenance>,
     pub generated_at: chrono::DateTime<chrono::Utc>,
@@ -46,28 +57,18 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
     }
 
     heading(&mut o, "Pain → proof → plan");
-    for (i, pain) in d.pains.pain_points.iter().enumerate() {
-        let proof: Vec<&str> =
-            d.cv.selected_stars
-                .iter()
-                .filter(|s| {
-                    d.cv.star_to_pain_mapping
-                        .get(&s.id)
-                        .is_some_and(|pains| pains.contains(pain))
-                })
-                .map(|s| s.text.as_str())
-                .collect();
-        let _ = writeln!(o, "{}. Pain:  {pain}", i + 1);
+    for (i, p) in d.pairs.iter().enumerate() {
+        let _ = writeln!(o, "{}. Pain:  {}", i + 1, p.pain);
         let _ = writeln!(
             o,
             "   Proof: {}",
-            if proof.is_empty() {
+            if p.proof.is_empty() {
                 "no direct achievement in the CV; address it in conversation".to_owned()
             } else {
-                proof.join(" | ")
+                p.proof.join(" | ")
             }
         );
-        let _ = writeln!(o, "   Plan:  make visible progress on it in the first 90 days");
+        let _ = writeln!(o, "   Plan:  {}", p.plan);
     }
 
     heading(&mut o, "Job summary");

@@ -65,11 +65,14 @@ impl JobPosting {
     }
 
     /// The richest text available for analysis.
-    pub fn full_text(&self) -> &str {
-        match &self.scraped_job_posting {
+    /// The posting's text as the pipeline reads it: the longer of the description and the
+    /// scraped posting, as plain text (HTML markup removed, entities decoded).
+    pub fn full_text(&self) -> std::borrow::Cow<'_, str> {
+        let raw = match &self.scraped_job_posting {
             Some(s) if s.len() > self.job_description.len() => s,
             _ => &self.job_description,
-        }
+        };
+        super::markup::plain_text(raw)
     }
 
     /// The document form stored by the embedded store and accepted by `import`.

@@ -408,9 +408,10 @@ impl CallHooks for RecordingHooks<'_> {
             .unwrap_or_else(|| "unknown cost".into());
         // The reasons go into the run's own log (and the call record), shortened, so the
         // dashboard can explain what a repair turn cost.
+        // Masked like the log: a provider may echo the key in an error.
         let detail = report
             .detail
-            .map(|d| crate::domain::untrusted::clip_to_line(d, DETAIL_CHARS));
+            .map(|d| crate::domain::untrusted::clip_to_line(&self.scope.log.scrub(d), DETAIL_CHARS));
         let what = match (&detail, outcome) {
             (None, _) => outcome.as_str().to_owned(),
             (Some(d), CallOutcome::InvalidOutput) => format!("rejected: {d}"),

@@ -182,13 +182,11 @@ async fn accept_output(
     if let Err(e) = outputs.insert(stage, res.output.clone()) {
         return Err(fail(format!("stage {stage} produced malformed output: {e}")).await);
     }
-    outputs.provenance.insert(
-        stage,
-        crate::domain::outputs::Provenance {
-            producer: res.producer,
-            model: res.model.clone(),
-        },
-    );
+    let produced = crate::domain::outputs::Provenance {
+        producer: res.producer,
+        model: res.model.clone(),
+    };
+    outputs.provenance.insert(stage, produced.clone());
     if let Err(v) = gates::check_stage(stage, outputs, &shared.job, &shared.master) {
         return Err(fail(format!("stage {stage} output rejected: {v}")).await);
     }
@@ -196,8 +194,7 @@ async fn accept_output(
         shared.store.stage_completed(
             &shared.run_id,
             stage,
-            res.producer,
-            res.model.as_deref(),
+            &produced,
             &res.output,
             chrono::Utc::now(),
             elapsed,

@@ -136,7 +136,10 @@ pub fn check_fit(out: &FitOutput) -> Result<(), GateViolations> {
 /// Words in quotation marks must be words the posting or the master CV really contains
 /// (typography and case aside; an ellipsis may join two quoted parts).
 pub fn quote_problems(field: &str, text: &str, posting: &str, master: &MasterCv) -> Vec<String> {
-    let sources = [fact_check::fold(posting), fact_check::fold(&master.evidence())];
+    let sources = [
+        fact_check::fold(&crate::domain::markup::plain_text(posting)),
+        fact_check::fold(&master.evidence()),
+    ];
     text::quoted_phrases(text)
         .into_iter()
         .filter(|q| {
@@ -266,7 +269,7 @@ pub fn check_stage(
             v.extend(quote_problems(
                 "fit_rationale",
                 &fit.fit_rationale,
-                job.full_text(),
+                &job.full_text(),
                 master,
             ));
             verdict(v)
@@ -275,7 +278,7 @@ pub fn check_stage(
         StageName::CoverLetter => check_cover_letter(
             outputs.cover_letter.as_ref().ok_or_else(missing)?,
             &job.company,
-            job.full_text(),
+            &job.full_text(),
             master,
         ),
         StageName::Publisher => {

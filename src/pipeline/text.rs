@@ -102,12 +102,16 @@ fn heading_kind(line: &str) -> Option<SectionKind> {
     }
 }
 
-/// Strips list markers (`-`, `*`, `•`, `1.`) and surrounding space.
+/// True for a character job boards use as a bullet: dashes, dots, arrows, check marks and
+/// emoji (anything that is not a letter, digit, quote, bracket or currency sign).
+fn is_bullet_symbol(c: char) -> bool {
+    !(c.is_alphanumeric() || c.is_whitespace() || "\"'“‘([{$£€¥#@&%+<".contains(c))
+}
+
+/// Strips list markers (`-`, `*`, `•`, `✅`, `🔹`, `1.`, `2)`) and surrounding space.
 pub fn strip_marker(line: &str) -> &str {
     let t = line.trim();
-    let t = t
-        .trim_start_matches(['-', '*', '•', '·', '–', '—', '▪', '◦'])
-        .trim_start();
+    let t = t.trim_start_matches(is_bullet_symbol).trim_start();
     let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
     if digits > 0 && digits < 3 && t[digits..].starts_with(['.', ')']) {
         return t[digits + 1..].trim_start();
@@ -164,9 +168,17 @@ pub fn sections(text: &str) -> Vec<Section> {
     }];
     for raw in text.lines() {
         let line = raw.trim();
-        if line.is_empty() {
+        if line.is_empty() || is_board_noise(line) {
             continue;
         }
+        let is_bullet = strip_marker(line).len() != line.len();
+        // A symbol before a heading ("🔹 What you'll do") is decoration, not a bullet.
+        let plain_marker = line.starts_with(['-', '*', '•']) || line.starts_with(|c: char| c.is_ascii_digit());
+        let line = if is_bullet && !plain_marker && heading_kind(strip_marker(line)).is_some() {
+            strip_marker(line)
+        } else {
+            line
+        };
         let is_bullet = strip_marker(line).len() != line.len();
         if !is_bullet {
             if let Some(kind) = heading_kind(line) {
@@ -188,6 +200,27 @@ pub fn sections(text: &str) -> Vec<Section> {
     }
     out.retain(|s| !s.items.is_empty());
     out
+}
+
+/// Lines job boards add around a posting: "Show more", tag lines ("#LI-Hybrid #DataJobs").
+fn is_board_noise(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    [
+        "show more",
+        "show less",
+        "see more",
+        "apply now",
+        "report this job",
+        "save job",
+    ]
+    .contains(&lower.as_str())
+        || line.split_whitespace().all(|w| w.starts_with('#') && w.len() > 1)
+        || (line
+            .split_whitespace()
+            .filter(|w| w.starts_with('#') && w.len() > 1)
+            .count()
+            >= 2
+            && line.split_whitespace().count() < 10)
 }
 
 /// Items of every section of a kind, in order.
@@ -505,6 +538,17 @@ pub fn shorten(text: &str, max: usize) -> String {
     out.trim_end_matches([',', ';', ':', '-', '–']).trim().to_owned()
 }
 
+/// [`shorten`], ending with ` …` when something was cut.
+pub fn shorten_marked(text: &str, max: usize) -> String {
+    let whole = text.trim().trim_end_matches(['.', ';', ',', ':']).trim();
+    let cut = shorten(text, max);
+    if cut.len() < whole.len() {
+        format!("{cut} …")
+    } else {
+        cut
+    }
+}
+
 /// First character lower-cased (for embedding a sentence in another), unless it starts an
 /// acronym or proper noun written in capitals.
 pub fn lower_first(text: &str) -> String {
@@ -517,6 +561,15 @@ pub fn lower_first(text: &str) -> String {
             s
         }
         _ => text.to_owned(),
+    }
+}
+
+/// First character upper-cased (a clause that starts a sentence).
+pub fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(a) => a.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

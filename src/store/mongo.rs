@@ -20,6 +20,7 @@ use super::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
     QueueView, RunFilter, RunFinish, RunPage, Store, StoreError,
 };
+use crate::domain::outputs::Provenance;
 use crate::domain::{
     JobId, JobPosting, Operation, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
 };
@@ -835,13 +836,13 @@ impl Store for MongoStore {
         &self,
         run: &RunId,
         stage: StageName,
-        producer: StageProducer,
-        model: Option<&str>,
+        produced: &Provenance,
         output: &Value,
         finished_at: DateTime<Utc>,
         duration: Duration,
     ) -> Result<(), StoreError> {
-        let producer = producer.as_str();
+        let producer = produced.producer.as_str();
+        let model = produced.model.as_deref();
         self.stages
             .update_one(
                 doc! {"_id": stage_key(run, stage)},

@@ -15,6 +15,7 @@ use super::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
     QueueView, RunFilter, RunFinish, RunPage, Store, StoreError,
 };
+use crate::domain::outputs::Provenance;
 use crate::domain::{
     JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
 };
@@ -761,16 +762,15 @@ impl Store for SqliteStore {
         &self,
         run: &RunId,
         stage: StageName,
-        producer: StageProducer,
-        model: Option<&str>,
+        produced: &Provenance,
         output: &Value,
         finished_at: DateTime<Utc>,
         duration: Duration,
     ) -> Result<(), StoreError> {
         let run = run.to_string();
         let output = output.to_string();
-        let producer = producer.as_str();
-        let model = model.map(str::to_owned);
+        let producer = produced.producer.as_str();
+        let model = produced.model.clone();
         self.call("stage_completed", move |c| {
             c.execute(
                 "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output, model)

@@ -375,8 +375,10 @@ pub async fn stage_records_checkpoint_outputs(store: DynStore) {
         .stage_completed(
             &run,
             StageName::PainPoints,
-            StageProducer::Llm,
-            Some("openai/gpt-4o-mini"),
+            &job_runner::domain::outputs::Provenance {
+                producer: StageProducer::Llm,
+                model: Some("openai/gpt-4o-mini".into()),
+            },
             &output,
             Utc::now(),
             Duration::from_millis(12),
@@ -395,7 +397,7 @@ pub async fn stage_records_checkpoint_outputs(store: DynStore) {
     assert_eq!(recs[0].output.as_ref().unwrap(), &output);
     assert_eq!(recs[0].duration_ms, Some(12));
     assert_eq!(recs[0].model.as_deref(), Some("openai/gpt-4o-mini"));
-    assert_eq!(recs[0].producer, Some(StageProducer::Offline));
+    assert_eq!(recs[0].producer, Some(StageProducer::Llm));
     assert_eq!(recs[1].status, StageStatus::Failed);
     assert_eq!(recs[1].error.as_deref(), Some("boom"));
 }

@@ -83,7 +83,7 @@ pub async fn ask(
     master: &MasterCv,
     pains: &PainPointsOutput,
 ) -> Result<FitOutput, Fallback> {
-    let posting = llm.fit_input(scope, "posting", job.full_text(), 0.4);
+    let posting = llm.fit_input(scope, "posting", &job.full_text(), 0.4);
     let cv = llm.fit_input(scope, "master CV", &master.text, 0.5);
     let answer = llm
         .ask::<FitAnswer, _>(
@@ -95,7 +95,7 @@ pub async fn ask(
                 ("master_cv", &cv),
             ],
             2,
-            |a| super::verdict(problems(a, master, job.full_text())),
+            |a| super::verdict(problems(a, master, &job.full_text())),
         )
         .await?;
     Ok(answer.to_output())

@@ -108,7 +108,7 @@ pub async fn ask(
     research: &ResearchOutput,
 ) -> Result<Vec<Contact>, Fallback> {
     let contacts = &research.primary_contacts;
-    let terms = text::token_set(job.full_text());
+    let terms = text::token_set(&job.full_text());
     let highlights = offline::cv::ranked_stars(master, &terms)
         .into_iter()
         .take(3)
@@ -135,7 +135,7 @@ pub async fn ask(
                 ("highlights", &highlights),
             ],
             1,
-            |a| super::verdict(problems(a, contacts, &job.company, &evidence, job.full_text())),
+            |a| super::verdict(problems(a, contacts, &job.company, &evidence, &job.full_text())),
         )
         .await?;
     Ok(contacts

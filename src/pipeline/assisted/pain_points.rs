@@ -38,8 +38,8 @@ pub fn ungrounded(out: &PainPointsOutput, posting: &str) -> Vec<String> {
 
 /// Asks the model for the pain points of `job`.
 pub async fn ask(llm: &LlmService, scope: &CallScope<'_>, job: &JobPosting) -> Result<PainPointsOutput, Fallback> {
-    let posting = llm.fit_input(scope, "posting", job.full_text(), 0.9);
-    let full = job.full_text();
+    let posting = llm.fit_input(scope, "posting", &job.full_text(), 0.9);
+    let full = &job.full_text();
     llm.ask::<PainPointsOutput, _>(
         scope,
         "pain_points",

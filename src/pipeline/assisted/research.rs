@@ -123,7 +123,7 @@ pub async fn ask(
     job: &JobPosting,
     sources: &[Page],
 ) -> Result<(CompanyResearch, RoleResearch), Fallback> {
-    let posting = llm.fit_input(scope, "posting", job.full_text(), 0.35);
+    let posting = llm.fit_input(scope, "posting", &job.full_text(), 0.35);
     let share = 0.55 / sources.len().max(1) as f64;
     let listing = if sources.is_empty() {
         "(none: no web research was done; give no company signals)".to_owned()

@@ -8,11 +8,15 @@ use std::path::Path;
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use crate::artifacts::{self, dossier::DossierInput, ArtifactName};
-use crate::domain::outputs::{tier, CoverLetterOutput, FitOutput, PublishOutput, ResearchOutput};
+use crate::artifacts::dossier::{DossierInput, PainProof};
+use crate::artifacts::{self, ArtifactName};
+use crate::domain::outputs::{
+    tier, CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, PublishOutput, ResearchOutput,
+};
 use crate::domain::{JobPosting, StageName};
+use crate::pipeline::master_cv::MasterCv;
 use crate::pipeline::stage_contract::{dependency, offline_result, Stage, StageContext, StageError, StageResult};
-use crate::pipeline::text;
+use crate::pipeline::{offline, text};
 
 /// Writes files and prepares the result fields.
 pub struct Publisher;
@@ -42,11 +46,49 @@ fn outreach_packages(research: &ResearchOutput) -> Vec<Value> {
         .collect()
 }
 
+/// Each pain point with its proof (the model's STAR mapping when the model wrote the CV,
+/// else the matcher STAR selection uses) and a plan line naming that pain point.
+fn pain_proof_plan(master: &MasterCv, pains: &PainPointsOutput, cv: &CvOutput, model_mapped: bool) -> Vec<PainProof> {
+    let records = master.star_records();
+    pains
+        .pain_points
+        .iter()
+        .map(|pain| {
+            let mapped: Vec<String> = cv
+                .selected_stars
+                .iter()
+                .filter(|s| model_mapped && cv.star_to_pain_mapping.get(&s.id).is_some_and(|p| p.contains(pain)))
+                .map(|s| s.text.clone())
+                .collect();
+            let proof = if mapped.is_empty() {
+                offline::cv::proof_for(&records, pain).map(|a| vec![a.text.clone()]).unwrap_or_default()
+            } else {
+                mapped
+            };
+            let short = text::shorten_marked(pain, 70);
+            let plan = match proof.first() {
+                Some(p) => format!(
+                    "agree in the first month what done means for \"{short}\", then apply what worked in \"{}\"",
+                    text::shorten_marked(p, 60)
+                ),
+                None => format!(
+                    "ask how \"{short}\" is handled today and propose a first step within 30 days; the CV has no direct proof, so say so plainly"
+                ),
+            };
+            PainProof {
+                pain: pain.clone(),
+                proof,
+                plan,
+            }
+        })
+        .collect()
+}
+
 fn fallback_letters(job: &JobPosting, fit: &FitOutput, letter: &CoverLetterOutput) -> Vec<String> {
     let strongest = fit
         .matched_requirements
-        .first()
-        .map(|m| text::lower_first(&text::shorten(m, 80)));
+        .iter()
+        .find_map(|m| crate::pipeline::offline::prose::quoted(&job.full_text(), m, 80));
     let first_para = crate::pipeline::gates::body_paragraphs(&letter.cover_letter)
         .first()
         .map(|p| p.to_string())
@@ -57,7 +99,7 @@ fn fallback_letters(job: &JobPosting, fit: &FitOutput, letter: &CoverLetterOutpu
             job.title,
             job.company,
             strongest
-                .map(|s| format!("My CV shows direct evidence for {s}."))
+                .map(|s| format!("My CV shows direct evidence for one of your requirements: {s}."))
                 .unwrap_or_default()
         ),
         format!("Hello,\n\n{first_para}\n\nThank you for your time."),
@@ -78,6 +120,12 @@ impl Stage for Publisher {
         let letter = dependency(&ctx.outputs.cover_letter, StageName::CoverLetter)?;
 
         let outreach = outreach_packages(research);
+        let model_mapped = ctx
+            .outputs
+            .provenance
+            .get(&StageName::Cv)
+            .is_some_and(|p| p.producer == crate::domain::StageProducer::Llm);
+        let pairs = pain_proof_plan(&ctx.master_cv, pains, cv, model_mapped);
         let dossier = artifacts::render_dossier(&DossierInput {
             run_id: &ctx.run_id,
             job: &ctx.job,
@@ -87,6 +135,7 @@ impl Stage for Publisher {
             cv,
             letter,
             outreach: &outreach,
+            pairs: &pairs,
             provenance: &ctx.outputs.provenance,
             generated_at: chrono::Utc::now(),
         });

@@ -3,6 +3,7 @@
 
 use crate::domain::outputs::Contact;
 use crate::domain::JobPosting;
+use crate::pipeline::offline::prose;
 use crate::pipeline::text;
 
 struct Field {
@@ -147,7 +148,7 @@ fn contact(job: &JobPosting, role: &str, focus: &str, primary: bool) -> Contact 
 /// A contact found by web search (name, role and profile URL as the search returned them),
 /// with the same outreach drafts as role-based ones.
 pub fn discovered(job: &JobPosting, name: &str, role: &str, url: &str, focus: &str) -> Contact {
-    let focus = text::lower_first(&text::shorten(focus, 90));
+    let focus = text::shorten(focus, 120);
     let why = format!(
         "{name} ({role}) works at {} and is close to the {} hire.",
         job.company, job.title
@@ -168,18 +169,30 @@ fn draft(job: &JobPosting, name: &str, role: &str, url: &str, why: String, reaso
         linkedin_url: url.to_owned(),
         why_relevant: why,
         recent_signals: Vec::new(),
+        // The focus is a posting item (an instruction): quoted, never spliced in.
         linkedin_message: text::shorten(
-            &format!(
-                "{greeting}, I have applied for the {} role at {}. The posting's focus on {} matches work I have done; I would value a short conversation.",
-                job.title, job.company, focus
-            ),
+            &match prose::quoted(&job.full_text(), focus, 120) {
+                Some(q) => format!(
+                    "{greeting}, I have applied for the {} role at {}. The posting lists {q} among the first needs, and my CV shows comparable work; I would value a short conversation.",
+                    job.title, job.company
+                ),
+                None => format!(
+                    "{greeting}, I have applied for the {} role at {}. My CV shows work comparable to what the posting describes; I would value a short conversation.",
+                    job.title, job.company
+                ),
+            },
             300,
         ),
-        email_subject: format!("{} application: {}", job.title, text::shorten(focus, 60)),
+        email_subject: format!("{} application at {}", job.title, job.company),
         email_body: format!(
-            "{greeting},\n\nI have applied for the {} role at {}. The posting puts {} at the centre of the role, and my CV shows comparable work. \
+            "{greeting},\n\nI have applied for the {} role at {}. {} \
              Could we talk for 15 minutes about what the team needs most in the first months?\n\nThank you for your time.",
-            job.title, job.company, focus
+            job.title,
+            job.company,
+            match prose::quoted(&job.full_text(), focus, 120) {
+                Some(q) => format!("The posting puts this at the centre of the role: {q}. My CV shows comparable work."),
+                None => "My CV shows work comparable to what the posting describes.".to_owned(),
+            }
         ),
         reasoning,
     }

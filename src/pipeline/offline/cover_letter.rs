@@ -6,12 +6,8 @@ use crate::domain::outputs::{CoverLetterOutput, FitOutput, PainPointsOutput, Res
 use crate::domain::JobPosting;
 use crate::pipeline::master_cv::{split_role, MasterCv};
 use crate::pipeline::offline::cv::{relevance, target_terms};
+use crate::pipeline::offline::prose;
 use crate::pipeline::text;
-
-fn as_clause(achievement: &str) -> String {
-    let t = achievement.trim().trim_end_matches('.');
-    text::lower_first(t)
-}
 
 /// Writes the letter.
 pub fn write(
@@ -21,6 +17,7 @@ pub fn write(
     research: &ResearchOutput,
     fit: &FitOutput,
 ) -> CoverLetterOutput {
+    let posting = &job.full_text();
     let terms = target_terms(pains, Some(fit));
     let mut achievements = cv.achievements();
     achievements.sort_by_key(|a| std::cmp::Reverse(relevance(&a.text, &terms) + if a.has_metric { 3 } else { 0 }));
@@ -29,94 +26,114 @@ pub fn write(
     let evidence: Vec<_> = with_metric.iter().chain(others.iter()).take(4).copied().collect();
 
     let (latest_title, latest_employer) = cv.roles().first().map(|r| split_role(r)).unwrap_or_default();
-    let years = cv.years_of_experience(2026);
-    let pain = |i: usize| {
-        pains
-            .pain_points
-            .get(i)
-            .map(|p| text::lower_first(&text::shorten(p, 90)))
-    };
-    let p1_focus = pain(0).unwrap_or_else(|| format!("the work of a {}", job.title));
+    // A posting's items are instructions ("Design and operate ..."): they are quoted, and
+    // only when they are the posting's own words, never spliced into a sentence.
+    let instructions: Vec<String> = pains.pain_points.iter().filter_map(|p| prose::instruction(p)).collect();
+    let quoted_pain = |i: usize| instructions.get(i).and_then(|p| prose::quoted(posting, p, 90));
 
     let mut p1 = format!("I am applying for the {} role at {}. ", job.title, job.company);
-    p1.push_str(&format!("Your posting puts one need first: {p1_focus}. "));
+    match quoted_pain(0) {
+        Some(q) => p1.push_str(&format!("Your posting puts one need first: {q}. ")),
+        None => p1.push_str(&format!(
+            "I read the posting with the work of a {} in mind. ",
+            job.title
+        )),
+    }
+    // Closeness is claimed only when the fit score supports it.
+    let close = fit.fit_score >= 60;
     if !latest_title.is_empty() {
-        p1.push_str(&format!(
-            "That is close to what I do today as {latest_title}{}",
-            if latest_employer.is_empty() {
-                String::new()
-            } else {
-                format!(" at {latest_employer}")
-            }
-        ));
-        if years > 0 {
-            p1.push_str(&format!(", after {years} years in roles like it"));
+        let at = if latest_employer.is_empty() {
+            String::new()
+        } else {
+            format!(" at {latest_employer}")
+        };
+        p1.push_str(&if close {
+            format!("That is close to what I do today as {latest_title}{at}")
+        } else {
+            format!("My path so far has been different: today I work as {latest_title}{at}")
+        });
+        // In the CV's own words: a figure computed from dates could contradict it.
+        if let Some(experience) = prose::stated_experience(cv) {
+            p1.push_str(&format!(", with {experience} behind me"));
         }
         p1.push_str(". ");
     }
-    p1.push_str("Below is the evidence from my CV that bears on it, and how I would start.");
+    p1.push_str(if close {
+        "Below is the evidence from my CV that bears on it, and how I would start."
+    } else {
+        "Below is what my CV shows, where it carries over and where it does not, and how I would start."
+    });
 
     let mut p2 = String::new();
     for (i, a) in evidence.iter().take(2).enumerate() {
         let (_, employer) = split_role(&a.role);
-        let at = if employer.is_empty() {
-            String::new()
-        } else {
-            format!("At {employer}, ")
+        let clause = prose::first_person(&a.text);
+        let sentence = match (i, employer.is_empty()) {
+            (0, false) => format!("At {employer}, {clause}. "),
+            (_, false) => format!("Also at {employer}, {clause}. "),
+            (_, true) => format!("{}. ", text::upper_first(&clause)),
         };
-        let lead = if i == 0 {
-            at.clone()
-        } else if at.is_empty() {
-            "I also ".into()
-        } else {
-            format!("Also {}", text::lower_first(&at))
-        };
-        let clause = as_clause(&a.text);
-        if lead.ends_with("also ") {
-            p2.push_str(&format!("{lead}{clause}. "));
-        } else {
-            p2.push_str(&format!("{lead}I {}. ", strip_leading_i(&clause)));
-        }
+        p2.push_str(&sentence);
     }
-    if let Some(p) = pain(1) {
-        p2.push_str(&format!("Both bear directly on what you describe as {p}."));
+    let (both, bear) = if evidence.len() >= 2 {
+        ("Both", "bear")
     } else {
-        p2.push_str(&format!(
-            "Both bear directly on what {} describes in the posting.",
+        ("It", "bears")
+    };
+    // "Bears on" only when the results share the posting's terms.
+    let related = evidence.iter().take(2).any(|a| relevance(&a.text, &terms) >= 2);
+    match (related, quoted_pain(1)) {
+        (true, Some(q)) => p2.push_str(&format!("{both} {bear} on another need your posting lists: {q}.")),
+        (true, None) => p2.push_str(&format!(
+            "{both} {bear} directly on what {} describes in the posting.",
             job.company
-        ));
+        )),
+        (false, Some(q)) => p2.push_str(&format!(
+            "These are my strongest results; how far they carry over to a need such as {q} is worth discussing openly."
+        )),
+        (false, None) => {
+            p2.push_str("These are my strongest results; how far they carry over is worth discussing openly.")
+        }
     }
 
     let mut p3 = String::new();
-    if !fit.matched_requirements.is_empty() {
-        let matched: Vec<String> = fit
-            .matched_requirements
-            .iter()
-            .take(3)
-            .map(|r| text::lower_first(&text::shorten(r, 60)))
-            .collect();
+    let matched: Vec<String> = fit
+        .matched_requirements
+        .iter()
+        .take(3)
+        .filter_map(|r| prose::quoted(posting, r, 60))
+        .collect();
+    if !matched.is_empty() {
         p3.push_str(&format!(
-            "Against your requirements, my background covers {}. ",
-            matched.join("; ")
+            "Against your requirements, my CV shows evidence for {}. ",
+            matched.join(", ")
         ));
     }
-    if let Some(missing) = fit.missing_requirements.first() {
+    if let Some(missing) = fit
+        .missing_requirements
+        .first()
+        .and_then(|m| prose::quoted(posting, m, 60))
+    {
         p3.push_str(&format!(
-            "Where my CV is thinner, such as {}, I would say so plainly and close the gap early. ",
-            text::lower_first(&text::shorten(missing, 60))
+            "Where my CV is thinner, as on {missing}, I would say so plainly and close the gap early. "
         ));
     }
-    let plan: Vec<String> = (0..3).filter_map(pain).collect();
+    // A list after a colon: instructions read as the plan's steps.
+    let plan: Vec<String> = instructions
+        .iter()
+        .take(3)
+        .map(|p| text::lower_first(&text::shorten_marked(p, 110)))
+        .collect();
     if !plan.is_empty() {
         p3.push_str(&format!(
-            "In my first ninety days I would focus on {}.",
-            plan.join(", then ")
+            "My first ninety days would follow the posting's own order: {}.",
+            plan.join("; then ")
         ));
     }
 
-    let mut p4 = match pains.strategic_needs.first().map(|s| text::shorten(s, 90)) {
+    let mut p4 = match pains.strategic_needs.iter().find_map(|s| prose::quoted(posting, s, 90)) {
         Some(need) => format!(
-            "I would welcome a conversation about how I could help {} with what your posting describes as \"{need}\". ",
+            "I noted what your posting says about the bigger picture, {need}, and would welcome a conversation about how this role serves it at {}. ",
             job.company
         ),
         None => format!(
@@ -139,7 +156,12 @@ pub fn write(
     let mut padding: Vec<(usize, String)> = evidence
         .iter()
         .skip(2)
-        .map(|a| (2, format!(" I have also {}.", strip_leading_i(&as_clause(&a.text)))))
+        .map(|a| {
+            (
+                2,
+                format!(" {}.", text::upper_first(&also(&prose::first_person(&a.text)))),
+            )
+        })
         .collect();
     padding.extend(impact.map(|i| (1, i)));
     padding.push((
@@ -158,10 +180,18 @@ pub fn write(
         " I prefer to agree on clear goals early and report progress against them openly.".to_owned(),
     ));
     padding.push((3, " I can start the conversation whenever suits your team.".to_owned()));
+    padding.push((
+        1,
+        " I would rather be asked about my record in detail than overstate it here.".to_owned(),
+    ));
+    padding.push((
+        2,
+        " I work best when goals are written down and the whole team can see how the work is going.".to_owned(),
+    ));
     let mut padding = padding.into_iter();
     while text::word_count(&assemble(job, name, &paragraphs)) < 230 {
         match padding.next() {
-            Some((i, sentence)) => paragraphs[i].push_str(&sentence),
+            Some((i, sentence)) => paragraphs[i] = format!("{} {}", paragraphs[i].trim_end(), sentence.trim_start()),
             None => break,
         }
     }
@@ -187,8 +217,12 @@ fn assemble(job: &JobPosting, name: &str, paragraphs: &[String; 4]) -> String {
     )
 }
 
-fn strip_leading_i(clause: &str) -> String {
-    clause.strip_prefix("I ").unwrap_or(clause).to_owned()
+/// "I led …" → "I also led …"; "my CV records: …" → "my CV also records: …".
+fn also(clause: &str) -> String {
+    match clause.strip_prefix("I ") {
+        Some(rest) => format!("I also {rest}"),
+        None => clause.replacen("my CV records", "my CV also records", 1),
+    }
 }
 
 #[cfg(test)]
@@ -203,7 +237,7 @@ mod tests {
         let pains = pain_points::mine(&job);
         let fit = fit_score::score(&job, &cv, 2026);
         let out = write(&job, &cv, &pains, &research::research(&job), &fit);
-        gates::check_cover_letter(&out, &job.company, job.full_text(), &cv)
+        gates::check_cover_letter(&out, &job.company, &job.full_text(), &cv)
             .unwrap_or_else(|e| panic!("{e}\n{}", out.cover_letter));
     }
 
@@ -216,7 +250,7 @@ mod tests {
         let pains = pain_points::mine(&job);
         let fit = fit_score::score(&job, &cv, 2026);
         let out = write(&job, &cv, &pains, &research::research(&job), &fit);
-        gates::check_cover_letter(&out, &job.company, job.full_text(), &cv)
+        gates::check_cover_letter(&out, &job.company, &job.full_text(), &cv)
             .unwrap_or_else(|e| panic!("{e}\n{}", out.cover_letter));
     }
 }

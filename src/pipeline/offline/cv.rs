@@ -67,6 +67,28 @@ pub fn ranked_stars(cv: &MasterCv, terms: &BTreeSet<String>) -> Vec<Star> {
         .collect()
 }
 
+/// The achievement that best proves a pain point is met, by the matcher STAR selection
+/// uses ([`relevance`] to the pain point's terms): at least two significant words shared,
+/// so a common word alone ("team") does not pair them.
+pub fn proof_for<'a>(
+    records: &'a [crate::pipeline::master_cv::Achievement],
+    pain: &str,
+) -> Option<&'a crate::pipeline::master_cv::Achievement> {
+    let terms = text::token_set(pain);
+    records
+        .iter()
+        .map(|a| {
+            (
+                text::token_set(&a.text).intersection(&terms).count(),
+                relevance(&a.text, &terms),
+                a,
+            )
+        })
+        .filter(|(shared, _, _)| *shared >= 2)
+        .max_by_key(|(_, score, _)| *score)
+        .map(|(_, _, a)| a)
+}
+
 /// Star id → the pain points it answers (those sharing a significant word with it).
 fn map_stars_to_pains(stars: &[Star], pains: &PainPointsOutput) -> BTreeMap<String, Vec<String>> {
     stars

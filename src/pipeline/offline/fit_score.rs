@@ -19,7 +19,7 @@ struct Requirement {
 }
 
 fn requirement_items(job: &JobPosting) -> Vec<(String, f64)> {
-    let sections = text::sections(job.full_text());
+    let sections = text::sections(&job.full_text());
     let mut reqs: Vec<(String, f64)> = text::items_of(&sections, SectionKind::Requirements)
         .into_iter()
         .map(|r| (r, 1.0))
@@ -93,11 +93,31 @@ pub fn score(job: &JobPosting, cv: &MasterCv, current_year: u32) -> FitOutput {
             coverage = coverage.max(0.6);
         }
         if let Some(years) = required_years(&req) {
-            // A years requirement is met by the span of the CV's roles.
-            coverage = if cv_years >= years {
+            // A years requirement is met by the span of the CV's roles, but only in its
+            // field: "2 years of Class 1 experience" needs "Class" in the CV too.
+            let specific: Vec<&String> = terms
+                .iter()
+                .filter(|t| {
+                    ![
+                        "year",
+                        "years",
+                        "least",
+                        "minimum",
+                        "plus",
+                        "experience",
+                        "professional",
+                    ]
+                    .contains(&t.as_str())
+                })
+                .filter(|t| !t.chars().all(|c| c.is_ascii_digit() || c == '+'))
+                .collect();
+            let in_field = specific.iter().filter(|t| cv_tokens.contains(**t)).count() * 2 >= specific.len();
+            coverage = if !in_field {
+                coverage.min(0.4)
+            } else if cv_years >= years {
                 coverage.max(0.75)
             } else {
-                coverage.min(0.5) * cv_years as f64 / years as f64
+                (coverage.min(0.5) * cv_years as f64 / years as f64).min(0.5)
             };
         }
         let evidence = achievements

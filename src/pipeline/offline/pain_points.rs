@@ -79,7 +79,7 @@ fn push_distinct(out: &mut Vec<String>, seen: &mut BTreeSet<String>, item: Strin
 
 /// Mines the four arrays of COMPAT.md from the posting.
 pub fn mine(job: &JobPosting) -> PainPointsOutput {
-    let sections = text::sections(job.full_text());
+    let sections = text::sections(&job.full_text());
     let mut responsibilities = text::items_of(&sections, SectionKind::Responsibilities);
     let requirements = text::items_of(&sections, SectionKind::Requirements);
     let intro: Vec<String> = text::items_of(&sections, SectionKind::Intro)
@@ -126,17 +126,23 @@ pub fn mine(job: &JobPosting) -> PainPointsOutput {
         }
     }
     if strategic_needs.is_empty() {
+        // The item goes after a colon: it is an instruction, not a noun.
         strategic_needs.push(format!(
-            "A {} who can own {} end to end",
+            "Someone to own this work end to end as {}: {}",
             job.title,
             text::lower_first(&text::shorten(&pain_points[0], 80))
         ));
     }
 
     let risk_templates: [fn(&str) -> String; 3] = [
-        |p| format!("{p} stays without an owner and lands on an already busy team"),
+        |p| {
+            format!(
+                "No one owns this work, so it lands on an already busy team: {}",
+                text::lower_first(p)
+            )
+        },
         |p| format!("Delays and rework in: {}", text::lower_first(p)),
-        |p| format!("Without this hire, {} keeps slipping", text::lower_first(p)),
+        |p| format!("Without this hire, this keeps slipping: {}", text::lower_first(p)),
     ];
     let risks_if_unfilled: Vec<String> = pain_points
         .iter()
@@ -217,7 +223,8 @@ const ACTION_VERBS: &[&str] = &[
     "provide",
 ];
 
-fn starts_with_action(item: &str) -> bool {
+/// True when an item starts with an action verb ("Design", "Collaborate").
+pub fn starts_with_action(item: &str) -> bool {
     let first = item.split_whitespace().next().unwrap_or("").to_lowercase();
     ACTION_VERBS.iter().any(|v| first.starts_with(v))
 }

@@ -29,7 +29,7 @@ const WHY_NOW_WORDS: &[&str] = &[
 
 /// Research output built from the posting.
 pub fn research(job: &JobPosting) -> ResearchOutput {
-    let sections = text::sections(job.full_text());
+    let sections = text::sections(&job.full_text());
     let about: Vec<String> = text::items_of(&sections, SectionKind::About)
         .into_iter()
         .chain(text::items_of(&sections, SectionKind::Intro))
