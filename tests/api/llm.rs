@@ -956,3 +956,36 @@ async fn invented_employers_dates_degrees_and_numbers_are_still_rejected() {
         );
     }
 }
+
+/// A failing helper call does not sink its stage: the STAR choice fails with a provider
+/// error, the lexical choice is used, and the model is still asked for the CV.
+#[actix_web::test]
+async fn a_failed_star_choice_still_leaves_the_cv_to_the_model() {
+    let server = MockServer::start().await;
+    let a = answers();
+    answer(
+        &server,
+        STAR,
+        ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "bad request for this model"}})),
+    )
+    .await;
+    for (phrase, v) in a.all().into_iter().filter(|(p, _)| *p != STAR) {
+        answer(&server, phrase, openai_completion(&v.to_string(), 100, 50)).await;
+    }
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            s.llm.enable_star_selector = true;
+        },
+        &[],
+    )
+    .await;
+    let (run, log) = run_to_end(&app).await;
+    assert_eq!(requests_with(&server, STAR).await.len(), 1);
+    assert!(
+        log.contains("STAR selection by the model failed") && log.contains("still asking the model for the CV"),
+        "{log}"
+    );
+    assert_eq!(requests_with(&server, CV).await.len(), 1);
+    assert_eq!(producers(&app, &run).await["cv"], "llm", "{log}");
+}
