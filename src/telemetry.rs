@@ -172,11 +172,23 @@ pub fn init(settings: &Settings) -> LogGuard {
         .with(layer(
             settings.logging.log_format,
             stderr,
-            settings.logging.log_format == LogFormat::Simple,
+            settings.logging.log_format == LogFormat::Simple && colour_on_stderr(),
         ))
         .with(file_layer)
         .try_init();
     LogGuard(guard)
+}
+
+/// Colour codes only for a person at a terminal: never when stderr is a file, a pipe or
+/// journald, nor when `NO_COLOR` is set (to anything non-empty, as no-color.org says).
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    colour_allowed(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// [`colour_on_stderr`]'s rule, testable.
+fn colour_allowed(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Installs a stderr subscriber from a level filter and format (CLI commands, tests).
@@ -191,4 +203,18 @@ pub fn init_with(level: &str, format: LogFormat) {
         .with(filter)
         .with(layer(format, stderr, false))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_allowed;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_at_a_terminal_without_no_color() {
+        assert!(colour_allowed(true, None));
+        assert!(colour_allowed(true, Some(OsStr::new(""))));
+        assert!(!colour_allowed(true, Some(OsStr::new("1"))));
+        assert!(!colour_allowed(false, None), "files, pipes and journald get plain text");
+    }
 }

@@ -504,5 +504,10 @@ async fn two_runners_show_one_queue_whose_version_moves_for_both() {
     assert_eq!(
         a.get(&format!("/jobs/{}/status", items[0].1)).await["status"],
         "completed"
+    ); // Stderr is a file here: plain text, no colour codes.
+    let stderr = std::fs::read_to_string(env.dir.path().join("a.log")).unwrap();
+    assert!(
+        stderr.contains("INFO") && !stderr.contains('\u{1b}'),
+        "ANSI codes in a file"
     );
 }
