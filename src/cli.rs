@@ -140,19 +140,49 @@ async fn serve(config_dir: &Path) -> Result<(), CliError> {
 async fn alert_test(config_dir: &Path) -> Result<(), CliError> {
     let settings = Settings::load(config_dir)?;
     crate::telemetry::init_with("warn", settings.logging.log_format);
-    let mailer = crate::notify::Mailer::from_settings(&settings.alerts)
-        .map_err(|e| CliError::new(EXIT_CONFIG, e))?
-        .ok_or_else(|| CliError::new(EXIT_CONFIG, "ALERT_TO is not set: there is nobody to e-mail"))?;
-    mailer
-        .send(
-            "[job-runner] test alert",
-            "This is a test alert from job-runner. If you read this, alert e-mail works.",
-            "<p>This is a test alert from <b>job-runner</b>. If you read this, alert e-mail works.</p>",
-        )
-        .await
-        .map_err(|e| CliError::new(EXIT_RUNTIME, e))?;
-    println!("test alert sent to {}", settings.alerts.to.join(", "));
-    Ok(())
+    let notifier =
+        crate::notify::Notifier::from_settings(&settings.alerts).map_err(|e| CliError::new(EXIT_CONFIG, e))?;
+    if notifier.is_empty() {
+        return Err(CliError::new(
+            EXIT_CONFIG,
+            "neither ALERT_TO nor ALERT_WEBHOOK_URL is set: there is no channel to test",
+        ));
+    }
+    let host = crate::host::hostname();
+    let headline = "This is a test alert from job-runner: if you read this, this channel works.";
+    let notice = crate::notify::Notice {
+        kind: crate::notify::NoticeKind::Test,
+        check: "test".into(),
+        host: host.clone(),
+        subject: format!("[job-runner@{host}] TEST: alert channels"),
+        headline: headline.into(),
+        advice: "Nothing to do.".into(),
+        command: "job-runner alert-test".into(),
+        details: String::new(),
+        since: None,
+        value: serde_json::Value::Null,
+        threshold: serde_json::Value::Null,
+        text: format!("{headline}\n"),
+        html: format!("<p>{headline}</p>"),
+    };
+    let mut failed = Vec::new();
+    for (channel, result) in notifier.send_all(&notice).await {
+        match result {
+            Ok(()) => println!("{channel}: test alert sent"),
+            Err(e) => {
+                println!("{channel}: FAILED: {e}");
+                failed.push(channel);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            EXIT_RUNTIME,
+            format!("the test alert could not be sent on: {}", failed.join(", ")),
+        ))
+    }
 }
 
 async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {

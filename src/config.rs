@@ -31,7 +31,7 @@ use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-pub use alerts::{AlertSettings, SmtpTls};
+pub use alerts::{AlertSettings, SmtpTls, WebhookFormat};
 pub use firecrawl::FirecrawlSettings;
 pub use llm::LlmSettings;
 pub use logging::{LogFormat, LoggingSettings};

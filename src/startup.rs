@@ -25,7 +25,7 @@ use crate::domain::RunStatus;
 use crate::firecrawl::Firecrawl;
 use crate::http::{self, AppState, BearerAuth};
 use crate::llm::service::LlmService;
-use crate::notify::Mailer;
+use crate::notify::Notifier;
 use crate::pipeline::builtin_stages::{default_stages, StageServices};
 use crate::pipeline::lifecycle::RunDeps;
 use crate::store::mongo::{MongoConfig, MongoStore};
@@ -170,10 +170,9 @@ impl Runtime {
             hub: hub.clone(),
         });
         let supervisor = RunSupervisor::new(deps, Arc::clone(&stats)).start();
-        let mailer =
-            Mailer::from_settings(&settings.alerts).map_err(|e| anyhow::anyhow!("alert e-mail settings: {e}"))?;
-        if mailer.is_none() {
-            tracing::info!("ALERT_TO is not set: health alerts are only logged");
+        let notifier = Notifier::from_settings(&settings.alerts).map_err(|e| anyhow::anyhow!("alert settings: {e}"))?;
+        if notifier.is_empty() {
+            tracing::info!("neither ALERT_TO nor ALERT_WEBHOOK_URL is set: health alerts are only logged and recorded");
         }
         let health = SharedSnapshot::default();
         HealthActor::new(
@@ -181,7 +180,7 @@ impl Runtime {
             Arc::clone(&settings),
             Arc::clone(&stats),
             Arc::clone(&health),
-            mailer,
+            notifier,
             services.llm.clone(),
             Arc::clone(&metrics),
         )

@@ -4,7 +4,6 @@
 //! policy are plain code in `crate::health`; this actor holds the state that needs an
 //! address: machine readings across rounds, the alert state, the mailer.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -13,11 +12,12 @@ use actix::prelude::*;
 use chrono::Utc;
 
 use crate::config::Settings;
-use crate::health::alert_policy::{Alert, AlertPolicy, Decision};
-use crate::health::checks::{io_checks, next_views, reading_checks, Readings};
+use crate::health::alert_policy::{AlertPolicy, Decision};
+use crate::health::alert_text;
+use crate::health::checks::{io_checks, next_views, reading_checks, skip_dependents, Readings};
 pub use crate::health::{CheckStatus, CheckView, HealthSnapshot, SharedSnapshot};
 use crate::metrics::{Metrics, RunnerStats};
-use crate::notify::Mailer;
+use crate::notify::{Notice, NoticeKind, Notifier};
 use crate::store::{AlertRecord, DynStore};
 
 /// The health actor.
@@ -26,7 +26,8 @@ pub struct HealthActor {
     settings: Arc<Settings>,
     stats: Arc<RunnerStats>,
     snapshot: SharedSnapshot,
-    mailer: Option<Arc<Mailer>>,
+    /// E-mail and webhook (either may be absent; alerts are always logged and recorded).
+    notifier: Arc<Notifier>,
     /// The LLM layer, when configured (its provider's circuit state is a check).
     llm: Option<Arc<crate::llm::service::LlmService>>,
     /// CPU and memory readings; CPU use is measured between two refreshes (two rounds).
@@ -41,13 +42,13 @@ pub struct HealthActor {
 struct RunChecks;
 
 impl HealthActor {
-    /// A health actor; `mailer` is `None` when alerts are only logged.
+    /// A health actor; with an empty `notifier`, alerts are only logged and recorded.
     pub fn new(
         store: DynStore,
         settings: Arc<Settings>,
         stats: Arc<RunnerStats>,
         snapshot: SharedSnapshot,
-        mailer: Option<Mailer>,
+        notifier: Notifier,
         llm: Option<Arc<crate::llm::service::LlmService>>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -58,26 +59,25 @@ impl HealthActor {
             settings,
             stats,
             snapshot,
-            mailer: mailer.map(Arc::new),
+            notifier: Arc::new(notifier),
             llm,
             system: Arc::new(Mutex::new(sysinfo::System::new())),
             cpu_busy_rounds: 0,
         }
     }
 
-    /// Logs the alert, records it in the alert history, and sends it, without blocking the
-    /// actor (or the runs) on the store or the mail server.
-    fn send(&self, alert: Alert, view: &CheckView) {
-        let message = &view.message;
-        let headline = alert.text.lines().next().unwrap_or_default().to_owned();
-        tracing::warn!(check = alert.check, recovered = alert.recovered, "{headline} {message}");
+    /// Logs the notice, records it in the alert history, and sends it on every channel,
+    /// without blocking the actor (or the runs) on the store, the mail server or a hook.
+    fn send(&self, notice: Notice) {
+        let recovered = notice.kind == NoticeKind::Recovery;
+        tracing::warn!(check = %notice.check, recovered, "{} {}", notice.headline, notice.details);
         let record = AlertRecord {
             alert_id: uuid::Uuid::new_v4().simple().to_string(),
-            level: alert_level(alert.check, alert.recovered).into(),
-            source: alert.check.to_owned(),
-            message: format!("{headline} {message}"),
+            level: alert_level(&notice.check, recovered).into(),
+            source: notice.check.clone(),
+            message: format!("{} {}", notice.headline, notice.details),
             timestamp: chrono::Utc::now(),
-            metadata: serde_json::json!({"value": view.value, "threshold": view.threshold}),
+            metadata: serde_json::json!({"value": notice.value, "threshold": notice.threshold, "since": notice.since}),
         };
         let store = self.store.clone();
         actix::spawn(async move {
@@ -85,12 +85,16 @@ impl HealthActor {
                 tracing::warn!(error = %e, "could not record the alert in the history");
             }
         });
-        let Some(mailer) = self.mailer.clone() else { return };
-        let metrics = Arc::clone(&self.metrics);
+        if self.notifier.is_empty() {
+            return;
+        }
+        let (notifier, metrics) = (Arc::clone(&self.notifier), Arc::clone(&self.metrics));
         actix::spawn(async move {
-            match mailer.send_with_retry(&alert.subject, &alert.text, &alert.html).await {
-                Ok(()) => metrics.alert_sent(alert.check),
-                Err(e) => tracing::error!(check = alert.check, error = %e, "alert e-mail could not be sent"),
+            for (channel, result) in notifier.send_all(&notice).await {
+                match result {
+                    Ok(()) => metrics.alert_sent(&notice.check),
+                    Err(e) => tracing::error!(check = %notice.check, channel, error = %e, "alert could not be sent"),
+                }
             }
         });
     }
@@ -142,15 +146,19 @@ impl Handler<RunChecks> for HealthActor {
                         &mut act.cpu_busy_rounds,
                         act.llm.as_deref(),
                     ));
+                    // One cause, one alert: checks reading through a failing one are skipped.
+                    skip_dependents(&mut outcomes);
                     let now = Utc::now();
                     let previous = act.snapshot.read().unwrap_or_else(|p| p.into_inner()).checks.clone();
                     let views = next_views(&previous, outcomes, now);
-                    let before: HashMap<&'static str, CheckStatus> =
-                        previous.iter().map(|c| (c.name, c.status)).collect();
                     let host = crate::host::hostname();
+                    let port = act.settings.server.port;
                     for v in &views {
-                        match act.alerts.decide(before.get(v.name).copied(), v, Instant::now(), &host) {
-                            Decision::Send(alert) => act.send(alert, v),
+                        match act.alerts.decide(v, Instant::now()) {
+                            Decision::Send {
+                                recovered,
+                                failing_since,
+                            } => act.send(alert_text::notice(v, recovered, failing_since, now, &host, port)),
                             Decision::Suppressed => {
                                 tracing::info!(check = v.name, "alert suppressed (cooldown or already open)")
                             }

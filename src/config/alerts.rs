@@ -57,6 +57,22 @@ pub struct Raw {
     pub alert_from: Option<String>,
     #[serde(deserialize_with = "lenient::string")]
     pub alert_to: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub alert_webhook_url: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub alert_webhook_format: String,
+}
+
+/// The body an alert webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// Our JSON object (check, kind, headline, advice, details, ...).
+    Json,
+    /// `{"text": ...}`: Slack incoming webhooks and Slack-compatible ones (Discord's
+    /// `/slack` endpoint, Mattermost, Rocket.Chat).
+    Slack,
+    /// ntfy: the message as the body, title and priority as headers.
+    Ntfy,
 }
 
 /// Health thresholds and where alert e-mails go.
@@ -91,6 +107,11 @@ pub struct AlertSettings {
     pub from: Option<String>,
     /// Recipients; empty = alerts only logged.
     pub to: Vec<String>,
+    /// `ALERT_WEBHOOK_URL`: alerts and recoveries also go here (a secret: hooks carry
+    /// their token in the URL).
+    pub webhook_url: Option<Secret>,
+    /// `ALERT_WEBHOOK_FORMAT`.
+    pub webhook_format: WebhookFormat,
 }
 
 impl AlertSettings {
@@ -119,6 +140,26 @@ impl AlertSettings {
             }
         }
         let cost_per_run_usd = p.non_negative("ALERT_COST_PER_RUN_USD", raw.alert_cost_per_run_usd, "");
+        let webhook_format = match raw.alert_webhook_format.trim().to_ascii_lowercase().as_str() {
+            "json" | "" => WebhookFormat::Json,
+            "slack" | "discord" => WebhookFormat::Slack,
+            "ntfy" => WebhookFormat::Ntfy,
+            other => {
+                p.push(format!(
+                    "ALERT_WEBHOOK_FORMAT must be json, slack or ntfy, got {other:?}"
+                ));
+                WebhookFormat::Json
+            }
+        };
+        let webhook_url = non_blank(raw.alert_webhook_url).map(|u| {
+            let checked = p.http_url("ALERT_WEBHOOK_URL", &u);
+            // Keep the URL exactly as given (a trailing slash can matter to a hook).
+            if checked.is_empty() {
+                checked
+            } else {
+                u.trim().to_owned()
+            }
+        });
         Self {
             health_check_interval: Duration::from_secs(p.ranged(
                 "HEALTH_CHECK_INTERVAL_SECONDS",
@@ -144,6 +185,8 @@ impl AlertSettings {
             smtp_tls,
             from,
             to,
+            webhook_url: webhook_url.map(Secret::new),
+            webhook_format,
         }
     }
 
@@ -170,6 +213,11 @@ impl AlertSettings {
             ("SMTP_TLS", format!("{:?}", self.smtp_tls).to_lowercase()),
             ("ALERT_FROM", shown(&self.from)),
             ("ALERT_TO", self.to.join(",")),
+            ("ALERT_WEBHOOK_URL", masked(&self.webhook_url)),
+            (
+                "ALERT_WEBHOOK_FORMAT",
+                format!("{:?}", self.webhook_format).to_lowercase(),
+            ),
         ]
     }
 }

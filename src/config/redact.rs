@@ -27,6 +27,7 @@ impl Redactor {
             &s.firecrawl.api_key,
             &s.alerts.smtp_url,
             &s.alerts.smtp_password,
+            &s.alerts.webhook_url,
         ]
         .into_iter()
         .flatten()

@@ -1,41 +1,41 @@
 //! When the operator hears about a check, as plain code: an alert when a check starts
 //! failing, a recovery when it passes again (only after an alert was sent for it), and at
 //! most one alert per check per `ALERT_COOLDOWN_MINUTES` (a check that flaps within the
-//! cooldown stays quiet). The actor owns one [`AlertPolicy`] and sends what it returns.
+//! cooldown stays quiet; one still failing when the cooldown is over is alerted then). A
+//! skipped check (one reading through a failing store) changes nothing: its incident, if
+//! any, stays open until it passes again. The actor owns one [`AlertPolicy`] and sends
+//! what it decides on every channel; `super::alert_text` writes the message.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::checks::{CheckStatus, CheckView};
-use crate::notify::html_escape;
+use chrono::{DateTime, Utc};
 
-/// An e-mail to send about one check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    pub check: &'static str,
-    /// True for a recovery, false for an alert.
-    pub recovered: bool,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
+use super::checks::{CheckStatus, CheckView};
 
 /// What the policy decided for one check in one round.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Nothing changed that the operator must hear about.
+    /// Nothing the operator must hear about.
     Quiet,
-    /// Started failing within the cooldown of the last alert, or while an alert is open.
+    /// Started failing within the cooldown of the last alert (logged once).
     Suppressed,
-    /// Send this.
-    Send(Alert),
+    /// Send an alert (`recovered: false`) or a recovery; `failing_since` is when the
+    /// incident began.
+    Send {
+        recovered: bool,
+        failing_since: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Default)]
 struct CheckAlerts {
-    /// An alert was sent for the current incident (so a recovery message follows).
-    open: bool,
+    /// An alert was sent for the current incident (so a recovery message follows), and
+    /// since when the check fails.
+    open_since: Option<DateTime<Utc>>,
     last_sent: Option<Instant>,
+    /// A suppression was reported for the current failure.
+    suppressed: bool,
 }
 
 /// The alert state of every check.
@@ -54,64 +54,40 @@ impl AlertPolicy {
         }
     }
 
-    /// Decides for `check` given its status in the previous round (`None` in the first
-    /// round); `now` is when the round ended, `host` names the machine in the message.
-    pub fn decide(&mut self, previous: Option<CheckStatus>, check: &CheckView, now: Instant, host: &str) -> Decision {
-        let was_failing = previous == Some(CheckStatus::Failing);
-        let failing = check.status == CheckStatus::Failing;
+    /// Decides for `check` after a round that ended at `now`.
+    pub fn decide(&mut self, check: &CheckView, now: Instant) -> Decision {
         let state = self.checks.entry(check.name).or_default();
-        match (was_failing, failing) {
-            (false, true) => {
-                let cooled = state.last_sent.is_none_or(|t| now.duration_since(t) >= self.cooldown);
-                if !cooled || state.open {
-                    return Decision::Suppressed;
+        match check.status {
+            CheckStatus::Skipped => Decision::Quiet,
+            CheckStatus::Ok => {
+                state.suppressed = false;
+                match state.open_since.take() {
+                    Some(since) => Decision::Send {
+                        recovered: true,
+                        failing_since: since,
+                    },
+                    None => Decision::Quiet,
                 }
-                state.open = true;
+            }
+            CheckStatus::Failing if state.open_since.is_some() => Decision::Quiet,
+            CheckStatus::Failing => {
+                let cooled = state.last_sent.is_none_or(|t| now.duration_since(t) >= self.cooldown);
+                if !cooled {
+                    return if std::mem::replace(&mut state.suppressed, true) {
+                        Decision::Quiet
+                    } else {
+                        Decision::Suppressed
+                    };
+                }
+                state.suppressed = false;
+                state.open_since = Some(check.last_change);
                 state.last_sent = Some(now);
-                Decision::Send(message(check, false, host))
+                Decision::Send {
+                    recovered: false,
+                    failing_since: check.last_change,
+                }
             }
-            (true, false) if state.open => {
-                state.open = false;
-                Decision::Send(message(check, true, host))
-            }
-            _ => Decision::Quiet,
         }
-    }
-}
-
-/// The alert or recovery e-mail for `check`: plain text and HTML with the same facts.
-pub fn message(check: &CheckView, recovered: bool, host: &str) -> Alert {
-    let (subject, headline) = if recovered {
-        (
-            format!("[job-runner@{host}] RECOVERED: {}", check.name),
-            format!("{} is healthy again.", check.name),
-        )
-    } else {
-        (
-            format!("[job-runner@{host}] ALERT: {}", check.name),
-            format!("{} is failing.", check.name),
-        )
-    };
-    let text = format!(
-        "{headline}\n\nCheck: {}\nValue: {}\nThreshold: {}\nDetails: {}\nHost: {host}\nTime: {}\n\nSee GET /health/deep for every check.\n",
-        check.name, check.value, check.threshold, check.message, check.last_change
-    );
-    let html = format!(
-        "<p><b>{}</b></p><table><tr><td>Check</td><td>{}</td></tr><tr><td>Value</td><td>{}</td></tr><tr><td>Threshold</td><td>{}</td></tr><tr><td>Details</td><td>{}</td></tr><tr><td>Host</td><td>{}</td></tr><tr><td>Time</td><td>{}</td></tr></table><p>See <code>GET /health/deep</code> for every check.</p>",
-        html_escape(&headline),
-        html_escape(check.name),
-        html_escape(&check.value.to_string()),
-        html_escape(&check.threshold.to_string()),
-        html_escape(&check.message),
-        html_escape(host),
-        check.last_change
-    );
-    Alert {
-        check: check.name,
-        recovered,
-        subject,
-        text,
-        html,
     }
 }
 
@@ -128,25 +104,45 @@ mod tests {
             latency_ms: 1,
             message: "4 failed of 10 <finished>".into(),
             last_change: chrono::Utc::now(),
+            rounds: 1,
         }
     }
 
     use CheckStatus::{Failing, Ok as Passing, Skipped};
 
+    fn sent(d: Decision) -> Option<bool> {
+        match d {
+            Decision::Send { recovered, .. } => Some(recovered),
+            _ => None,
+        }
+    }
+
     #[test]
     fn one_alert_per_incident_then_one_recovery() {
         let mut p = AlertPolicy::new(Duration::from_secs(3600));
         let t = Instant::now();
-        let Decision::Send(alert) = p.decide(Some(Passing), &view(Failing), t, "box") else {
-            panic!("no alert")
-        };
-        assert!(!alert.recovered && alert.subject == "[job-runner@box] ALERT: error_rate");
-        assert!(alert.text.contains("Value: 40.0") && alert.html.contains("&lt;finished&gt;"));
-        assert_eq!(p.decide(Some(Failing), &view(Failing), t, "box"), Decision::Quiet);
-        let Decision::Send(recovery) = p.decide(Some(Failing), &view(Passing), t, "box") else {
-            panic!("no recovery")
-        };
-        assert!(recovery.recovered && recovery.subject.contains("RECOVERED"));
+        assert_eq!(sent(p.decide(&view(Failing), t)), Some(false));
+        assert_eq!(p.decide(&view(Failing), t), Decision::Quiet);
+        assert_eq!(sent(p.decide(&view(Passing), t)), Some(true));
+        assert_eq!(p.decide(&view(Passing), t), Decision::Quiet);
+    }
+
+    #[test]
+    fn a_skipped_round_keeps_the_incident_open_and_alerts_nothing() {
+        let mut p = AlertPolicy::new(Duration::from_secs(3600));
+        let t = Instant::now();
+        assert_eq!(sent(p.decide(&view(Failing), t)), Some(false));
+        assert_eq!(p.decide(&view(Skipped), t), Decision::Quiet);
+        assert_eq!(p.decide(&view(Failing), t), Decision::Quiet, "the same incident");
+        assert_eq!(p.decide(&view(Skipped), t), Decision::Quiet);
+        assert_eq!(
+            sent(p.decide(&view(Passing), t)),
+            Some(true),
+            "its recovery still comes"
+        );
+        // Skipped without an incident: nothing at all.
+        assert_eq!(p.decide(&view(Skipped), t), Decision::Quiet);
+        assert_eq!(p.decide(&view(Passing), t), Decision::Quiet);
     }
 
     #[test]
@@ -154,33 +150,22 @@ mod tests {
         let cooldown = Duration::from_secs(3600);
         let mut p = AlertPolicy::new(cooldown);
         let t0 = Instant::now();
-        assert!(matches!(p.decide(None, &view(Failing), t0, "h"), Decision::Send(_)));
-        assert!(matches!(
-            p.decide(Some(Failing), &view(Passing), t0, "h"),
-            Decision::Send(_)
-        ));
+        assert_eq!(sent(p.decide(&view(Failing), t0)), Some(false));
+        assert_eq!(sent(p.decide(&view(Passing), t0)), Some(true));
         let t1 = t0 + Duration::from_secs(60);
-        assert_eq!(p.decide(Some(Passing), &view(Failing), t1, "h"), Decision::Suppressed);
-        // No recovery for an incident nobody was told about.
-        assert_eq!(p.decide(Some(Failing), &view(Passing), t1, "h"), Decision::Quiet);
-        let t2 = t0 + cooldown;
-        assert!(matches!(
-            p.decide(Some(Passing), &view(Failing), t2, "h"),
-            Decision::Send(_)
-        ));
+        assert_eq!(p.decide(&view(Failing), t1), Decision::Suppressed);
+        assert_eq!(p.decide(&view(Failing), t1), Decision::Quiet, "reported once");
+        // Still failing when the cooldown is over: the operator hears now.
+        assert_eq!(sent(p.decide(&view(Failing), t0 + cooldown)), Some(false));
+        assert_eq!(sent(p.decide(&view(Passing), t0 + cooldown)), Some(true));
     }
 
     #[test]
     fn passing_and_skipped_checks_never_alert() {
         let mut p = AlertPolicy::new(Duration::ZERO);
         let t = Instant::now();
-        for (prev, now) in [
-            (None, Passing),
-            (Some(Passing), Skipped),
-            (Some(Skipped), Passing),
-            (None, Skipped),
-        ] {
-            assert_eq!(p.decide(prev, &view(now), t, "h"), Decision::Quiet);
+        for now in [Passing, Skipped, Passing, Skipped] {
+            assert_eq!(p.decide(&view(now), t), Decision::Quiet);
         }
     }
 }

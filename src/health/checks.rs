@@ -38,6 +38,9 @@ pub struct CheckView {
     pub message: String,
     /// When the status last changed.
     pub last_change: DateTime<Utc>,
+    /// Rounds in a row with this status (1 in the round it changed).
+    #[serde(default)]
+    pub rounds: u32,
 }
 
 /// The latest round.
@@ -114,7 +117,44 @@ pub fn skipped(name: &'static str, message: &str) -> Outcome {
     }
 }
 
-/// The checks that need I/O, run concurrently, each under its own timeout.
+/// Checks that read through another one. While that one fails they are not run but
+/// `skipped` with the reason, and never alert: one cause, one alert. (No check reads
+/// through the model provider today; its circuit is its own check, `llm_provider`.)
+pub const DEPENDS_ON: &[(&str, &str)] = &[
+    ("error_rate", "store"),
+    ("cost_per_run", "store"),
+    ("stuck_runs", "store"),
+];
+
+/// What a dependent check says while the check it reads through fails.
+fn skipped_for(name: &'static str, cause: &str) -> Outcome {
+    let reason = match cause {
+        "store" => "the store is unreachable",
+        "llm_provider" => "the model provider's circuit is open",
+        _ => "a check it depends on is failing",
+    };
+    Outcome {
+        message: format!("not checked: {reason} (the {cause} check alerts for it)"),
+        ..skipped(name, "")
+    }
+}
+
+/// Skips every check whose dependency ([`DEPENDS_ON`]) is failing in `outcomes`.
+pub fn skip_dependents(outcomes: &mut [Outcome]) {
+    let failing: Vec<&'static str> = outcomes
+        .iter()
+        .filter(|o| o.status == CheckStatus::Failing)
+        .map(|o| o.name)
+        .collect();
+    for o in outcomes.iter_mut() {
+        if let Some((_, cause)) = DEPENDS_ON.iter().find(|(n, c)| *n == o.name && failing.contains(c)) {
+            *o = skipped_for(o.name, cause);
+        }
+    }
+}
+
+/// The checks that need I/O, each under its own timeout: the store first; the checks that
+/// read through it only when it answers (concurrently), else skipped.
 pub async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome> {
     let a = &settings.alerts;
     let store_check = timed("store", json!("answers"), async {
@@ -265,7 +305,18 @@ pub async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome>
             ),
         }
     });
-    let (s, e, c, st, d) = tokio::join!(store_check, error_rate, cost, stuck, disk);
+    let s = store_check.await;
+    if s.status == CheckStatus::Failing {
+        let d = disk.await;
+        return vec![
+            s,
+            skipped_for("error_rate", "store"),
+            skipped_for("cost_per_run", "store"),
+            skipped_for("stuck_runs", "store"),
+            d,
+        ];
+    }
+    let (e, c, st, d) = tokio::join!(error_rate, cost, stuck, disk);
     vec![s, e, c, st, d]
 }
 
@@ -358,9 +409,9 @@ pub fn next_views(previous: &[CheckView], outcomes: Vec<Outcome>, now: DateTime<
     outcomes
         .into_iter()
         .map(|o| {
-            let last_change = match previous.get(o.name) {
-                Some(p) if p.status == o.status => p.last_change,
-                _ => now,
+            let (last_change, rounds) = match previous.get(o.name) {
+                Some(p) if p.status == o.status => (p.last_change, p.rounds.saturating_add(1)),
+                _ => (now, 1),
             };
             CheckView {
                 name: o.name,
@@ -370,6 +421,7 @@ pub fn next_views(previous: &[CheckView], outcomes: Vec<Outcome>, now: DateTime<
                 latency_ms: o.latency.as_millis() as u64,
                 message: o.message,
                 last_change,
+                rounds,
             }
         })
         .collect()
@@ -442,8 +494,32 @@ mod tests {
             vec![outcome("disk", false, json!(49), json!(10), "x".into())],
             t1,
         );
-        assert_eq!(same[0].last_change, t0);
+        assert_eq!((same[0].last_change, same[0].rounds), (t0, 2));
         let changed = next_views(&same, vec![outcome("disk", true, json!(5), json!(10), "x".into())], t1);
-        assert_eq!(changed[0].last_change, t1);
+        assert_eq!((changed[0].last_change, changed[0].rounds), (t1, 1));
+    }
+
+    #[test]
+    fn checks_reading_through_a_failing_store_are_skipped_with_the_reason() {
+        let mut outcomes = vec![
+            outcome(
+                "store",
+                true,
+                Value::Null,
+                json!("answers"),
+                "mongodb unreachable".into(),
+            ),
+            outcome("error_rate", true, Value::Null, json!(10), "cannot read runs".into()),
+            outcome("disk", false, json!(50), json!(10), "ok".into()),
+        ];
+        skip_dependents(&mut outcomes);
+        assert_eq!(status_of(&outcomes, "error_rate"), CheckStatus::Skipped);
+        assert!(
+            outcomes[1].message.contains("the store is unreachable"),
+            "{}",
+            outcomes[1].message
+        );
+        assert_eq!(status_of(&outcomes, "store"), CheckStatus::Failing);
+        assert_eq!(status_of(&outcomes, "disk"), CheckStatus::Ok);
     }
 }

@@ -95,6 +95,17 @@ async fn a_failing_check_alerts_once_recovers_and_respects_the_cooldown() {
     assert!(mails[0].contains("multipart/alternative"), "{}", mails[0]);
     assert!(mails[0].contains("text/plain") && mails[0].contains("text/html"));
     assert!(mails[0].contains("ops@example.com") && mails[0].contains("oncall@example.com"));
+    // Readable on a phone: what and since when first, then what to do and where to read more.
+    let body = mails[0].replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    assert!(
+        body.contains("Runs are failing: 100% of those that finished in the last hour (threshold 50%), since "),
+        "{body}"
+    );
+    assert!(
+        body.contains("Runbook: docs/runbook.md, section \"error_rate\""),
+        "{body}"
+    );
+    assert!(body.contains("/runs?status=failed"), "{body}");
 
     // 1 failed of 3 → 33 %: recovered.
     for job in [JOB.to_owned(), job_id(2)] {
@@ -183,7 +194,10 @@ async fn alerts_are_kept_in_the_history_without_e_mail_and_filtered_on_request()
     assert_eq!(alert["source"], "error_rate");
     assert_eq!(alert["level"], "warning");
     assert!(
-        alert["message"].as_str().unwrap().contains("error_rate is failing"),
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Runs are failing: 100% of those that finished in the last hour (threshold 50%), since "),
         "{alert}"
     );
     assert!(alert["metadata"]["threshold"] == 50, "{alert}");

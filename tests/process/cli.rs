@@ -194,20 +194,98 @@ fn alert_test_sends_an_e_mail_and_reports_failures() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mails = smtp.messages();
     assert_eq!(mails.len(), 1);
-    assert!(mails[0].contains("Subject: [job-runner] test alert"), "{}", mails[0]);
+    assert!(mails[0].contains("TEST: alert channels"), "{}", mails[0]);
     assert!(mails[0].contains("ops@example.com"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("email: test alert sent"));
     // An unreachable server: a clear error and exit 5, no secret in the output.
     let port = smtp.port;
     drop(smtp);
     let out = send(port);
     assert_eq!(out.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("SMTP send failed"), "{err}");
-    assert!(!err.contains("smtp-secret-value"));
-    // Nobody to e-mail: a configuration error.
+    let (stdout, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("email: FAILED: SMTP send failed"), "{stdout}");
+    assert!(err.contains("could not be sent on: email"), "{err}");
+    assert!(!err.contains("smtp-secret-value") && !stdout.contains("smtp-secret-value"));
+    // No channel at all: a configuration error.
     let out = cmd(dir.path()).arg("alert-test").output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ALERT_TO"));
+}
+
+/// `alert-test` through a webhook in each format, against a local receiver.
+#[tokio::test]
+async fn alert_test_posts_to_the_webhook_in_each_format() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["json", "slack", "ntfy"] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let url = format!("{}/hooks/secret-token-0123", server.uri());
+        let mut c = cmd(dir.path());
+        c.arg("alert-test")
+            .env("ALERT_WEBHOOK_URL", &url)
+            .env("ALERT_WEBHOOK_FORMAT", format);
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{format}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("webhook ({format}): test alert sent")),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("secret-token-0123"), "the hook's URL is a secret");
+        let got = server.received_requests().await.unwrap();
+        let body = String::from_utf8_lossy(&got[0].body).into_owned();
+        match format {
+            "json" => {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["kind"], "test");
+                assert!(v["headline"].as_str().unwrap().contains("test alert"), "{v}");
+            }
+            "slack" => {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert!(v["text"].as_str().unwrap().starts_with("*[job-runner@"), "{v}");
+            }
+            _ => {
+                assert!(got[0].headers["title"]
+                    .to_str()
+                    .unwrap()
+                    .contains("TEST: alert channels"));
+                assert_eq!(got[0].headers["priority"], "low");
+                assert!(body.starts_with("This is a test alert"), "{body}");
+            }
+        }
+    }
+    // A receiver that refuses: retried, then a clear error per channel.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let mut c = cmd(dir.path());
+    c.arg("alert-test").env("ALERT_WEBHOOK_URL", server.uri());
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("webhook (json): FAILED: webhook answered HTTP 500"));
+    let out = cmd(dir.path())
+        .arg("alert-test")
+        .env("ALERT_WEBHOOK_URL", "ftp://example.com/hook")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALERT_WEBHOOK_URL must be an http(s) URL"));
 }
 
 #[test]
