@@ -28,6 +28,8 @@ pub struct RunnerStats {
     pub queued: AtomicUsize,
     /// `MAX_CONCURRENCY`.
     pub max_concurrency: usize,
+    /// `MAX_QUEUE`.
+    pub max_queue: usize,
     /// True once shutdown began.
     pub draining: AtomicBool,
     /// False while the store does not answer its health ping.
@@ -162,7 +164,10 @@ pub struct Metrics {
     pub active_runs: Gauge,
     pub max_concurrency: Gauge,
     pub queue_depth: Gauge,
+    pub max_queue: Gauge,
     pub store_up: Gauge,
+    /// Runs running past their timeout, as the health actor last counted them.
+    pub stuck_runs: Gauge,
     pub llm_tokens: Family<TokenLabels, Counter>,
     pub llm_cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
     pub llm_circuit_open: Family<ProviderLabel, Gauge>,
@@ -195,7 +200,9 @@ impl Metrics {
             active_runs: Gauge::default(),
             max_concurrency: Gauge::default(),
             queue_depth: Gauge::default(),
+            max_queue: Gauge::default(),
             store_up: Gauge::default(),
+            stuck_runs: Gauge::default(),
             llm_tokens: Family::default(),
             llm_cost: Family::default(),
             llm_circuit_open: Family::default(),
@@ -266,9 +273,23 @@ impl Metrics {
         add(
             r,
             d,
+            "job_runner_max_queue",
+            "Runs that may wait (MAX_QUEUE)",
+            &m.max_queue,
+        );
+        add(
+            r,
+            d,
             "job_runner_store_up",
             "1 while the store answers its health ping",
             &m.store_up,
+        );
+        add(
+            r,
+            d,
+            "job_runner_stuck_runs",
+            "Runs running past their timeout at the last health round",
+            &m.stuck_runs,
         );
         add(
             r,
@@ -461,6 +482,7 @@ impl Metrics {
         self.active_runs.set(stats.active.load(Ordering::SeqCst) as i64);
         self.max_concurrency.set(stats.max_concurrency as i64);
         self.queue_depth.set(stats.queued.load(Ordering::SeqCst) as i64);
+        self.max_queue.set(stats.max_queue as i64);
         self.store_up.set(i64::from(stats.store_ok.load(Ordering::SeqCst)));
         let mut text = String::new();
         // Writing into a String cannot fail.
@@ -528,6 +550,7 @@ mod tests {
             active: AtomicUsize::new(0),
             queued: AtomicUsize::new(2),
             max_concurrency: 3,
+            max_queue: 10,
             draining: AtomicBool::new(false),
             store_ok: AtomicBool::new(true),
         }

@@ -152,6 +152,7 @@ impl Runtime {
             active: AtomicUsize::new(0),
             queued: AtomicUsize::new(queued as usize),
             max_concurrency: settings.queue.max_concurrency,
+            max_queue: settings.queue.max_queue,
             draining: AtomicBool::new(false),
             store_ok: AtomicBool::new(true),
         });

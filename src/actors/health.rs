@@ -151,6 +151,13 @@ impl Handler<RunChecks> for HealthActor {
                     let now = Utc::now();
                     let previous = act.snapshot.read().unwrap_or_else(|p| p.into_inner()).checks.clone();
                     let views = next_views(&previous, outcomes, now);
+                    if let Some(stuck) = views
+                        .iter()
+                        .find(|v| v.name == "stuck_runs")
+                        .and_then(|v| v.value.as_i64())
+                    {
+                        act.metrics.stuck_runs.set(stuck);
+                    }
                     let host = crate::host::hostname();
                     let port = act.settings.server.port;
                     for v in &views {

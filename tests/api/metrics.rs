@@ -64,3 +64,69 @@ async fn metrics_pass_promtool_and_reflect_a_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every `job_runner_*` series named in `text`.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("job_runner_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.insert(name);
+    }
+    names
+}
+
+/// True when a live `/metrics` exposes `name` (a histogram's `_bucket`, `_sum` and `_count`
+/// belong to its family).
+fn exposed(metrics: &str, name: &str) -> bool {
+    let described = |n: &str| metrics.contains(&format!("# HELP {n} "));
+    described(name)
+        || ["_bucket", "_sum", "_count"]
+            .iter()
+            .any(|s| name.strip_suffix(s).is_some_and(&described))
+}
+
+/// The shipped Prometheus rules pass `promtool check rules` and their unit tests, and they
+/// and the Grafana dashboard name only series a live `/metrics` exposes.
+#[actix_web::test]
+async fn monitoring_rules_and_dashboard_use_only_real_metrics() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config/monitoring");
+    for args in [
+        vec!["check", "rules", "job-runner-rules.yml"],
+        vec!["test", "rules", "job-runner-rules.test.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .expect("promtool must be installed (scripts/test.sh installs Debian's prometheus package)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let app = spawn_app().await;
+    let metrics = app.get_text("/metrics").await;
+    let rules = std::fs::read_to_string(format!("{dir}/job-runner-rules.yml")).unwrap();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/grafana-dashboard.json")).unwrap()).unwrap();
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().iter())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exprs.len() >= 15, "the dashboard has its panels");
+    let mut named = metric_names(&rules);
+    assert!(named.len() >= 7, "{named:?}");
+    named.extend(exprs.iter().flat_map(|e| metric_names(e)));
+    let missing: Vec<&String> = named.iter().filter(|n| !exposed(&metrics, n)).collect();
+    assert!(missing.is_empty(), "not in /metrics: {missing:?}\n{metrics}");
+}

@@ -280,7 +280,25 @@ async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
     server.start();
     let env = Env::new(format!("mongodb://127.0.0.1:{}/?directConnection=true", server.port));
     let ids = env.import(2);
-    let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "700")]).await;
+    let smtp = crate::smtp::SmtpServer::start();
+    let smtp_port = smtp.port.to_string();
+    let a = env
+        .runner(
+            "a",
+            &[
+                ("OFFLINE_STAGE_DELAY_MS", "700"),
+                ("HEALTH_CHECK_INTERVAL_SECONDS", "1"),
+                ("SMTP_HOST", "127.0.0.1"),
+                ("SMTP_PORT", &smtp_port),
+                ("SMTP_TLS", "none"),
+                ("ALERT_TO", "ops@example.com"),
+                // Only the outage may alert here, not the machine's load.
+                ("ALERT_CPU_PERCENT", "100"),
+                ("ALERT_MEMORY_PERCENT", "100"),
+                ("ALERT_DISK_FREE_PERCENT", "0"),
+            ],
+        )
+        .await;
     let run = a.start_run(&ids[0]).await;
     a.wait_for_line(&run, "stage pain_points started").await;
 
@@ -316,6 +334,46 @@ async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
             .unwrap()
             .len(),
         4
+    );
+
+    // One outage, one alert and one recovery: the checks that read through the store were
+    // skipped while it was down, not alerted.
+    smtp.wait_for(2).await;
+    let rounds = |deep: &Value| deep["rounds"].as_u64();
+    let seen = rounds(&a.get("/health/deep").await).expect("/health/deep counts rounds");
+    let started = Instant::now();
+    while rounds(&a.get("/health/deep").await).unwrap() < seen + 3 {
+        assert!(started.elapsed() < Duration::from_secs(30), "health rounds stopped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mails: Vec<String> = smtp
+        .messages()
+        .iter()
+        .map(|m| m.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+        .collect();
+    let subjects: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")))
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects[0].ends_with("ALERT: store") && subjects[1].ends_with("RECOVERED: store"),
+        "{subjects:?}"
+    );
+    let body = &mails[0];
+    let first = body
+        .lines()
+        .find(|l| l.starts_with("The MongoDB store"))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        first.starts_with("The MongoDB store has been unreachable since ") && first.contains(" UTC ("),
+        "{first}"
+    );
+    assert!(body.contains("Runbook: docs/runbook.md, section \"store\""), "{body}");
+    assert!(
+        mails[1].contains("The MongoDB store is reachable again (it failed from "),
+        "{}",
+        mails[1]
     );
 }
 
