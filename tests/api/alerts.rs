@@ -54,8 +54,17 @@ async fn a_failing_check_alerts_once_recovers_and_respects_the_cooldown() {
         posting(&job_id(4), Some("Hi.")),
     ];
     let port = smtp.port;
+    // The same alerts go to a webhook (ntfy format), with the e-mail's cooldown.
+    let hook = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let hook_url = format!("{}/job-runner-alerts", hook.uri());
     let app = spawn_app_with(
         move |s| {
+            s.alerts.webhook_url = Some(job_runner::config::Secret::new(&hook_url));
+            s.alerts.webhook_format = job_runner::config::WebhookFormat::Ntfy;
             s.alerts.health_check_interval = Duration::from_millis(100);
             let a = &mut s.alerts;
             a.error_rate_percent = 50;
@@ -133,6 +142,12 @@ async fn a_failing_check_alerts_once_recovers_and_respects_the_cooldown() {
     }
     let subjects: Vec<String> = smtp.messages().iter().map(|m| subject(m)).collect();
     assert_eq!(subjects.len(), 2, "cooldown not respected: {subjects:?}");
+    let posts = hook.received_requests().await.unwrap();
+    let titles: Vec<&str> = posts.iter().map(|r| r.headers["title"].to_str().unwrap()).collect();
+    assert_eq!(titles.len(), 2, "the webhook shares the cooldown: {titles:?}");
+    assert!(titles[0].ends_with("ALERT: error_rate") && titles[1].ends_with("RECOVERED: error_rate"));
+    assert_eq!(posts[0].headers["priority"], "high");
+    assert!(String::from_utf8_lossy(&posts[0].body).starts_with("Runs are failing: 100%"));
 
     let deep = app.get_json("/health/deep").await;
     for check in deep["checks"].as_array().unwrap() {
