@@ -56,6 +56,7 @@ async fn run_latency(runs: usize) {
             profile_ref: None,
             source: Some("bench".into()),
             processing_tier: None,
+            operation: job_runner::domain::Operation::FULL_RUN,
         };
         let run = rt
             .supervisor
@@ -237,10 +238,7 @@ async fn mongo(uri: &str, runs: usize) {
                 .stage_completed(
                     &run.run_id,
                     stage,
-                    &job_runner::domain::outputs::Provenance {
-                        producer: StageProducer::Offline,
-                        model: None,
-                    },
+                    &job_runner::domain::outputs::Provenance::produced(StageProducer::Offline, None),
                     &output,
                     chrono::Utc::now(),
                     Duration::from_millis(1),

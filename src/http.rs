@@ -156,6 +156,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
             "/api/jobs/{job_id}/all-ops/start",
             web::post().to(operations::start_all_ops),
         )
+        .route("/api/jobs/{operation}/batch", web::post().to(operations::batch))
         .route(
             "/api/jobs/{job_id}/queue-status",
             web::get().to(operations::queue_status),

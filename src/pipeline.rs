@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod master_cv;
 pub mod offline;
 pub mod profile;
+pub mod reuse;
 pub mod stage_contract;
 pub mod step_markers;
 #[cfg(test)]

@@ -209,6 +209,15 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// The latest completed output of `stage` for `job` from any run but `except`, with the
+    /// run that holds it (any runner's: the store is shared).
+    async fn latest_stage_output(
+        &self,
+        job: &JobId,
+        stage: StageName,
+        except: &RunId,
+    ) -> Result<Option<(RunId, StageRecord)>, StoreError>;
+
     /// Every stage record of a run (stages never started are absent).
     async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError>;
 

@@ -153,6 +153,7 @@ fn produced_by(p: Option<&Provenance>) -> String {
         Some(Provenance {
             producer: StageProducer::Llm,
             model,
+            ..
         }) => format!("model {}", model.as_deref().unwrap_or("(name not recorded)")),
         Some(Provenance {
             producer: StageProducer::Offline,
@@ -162,5 +163,14 @@ fn produced_by(p: Option<&Provenance>) -> String {
             producer: StageProducer::OfflineFallback,
             ..
         }) => "offline fallback (the model's answer could not be used; the run log says why)".into(),
+        Some(Provenance {
+            producer: StageProducer::Reused,
+            source_run,
+            model,
+        }) => format!(
+            "reused from run {}{}",
+            source_run.as_ref().map_or("(unknown)".to_owned(), |r| r.to_string()),
+            model.as_deref().map(|m| format!(" (model {m})")).unwrap_or_default()
+        ),
     }
 }

@@ -55,6 +55,7 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
             profile_ref: None,
             source: Some("cli".into()),
             processing_tier: None,
+            operation: crate::domain::Operation::FULL_RUN,
         }]))
         .await
         .map_err(runtime_err)?

@@ -1,10 +1,14 @@
 //! Operations, as the dashboard names them in `POST /api/jobs/{job_id}/operations/{op}/queue`
-//! (COMPAT-DASHBOARD.md §5): every name and alias it sends, and which of them job-runner
-//! executes. A run records its operation; today only the full run (`batch-pipeline`) is
-//! executed, so every other name is answered with an error that names the supported ones
-//! instead of a silent full run.
+//! (COMPAT-DASHBOARD.md §5): every name and alias it sends, and the stages each executes. A
+//! run records its operation; the stages outside it reuse the job's latest completed
+//! outputs from earlier runs (see `pipeline::reuse`), and the publisher always runs after
+//! it (the dossier holds every stage). Names job-runner does not execute yet (`extract`,
+//! `cv-review`) or at all (`prepare-annotations`) are refused with an error naming the
+//! supported ones, never answered with a silent full run.
 
 use std::fmt;
+
+use super::StageName;
 
 /// An operation the dashboard can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,9 +93,24 @@ impl Operation {
         }
     }
 
+    /// The stages the operation executes (besides the publisher), or `None` when job-runner
+    /// does not execute it.
+    pub fn stages(self) -> Option<&'static [StageName]> {
+        use StageName::*;
+        Some(match self {
+            Operation::AnalyzeJob => &[PainPoints],
+            Operation::ResearchCompany | Operation::DiscoverContacts | Operation::GenerateOutreach => &[Research],
+            Operation::GenerateCv => &[Cv],
+            Operation::GenerateCoverLetter => &[CoverLetter],
+            Operation::FullAnalysis => &[PainPoints, Research, FitScore],
+            Operation::BatchPipeline => &StageName::ALL,
+            Operation::CvReview | Operation::Extract | Operation::PrepareAnnotations => return None,
+        })
+    }
+
     /// True for the operations job-runner executes.
     pub fn is_supported(self) -> bool {
-        matches!(self, Operation::BatchPipeline)
+        self.stages().is_some()
     }
 
     /// The supported operations, for error messages.
@@ -153,9 +172,12 @@ mod tests {
     }
 
     #[test]
-    fn only_the_full_run_is_supported_and_errors_name_it() {
+    fn operations_without_stages_are_refused_and_errors_name_the_supported_ones() {
         assert_eq!(Operation::parse("batch-pipeline"), Ok(Operation::BatchPipeline));
-        let known = Operation::parse("generate-cv").unwrap_err();
+        assert_eq!(Operation::parse("generate-cv"), Ok(Operation::GenerateCv));
+        assert_eq!(Operation::parse("all-ops"), Ok(Operation::FullAnalysis));
+        assert_eq!(Operation::GenerateCv.stages(), Some(&[StageName::Cv][..]));
+        let known = Operation::parse("prepare-annotations").unwrap_err();
         assert_eq!(known.code(), "OPERATION_NOT_SUPPORTED");
         assert!(known.to_string().contains("batch-pipeline"), "{known}");
         let unknown = Operation::parse("make-coffee").unwrap_err();

@@ -128,6 +128,19 @@ pub struct PublishOutput {
 pub struct Provenance {
     pub producer: crate::domain::StageProducer,
     pub model: Option<String>,
+    /// For a reused output: the run that produced it.
+    pub source_run: Option<crate::domain::RunId>,
+}
+
+impl Provenance {
+    /// Produced in this run by `producer`, with `model` when a model wrote it.
+    pub fn produced(producer: crate::domain::StageProducer, model: Option<String>) -> Self {
+        Self {
+            producer,
+            model,
+            source_run: None,
+        }
+    }
 }
 
 /// Every stage's output so far within one run.

@@ -126,6 +126,9 @@ pub enum StageProducer {
     /// The offline implementation, after the model could not give a valid output (budget
     /// spent, provider failing, circuit open, answers rejected by the gate).
     OfflineFallback,
+    /// Not executed: an operation that does not include the stage took its latest
+    /// completed output for the same job from an earlier run.
+    Reused,
 }
 
 impl StageProducer {
@@ -135,6 +138,7 @@ impl StageProducer {
             StageProducer::Offline => "offline",
             StageProducer::Llm => "llm",
             StageProducer::OfflineFallback => "offline_fallback",
+            StageProducer::Reused => "reused",
         }
     }
 
@@ -143,6 +147,7 @@ impl StageProducer {
         match s {
             "llm" => StageProducer::Llm,
             "offline_fallback" => StageProducer::OfflineFallback,
+            "reused" => StageProducer::Reused,
             _ => StageProducer::Offline,
         }
     }
@@ -167,6 +172,8 @@ pub struct StageRecord {
     pub producer: Option<StageProducer>,
     /// The model that wrote it, when a model did.
     pub model: Option<String>,
+    /// The earlier run whose output this run reused (producer `reused`).
+    pub source_run: Option<crate::domain::RunId>,
     /// The checkpointed output (JSON of the stage's typed output).
     pub output: Option<serde_json::Value>,
     /// Why it failed.

@@ -143,6 +143,7 @@ impl From<AdmissionError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "PROFILE_NOT_FOUND", msg)
             }
             AdmissionError::JobsNotFound(_) => Self::new(StatusCode::NOT_FOUND, "JOB_NOT_FOUND", msg),
+            AdmissionError::JobBusy { .. } => Self::new(StatusCode::CONFLICT, "JOB_HAS_ACTIVE_RUN", msg),
             AdmissionError::QueueFull { .. } => {
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "QUEUE_FULL", msg);
                 err.retry_after = Some(30);

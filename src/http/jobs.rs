@@ -82,6 +82,7 @@ pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<
         profile_ref: clean(body.profile_ref),
         source: clean(body.source),
         processing_tier: requested_tier(body.processing_tier, body.tier)?,
+        operation: crate::domain::Operation::FULL_RUN,
     };
     let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
     let run = runs.first().ok_or_else(|| ApiError::validation("no run was created"))?;
@@ -113,6 +114,7 @@ pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> R
                 profile_ref: profile_ref.clone(),
                 source: source.clone(),
                 processing_tier,
+                operation: crate::domain::Operation::FULL_RUN,
             }),
             Err(_) => invalid.push(raw.as_str()),
         }
@@ -219,6 +221,8 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
                 "attempts": rec.map(|r| r.attempts).unwrap_or(0),
                 "producer": rec.and_then(|r| r.producer),
                 "model": rec.and_then(|r| r.model.clone()),
+                // For a stage the run's operation reused: the run that produced it.
+                "source_run": rec.and_then(|r| r.source_run.clone()),
                 "error": rec.and_then(|r| r.error.clone()),
                 "cost": cost.by_stage.get(name.as_str()),
             })

@@ -72,8 +72,14 @@ async fn estimated_wait(state: &AppState, position: u64) -> Result<u64, ApiError
     Ok((position as f64 * average / slots).ceil() as u64)
 }
 
-/// Parses the job id, the operation's tier and queues a full run.
-async fn queue_full_run(state: &AppState, raw_job: &str, body: OperationBody, source: &str) -> Result<Run, ApiError> {
+/// Parses the job id and the body's tier and queues a run of `op`.
+async fn queue_run(
+    state: &AppState,
+    raw_job: &str,
+    op: Operation,
+    body: OperationBody,
+    source: &str,
+) -> Result<Run, ApiError> {
     let job_id = JobId::parse(raw_job).map_err(ApiError::invalid_job_id)?;
     let tier = requested_tier(body.processing_tier, body.tier)?;
     let source = body
@@ -88,6 +94,7 @@ async fn queue_full_run(state: &AppState, raw_job: &str, body: OperationBody, so
             profile_ref: None,
             source: Some(source),
             processing_tier: tier,
+            operation: op,
         }]))
         .await??;
     runs.into_iter()
@@ -104,9 +111,8 @@ pub async fn queue_operation(
     body: JsonBody<OperationBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_job, raw_op) = path.into_inner();
-    let op = Operation::parse(&raw_op)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    let run = queue_full_run(&state, &raw_job, body.into_inner(), "dashboard-operation").await?;
+    let op = parse_operation(&raw_op)?;
+    let run = queue_run(&state, &raw_job, op, body.into_inner(), "dashboard-operation").await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
     let position = position_of(&state, &run).await?;
     Ok(HttpResponse::Ok().json(json!({
@@ -125,17 +131,55 @@ pub async fn queue_operation(
     })))
 }
 
-/// `POST /api/jobs/{job_id}/all-ops/start`: a full run, answered like `POST /jobs/run`.
-#[tracing::instrument(name = "POST /api/jobs/{job_id}/all-ops/start", skip_all,
-    fields(job_id = %Shown(&path), run_id = tracing::field::Empty))]
-pub async fn start_all_ops(
+/// An operation name from the path, or 422 naming the supported ones.
+fn parse_operation(raw: &str) -> Result<Operation, ApiError> {
+    Operation::parse(raw).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
+}
+
+/// Body of `POST /api/jobs/{operation}/batch`.
+#[derive(Debug, Deserialize)]
+pub struct BatchBody {
+    job_ids: Vec<String>,
+    tier: Option<String>,
+    processing_tier: Option<String>,
+}
+
+/// `POST /api/jobs/{operation}/batch`: the operation for several jobs, all queued or none
+/// (the same limits as `POST /jobs/run-bulk`).
+#[tracing::instrument(name = "POST /api/jobs/{operation}/batch", skip_all, fields(operation = %Shown(&path)))]
+pub async fn batch(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: JsonBody<OperationBody>,
+    body: JsonBody<BatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let run = queue_full_run(&state, &path, body.into_inner(), "dashboard-all-ops").await?;
-    tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
-    Ok(HttpResponse::Ok().json(json!({
+    let op = parse_operation(&path)?;
+    let body = body.into_inner();
+    let max = state.settings.queue.max_queue;
+    if body.job_ids.is_empty() || body.job_ids.len() > max {
+        return Err(ApiError::validation(format!(
+            "job_ids must hold 1 to MAX_QUEUE={max} job ids, got {}",
+            body.job_ids.len()
+        )));
+    }
+    let tier = requested_tier(body.processing_tier, body.tier)?;
+    let mut requests = Vec::with_capacity(body.job_ids.len());
+    for raw in &body.job_ids {
+        requests.push(RunRequest {
+            job_id: JobId::parse(raw).map_err(ApiError::invalid_job_id)?,
+            profile_ref: None,
+            source: Some("dashboard-batch".into()),
+            processing_tier: tier,
+            operation: op,
+        });
+    }
+    let runs = state.supervisor.send(SubmitRuns(requests)).await??;
+    let tickets: Vec<Value> = runs.iter().map(ticket).collect();
+    Ok(HttpResponse::Ok().json(json!({"success": true, "runs": tickets, "total_count": runs.len()})))
+}
+
+/// A queued run as the operations routes answer it.
+fn ticket(run: &Run) -> Value {
+    json!({
         "success": true,
         "run_id": run.run_id,
         "job_id": run.job_id,
@@ -145,7 +189,27 @@ pub async fn start_all_ops(
         "processing_tier": run.processing_tier,
         "status_url": format!("/jobs/{}/status", run.run_id),
         "log_stream_url": format!("/jobs/{}/logs", run.run_id),
-    })))
+    })
+}
+
+/// `POST /api/jobs/{job_id}/all-ops/start`: a full run, answered like `POST /jobs/run`.
+#[tracing::instrument(name = "POST /api/jobs/{job_id}/all-ops/start", skip_all,
+    fields(job_id = %Shown(&path), run_id = tracing::field::Empty))]
+pub async fn start_all_ops(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: JsonBody<OperationBody>,
+) -> Result<HttpResponse, ApiError> {
+    let run = queue_run(
+        &state,
+        &path,
+        Operation::FULL_RUN,
+        body.into_inner(),
+        "dashboard-all-ops",
+    )
+    .await?;
+    tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
+    Ok(HttpResponse::Ok().json(ticket(&run)))
 }
 
 /// `GET /api/jobs/{job_id}/queue-status`: per operation, the job's newest run of it (or null).

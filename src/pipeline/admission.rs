@@ -20,6 +20,8 @@ pub struct RunRequest {
     pub source: Option<String>,
     /// The processing tier the request named, kept with the run.
     pub processing_tier: Option<crate::domain::Tier>,
+    /// What the run executes (`batch-pipeline`: everything).
+    pub operation: crate::domain::Operation,
 }
 
 /// Why admission refused a request.
@@ -33,6 +35,13 @@ pub enum AdmissionError {
     QueueFull { queued: usize, max: usize },
     #[error("the runner is shutting down and accepts no new runs")]
     ShuttingDown,
+    #[error("job {job_id} already has a {active_operation} run queued or running ({active}); one run per job at a time, so queue {requested} once it ended")]
+    JobBusy {
+        job_id: JobId,
+        active: crate::domain::RunId,
+        active_operation: String,
+        requested: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,10 +93,21 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
             continue;
         }
         let run = match store.active_run_for_job(&req.job_id).await? {
-            Some(existing) => existing,
+            // The same (job, operation) pending or running: that item. Another operation
+            // waits: two runs of one job would write its document at once.
+            Some(existing) if existing.operation == req.operation.as_str() => existing,
+            Some(other) => {
+                return Err(AdmissionError::JobBusy {
+                    job_id: req.job_id.clone(),
+                    active: other.run_id,
+                    active_operation: other.operation,
+                    requested: req.operation.as_str().to_owned(),
+                })
+            }
             None => {
                 let mut run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
                 run.processing_tier = req.processing_tier.map(|t| t.as_str().to_owned());
+                run.operation = req.operation.as_str().to_owned();
                 if let Some((title, company)) = labels.get(&req.job_id) {
                     run.job_title.clone_from(title);
                     run.company.clone_from(company);
@@ -219,6 +239,7 @@ mod tests {
             profile_ref: profile.map(str::to_owned),
             source: None,
             processing_tier: None,
+            operation: crate::domain::Operation::FULL_RUN,
         }
     }
 

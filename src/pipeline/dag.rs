@@ -182,10 +182,7 @@ async fn accept_output(
     if let Err(e) = outputs.insert(stage, res.output.clone()) {
         return Err(fail(format!("stage {stage} produced malformed output: {e}")).await);
     }
-    let produced = crate::domain::outputs::Provenance {
-        producer: res.producer,
-        model: res.model.clone(),
-    };
+    let produced = crate::domain::outputs::Provenance::produced(res.producer, res.model.clone());
     outputs.provenance.insert(stage, produced.clone());
     if let Err(v) = gates::check_stage(stage, outputs, &shared.job, &shared.master) {
         return Err(fail(format!("stage {stage} output rejected: {v}")).await);

@@ -189,12 +189,16 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                         let provenance = crate::domain::outputs::Provenance {
                             producer,
                             model: r.model.clone(),
+                            source_run: r.source_run.clone(),
                         };
                         outputs.provenance.insert(r.stage, provenance);
                     }
                 }
             }
         }
+        // An operation runs part of the graph: the rest comes from the job's earlier runs.
+        let op = crate::domain::Operation::lookup(&run.operation).unwrap_or(crate::domain::Operation::FULL_RUN);
+        crate::pipeline::reuse::prepare(store, &run, op, &mut outputs, &log).await?;
         Ok((job, master, outputs, resumed, spent))
     }
     .await;

@@ -230,6 +230,30 @@ fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
     })
 }
 
+fn stage_from_doc(d: &Document) -> Result<StageRecord, StoreError> {
+    let stage: StageName = get_str(d, "stage")
+        .ok_or_else(|| corrupt("stage without name"))?
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    let status: StageStatus = get_str(d, "status")
+        .ok_or_else(|| corrupt("stage without status"))?
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    Ok(StageRecord {
+        stage,
+        status,
+        started_at: get_time(d, "started_at"),
+        finished_at: get_time(d, "finished_at"),
+        duration_ms: d.get("duration_ms").map(|_| get_int(d, "duration_ms") as u64),
+        attempts: get_int(d, "attempts").max(i64::from(status == StageStatus::Completed)) as u32,
+        producer: get_str(d, "producer").map(|p| StageProducer::from_stored(&p)),
+        output: d.get("output").cloned().map(bson_to_json),
+        error: get_str(d, "error"),
+        model: get_str(d, "model"),
+        source_run: get_str(d, "source_run").and_then(|r| RunId::parse(&r).ok()),
+    })
+}
+
 fn stage_key(run: &RunId, stage: StageName) -> String {
     format!("{run}:{}", stage.as_str())
 }
@@ -850,7 +874,8 @@ impl Store for MongoStore {
                     "$set": {"run_id": run.to_string(), "stage": stage.as_str(), "status": "completed",
                              "finished_at": date(finished_at), "duration_ms": duration.as_millis() as i64,
                              "producer": producer, "output": json_to_bson(output)?,
-                             "model": model.map(|m| Bson::String(m.to_owned())).unwrap_or(Bson::Null)},
+                             "model": model.map(|m| Bson::String(m.to_owned())).unwrap_or(Bson::Null),
+                             "source_run": produced.source_run.as_ref().map(|r| Bson::String(r.to_string())).unwrap_or(Bson::Null)},
                     "$unset": {"error": ""},
                 },
             )
@@ -879,6 +904,41 @@ impl Store for MongoStore {
         Ok(())
     }
 
+    async fn latest_stage_output(
+        &self,
+        job: &JobId,
+        stage: StageName,
+        except: &RunId,
+    ) -> Result<Option<(RunId, StageRecord)>, StoreError> {
+        // Stage documents carry their run, not the job: the job's recent runs first.
+        let runs = self.find_runs(doc! {"job_id": job.to_string()}, Some(100), 0).await?;
+        let ids: Vec<String> = runs
+            .iter()
+            .map(|r| r.run_id.to_string())
+            .filter(|id| id != except.as_ref())
+            .collect();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let docs: Vec<Document> = self
+            .stages
+            .find(doc! {"run_id": {"$in": &ids}, "stage": stage.as_str(), "status": "completed"})
+            .await
+            .map_err(wrap("find stage outputs"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read stage outputs"))?;
+        let latest = docs
+            .iter()
+            .filter(|d| d.get("output").is_some_and(|o| !matches!(o, Bson::Null)))
+            .map(|d| stage_from_doc(d).map(|rec| (get_str(d, "run_id"), rec)))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter_map(|(run, rec)| Some((RunId::parse(&run?).ok()?, rec)))
+            .max_by_key(|(_, rec)| rec.finished_at);
+        Ok(latest)
+    }
+
     async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError> {
         let docs: Vec<Document> = self
             .stages
@@ -888,29 +948,7 @@ impl Store for MongoStore {
             .try_collect()
             .await
             .map_err(wrap("read stages"))?;
-        let mut out = Vec::new();
-        for d in docs {
-            let stage: StageName = get_str(&d, "stage")
-                .ok_or_else(|| corrupt("stage without name"))?
-                .parse()
-                .map_err(StoreError::Corrupt)?;
-            let status: StageStatus = get_str(&d, "status")
-                .ok_or_else(|| corrupt("stage without status"))?
-                .parse()
-                .map_err(StoreError::Corrupt)?;
-            out.push(StageRecord {
-                stage,
-                status,
-                started_at: get_time(&d, "started_at"),
-                finished_at: get_time(&d, "finished_at"),
-                duration_ms: d.get("duration_ms").map(|_| get_int(&d, "duration_ms") as u64),
-                attempts: get_int(&d, "attempts").max(i64::from(status == StageStatus::Completed)) as u32,
-                producer: get_str(&d, "producer").map(|p| StageProducer::from_stored(&p)),
-                output: d.get("output").cloned().map(bson_to_json),
-                error: get_str(&d, "error"),
-                model: get_str(&d, "model"),
-            });
-        }
+        let mut out = docs.iter().map(stage_from_doc).collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|r| r.stage);
         Ok(out)
     }

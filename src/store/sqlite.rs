@@ -142,6 +142,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE llm_calls ADD COLUMN detail TEXT;
     ALTER TABLE stages ADD COLUMN model TEXT;
     "#,
+    // 9: a stage an operation did not execute records the run whose output it reused.
+    r#"
+    ALTER TABLE stages ADD COLUMN source_run TEXT;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -163,6 +167,34 @@ fn llm_call_from_row(r: &Row<'_>) -> Result<LlmCall, rusqlite::Error> {
         prompt: r.get(10)?,
         turn: r.get(11)?,
         detail: r.get(12)?,
+    })
+}
+
+const STAGE_COLUMNS: &str = "s.stage, s.status, s.started_at, s.finished_at, s.duration_ms, s.attempts, s.producer, \
+     s.output, s.error, s.model, s.source_run";
+
+fn stage_from_row(r: &Row<'_>) -> Result<StageRecord, rusqlite::Error> {
+    let stage: String = r.get(0)?;
+    let status: String = r.get(1)?;
+    let producer: Option<String> = r.get(6)?;
+    let output: Option<String> = r.get(7)?;
+    Ok(StageRecord {
+        stage: stage.parse().map_err(text_error)?,
+        status: status.parse::<StageStatus>().map_err(text_error)?,
+        started_at: opt_ts(r.get(2)?)?,
+        finished_at: opt_ts(r.get(3)?)?,
+        duration_ms: r.get::<_, Option<i64>>(4)?.map(|d| d as u64),
+        attempts: r.get(5)?,
+        producer: producer.map(|p| StageProducer::from_stored(&p)),
+        output: output
+            .map(|o| serde_json::from_str(&o).map_err(conversion))
+            .transpose()?,
+        error: r.get(8)?,
+        model: r.get(9)?,
+        source_run: r
+            .get::<_, Option<String>>(10)?
+            .map(|s| RunId::parse(&s).map_err(text_error))
+            .transpose()?,
     })
 }
 
@@ -771,13 +803,14 @@ impl Store for SqliteStore {
         let output = output.to_string();
         let producer = produced.producer.as_str();
         let model = produced.model.clone();
+        let source = produced.source_run.as_ref().map(|r| r.to_string());
         self.call("stage_completed", move |c| {
             c.execute(
-                "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output, model)
-                 VALUES (?1, ?2, 'completed', ?3, ?3, ?4, 1, ?5, ?6, ?7)
+                "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts, producer, output, model, source_run)
+                 VALUES (?1, ?2, 'completed', ?3, ?3, ?4, 1, ?5, ?6, ?7, ?8)
                  ON CONFLICT(run_id, stage) DO UPDATE SET status = 'completed', finished_at = ?3,
-                    duration_ms = ?4, producer = ?5, output = ?6, error = NULL, model = ?7",
-                params![run, stage.as_str(), ts(finished_at), duration.as_millis() as i64, producer, output, model],
+                    duration_ms = ?4, producer = ?5, output = ?6, error = NULL, model = ?7, source_run = ?8",
+                params![run, stage.as_str(), ts(finished_at), duration.as_millis() as i64, producer, output, model, source],
             )?;
             Ok(())
         })
@@ -803,35 +836,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn latest_stage_output(
+        &self,
+        job: &JobId,
+        stage: StageName,
+        except: &RunId,
+    ) -> Result<Option<(RunId, StageRecord)>, StoreError> {
+        let (job, except) = (job.to_string(), except.to_string());
+        self.call("latest_stage_output", move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {STAGE_COLUMNS}, s.run_id FROM stages AS s JOIN runs AS r ON r.id = s.run_id
+                     WHERE r.job_id = ?1 AND s.stage = ?2 AND s.status = 'completed' AND s.run_id != ?3
+                       AND s.output IS NOT NULL
+                     ORDER BY s.finished_at DESC LIMIT 1"
+                ),
+                params![job, stage.as_str(), except],
+                |r| {
+                    let record = stage_from_row(r)?;
+                    let run = RunId::parse(&r.get::<_, String>(11)?).map_err(text_error)?;
+                    Ok((run, record))
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
     async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError> {
         let run = run.to_string();
         self.call("load_stages", move |c| {
-            let mut stmt = c.prepare(
-                "SELECT stage, status, started_at, finished_at, duration_ms, attempts, producer, output, error, model
-                 FROM stages WHERE run_id = ?1",
-            )?;
-            let mut records = stmt
-                .query_map([run], |r| {
-                    let stage: String = r.get(0)?;
-                    let status: String = r.get(1)?;
-                    let producer: Option<String> = r.get(6)?;
-                    let output: Option<String> = r.get(7)?;
-                    Ok(StageRecord {
-                        stage: stage.parse().map_err(text_error)?,
-                        status: status.parse::<StageStatus>().map_err(text_error)?,
-                        started_at: opt_ts(r.get(2)?)?,
-                        finished_at: opt_ts(r.get(3)?)?,
-                        duration_ms: r.get::<_, Option<i64>>(4)?.map(|d| d as u64),
-                        attempts: r.get(5)?,
-                        producer: producer.map(|p| StageProducer::from_stored(&p)),
-                        output: output
-                            .map(|o| serde_json::from_str(&o).map_err(conversion))
-                            .transpose()?,
-                        error: r.get(8)?,
-                        model: r.get(9)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = c.prepare(&format!("SELECT {STAGE_COLUMNS} FROM stages AS s WHERE run_id = ?1"))?;
+            let mut records = stmt.query_map([run], stage_from_row)?.collect::<Result<Vec<_>, _>>()?;
             records.sort_by_key(|r| r.stage);
             Ok(records)
         })

@@ -169,6 +169,23 @@ impl TestApp {
         self.get(path).await.text().await.unwrap()
     }
 
+    /// Each stage's (name, producer, source run) from the progress endpoint.
+    pub async fn stage_producers(&self, run: &str) -> Vec<(String, String, Value)> {
+        let p = self.get_json(&format!("/jobs/{run}/progress")).await;
+        p["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    s["producer"].as_str().unwrap_or("").to_owned(),
+                    s["source_run"].clone(),
+                )
+            })
+            .collect()
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.clone()
     }

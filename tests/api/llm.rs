@@ -174,17 +174,10 @@ async fn run_to_end(app: &TestApp) -> (String, String) {
 
 /// Stage name → producer, from the progress endpoint.
 async fn producers(app: &TestApp, run: &str) -> std::collections::BTreeMap<String, String> {
-    let p = app.get_json(&format!("/jobs/{run}/progress")).await;
-    p["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                s["producer"].as_str().unwrap_or("").to_owned(),
-            )
-        })
+    app.stage_producers(run)
+        .await
+        .into_iter()
+        .map(|(stage, producer, _)| (stage, producer))
         .collect()
 }
 

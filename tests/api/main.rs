@@ -10,6 +10,7 @@ mod lifecycle;
 mod llm;
 mod logs;
 mod metrics;
+mod operations;
 mod queue;
 #[path = "../common/queue_view.rs"]
 mod queue_view;

@@ -323,10 +323,10 @@ async fn queue_and_operation_mistakes_get_clear_errors_and_codes() {
             json!({}),
             422,
             "UNKNOWN_OPERATION",
-            "Invalid operation \"make-coffee\": the supported operations are batch-pipeline",
+            "Invalid operation \"make-coffee\": the supported operations are analyze-job, research-company",
         ),
         (
-            format!("/api/jobs/{job}/operations/generate-cv/queue"),
+            format!("/api/jobs/{job}/operations/cv-review/queue"),
             json!({}),
             422,
             "OPERATION_NOT_SUPPORTED",

@@ -34,7 +34,8 @@ macro_rules! store_contract_tests {
             finished_runs_are_counted_by_outcome_since_a_time,
             the_queue_view_lists_runs_in_claim_order_and_by_outcome,
             a_failed_run_is_retried_at_the_back_unless_its_job_is_busy,
-            dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data
+            dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data,
+            the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -375,10 +376,7 @@ pub async fn stage_records_checkpoint_outputs(store: DynStore) {
         .stage_completed(
             &run,
             StageName::PainPoints,
-            &job_runner::domain::outputs::Provenance {
-                producer: StageProducer::Llm,
-                model: Some("openai/gpt-4o-mini".into()),
-            },
+            &job_runner::domain::outputs::Provenance::produced(StageProducer::Llm, Some("openai/gpt-4o-mini".into())),
             &output,
             Utc::now(),
             Duration::from_millis(12),
@@ -758,4 +756,66 @@ pub async fn dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data(store
         .unwrap()
         .unwrap();
     assert!(retried.hidden_at.is_none() && retried.dismissed_at.is_none());
+}
+
+pub async fn the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job(store: DynStore) {
+    use job_runner::domain::outputs::Provenance;
+    let runs = queue_runs(&store, &[1, 1, 2]).await;
+    let (old, new, other_job) = (&runs[0], &runs[1], &runs[2]);
+    let done = |run: &Run, out: serde_json::Value, at| {
+        let store = store.clone();
+        let run = run.run_id.clone();
+        async move {
+            store
+                .stage_completed(
+                    &run,
+                    StageName::Cv,
+                    &Provenance::produced(StageProducer::Llm, Some("m".into())),
+                    &out,
+                    at,
+                    Duration::from_millis(5),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let t0 = Utc::now() - chrono::Duration::minutes(10);
+    done(old, json!({"cv_text": "old"}), t0).await;
+    done(new, json!({"cv_text": "new"}), t0 + chrono::Duration::minutes(1)).await;
+    done(
+        other_job,
+        json!({"cv_text": "other job"}),
+        t0 + chrono::Duration::minutes(2),
+    )
+    .await;
+    store
+        .stage_failed(&old.run_id, StageName::FitScore, "boom", Utc::now())
+        .await
+        .unwrap();
+    let me = RunId::generate();
+    let (run, rec) = store
+        .latest_stage_output(&job(1).id, StageName::Cv, &me)
+        .await
+        .unwrap()
+        .expect("an earlier run of the job has one");
+    assert_eq!(run, new.run_id, "the newest of this job's runs, not another job's");
+    assert_eq!(rec.output.unwrap()["cv_text"], "new");
+    assert_eq!(rec.model.as_deref(), Some("m"));
+    // A run never reuses its own output, and failed stages are not outputs.
+    let (run, _) = store
+        .latest_stage_output(&job(1).id, StageName::Cv, &new.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run, old.run_id);
+    assert!(store
+        .latest_stage_output(&job(1).id, StageName::FitScore, &me)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .latest_stage_output(&job(3).id, StageName::Cv, &me)
+        .await
+        .unwrap()
+        .is_none());
 }
