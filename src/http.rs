@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod logs;
 mod metrics;
+mod operation_runs;
 mod operations;
 mod queue;
 mod runs;
@@ -157,6 +158,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
             web::post().to(operations::start_all_ops),
         )
         .route("/api/jobs/{operation}/batch", web::post().to(operations::batch))
+        .route(
+            "/api/jobs/operations/{run_id}/logs",
+            web::get().to(operation_runs::logs),
+        )
+        .route(
+            "/api/jobs/operations/{run_id}/status",
+            web::get().to(operation_runs::status),
+        )
         .route(
             "/api/jobs/{job_id}/queue-status",
             web::get().to(operations::queue_status),

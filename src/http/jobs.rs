@@ -142,7 +142,12 @@ pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> R
 
 /// The `artifacts` object: only files that exist.
 pub fn artifact_urls(state: &AppState, run: &Run) -> BTreeMap<String, String> {
-    let dir = run_artifact_dir(&state.settings.paths.data_dir, run.run_id.as_ref());
+    artifact_urls_in(&state.settings.paths.data_dir, run)
+}
+
+/// [`artifact_urls`] with the data directory given.
+pub fn artifact_urls_in(data_dir: &std::path::Path, run: &Run) -> BTreeMap<String, String> {
+    let dir = run_artifact_dir(data_dir, run.run_id.as_ref());
     run.artifacts
         .iter()
         .filter(|(_, file)| {

@@ -43,24 +43,61 @@ fn end_event(status: RunStatus) -> Bytes {
     Bytes::from(format!("event: end\ndata: {status}\n\n"))
 }
 
+/// How a stream speaks beyond its log lines: `GET /jobs/{id}/logs` sends only `event: end`;
+/// the operations stream (`GET /api/jobs/operations/{id}/logs`) also sends `event:
+/// layer_status` on every stage change and `event: result` before its end.
+pub(crate) trait Dialect: Send {
+    /// Events sent before the log (the state so far).
+    fn start(&mut self) -> Vec<Bytes> {
+        Vec::new()
+    }
+
+    /// Bytes for a stage change, if this dialect reports them.
+    fn stage(&mut self, _stage: crate::domain::StageName, _status: crate::domain::StageStatus) -> Option<Bytes> {
+        None
+    }
+
+    /// The closing events for a run that ended with `status`.
+    fn end(&mut self, status: RunStatus) -> futures_util::future::BoxFuture<'static, Vec<Bytes>> {
+        Box::pin(async move { vec![end_event(status)] })
+    }
+}
+
+/// The plain log stream's dialect.
+struct Plain;
+impl Dialect for Plain {}
+
 /// Writes one SSE client's stream from a follower's events, with keep-alive comments while
 /// the log is idle. Returns when the run ended, the follower failed or the client left.
-async fn pump(
+pub(crate) async fn pump(
     mut events: mpsc::Receiver<Result<LogEvent, FollowError>>,
     slot: StreamSlot,
     tx: mpsc::Sender<Bytes>,
     every: Duration,
     run_id: RunId,
+    mut dialect: Box<dyn Dialect>,
 ) {
     let mut keep_alive = tokio::time::interval(every);
     keep_alive.tick().await;
+    for bytes in dialect.start() {
+        if tx.send(bytes).await.is_err() {
+            return;
+        }
+    }
     loop {
         let bytes = tokio::select! {
             event = events.recv() => match event {
                 Some(Ok(LogEvent::Line(line))) => line_event(&line),
-                Some(Ok(LogEvent::Stage { .. })) => continue,
+                Some(Ok(LogEvent::Stage { stage, status })) => match dialect.stage(stage, status) {
+                    Some(bytes) => bytes,
+                    None => continue,
+                },
                 Some(Ok(LogEvent::End(status))) => {
-                    let _ = tx.send(end_event(status)).await;
+                    for bytes in dialect.end(status).await {
+                        if tx.send(bytes).await.is_err() {
+                            break;
+                        }
+                    }
                     break;
                 }
                 Some(Err(e)) => {
@@ -118,7 +155,7 @@ fn too_many_streams(max: usize) -> ApiError {
     err
 }
 
-fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
+pub(crate) fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
     match req.headers().get("Last-Event-ID").map(|v| v.to_str().map(str::trim)) {
         None => Ok(0),
         Some(Ok("")) => Ok(0),
@@ -148,6 +185,16 @@ pub async fn stream(
     if state.store.get_run(&run_id).await?.is_none() {
         return Err(ApiError::run_not_found(&path));
     }
+    open_stream(&state, run_id, last, Box::new(Plain))
+}
+
+/// Streams `run_id`'s log after `last` in `dialect` (the run is known to exist).
+pub(crate) fn open_stream(
+    state: &AppState,
+    run_id: RunId,
+    last: u64,
+    dialect: Box<dyn Dialect>,
+) -> Result<HttpResponse, ApiError> {
     let slot = StreamSlot::acquire(
         &state.sse_streams,
         state.settings.server.max_sse_streams,
@@ -156,7 +203,14 @@ pub async fn stream(
     .ok_or_else(|| too_many_streams(state.settings.server.max_sse_streams))?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let events = LogFollower::new(state.hub.clone(), state.store.clone()).follow(run_id.clone(), last);
-    tokio::spawn(pump(events, slot, tx, state.settings.server.sse_keep_alive, run_id));
+    tokio::spawn(pump(
+        events,
+        slot,
+        tx,
+        state.settings.server.sse_keep_alive,
+        run_id,
+        dialect,
+    ));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
@@ -228,7 +282,7 @@ pub async fn poll(
 /// The run's status as the dashboard's poller knows them (`queued`, `running`, `completed`,
 /// `failed`), with the error to show. A cancelled run is `failed` with error `cancelled`:
 /// the poller stops on no other value.
-fn dashboard_status(run: &crate::domain::Run) -> (&'static str, Option<String>) {
+pub(crate) fn dashboard_status(run: &crate::domain::Run) -> (&'static str, Option<String>) {
     match run.status {
         RunStatus::Queued => ("queued", None),
         RunStatus::Running => ("running", None),
@@ -240,13 +294,21 @@ fn dashboard_status(run: &crate::domain::Run) -> (&'static str, Option<String>) 
 
 /// Per stage: `status` (`pending`, `processing`, `success`, `failed`), a `message` and the
 /// time of the last change.
-async fn layer_status(state: &AppState, run_id: &RunId) -> Result<serde_json::Value, ApiError> {
+pub(crate) async fn layer_status(state: &AppState, run_id: &RunId) -> Result<serde_json::Value, ApiError> {
     let records = state.store.load_stages(run_id).await?;
     let mut out = serde_json::Map::new();
     for r in records {
         let (status, message) = match r.status {
             crate::domain::StageStatus::Pending => ("pending", format!("{} waiting", r.stage)),
             crate::domain::StageStatus::Running => ("processing", format!("{} running", r.stage)),
+            crate::domain::StageStatus::Completed if r.producer == Some(crate::domain::StageProducer::Reused) => (
+                "success",
+                format!(
+                    "{} reused from run {}",
+                    r.stage,
+                    r.source_run.as_ref().map_or("(unknown)".to_owned(), |s| s.to_string())
+                ),
+            ),
             crate::domain::StageStatus::Completed => ("success", format!("{} completed", r.stage)),
             crate::domain::StageStatus::Failed => (
                 "failed",

@@ -151,3 +151,56 @@ async fn one_run_per_job_and_batches_of_an_operation() {
     let res = app.post("/api/jobs/generate-cv/batch", &json!({"job_ids": []})).await;
     assert_eq!(res.status(), 422);
 }
+
+/// The newest dashboard's operation views: the SSE stream with `layer_status`, `result`
+/// and `end`, and the status document.
+#[actix_web::test]
+async fn an_operations_run_streams_layer_status_result_and_end() {
+    let app = spawn_app_with(|_| {}, &[]).await;
+    let full = app.start_run(JOB).await;
+    assert_eq!(app.wait_for_end(&full).await, "completed");
+    let run = queue_op(&app, JOB, "generate-cv").await;
+    let res = app.get(&format!("/api/jobs/operations/{run}/logs")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let events = crate::helpers::parse_sse(&res.text().await.unwrap());
+    let named = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e.event.as_deref() == Some(name))
+            .collect::<Vec<_>>()
+    };
+    let layers = named("layer_status");
+    assert!(!layers.is_empty(), "{events:?}");
+    let last: Value = serde_json::from_str(&layers.last().unwrap().data).unwrap();
+    assert_eq!(last["cv"]["status"], "success", "{last}");
+    let result: Value = serde_json::from_str(&named("result")[0].data).unwrap();
+    assert_eq!(
+        (result["success"].clone(), result["run_id"].clone()),
+        (json!(true), json!(run))
+    );
+    assert!(result["data"]["artifacts"]["cv_md_url"].is_string(), "{result}");
+    assert_eq!(result["data"]["stages"]["research"], "reused");
+    assert_eq!(named("end")[0].data, "completed");
+    assert!(events
+        .iter()
+        .any(|e| e.event.is_none() && e.data.contains("stage cv completed")));
+
+    let status = app.get_json(&format!("/api/jobs/operations/{run}/status")).await;
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["operation"], "generate-cv");
+    assert_eq!(status["job_id"], JOB);
+    assert!(
+        status["layer_status"]["pain_points"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("reused from run {full}")),
+        "{status}"
+    );
+    assert!(status["logs"].as_array().unwrap().len() > 5);
+    assert_eq!(status["result"]["success"], true);
+    let res = app
+        .get("/api/jobs/operations/0123456789abcdef0123456789abcdef/status")
+        .await;
+    assert_eq!(res.status(), 404);
+}
