@@ -44,6 +44,10 @@ pub enum Command {
         /// The master CV (markdown); defaults to MASTER_CV_PATH.
         #[arg(long)]
         master_cv: Option<PathBuf>,
+        /// Run one operation (`generate-cv`, `research-company`, ...) instead of the whole
+        /// pipeline; the other stages reuse this job's latest outputs from earlier runs.
+        #[arg(long, value_name = "OPERATION")]
+        only: Option<String>,
     },
     /// Load job documents (a JSON array or one object) into the store.
     Import {
@@ -109,7 +113,11 @@ pub fn read_postings(path: &Path, derive_missing_id: bool) -> Result<Vec<JobPost
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config_dir).await,
-        Command::Run { posting, master_cv } => run::run(&cli.config_dir, &posting, master_cv.as_deref()).await,
+        Command::Run {
+            posting,
+            master_cv,
+            only,
+        } => run::run(&cli.config_dir, &posting, master_cv.as_deref(), only.as_deref()).await,
         Command::Import { postings } => import(&cli.config_dir, &postings).await,
         Command::AlertTest => alert_test(&cli.config_dir).await,
         Command::Config => Settings::load(&cli.config_dir)

@@ -20,7 +20,16 @@ fn runtime_err(e: impl std::fmt::Display) -> CliError {
     CliError::new(EXIT_RUNTIME, e.to_string())
 }
 
-pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) -> Result<(), CliError> {
+pub async fn run(
+    config_dir: &Path,
+    posting: &Path,
+    master_cv: Option<&Path>,
+    only: Option<&str>,
+) -> Result<(), CliError> {
+    let operation = match only {
+        None => crate::domain::Operation::FULL_RUN,
+        Some(name) => crate::domain::Operation::parse(name).map_err(|e| CliError::new(EXIT_INPUT, e.to_string()))?,
+    };
     let mut settings = Settings::load(config_dir)?;
     // Run log lines are shown by the progress display; tracing shows only other problems.
     crate::telemetry::init_with("warn,job_runner::actors::log_hub=off", settings.logging.log_format);
@@ -55,7 +64,7 @@ pub async fn run(config_dir: &Path, posting: &Path, master_cv: Option<&Path>) ->
             profile_ref: None,
             source: Some("cli".into()),
             processing_tier: None,
-            operation: crate::domain::Operation::FULL_RUN,
+            operation,
         }]))
         .await
         .map_err(runtime_err)?

@@ -145,6 +145,42 @@ fn run_builds_a_package_offline_and_prints_where_it_is() {
     }
     // The stage progress was shown on stderr.
     assert!(String::from_utf8_lossy(&out.stderr).contains("stage publisher completed"));
+
+    // `--only generate-cv`: a new CV; the other stages reuse the first run's outputs.
+    let again = |only: &str| {
+        cmd(dir.path())
+            .args([
+                "run",
+                &format!("{EXAMPLES}/postings/registered-nurse.json"),
+                "--master-cv",
+                &format!("{EXAMPLES}/master-cv.md"),
+                "--only",
+                only,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = again("generate-cv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}
+{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let produced = |stage: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(stage).map(|rest| rest.trim().to_owned()))
+            .unwrap_or_default()
+    };
+    assert_eq!(produced("cv"), "offline", "{stdout}");
+    for stage in ["pain_points", "research", "fit_score", "cover_letter"] {
+        assert_eq!(produced(stage), "reused", "{stage}: {stdout}");
+    }
+    let out = again("make-coffee");
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid operation \"make-coffee\""));
 }
 
 #[test]
