@@ -57,6 +57,7 @@ async fn run_latency(runs: usize) {
             source: Some("bench".into()),
             processing_tier: None,
             operation: job_runner::domain::Operation::FULL_RUN,
+            options: Default::default(),
         };
         let run = rt
             .supervisor

@@ -14,6 +14,6 @@ pub mod untrusted;
 pub use ids::{JobId, QueueId, RunId};
 pub use job::JobPosting;
 pub use operation::{Operation, OperationError};
-pub use run::{Run, RunStatus};
+pub use run::{Run, RunOptions, RunStatus};
 pub use stage::{StageName, StageProducer, StageRecord, StageStatus};
 pub use tier::Tier;

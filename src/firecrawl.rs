@@ -73,14 +73,22 @@ impl Firecrawl {
     }
 
     /// Web search; each result carries its URL and, when FireCrawl scraped it, its text.
-    pub async fn search(&self, query: &str, limit: u32, spend: &RunSpend, log: &RunLog) -> Result<Vec<Page>, String> {
+    /// `fresh` (a run's `force_refresh`) ignores a cached answer and caches the new one.
+    pub async fn search(
+        &self,
+        query: &str,
+        limit: u32,
+        spend: &RunSpend,
+        log: &RunLog,
+        fresh: bool,
+    ) -> Result<Vec<Page>, String> {
         let key = format!("firecrawl:search:{limit}:{}", query.trim().to_lowercase());
         let body = json!({
             "query": query,
             "limit": limit,
             "scrapeOptions": {"formats": ["markdown"], "onlyMainContent": true},
         });
-        let v = self.cached_post(&key, "/v1/search", &body, spend, log).await?;
+        let v = self.cached_post(&key, "/v1/search", &body, spend, log, fresh).await?;
         Ok(v.get("data")
             .and_then(Value::as_array)
             .map(|items| items.iter().filter_map(page_of).collect())
@@ -94,9 +102,16 @@ impl Firecrawl {
         body: &Value,
         spend: &RunSpend,
         log: &RunLog,
+        fresh: bool,
     ) -> Result<Value, String> {
         let now = chrono::Utc::now();
-        match self.store.cache_get(key, now).await {
+        let cached = if fresh {
+            log.info(format!("force_refresh: the research cache is not read for {path}"));
+            Ok(None)
+        } else {
+            self.store.cache_get(key, now).await
+        };
+        match cached {
             Ok(Some(v)) => {
                 self.metrics.firecrawl_request("cache_hit");
                 log.info(format!("research cache hit for {path} (no FireCrawl call)"));

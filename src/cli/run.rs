@@ -65,6 +65,7 @@ pub async fn run(
             source: Some("cli".into()),
             processing_tier: None,
             operation,
+            options: Default::default(),
         }]))
         .await
         .map_err(runtime_err)?

@@ -77,6 +77,25 @@ impl FromStr for RunStatus {
     }
 }
 
+/// How a run may work, from the request (`use_llm`, `force_refresh` of the operations
+/// routes); kept with the run so whichever runner claims it honours them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// False: every stage of the run works offline, whatever model is configured.
+    pub use_llm: bool,
+    /// True: web research ignores cached answers (and caches the fresh ones).
+    pub force_refresh: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            use_llm: true,
+            force_refresh: false,
+        }
+    }
+}
+
 /// One pipeline run as persisted by the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
@@ -130,6 +149,9 @@ pub struct Run {
     pub job_title: Option<String>,
     /// The job's company when the run was requested.
     pub company: Option<String>,
+    /// `use_llm` and `force_refresh` as requested.
+    #[serde(default)]
+    pub options: RunOptions,
 }
 
 impl Run {
@@ -161,6 +183,7 @@ impl Run {
             hidden_at: None,
             job_title: None,
             company: None,
+            options: RunOptions::default(),
         }
     }
 

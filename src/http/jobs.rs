@@ -83,6 +83,7 @@ pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<
         source: clean(body.source),
         processing_tier: requested_tier(body.processing_tier, body.tier)?,
         operation: crate::domain::Operation::FULL_RUN,
+        options: Default::default(),
     };
     let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
     let run = runs.first().ok_or_else(|| ApiError::validation("no run was created"))?;
@@ -115,6 +116,7 @@ pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> R
                 source: source.clone(),
                 processing_tier,
                 operation: crate::domain::Operation::FULL_RUN,
+                options: Default::default(),
             }),
             Err(_) => invalid.push(raw.as_str()),
         }
@@ -182,6 +184,8 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
         "queue_id": run.queue_id,
         "operation": run.operation,
         "retry_count": run.retry_count,
+        "use_llm": run.options.use_llm,
+        "force_refresh": run.options.force_refresh,
         "artifacts": artifact_urls(state, run),
     })
 }

@@ -34,9 +34,9 @@ const RECENT_RUNS: usize = 20;
 pub struct OperationBody {
     tier: Option<String>,
     processing_tier: Option<String>,
-    #[expect(dead_code, reason = "validated as a boolean; honoured once single operations exist")]
+    /// Web research ignores cached answers for this run.
     force_refresh: Option<bool>,
-    #[expect(dead_code, reason = "validated as a boolean; honoured once single operations exist")]
+    /// `false`: every stage of this run works offline.
     use_llm: Option<bool>,
     #[expect(dead_code, reason = "validated as a boolean; job-runner has no annotations")]
     use_annotations: Option<bool>,
@@ -95,6 +95,10 @@ async fn queue_run(
             source: Some(source),
             processing_tier: tier,
             operation: op,
+            options: crate::domain::RunOptions {
+                use_llm: body.use_llm.unwrap_or(true),
+                force_refresh: body.force_refresh.unwrap_or(false),
+            },
         }]))
         .await??;
     runs.into_iter()
@@ -170,6 +174,7 @@ pub async fn batch(
             source: Some("dashboard-batch".into()),
             processing_tier: tier,
             operation: op,
+            options: Default::default(),
         });
     }
     let runs = state.supervisor.send(SubmitRuns(requests)).await??;

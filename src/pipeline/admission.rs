@@ -22,6 +22,8 @@ pub struct RunRequest {
     pub processing_tier: Option<crate::domain::Tier>,
     /// What the run executes (`batch-pipeline`: everything).
     pub operation: crate::domain::Operation,
+    /// `use_llm`, `force_refresh`.
+    pub options: crate::domain::RunOptions,
 }
 
 /// Why admission refused a request.
@@ -108,6 +110,7 @@ pub async fn admit(store: &DynStore, settings: &Settings, requests: &[RunRequest
                 let mut run = Run::new_queued(req.job_id.clone(), req.profile_ref.clone(), req.source.clone());
                 run.processing_tier = req.processing_tier.map(|t| t.as_str().to_owned());
                 run.operation = req.operation.as_str().to_owned();
+                run.options = req.options;
                 if let Some((title, company)) = labels.get(&req.job_id) {
                     run.job_title.clone_from(title);
                     run.company.clone_from(company);
@@ -240,6 +243,7 @@ mod tests {
             source: None,
             processing_tier: None,
             operation: crate::domain::Operation::FULL_RUN,
+            options: Default::default(),
         }
     }
 

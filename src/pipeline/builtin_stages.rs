@@ -61,6 +61,11 @@ fn non_empty_posting(ctx: &StageContext) -> Result<(), StageError> {
 /// The model to ask, unless an earlier call of this run spent the budget.
 fn usable<'a>(ctx: &StageContext, llm: &'a Option<Arc<LlmService>>) -> Option<&'a LlmService> {
     let llm = llm.as_deref()?;
+    if !ctx.options.use_llm {
+        ctx.log
+            .info("use_llm is false for this run: this stage runs offline, no model is asked");
+        return None;
+    }
     if ctx.spend.is_exhausted() {
         match ctx.spend.closed_because() {
             Some(reason) => ctx.log.warn(format!("this stage runs offline: {reason}")),
@@ -161,7 +166,10 @@ impl ResearchStage {
             return Vec::new();
         };
         let query = format!("\"{}\" company news funding product", ctx.job.company);
-        match fc.search(&query, 5, &ctx.spend, &ctx.log).await {
+        match fc
+            .search(&query, 5, &ctx.spend, &ctx.log, ctx.options.force_refresh)
+            .await
+        {
             Ok(pages) => {
                 ctx.log.info(format!(
                     "web research: {} source page(s) about {}",
@@ -186,7 +194,10 @@ impl ResearchStage {
             "site:linkedin.com/in \"{}\" (\"hiring manager\" OR recruiter OR \"{}\")",
             ctx.job.company, ctx.job.title
         );
-        match fc.search(&query, 10, &ctx.spend, &ctx.log).await {
+        match fc
+            .search(&query, 10, &ctx.spend, &ctx.log, ctx.options.force_refresh)
+            .await
+        {
             Ok(pages) => {
                 let mut seen = std::collections::BTreeSet::new();
                 let people: Vec<_> = pages

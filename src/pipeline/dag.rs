@@ -71,6 +71,8 @@ pub struct DagShared {
     pub deadline: tokio::time::Instant,
     /// Where stage executions are counted.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The run's `use_llm` and `force_refresh`.
+    pub options: crate::domain::RunOptions,
 }
 
 /// Runs the remaining stages of a run.
@@ -250,6 +252,7 @@ async fn execute_stage(
             log: log.clone(),
             spend: Arc::clone(&shared.spend),
             deadline: shared.deadline,
+            options: shared.options,
         });
         let began = Instant::now();
         let result = shared.stages.execute(stage, ctx, shared.cancel.child_token()).await;

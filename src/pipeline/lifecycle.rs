@@ -235,6 +235,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                 spend,
                 deadline,
                 metrics: Arc::clone(&deps.metrics),
+                options: run.options,
             });
             let outcome = run_dag(Arc::clone(&shared), outputs, stop, deadline).await;
             shared.cancel.cancel();

@@ -28,6 +28,8 @@ pub struct StageContext {
     pub spend: Arc<RunSpend>,
     /// When the run times out (bounds LLM retries).
     pub deadline: tokio::time::Instant,
+    /// The run's `use_llm` and `force_refresh`.
+    pub options: crate::domain::RunOptions,
 }
 
 impl StageContext {

@@ -59,5 +59,6 @@ pub fn context(
         settings: Arc::clone(settings),
         spend: Arc::new(crate::llm::run_spend::RunSpend::new(0.5, 0.0, 0)),
         deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+        options: Default::default(),
     }
 }

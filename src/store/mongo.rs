@@ -157,6 +157,8 @@ fn run_to_doc(r: &Run) -> Result<Document, StoreError> {
         "retry_count": r.retry_count as i64,
         "queued_at": date(r.queued_at),
         "queued_ms": millis(r.queued_at),
+        "use_llm": r.options.use_llm,
+        "force_refresh": r.options.force_refresh,
     };
     let mut opt = |k: &str, v: Option<Bson>| {
         if let Some(v) = v {
@@ -203,6 +205,10 @@ fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
         hidden_at: get_time(d, "hidden_at"),
         job_title: get_str(d, "job_title"),
         company: get_str(d, "company"),
+        options: crate::domain::RunOptions {
+            use_llm: d.get("use_llm").is_none() || get_flag(d, "use_llm"),
+            force_refresh: get_flag(d, "force_refresh"),
+        },
         run_id,
         job_id: JobId::parse(&job).map_err(StoreError::Corrupt)?,
         status: status.parse().map_err(StoreError::Corrupt)?,

@@ -146,6 +146,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE stages ADD COLUMN source_run TEXT;
     "#,
+    // 10: the run's options as requested (`use_llm`, `force_refresh`).
+    r#"
+    ALTER TABLE runs ADD COLUMN use_llm INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN force_refresh INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -230,7 +235,7 @@ fn text_error(msg: String) -> rusqlite::Error {
 
 const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
      finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd, processing_tier, \
-     queue_id, operation, retry_count, queued_at, dismissed_at, hidden_at, job_title, company";
+     queue_id, operation, retry_count, queued_at, dismissed_at, hidden_at, job_title, company, use_llm, force_refresh";
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
     let id: String = row.get(0)?;
@@ -262,6 +267,10 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
         hidden_at: opt_ts(row.get(21)?)?,
         job_title: row.get(22)?,
         company: row.get(23)?,
+        options: crate::domain::RunOptions {
+            use_llm: row.get(24)?,
+            force_refresh: row.get(25)?,
+        },
     })
 }
 
@@ -431,7 +440,7 @@ impl Store for SqliteStore {
             {
                 let mut stmt = tx.prepare(&format!(
                     "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
                 ))?;
                 for r in &runs {
                     stmt.execute(params![
@@ -459,6 +468,8 @@ impl Store for SqliteStore {
                         r.hidden_at.map(ts),
                         r.job_title,
                         r.company,
+                        r.options.use_llm,
+                        r.options.force_refresh,
                     ])?;
                 }
             }

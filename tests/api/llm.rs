@@ -650,6 +650,53 @@ async fn firecrawl_sources_ground_the_signals_find_contacts_and_are_cached() {
     assert!(metrics.contains("job_runner_firecrawl_requests_total{outcome=\"cache_hit\"}"));
 }
 
+/// An operation's body options, per run: `force_refresh` makes fresh FireCrawl calls where
+/// the cache would answer; `use_llm: false` asks no model.
+#[actix_web::test]
+async fn force_refresh_and_use_llm_are_honoured_per_run() {
+    let (llm, fc) = (MockServer::start().await, MockServer::start().await);
+    mount_all_openai(&llm, &answers()).await;
+    mount_firecrawl(&fc).await;
+    let app = spawn_app_with(firecrawl_settings(&llm, &fc, 20), &[]).await;
+    run_to_end(&app).await;
+    assert_eq!(fc.received_requests().await.unwrap().len(), 2);
+    let op = |op: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let res = app.post(&format!("/api/jobs/{JOB}/operations/{op}/queue"), &body).await;
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(v["success"], true, "{v}");
+            let run = v["run_id"].as_str().unwrap().to_owned();
+            assert_eq!(app.wait_for_end(&run).await, "completed");
+            run
+        }
+    };
+    // Without force_refresh the cache answers; with it, FireCrawl is asked again.
+    let cached = op("research-company", json!({})).await;
+    assert_eq!(fc.received_requests().await.unwrap().len(), 2);
+    let fresh = op("research-company", json!({"force_refresh": true})).await;
+    assert_eq!(fc.received_requests().await.unwrap().len(), 4, "fresh calls");
+    let log: Vec<String> = app
+        .stream_logs(&fresh, None)
+        .await
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("force_refresh: the research cache is not read")),
+        "{log:?}"
+    );
+    assert_ne!(cached, fresh);
+    // use_llm false: the CV is written offline and no model is asked for it.
+    let before = requests_with(&llm, CV).await.len();
+    let offline = op("generate-cv", json!({"use_llm": false})).await;
+    assert_eq!(requests_with(&llm, CV).await.len(), before, "no model call");
+    assert_eq!(producers(&app, &offline).await["cv"], "offline");
+    let status = app.get_json(&format!("/jobs/{offline}/status")).await;
+    assert_eq!(status["operation"], "generate-cv");
+}
+
 #[actix_web::test]
 async fn the_per_run_firecrawl_cap_stops_further_calls() {
     let (llm, fc) = (MockServer::start().await, MockServer::start().await);

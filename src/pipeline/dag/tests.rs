@@ -139,6 +139,7 @@ impl Harness {
             spend: Arc::new(crate::llm::run_spend::RunSpend::new(0.5, 0.0, 0)),
             deadline: tokio::time::Instant::now() + Duration::from_secs(120),
             metrics: Arc::clone(&self.metrics),
+            options: Default::default(),
         })
     }
 
