@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use alerts::{AlertSettings, SmtpTls, WebhookFormat};
 pub use firecrawl::FirecrawlSettings;
-pub use llm::LlmSettings;
+pub use llm::{LlmSettings, TierClass, TierSettings};
 pub use logging::{LogFormat, LoggingSettings};
 pub use paths::PathSettings;
 pub use problems::Problems;
@@ -443,6 +443,34 @@ mod tests {
         assert!(err.contains("LLM_PRICES: prices of \"bad\""), "{err}");
         let bad_json = with(&[("llm_prices", "not json")]);
         assert!(bad_json.unwrap_err().contains("LLM_PRICES must be a JSON object"));
+    }
+
+    #[test]
+    fn tiers_come_from_the_table_or_json_and_are_validated() {
+        let shipped = Settings::from_raw(raw()).unwrap();
+        assert_eq!(shipped.llm.tiers[&TierClass::Quality].contacts, 5);
+        assert_eq!(shipped.llm.tiers[&TierClass::Fast].model_for(StageName::Cv), None);
+        let r = with(&[(
+            "tiers",
+            r#"{"quality": {"model": "big", "cv_model": "bigger", "contacts": 4}}"#,
+        )])
+        .unwrap();
+        let s = Settings::from_raw(r).unwrap();
+        let q = &s.llm.tiers[&TierClass::Quality];
+        assert_eq!(
+            (q.model_for(StageName::Cv), q.model_for(StageName::Research)),
+            (Some("bigger"), Some("big"))
+        );
+        assert_eq!(s.llm.tiers.len(), 1, "TIERS replaces the table");
+        let r = with(&[("tiers", r#"{"gold": {}, "fast": {"contacts": 12}}"#)]).unwrap();
+        let err = Settings::from_raw(r).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown tier \"gold\"") && err.contains("fast.contacts must be 0–8, got 12"),
+            "{err}"
+        );
+        assert!(with(&[("tiers", r#"{"fast": {"colour": "red"}}"#)])
+            .unwrap_err()
+            .contains("TIERS must be a JSON object"));
     }
 
     #[test]

@@ -21,3 +21,4 @@ pub mod step_markers;
 #[cfg(test)]
 pub mod test_fixtures;
 pub mod text;
+pub mod tiers;

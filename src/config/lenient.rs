@@ -80,21 +80,58 @@ pub struct PriceRow {
     pub output: f64,
 }
 
-/// The price table: a TOML table, or a JSON object in one variable (`LLM_PRICES='{"m":
-/// {"input": 0.15, "output": 0.6}}'`) as an `.env` can only hold strings.
-pub fn prices<'de, D: Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, PriceRow>, D::Error> {
+/// A table setting: a TOML table, or a JSON object in one variable, as an `.env` can only
+/// hold strings; `shape` describes the JSON expected, for the error.
+fn table_or_json<'de, D, T>(d: D, shape: &str) -> Result<std::collections::BTreeMap<String, T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Table {
-        Map(std::collections::BTreeMap<String, PriceRow>),
+    enum Table<T> {
+        Map(std::collections::BTreeMap<String, T>),
         Json(String),
     }
-    match Table::deserialize(d)? {
+    match Table::<T>::deserialize(d)? {
         Table::Map(m) => Ok(m),
-        Table::Json(s) => serde_json::from_str(&s).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "LLM_PRICES must be a JSON object of {{\"model\": {{\"input\": n, \"output\": n}}}}: {e}"
-            ))
-        }),
+        Table::Json(s) => serde_json::from_str(&s).map_err(|e| serde::de::Error::custom(format!("{shape}: {e}"))),
     }
+}
+
+/// The price table (`LLM_PRICES='{"m": {"input": 0.15, "output": 0.6}}'` in an `.env`).
+pub fn prices<'de, D: Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, PriceRow>, D::Error> {
+    table_or_json(
+        d,
+        "LLM_PRICES must be a JSON object of {\"model\": {\"input\": n, \"output\": n}}",
+    )
+}
+
+/// The tier table (`TIERS='{"quality": {"cv_model": "gpt-4o", "contacts": 5}}'` in an
+/// `.env`, replacing the shipped one).
+pub fn tiers<'de, D: Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, TierRow>, D::Error> {
+    table_or_json(
+        d,
+        "TIERS must be a JSON object of {\"fast|balanced|quality\": {\"model\": ..., \"cv_model\": ..., \"contacts\": n}}",
+    )
+}
+
+/// One tier of the table: a model for every stage, per-stage models, contacts to keep.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierRow {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub pain_points_model: Option<String>,
+    #[serde(default)]
+    pub research_model: Option<String>,
+    #[serde(default)]
+    pub fit_score_model: Option<String>,
+    #[serde(default)]
+    pub cv_model: Option<String>,
+    #[serde(default)]
+    pub cover_letter_model: Option<String>,
+    #[serde(default)]
+    pub contacts: Option<i64>,
 }

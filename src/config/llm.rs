@@ -87,8 +87,52 @@ pub struct Raw {
     pub monthly_budget_usd: f64,
     #[serde(deserialize_with = "lenient::prices")]
     pub llm_prices: BTreeMap<String, lenient::PriceRow>,
+    #[serde(default, deserialize_with = "lenient::tiers")]
+    pub tiers: BTreeMap<String, lenient::TierRow>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub prompts_dir: Option<String>,
+}
+
+/// A processing tier's class: what `fast`, `balanced` and `quality` (and the legacy
+/// letters) choose models and contacts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TierClass {
+    Fast,
+    Balanced,
+    Quality,
+}
+
+impl TierClass {
+    /// Every class.
+    pub const ALL: [TierClass; 3] = [TierClass::Fast, TierClass::Balanced, TierClass::Quality];
+
+    /// The name in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierClass::Fast => "fast",
+            TierClass::Balanced => "balanced",
+            TierClass::Quality => "quality",
+        }
+    }
+}
+
+/// What a tier class changes: models (one for every stage, then per stage) and how many
+/// contacts the research keeps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TierSettings {
+    pub model: Option<String>,
+    pub stage_models: BTreeMap<StageName, String>,
+    pub contacts: usize,
+}
+
+impl TierSettings {
+    /// The model this tier gives `stage`, if it changes it.
+    pub fn model_for(&self, stage: StageName) -> Option<&str> {
+        self.stage_models
+            .get(&stage)
+            .or(self.model.as_ref())
+            .map(String::as_str)
+    }
 }
 
 /// Each prompt's output limit setting, in the order they are listed.
@@ -157,6 +201,8 @@ pub struct LlmSettings {
     pub prices: PriceTable,
     /// `PROMPTS_DIR`: prompt files overriding the shipped ones.
     pub prompts_dir: Option<PathBuf>,
+    /// `[tiers.fast]`, `[tiers.balanced]`, `[tiers.quality]` (or `TIERS` as JSON).
+    pub tiers: BTreeMap<TierClass, TierSettings>,
 }
 
 impl LlmSettings {
@@ -192,6 +238,41 @@ impl LlmSettings {
             .zip(limits)
             .map(|((prompt, name), v)| (*prompt, p.ranged(name, v, 64, 16_384) as u32))
             .collect();
+        let mut tiers = BTreeMap::new();
+        for (name, row) in &raw.tiers {
+            let Some(class) = TierClass::ALL.into_iter().find(|c| c.as_str() == name.as_str()) else {
+                p.push(format!(
+                    "TIERS: unknown tier {name:?}; the tiers are fast, balanced and quality"
+                ));
+                continue;
+            };
+            let contacts = match row.contacts {
+                Some(n) if (0..=8).contains(&n) => n as usize,
+                Some(n) => {
+                    p.push(format!("TIERS: {name}.contacts must be 0–8, got {n}"));
+                    3
+                }
+                None => 3,
+            };
+            let stage_models = [
+                (StageName::PainPoints, &row.pain_points_model),
+                (StageName::Research, &row.research_model),
+                (StageName::FitScore, &row.fit_score_model),
+                (StageName::Cv, &row.cv_model),
+                (StageName::CoverLetter, &row.cover_letter_model),
+            ]
+            .into_iter()
+            .filter_map(|(stage, m)| non_blank(m.clone()).map(|m| (stage, m.trim().to_owned())))
+            .collect();
+            tiers.insert(
+                class,
+                TierSettings {
+                    model: non_blank(row.model.clone()).map(|m| m.trim().to_owned()),
+                    stage_models,
+                    contacts,
+                },
+            );
+        }
         let stage_models = [
             (StageName::PainPoints, raw.pain_points_model),
             (StageName::Research, raw.research_model),
@@ -234,6 +315,7 @@ impl LlmSettings {
             monthly_budget_usd,
             prices: PriceTable::from_rows(raw.llm_prices.iter().map(|(m, p)| (m.as_str(), p.input, p.output))),
             prompts_dir: non_blank(raw.prompts_dir).map(PathBuf::from),
+            tiers,
         }
     }
 
@@ -301,6 +383,18 @@ impl LlmSettings {
             ),
         ];
         rows.extend(limits);
+        let tiers = self
+            .tiers
+            .iter()
+            .map(|(class, t)| {
+                let mut parts: Vec<String> = t.model.iter().map(|m| format!("model={m}")).collect();
+                parts.extend(t.stage_models.iter().map(|(s, m)| format!("{s}_model={m}")));
+                parts.push(format!("contacts={}", t.contacts));
+                format!("{}({})", class.as_str(), parts.join(" "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push(("TIERS", tiers));
         rows
     }
 

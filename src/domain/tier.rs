@@ -60,6 +60,29 @@ impl Tier {
             })
     }
 
+    /// The class whose models a tier uses: `fast`, `balanced` or `quality` (A = quality,
+    /// B = balanced, C and D = fast); `None` for `auto`, which is decided by the fit score.
+    pub fn class_name(self) -> Option<&'static str> {
+        match self {
+            Tier::Fast | Tier::C | Tier::D => Some("fast"),
+            Tier::Balanced | Tier::B => Some("balanced"),
+            Tier::Quality | Tier::A => Some("quality"),
+            Tier::Auto => None,
+        }
+    }
+
+    /// The contacts a legacy letter keeps (A 5, B 3, C 2, D 1: the package always has
+    /// someone to address); `None` for the named tiers, whose table says.
+    pub fn letter_contacts(self) -> Option<usize> {
+        match self {
+            Tier::A => Some(5),
+            Tier::B => Some(3),
+            Tier::C => Some(2),
+            Tier::D => Some(1),
+            _ => None,
+        }
+    }
+
     /// The legacy letter of `auto` for a fit score.
     pub fn for_fit_score(score: u32) -> Tier {
         match score {

@@ -139,6 +139,8 @@ impl std::fmt::Display for Fallback {
 pub struct CallScope<'a> {
     pub run_id: &'a RunId,
     pub stage: StageName,
+    /// The run's tier class: it may choose another model for the stage.
+    pub tier: Option<crate::config::TierClass>,
     pub spend: &'a RunSpend,
     pub log: &'a RunLog,
     pub deadline: Instant,
@@ -151,6 +153,8 @@ pub struct LlmService {
     provider: String,
     guard: Arc<ProviderGuard>,
     clients: BTreeMap<StageName, Arc<dyn LlmClient>>,
+    /// Clients of the models a tier gives a stage, where they differ from the stage's own.
+    tier_clients: BTreeMap<(crate::config::TierClass, StageName), Arc<dyn LlmClient>>,
     prices: PriceTable,
     policy: RetryPolicy,
     store: DynStore,
@@ -191,14 +195,7 @@ impl LlmService {
             l.tokens_per_minute,
             Arc::clone(&metrics),
         ));
-        let mut clients: BTreeMap<StageName, Arc<dyn LlmClient>> = BTreeMap::new();
-        for stage in LLM_STAGES {
-            let model = l
-                .stage_models
-                .get(&stage)
-                .or(l.model.as_ref())
-                .map(String::as_str)
-                .unwrap_or(sel.default_model);
+        let make = |model: &str| -> Result<Arc<dyn LlmClient>, String> {
             let inner: Box<dyn LlmClient> = if sel.anthropic {
                 Box::new(Anthropic::new(&sel.base_url, sel.key.clone(), model, l.timeout)?)
             } else {
@@ -214,13 +211,30 @@ impl LlmService {
                     .with_schema_mode(l.schema_mode),
                 )
             };
-            clients.insert(stage, Arc::new(GuardedClient::new(inner, Arc::clone(&guard))));
+            Ok(Arc::new(GuardedClient::new(inner, Arc::clone(&guard))))
+        };
+        let mut clients: BTreeMap<StageName, Arc<dyn LlmClient>> = BTreeMap::new();
+        let mut tier_clients = BTreeMap::new();
+        for stage in LLM_STAGES {
+            let model = l
+                .stage_models
+                .get(&stage)
+                .or(l.model.as_ref())
+                .map(String::as_str)
+                .unwrap_or(sel.default_model);
+            clients.insert(stage, make(model)?);
+            for (class, tier) in &l.tiers {
+                if let Some(tier_model) = tier.model_for(stage).filter(|m| *m != model) {
+                    tier_clients.insert((*class, stage), make(tier_model)?);
+                }
+            }
         }
         let service = Self {
             metrics,
             provider: sel.provider.to_owned(),
             guard,
             clients,
+            tier_clients,
             prices: l.prices.clone(),
             policy: RetryPolicy {
                 max_attempts: l.max_attempts,
@@ -259,6 +273,17 @@ impl LlmService {
     /// The model a stage uses.
     pub fn model(&self, stage: StageName) -> &str {
         self.clients.get(&stage).map(|c| c.model()).unwrap_or("")
+    }
+
+    /// The client a stage uses in a tier (the tier's model where it sets one).
+    fn client(&self, stage: StageName, tier: Option<crate::config::TierClass>) -> Option<&Arc<dyn LlmClient>> {
+        tier.and_then(|t| self.tier_clients.get(&(t, stage)))
+            .or_else(|| self.clients.get(&stage))
+    }
+
+    /// The model a stage uses in a tier.
+    pub fn model_for(&self, stage: StageName, tier: Option<crate::config::TierClass>) -> &str {
+        self.client(stage, tier).map(|c| c.model()).unwrap_or("")
     }
 
     /// `stage=model` pairs for logs and `/health/deep`.
@@ -313,8 +338,7 @@ impl LlmService {
             })));
         }
         let client = self
-            .clients
-            .get(&scope.stage)
+            .client(scope.stage, scope.tier)
             .ok_or_else(|| Fallback::Provider(format!("stage {} has no model", scope.stage)))?;
         if self.guard.circuit_open() {
             return Err(Fallback::Provider(

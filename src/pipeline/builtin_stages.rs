@@ -90,8 +90,11 @@ fn choose<T>(
     match attempt {
         Some(Ok(v)) => {
             if let Some(l) = llm {
-                ctx.log
-                    .info(format!("output produced by {}/{}", l.provider(), l.model(stage)));
+                ctx.log.info(format!(
+                    "output produced by {}/{}",
+                    l.provider(),
+                    l.model_for(stage, Some(ctx.tier.class))
+                ));
             }
             (StageProducer::Llm, v)
         }
@@ -119,18 +122,19 @@ fn settle<T: Serialize>(
     offline: impl FnOnce() -> T,
 ) -> Result<StageResult, StageError> {
     let (producer, output) = choose(ctx, llm, stage, attempt, offline);
-    with_model(stage_result(producer, &output), llm, stage)
+    with_model(ctx, stage_result(producer, &output), llm, stage)
 }
 
 /// Names the stage's model on a result the model produced.
 fn with_model(
+    ctx: &StageContext,
     result: Result<StageResult, StageError>,
     llm: Option<&LlmService>,
     stage: StageName,
 ) -> Result<StageResult, StageError> {
     result.map(|mut r| {
         if r.producer == StageProducer::Llm {
-            r.model = llm.map(|l| format!("{}/{}", l.provider(), l.model(stage)));
+            r.model = llm.map(|l| format!("{}/{}", l.provider(), l.model_for(stage, Some(ctx.tier.class))));
         }
         r
     })
@@ -277,7 +281,17 @@ impl Stage for ResearchStage {
                 )),
             }
         }
-        with_model(stage_result(producer, &out), llm, self.name())
+        // The tier decides how many contacts the package keeps.
+        if let Some(n) = ctx.tier.contacts {
+            let kept = n.max(1);
+            if out.primary_contacts.len() > kept || out.secondary_contacts.len() > kept {
+                out.primary_contacts.truncate(kept);
+                out.secondary_contacts.truncate(kept);
+                ctx.log
+                    .info(format!("the run's tier keeps {kept} contact(s) of each kind"));
+            }
+        }
+        with_model(ctx, stage_result(producer, &out), llm, self.name())
     }
 }
 

@@ -73,6 +73,8 @@ pub struct DagShared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The run's `use_llm` and `force_refresh`.
     pub options: crate::domain::RunOptions,
+    /// The run's tier.
+    pub tier: crate::pipeline::tiers::RunTier,
 }
 
 /// Runs the remaining stages of a run.
@@ -253,6 +255,7 @@ async fn execute_stage(
             spend: Arc::clone(&shared.spend),
             deadline: shared.deadline,
             options: shared.options,
+            tier: shared.tier.clone(),
         });
         let began = Instant::now();
         let result = shared.stages.execute(stage, ctx, shared.cancel.child_token()).await;

@@ -218,6 +218,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                     resumed.join(", ")
                 ));
             }
+            let tier = crate::pipeline::tiers::resolve(store, settings, &run, &log).await;
             let spend = Arc::new(RunSpend::new(settings.llm.max_cost_per_run, spent, 0));
             if let Some(reason) = spent_tracker(store, settings).await {
                 log.warn(&reason);
@@ -236,6 +237,7 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
                 deadline,
                 metrics: Arc::clone(&deps.metrics),
                 options: run.options,
+                tier,
             });
             let outcome = run_dag(Arc::clone(&shared), outputs, stop, deadline).await;
             shared.cancel.cancel();

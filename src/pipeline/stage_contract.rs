@@ -30,6 +30,8 @@ pub struct StageContext {
     pub deadline: tokio::time::Instant,
     /// The run's `use_llm` and `force_refresh`.
     pub options: crate::domain::RunOptions,
+    /// The run's tier: its stages' models and the contacts research keeps.
+    pub tier: crate::pipeline::tiers::RunTier,
 }
 
 impl StageContext {
@@ -38,6 +40,7 @@ impl StageContext {
         CallScope {
             run_id: &self.run_id,
             stage,
+            tier: Some(self.tier.class),
             spend: &self.spend,
             log: &self.log,
             deadline: self.deadline,

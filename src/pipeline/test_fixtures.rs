@@ -60,5 +60,6 @@ pub fn context(
         spend: Arc::new(crate::llm::run_spend::RunSpend::new(0.5, 0.0, 0)),
         deadline: tokio::time::Instant::now() + Duration::from_secs(60),
         options: Default::default(),
+        tier: Default::default(),
     }
 }

@@ -1029,3 +1029,100 @@ async fn a_failed_star_choice_still_leaves_the_cv_to_the_model() {
     assert_eq!(requests_with(&server, CV).await.len(), 1);
     assert_eq!(producers(&app, &run).await["cv"], "llm", "{log}");
 }
+
+/// Tiers choose each stage's model from the table and how many contacts the package
+/// keeps; `auto` goes by the job's latest fit score.
+#[actix_web::test]
+async fn tiers_choose_the_models_and_auto_follows_the_fit_score() {
+    use job_runner::config::{TierClass, TierSettings};
+    let server = MockServer::start().await;
+    let a = answers();
+    mount_all_openai(&server, &a).await;
+    let app = spawn_app_with(
+        |s| {
+            openai_settings(&server)(s);
+            s.llm.tiers.insert(
+                TierClass::Quality,
+                TierSettings {
+                    model: None,
+                    stage_models: [(job_runner::domain::StageName::Cv, "gpt-quality".to_owned())].into(),
+                    contacts: 5,
+                },
+            );
+            s.llm.tiers.insert(
+                TierClass::Fast,
+                TierSettings {
+                    model: Some("gpt-fast".into()),
+                    stage_models: Default::default(),
+                    contacts: 2,
+                },
+            );
+        },
+        &[],
+    )
+    .await;
+    let model_of = |r: &Request| {
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        v["model"].as_str().unwrap().to_owned()
+    };
+    let start = |tier: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .post("/jobs/run", &json!({"job_id": JOB, "processing_tier": tier}))
+                .await;
+            let run = res.json::<Value>().await.unwrap()["run_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(app.wait_for_end(&run).await, "completed");
+            run
+        }
+    };
+    let quality = start("quality").await;
+    assert_eq!(model_of(&requests_with(&server, CV).await[0]), "gpt-quality");
+    assert_eq!(
+        model_of(&requests_with(&server, PAIN).await[0]),
+        "gpt-4o-mini",
+        "the stage's own model"
+    );
+    let dossier = app.get_text(&format!("/artifacts/{quality}/dossier.txt")).await;
+    assert!(
+        dossier.contains("  cv: model openai-compatible/gpt-quality"),
+        "{dossier}"
+    );
+
+    let fast = start("D").await;
+    for phrase in [PAIN, CV, LETTER] {
+        assert_eq!(
+            model_of(requests_with(&server, phrase).await.last().unwrap()),
+            "gpt-fast",
+            "{phrase}"
+        );
+    }
+    let doc = app.job_document(JOB).await;
+    assert_eq!(
+        doc["primary_contacts"].as_array().unwrap().len(),
+        1,
+        "tier D keeps one contact"
+    );
+    let log: Vec<String> = app.stream_logs(&fast, None).await.into_iter().map(|e| e.data).collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("tier D: fast models, up to 1 contact(s)")),
+        "{log:?}"
+    );
+
+    // auto: the latest fit score (82 in the model's answer) is tier B, balanced models.
+    let auto = start("auto").await;
+    let log: Vec<String> = app.stream_logs(&auto, None).await.into_iter().map(|e| e.data).collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("the job's latest fit score is 82, so tier B")),
+        "{log:?}"
+    );
+    assert_eq!(
+        model_of(requests_with(&server, CV).await.last().unwrap()),
+        "gpt-4o-mini"
+    );
+}

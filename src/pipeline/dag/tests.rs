@@ -140,6 +140,7 @@ impl Harness {
             deadline: tokio::time::Instant::now() + Duration::from_secs(120),
             metrics: Arc::clone(&self.metrics),
             options: Default::default(),
+            tier: Default::default(),
         })
     }
 
