@@ -39,6 +39,59 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Submits one run of `op` for `job` and waits for its end; milliseconds from submit to end.
+async fn timed_run(rt: &Runtime, job: job_runner::domain::JobId, op: job_runner::domain::Operation) -> f64 {
+    let started = Instant::now();
+    let req = RunRequest {
+        job_id: job,
+        profile_ref: None,
+        source: Some("bench".into()),
+        processing_tier: None,
+        operation: op,
+        options: Default::default(),
+    };
+    let run = rt
+        .supervisor
+        .send(SubmitRuns(vec![req]))
+        .await
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    let mut events = LogFollower::new(rt.hub.clone(), rt.store.clone()).follow(run.run_id, 0);
+    loop {
+        match events.recv().await {
+            Some(Ok(LogEvent::End(status))) => {
+                assert_eq!(status.as_str(), "completed");
+                break;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the run's log failed: {e}"),
+            None => panic!("the run's log closed before its end"),
+        }
+    }
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// An operation after a full run against the full run, each stage taking `latency` (the
+/// simulated model call; the publisher calls no model and takes none).
+async fn operation_vs_full(latency: Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("master-cv.md"), include_str!("master-cv.md")).unwrap();
+    let mut settings = Settings::for_root(dir.path());
+    settings.queue.offline_stage_delay = latency;
+    let rt = Runtime::start(settings).await.unwrap();
+    let job = posting(0);
+    rt.store.upsert_job(&job).await.unwrap();
+    let full = timed_run(&rt, job.id.clone(), job_runner::domain::Operation::FULL_RUN).await;
+    let cv = timed_run(&rt, job.id.clone(), job_runner::domain::Operation::GenerateCv).await;
+    println!(
+        "generate-cv after a full run ({} ms per stage): {cv:.0} ms against {full:.0} ms, {:.0} % of the full run's wall time",
+        latency.as_millis(),
+        cv * 100.0 / full
+    );
+    rt.shutdown().await;
+}
+
 async fn run_latency(runs: usize) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("master-cv.md"), include_str!("master-cv.md")).unwrap();
@@ -50,35 +103,7 @@ async fn run_latency(runs: usize) {
     }
     let mut samples = Vec::with_capacity(runs);
     for n in 0..runs {
-        let started = Instant::now();
-        let req = RunRequest {
-            job_id: posting(n).id,
-            profile_ref: None,
-            source: Some("bench".into()),
-            processing_tier: None,
-            operation: job_runner::domain::Operation::FULL_RUN,
-            options: Default::default(),
-        };
-        let run = rt
-            .supervisor
-            .send(SubmitRuns(vec![req]))
-            .await
-            .unwrap()
-            .unwrap()
-            .remove(0);
-        let mut events = LogFollower::new(rt.hub.clone(), rt.store.clone()).follow(run.run_id, 0);
-        loop {
-            match events.recv().await {
-                Some(Ok(LogEvent::End(status))) => {
-                    assert_eq!(status.as_str(), "completed");
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => panic!("the run's log failed: {e}"),
-                None => panic!("the run's log closed before its end"),
-            }
-        }
-        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        samples.push(timed_run(&rt, posting(n).id, job_runner::domain::Operation::FULL_RUN).await);
     }
     let warm: Vec<f64> = samples[5.min(samples.len() - 1)..].to_vec();
     let mut sorted = warm.clone();
@@ -313,6 +338,7 @@ async fn mongo(uri: &str, runs: usize) {
 async fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     run_latency(runs).await;
+    operation_vs_full(Duration::from_millis(500)).await;
     daemon(200).await;
     match std::env::var("JOB_RUNNER_TEST_MONGO_URI") {
         Ok(uri) => mongo(&uri, runs).await,

@@ -138,6 +138,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/runs", web::get().to(runs::list))
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/runs/{run_id}", web::get().to(costs::run_detail))
+        .route("/runs/{run_id}/retry", web::post().to(queue::retry_run))
         .route("/api/metrics/budget", web::get().to(costs::budget))
         .route("/api/metrics/cost-history", web::get().to(costs::history))
         .route("/api/metrics/alerts", web::get().to(costs::alerts))

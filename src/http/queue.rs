@@ -187,9 +187,20 @@ fn conflict(code: &'static str, msg: String) -> ApiError {
 pub async fn retry(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_item(&state, &path).await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
-    let run = state.supervisor.send(RetryRun(run.run_id)).await??;
-    let position = position_of(&state, &run).await?;
+    retried(&state, run.run_id).await
+}
+
+/// Queues the failed run again and answers with its item.
+async fn retried(state: &AppState, run_id: crate::domain::RunId) -> Result<HttpResponse, ApiError> {
+    let run = state.supervisor.send(RetryRun(run_id)).await??;
+    let position = position_of(state, &run).await?;
     Ok(HttpResponse::Ok().json(json!({"success": true, "item": item_json(&run, position)})))
+}
+
+/// `POST /runs/{run_id}/retry`: the same as the queue's retry, by run id.
+#[tracing::instrument(name = "POST /runs/{run_id}/retry", skip_all, fields(run_id = %Shown(&path)))]
+pub async fn retry_run(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    retried(&state, super::parse_run_id(&path)?).await
 }
 
 /// `POST /queue/{queue_id}/cancel`: pending items only (a running run is stopped with

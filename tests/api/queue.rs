@@ -235,6 +235,13 @@ async fn the_queue_follows_every_change_the_dashboard_makes() {
     }
     let (code, body) = post_json(&app, &format!("/queue/{q3}/retry"), json!({})).await;
     assert_eq!((code, body["code"].as_str()), (409, Some("QUEUE_ITEM_NOT_FAILED")));
+    // The same retry by run id.
+    let (code, body) = post_json(&app, &format!("/runs/{run3}/retry"), json!({})).await;
+    assert_eq!((code, body["code"].as_str()), (409, Some("QUEUE_ITEM_NOT_FAILED")));
+    let (code, body) = post_json(&app, "/runs/0123456789abcdef0123456789abcdef/retry", json!({})).await;
+    assert_eq!((code, body["code"].as_str()), (404, Some("RUN_NOT_FOUND")));
+    let (code, _) = post_json(&app, "/runs/nope/retry", json!({})).await;
+    assert_eq!(code, 400);
     let state = poll_queue(&app).await;
     assert!(changed(&mut version, &state));
     assert_eq!(state["history"][0]["queue_id"], q3.as_str());
