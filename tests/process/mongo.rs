@@ -569,3 +569,43 @@ async fn two_runners_show_one_queue_whose_version_moves_for_both() {
         "ANSI codes in a file"
     );
 }
+
+/// An operation on MongoDB reuses what another runner produced: runner A runs the whole
+/// pipeline, runner B is asked for a new CV; whoever executes it takes the other stages from
+/// A's run.
+#[tokio::test]
+async fn an_operation_reuses_outputs_another_runner_produced() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(1);
+    let a = env.runner("a", &[]).await;
+    let b = env.runner("b", &[]).await;
+    let full = a.start_run(&ids[0]).await;
+    assert!(b.full_log(&full).await.ends_with("data: completed\n\n"));
+    let res = b
+        .post(
+            &format!("/api/jobs/{}/operations/generate-cv/queue", ids[0]),
+            json!({"tier": "B"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let run = res.json::<Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let log = a.full_log(&run).await;
+    assert!(log.ends_with("data: completed\n\n"), "{log}");
+    assert!(log.contains(&format!("stage research reused from run {full}")), "{log}");
+    let progress = b.get(&format!("/jobs/{run}/progress")).await;
+    for stage in progress["stages"].as_array().unwrap() {
+        let (name, producer) = (stage["name"].as_str().unwrap(), stage["producer"].as_str().unwrap());
+        match name {
+            "cv" | "publisher" => assert_eq!(producer, "offline", "{name}"),
+            _ => {
+                assert_eq!(producer, "reused", "{name}");
+                assert_eq!(stage["source_run"], full.as_str(), "{name}");
+            }
+        }
+    }
+    let per_op = a.get(&format!("/api/jobs/{}/queue-status", ids[0])).await;
+    assert_eq!(per_op["operations"]["generate-cv"]["run_id"], run.as_str());
+}
