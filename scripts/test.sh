@@ -36,6 +36,9 @@ fi
 echo "==> layer check (imports go one way: docs/architecture.md)"
 python3 scripts/check_layers.py
 
+echo "==> secrets check (the tree and the git history hold no key)"
+python3 scripts/check_secrets.py
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

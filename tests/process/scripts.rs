@@ -129,3 +129,61 @@ fn install_is_idempotent_keeps_settings_and_uninstall_keeps_data_unless_purged()
     assert!(uninstall(true).status.success());
     assert!(!root.path().join("etc/job-runner").exists() && !root.path().join("var/lib/job-runner").exists());
 }
+
+/// `scripts/check_secrets.py` finds a key-shaped string in the tree and in the history
+/// (also after it was deleted), names where with the value masked, and accepts what the
+/// allow-list names.
+#[test]
+fn the_secrets_check_finds_keys_in_the_tree_and_the_history() {
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let check = || {
+        std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check_secrets.py"))
+            .arg(repo.path())
+            .output()
+            .unwrap()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.path().join("ok.txt"), "const KEY: &str = \"sk-test-short\";\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "clean"]);
+    assert!(check().status.success(), "short fake test keys pass");
+    let key = format!("sk-proj-{}", "A1b2C3d4".repeat(6));
+    std::fs::write(repo.path().join("leak.env"), format!("OPENAI_API_KEY={key}\n")).unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "oops"]);
+    std::fs::remove_file(repo.path().join("leak.env")).unwrap();
+    git(&["commit", "-qam", "remove it"]);
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("history") && stdout.contains("OpenAI key"), "{stdout}");
+    assert!(!stdout.contains(&key), "the value is masked: {stdout}");
+    std::fs::create_dir_all(repo.path().join("scripts")).unwrap();
+    std::fs::write(
+        repo.path().join("scripts/secret-allowlist.txt"),
+        "# a fixture\nsk-proj-A1b2\n",
+    )
+    .unwrap();
+    assert!(
+        check().status.success(),
+        "allowed: {}",
+        String::from_utf8_lossy(&check().stdout)
+    );
+    // Built from parts so this file does not hold the marker itself.
+    let marker = format!("-----BEGIN {} PRIVATE KEY-----", "OPENSSH");
+    std::fs::write(repo.path().join("id"), format!("{marker}\nabc\n")).unwrap();
+    git(&["add", "id"]);
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("id: private key"));
+}
