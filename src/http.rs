@@ -8,6 +8,7 @@ mod costs;
 mod diagnostics;
 pub mod error;
 mod health;
+pub mod hygiene;
 mod jobs;
 mod logs;
 mod metrics;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::error::JsonPayloadError;
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::actors::log_hub::LogHub;
@@ -102,6 +104,32 @@ fn job_board_feature(path: &str) -> Option<&'static str> {
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = req
+        .app_data::<web::Data<RouteTable>>()
+        .map(|t| {
+            t.methods_for(req.path())
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    if !allowed.is_empty() {
+        let error = ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            format!(
+                "{} is not allowed on {}; allowed: {allowed}",
+                Shown(req.method().as_str()),
+                Shown(req.path())
+            ),
+        );
+        let mut res = actix_web::ResponseError::error_response(&error);
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allowed) {
+            res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+        }
+        return Ok(res);
+    }
     if let Some(feature) = job_board_feature(req.path()) {
         return Err(ApiError::new(
             actix_web::http::StatusCode::NOT_IMPLEMENTED,
@@ -120,59 +148,97 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     ))
 }
 
+/// The routes registered so far, with their methods: a path that matches one with another
+/// method answers 405 naming the allowed ones.
+#[derive(Default)]
+pub struct RouteTable(Vec<(actix_web::dev::ResourceDef, Method)>);
+
+impl RouteTable {
+    /// The methods of the routes whose pattern matches `path`.
+    fn methods_for(&self, path: &str) -> Vec<&Method> {
+        let mut out: Vec<&Method> = Vec::new();
+        for (def, method) in &self.0 {
+            if def.is_match(path) && !out.contains(&method) {
+                out.push(method);
+            }
+        }
+        out
+    }
+}
+
+/// Registers routes and remembers them in a [`RouteTable`].
+struct Routes<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    table: RouteTable,
+}
+
+impl Routes<'_> {
+    fn add<F, Args>(&mut self, path: &str, method: Method, handler: F)
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.cfg.route(path, web::method(method.clone()).to(handler));
+        self.table.0.push((actix_web::dev::ResourceDef::new(path), method));
+    }
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .route("/health", web::get().to(health::health))
-        .route("/health", web::head().to(health::health))
-        .route("/health/deep", web::get().to(health::deep))
-        .route("/jobs/run", web::post().to(jobs::run))
-        .route("/jobs/run-bulk", web::post().to(jobs::run_bulk))
-        .route("/jobs/{run_id}/status", web::get().to(jobs::status))
-        .route("/jobs/{run_id}/progress", web::get().to(jobs::progress))
-        .route("/jobs/{run_id}/cancel", web::post().to(jobs::cancel))
-        .route("/jobs/{run_id}/logs", web::get().to(logs::stream))
-        .route("/api/logs/{run_id}", web::get().to(logs::poll))
-        .route("/api/logs/{run_id}/status", web::get().to(logs::poll_status))
-        .route("/runs", web::get().to(runs::list))
-        .route("/metrics", web::get().to(metrics::metrics))
-        .route("/runs/{run_id}", web::get().to(costs::run_detail))
-        .route("/runs/{run_id}/retry", web::post().to(queue::retry_run))
-        .route("/api/metrics/budget", web::get().to(costs::budget))
-        .route("/api/metrics/cost-history", web::get().to(costs::history))
-        .route("/api/metrics/alerts", web::get().to(costs::alerts))
-        .route("/diagnostics", web::get().to(diagnostics::diagnostics))
-        .route("/queue/state", web::get().to(queue::queue_state))
-        .route("/queue/item/{job_id}", web::get().to(queue::item_for_job))
-        .route("/queue/cleanup", web::post().to(queue::cleanup))
-        .route("/queue/clear", web::post().to(queue::clear))
-        .route("/queue/{queue_id}/retry", web::post().to(queue::retry))
-        .route("/queue/{queue_id}/cancel", web::post().to(queue::cancel))
-        .route("/queue/{queue_id}/dismiss", web::post().to(queue::dismiss))
-        .route(
-            "/api/jobs/{job_id}/operations/{operation}/queue",
-            web::post().to(operations::queue_operation),
-        )
-        .route(
-            "/api/jobs/{job_id}/all-ops/start",
-            web::post().to(operations::start_all_ops),
-        )
-        .route("/api/jobs/{operation}/batch", web::post().to(operations::batch))
-        .route(
-            "/api/jobs/operations/{run_id}/logs",
-            web::get().to(operation_runs::logs),
-        )
-        .route(
-            "/api/jobs/operations/{run_id}/status",
-            web::get().to(operation_runs::status),
-        )
-        .route(
-            "/api/jobs/{job_id}/queue-status",
-            web::get().to(operations::queue_status),
-        )
-        .route("/artifacts/{run_id}/{filename:.*}", web::get().to(artifacts::download))
-        .default_service(web::to(not_found));
+        .app_data(web::QueryConfig::default().error_handler(query_error));
+    let mut routes = Routes {
+        cfg,
+        table: RouteTable::default(),
+    };
+    routes.add("/health", Method::GET, health::health);
+    routes.add("/health", Method::HEAD, health::health);
+    routes.add("/health/deep", Method::GET, health::deep);
+    routes.add("/jobs/run", Method::POST, jobs::run);
+    routes.add("/jobs/run-bulk", Method::POST, jobs::run_bulk);
+    routes.add("/jobs/{run_id}/status", Method::GET, jobs::status);
+    routes.add("/jobs/{run_id}/progress", Method::GET, jobs::progress);
+    routes.add("/jobs/{run_id}/cancel", Method::POST, jobs::cancel);
+    routes.add("/jobs/{run_id}/logs", Method::GET, logs::stream);
+    routes.add("/api/logs/{run_id}", Method::GET, logs::poll);
+    routes.add("/api/logs/{run_id}/status", Method::GET, logs::poll_status);
+    routes.add("/runs", Method::GET, runs::list);
+    routes.add("/metrics", Method::GET, metrics::metrics);
+    routes.add("/runs/{run_id}", Method::GET, costs::run_detail);
+    routes.add("/runs/{run_id}/retry", Method::POST, queue::retry_run);
+    routes.add("/api/metrics/budget", Method::GET, costs::budget);
+    routes.add("/api/metrics/cost-history", Method::GET, costs::history);
+    routes.add("/api/metrics/alerts", Method::GET, costs::alerts);
+    routes.add("/diagnostics", Method::GET, diagnostics::diagnostics);
+    routes.add("/queue/state", Method::GET, queue::queue_state);
+    routes.add("/queue/item/{job_id}", Method::GET, queue::item_for_job);
+    routes.add("/queue/cleanup", Method::POST, queue::cleanup);
+    routes.add("/queue/clear", Method::POST, queue::clear);
+    routes.add("/queue/{queue_id}/retry", Method::POST, queue::retry);
+    routes.add("/queue/{queue_id}/cancel", Method::POST, queue::cancel);
+    routes.add("/queue/{queue_id}/dismiss", Method::POST, queue::dismiss);
+    routes.add(
+        "/api/jobs/{job_id}/operations/{operation}/queue",
+        Method::POST,
+        operations::queue_operation,
+    );
+    routes.add(
+        "/api/jobs/{job_id}/all-ops/start",
+        Method::POST,
+        operations::start_all_ops,
+    );
+    routes.add("/api/jobs/{operation}/batch", Method::POST, operations::batch);
+    routes.add("/api/jobs/operations/{run_id}/logs", Method::GET, operation_runs::logs);
+    routes.add(
+        "/api/jobs/operations/{run_id}/status",
+        Method::GET,
+        operation_runs::status,
+    );
+    routes.add("/api/jobs/{job_id}/queue-status", Method::GET, operations::queue_status);
+    routes.add("/artifacts/{run_id}/{filename:.*}", Method::GET, artifacts::download);
+    let table = web::Data::new(routes.table);
+    cfg.app_data(table).default_service(web::to(not_found));
 }
 
 /// Parses a run id from the path.

@@ -279,14 +279,19 @@ impl Application {
             App::new()
                 .wrap(BearerAuth::new(secret.as_deref()).with_open_reads(open_reads))
                 .wrap_fn(move |req, srv| {
-                    // Request count and latency by route pattern (never the raw path).
+                    // Request count and latency by route pattern (never the raw path); the
+                    // request id on the span of everything the request does, and the
+                    // security headers on every answer (errors and auth refusals too).
                     let (method, started) = (req.method().to_string(), std::time::Instant::now());
-                    let fut = actix_web::dev::Service::call(srv, req);
+                    let id = http::hygiene::request_id(req.headers().get(http::hygiene::REQUEST_ID));
+                    let span = tracing::info_span!("request", request_id = %id);
+                    let fut = tracing::Instrument::instrument(actix_web::dev::Service::call(srv, req), span);
                     let metrics = Arc::clone(&metrics);
                     async move {
-                        let res = fut.await?;
+                        let mut res = fut.await?;
                         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
                         metrics.http_request(&method, &route, res.status().as_u16(), started.elapsed());
+                        http::hygiene::secure(res.headers_mut(), &id);
                         Ok(res)
                     }
                 })

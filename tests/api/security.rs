@@ -177,3 +177,67 @@ async fn an_options_request_that_is_no_preflight_needs_the_token() {
     assert_eq!(res.status(), 401);
     assert!(res.text().await.unwrap().len() < 200);
 }
+
+/// Every answer carries the security headers and a request id (the client's when it is a
+/// short token); JSON is never cached; the SSE stream keeps its own cache policy.
+#[actix_web::test]
+async fn answers_carry_security_headers_and_the_request_id() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("X-Request-Id", "dash-42.a")
+        .send()
+        .await
+        .unwrap();
+    let h = res.headers();
+    assert_eq!(h["x-request-id"], "dash-42.a");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(h["cache-control"], "no-store");
+    // Refused, and with a request id nobody sent: still the headers, and a fresh id.
+    let res = app
+        .client
+        .get(app.url("/runs"))
+        .header("X-Request-Id", "not a token\t!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert!(id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    let run = app.start_run(crate::helpers::JOB).await;
+    let res = app.get(&format!("/jobs/{run}/logs")).await;
+    assert_eq!(res.headers()["cache-control"], "no-cache", "SSE keeps its policy");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+}
+
+/// A wrong method on a known path is 405 with `Allow` and a stable code, not 404.
+#[actix_web::test]
+async fn a_wrong_method_is_405_naming_the_allowed_ones() {
+    let app = spawn_app().await;
+    let res = app.get("/jobs/run").await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "METHOD_NOT_ALLOWED");
+    assert!(body["detail"].as_str().unwrap().contains("allowed: POST"), "{body}");
+    let res = app
+        .client
+        .delete(app.url("/jobs/0123456789abcdef0123456789abcdef/status"))
+        .bearer_auth(crate::helpers::SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status().as_u16(), res.headers()["allow"].to_str().unwrap()),
+        (405, "GET")
+    );
+    let res = app.post("/health", &json!({})).await;
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
+    assert_eq!(app.get("/no/such/route").await.status(), 404);
+}

@@ -1,0 +1,62 @@
+//! Headers every answer carries and the request id: `X-Content-Type-Options: nosniff`,
+//! `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'` (the API serves
+//! no pages), `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON (runs change
+//! under a cache), and `X-Request-Id`: the client's (when it is a short token) or a new
+//! one, echoed in the answer and recorded on the request's tracing span, so every log line
+//! a request causes can be found by it.
+
+use actix_web::http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+
+/// The request id header.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The client's request id when it is 1–64 characters of `[A-Za-z0-9._-]`, else a new one.
+pub fn request_id(given: Option<&HeaderValue>) -> String {
+    given
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// Adds the security headers and the request id to an answer.
+pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str) {
+    let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set(headers, "x-content-type-options", "nosniff");
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    );
+    set(headers, "referrer-policy", "no-referrer");
+    set(headers, REQUEST_ID, id);
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clients_request_id_is_kept_only_when_it_is_a_short_token() {
+        let v = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(request_id(Some(&v("abc-123.X_y"))), "abc-123.X_y");
+        for bad in ["", "has space", "line\\nbreak", &"x".repeat(65)] {
+            if let Ok(h) = HeaderValue::from_str(bad) {
+                assert_ne!(request_id(Some(&h)), bad, "{bad:?}");
+            }
+        }
+        assert_eq!(request_id(None).len(), 32);
+    }
+}
