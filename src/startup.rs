@@ -296,6 +296,28 @@ impl Application {
                     }
                 })
                 .wrap(cors)
+                .wrap_fn(|req, srv| {
+                    // The CORS layer refuses preflights in plain text: answer JSON instead.
+                    // (Only a preflight's request is kept: a second handle on a request the
+                    // handlers use would stop them from reading it.)
+                    let preflight = http::hygiene::is_preflight(&req).then(|| req.request().clone());
+                    let fut = actix_web::dev::Service::call(srv, req);
+                    async move {
+                        let refused = |r: actix_web::HttpRequest| {
+                            let res = http::hygiene::cors_refusal(&r);
+                            actix_web::dev::ServiceResponse::new(r, res)
+                        };
+                        match (fut.await, preflight) {
+                            (Ok(res), Some(r)) if res.status().is_client_error() => {
+                                drop(res);
+                                Ok(refused(r))
+                            }
+                            (Ok(res), _) => Ok(res.map_into_boxed_body()),
+                            (Err(_), Some(r)) => Ok(refused(r)),
+                            (Err(e), None) => Err(e),
+                        }
+                    }
+                })
                 .app_data(state.clone())
                 .configure(|c| http::configure(c, max_body))
         })

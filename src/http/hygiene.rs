@@ -20,6 +20,33 @@ pub fn request_id(given: Option<&HeaderValue>) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
+/// True for a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
+pub fn is_preflight(req: &actix_web::dev::ServiceRequest) -> bool {
+    req.method() == actix_web::http::Method::OPTIONS
+        && req.headers().contains_key(actix_web::http::header::ORIGIN)
+        && req
+            .headers()
+            .contains_key(actix_web::http::header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// The JSON answer to a refused preflight (the CORS layer's own is plain text).
+pub fn cors_refusal(req: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let error = crate::http::error::ApiError::new(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "CORS_REJECTED",
+        format!(
+            "cross-origin request from {:?} refused: the origin, method or headers are not allowed (CORS_ORIGINS)",
+            crate::domain::untrusted::clip(origin, 100)
+        ),
+    );
+    actix_web::ResponseError::error_response(&error)
+}
+
 /// Adds the security headers and the request id to an answer.
 pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str) {
     let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &str| {

@@ -241,3 +241,29 @@ async fn a_wrong_method_is_405_naming_the_allowed_ones() {
     assert_eq!(res.headers()["allow"], "GET, HEAD");
     assert_eq!(app.get("/no/such/route").await.status(), 404);
 }
+
+/// A CORS preflight from an origin not in `CORS_ORIGINS` is refused with a JSON error and a
+/// stable code; an allowed origin's preflight passes.
+#[actix_web::test]
+async fn a_refused_cors_preflight_answers_json() {
+    let app = spawn_app_with(|s| s.server.cors_origins = vec!["https://dash.example.com".into()], &[]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/jobs/run"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+    };
+    let ok = preflight("https://dash.example.com").await.unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://dash.example.com");
+    let refused = preflight("https://evil.example.net").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "CORS_REJECTED");
+    assert!(body["detail"].as_str().unwrap().contains("CORS_ORIGINS"), "{body}");
+}
