@@ -135,9 +135,16 @@ pub trait Store: Send + Sync + 'static {
     /// expires; increments `attempts`; sets `started_at` on the first claim.
     async fn claim_next_run(&self, owner: &str, lease: Duration) -> Result<Option<Run>, StoreError>;
 
-    /// Extends the lease of a run `owner` holds, reporting whether it still holds it and
-    /// whether a cancel was requested (from any instance).
-    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<LeaseState, StoreError>;
+    /// Extends the lease of a run `owner` holds and adds `ran` to its execution time,
+    /// reporting whether it still holds it and whether a cancel was requested (from any
+    /// instance).
+    async fn renew_lease(
+        &self,
+        id: &RunId,
+        owner: &str,
+        lease: Duration,
+        ran: Duration,
+    ) -> Result<LeaseState, StoreError>;
 
     /// Asks whoever runs a `running` run to cancel it; false when it is not running.
     async fn request_cancel(&self, id: &RunId) -> Result<bool, StoreError>;

@@ -103,7 +103,8 @@ impl Actor for PipelineActor {
             );
             ctx.spawn(
                 async move {
-                    match store.renew_lease(&id, &owner, lease).await {
+                    // Each renewal counts one interval of execution towards the run's timeout.
+                    match store.renew_lease(&id, &owner, lease, LEASE_RENEW_EVERY).await {
                         Ok(LeaseState::Held) => {}
                         Ok(LeaseState::CancelRequested) => {
                             tracing::info!(run_id = %id, "cancel requested through the store");

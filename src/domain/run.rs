@@ -152,6 +152,10 @@ pub struct Run {
     /// `use_llm` and `force_refresh` as requested.
     #[serde(default)]
     pub options: RunOptions,
+    /// Milliseconds the run has executed in all its attempts so far (counted by the lease
+    /// renewals): `PIPELINE_TIMEOUT_SECONDS` covers the whole run, across resumes.
+    #[serde(default)]
+    pub elapsed_ms: u64,
 }
 
 impl Run {
@@ -184,6 +188,7 @@ impl Run {
             job_title: None,
             company: None,
             options: RunOptions::default(),
+            elapsed_ms: 0,
         }
     }
 

@@ -161,7 +161,9 @@ mod tests {
         let other = {
             let (store, id) = (store.clone(), run.run_id.clone());
             tokio::spawn(async move {
-                while store.renew_lease(&id, "other", LEASE).await.unwrap() != LeaseState::CancelRequested {
+                while store.renew_lease(&id, "other", LEASE, Duration::ZERO).await.unwrap()
+                    != LeaseState::CancelRequested
+                {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 let finish = RunFinish {

@@ -137,7 +137,9 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
     let store = &deps.store;
     let settings = &deps.settings;
     let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + settings.queue.pipeline_timeout;
+    // The timeout covers the whole run: what earlier attempts ran counts.
+    let already = Duration::from_millis(run.elapsed_ms);
+    let deadline = tokio::time::Instant::now() + settings.queue.pipeline_timeout.saturating_sub(already);
     // Continue the log's numbering (past any line a crashed process may have streamed).
     let last = store.last_log_seq(&run.run_id).await.unwrap_or(0);
     let next_seq = crate::runlog::next_seq(last, run.attempts > 1);
@@ -151,6 +153,14 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
         settings.queue.max_run_attempts,
         settings.queue.pipeline_timeout.as_secs()
     ));
+    if !already.is_zero() {
+        log.info(format!(
+            "this run already executed {} s in earlier attempts: {} s of PIPELINE_TIMEOUT_SECONDS={} remain",
+            already.as_secs(),
+            settings.queue.pipeline_timeout.saturating_sub(already).as_secs(),
+            settings.queue.pipeline_timeout.as_secs()
+        ));
+    }
     let running = job_update(&run, RunStatus::Running);
     if let Err(e) = retry_transient("update_job", || store.update_job(&run.job_id, &running)).await {
         log.warn(format!("could not mark the job document as running: {e}"));
@@ -421,6 +431,31 @@ mod tests {
             metrics: Arc::default(),
         });
         (run, deps, sink)
+    }
+
+    /// The timeout covers the whole run: a resumed run whose earlier attempts used it up
+    /// is stopped at once, and its log says why.
+    #[tokio::test]
+    async fn a_resumed_run_that_used_up_its_timeout_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, deps, sink) = claimed_run(&dir).await;
+        // Earlier attempts ran for the whole timeout (the lease renewals counted it).
+        let timeout = deps.settings.queue.pipeline_timeout;
+        let state = deps
+            .store
+            .renew_lease(&run.run_id, "test-owner", Duration::from_secs(60), timeout)
+            .await
+            .unwrap();
+        assert_eq!(state, crate::store::LeaseState::Held);
+        let run = deps.store.get_run(&run.run_id).await.unwrap().unwrap();
+        assert_eq!(run.elapsed_ms, timeout.as_millis() as u64);
+        let (_stop, rx) = watch::channel(None);
+        let status = execute_run(run.clone(), Arc::clone(&deps), rx).await;
+        assert_eq!(status, RunStatus::Failed, "{:?}", sink.messages());
+        let messages = sink.messages().join("\n");
+        assert!(messages.contains("already executed"), "{messages}");
+        let stored = deps.store.get_run(&run.run_id).await.unwrap().unwrap();
+        assert!(stored.error.unwrap_or_default().contains("PIPELINE_TIMEOUT_SECONDS"));
     }
 
     #[tokio::test]

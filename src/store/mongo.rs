@@ -159,6 +159,7 @@ fn run_to_doc(r: &Run) -> Result<Document, StoreError> {
         "queued_ms": millis(r.queued_at),
         "use_llm": r.options.use_llm,
         "force_refresh": r.options.force_refresh,
+        "elapsed_ms": r.elapsed_ms as i64,
     };
     let mut opt = |k: &str, v: Option<Bson>| {
         if let Some(v) = v {
@@ -209,6 +210,7 @@ fn run_from_doc(d: &Document) -> Result<Run, StoreError> {
             use_llm: d.get("use_llm").is_none() || get_flag(d, "use_llm"),
             force_refresh: get_flag(d, "force_refresh"),
         },
+        elapsed_ms: get_int(d, "elapsed_ms").max(0) as u64,
         run_id,
         job_id: JobId::parse(&job).map_err(StoreError::Corrupt)?,
         status: status.parse().map_err(StoreError::Corrupt)?,
@@ -590,12 +592,18 @@ impl Store for MongoStore {
         Ok(Some(run))
     }
 
-    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<LeaseState, StoreError> {
+    async fn renew_lease(
+        &self,
+        id: &RunId,
+        owner: &str,
+        lease: Duration,
+        ran: Duration,
+    ) -> Result<LeaseState, StoreError> {
         let d = self
             .runs
             .find_one_and_update(
                 doc! {"_id": id.to_string(), "status": "running", "lease_owner": owner},
-                doc! {"$set": {"lease_expires_ms": lease_until(lease)}},
+                doc! {"$set": {"lease_expires_ms": lease_until(lease)}, "$inc": {"elapsed_ms": ran.as_millis() as i64}},
             )
             .return_document(ReturnDocument::After)
             .await

@@ -151,6 +151,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN use_llm INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE runs ADD COLUMN force_refresh INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 11: execution time across attempts, so the run timeout covers the whole run.
+    r#"
+    ALTER TABLE runs ADD COLUMN elapsed_ms INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -235,7 +239,7 @@ fn text_error(msg: String) -> rusqlite::Error {
 
 const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
      finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd, processing_tier, \
-     queue_id, operation, retry_count, queued_at, dismissed_at, hidden_at, job_title, company, use_llm, force_refresh";
+     queue_id, operation, retry_count, queued_at, dismissed_at, hidden_at, job_title, company, use_llm, force_refresh, elapsed_ms";
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
     let id: String = row.get(0)?;
@@ -271,6 +275,7 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
             use_llm: row.get(24)?,
             force_refresh: row.get(25)?,
         },
+        elapsed_ms: row.get::<_, i64>(26)?.max(0) as u64,
     })
 }
 
@@ -440,7 +445,7 @@ impl Store for SqliteStore {
             {
                 let mut stmt = tx.prepare(&format!(
                     "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
                 ))?;
                 for r in &runs {
                     stmt.execute(params![
@@ -470,6 +475,7 @@ impl Store for SqliteStore {
                         r.company,
                         r.options.use_llm,
                         r.options.force_refresh,
+                        r.elapsed_ms as i64,
                     ])?;
                 }
             }
@@ -576,14 +582,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn renew_lease(&self, id: &RunId, owner: &str, lease: Duration) -> Result<LeaseState, StoreError> {
+    async fn renew_lease(
+        &self,
+        id: &RunId,
+        owner: &str,
+        lease: Duration,
+        ran: Duration,
+    ) -> Result<LeaseState, StoreError> {
         let (id, owner) = (id.to_string(), owner.to_owned());
         self.call("renew_lease", move |c| {
             let cancel: Option<bool> = c
                 .query_row(
-                    "UPDATE runs SET lease_expires_at = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2
+                    "UPDATE runs SET lease_expires_at = ?3, elapsed_ms = elapsed_ms + ?4
+                     WHERE id = ?1 AND status = 'running' AND lease_owner = ?2
                      RETURNING cancel_requested",
-                    params![id, owner, lease_until(lease)],
+                    params![id, owner, lease_until(lease), ran.as_millis() as i64],
                     |r| r.get(0),
                 )
                 .optional()?;

@@ -275,17 +275,26 @@ pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
     store.insert_runs(&[queued(1)]).await.unwrap();
     let run = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
     assert_eq!(
-        store.renew_lease(&run.run_id, "owner", LEASE).await.unwrap(),
+        store
+            .renew_lease(&run.run_id, "owner", LEASE, Duration::from_millis(1000))
+            .await
+            .unwrap(),
         LeaseState::Held
     );
     assert_eq!(
-        store.renew_lease(&run.run_id, "intruder", LEASE).await.unwrap(),
+        store
+            .renew_lease(&run.run_id, "intruder", LEASE, Duration::from_millis(1000))
+            .await
+            .unwrap(),
         LeaseState::Lost
     );
     // A cancel requested from any instance reaches the owner with its next renewal.
     assert!(store.request_cancel(&run.run_id).await.unwrap());
     assert_eq!(
-        store.renew_lease(&run.run_id, "owner", LEASE).await.unwrap(),
+        store
+            .renew_lease(&run.run_id, "owner", LEASE, Duration::from_millis(1000))
+            .await
+            .unwrap(),
         LeaseState::CancelRequested
     );
     let finish = RunFinish {
@@ -316,11 +325,22 @@ pub async fn only_the_lease_owner_finishes_renews_or_requeues(store: DynStore) {
     assert_eq!(again.run_id, run.run_id);
     assert_eq!(again.attempts, 2);
     assert_eq!(
-        store.renew_lease(&again.run_id, "other", LEASE).await.unwrap(),
+        store
+            .renew_lease(&again.run_id, "other", LEASE, Duration::from_millis(1000))
+            .await
+            .unwrap(),
         LeaseState::Held,
         "a new claim clears old cancel flags"
     );
     assert_eq!(again.started_at, run.started_at, "first start time is kept");
+    // Each renewal counts execution time, across claims: the timeout covers the whole run.
+    let counted = store.get_run(&again.run_id).await.unwrap().unwrap().elapsed_ms;
+    assert_eq!(counted, 1000, "one renewal by the first owner");
+    store
+        .renew_lease(&again.run_id, "other", LEASE, Duration::from_millis(1000))
+        .await
+        .unwrap();
+    assert_eq!(store.get_run(&again.run_id).await.unwrap().unwrap().elapsed_ms, 2000);
 }
 
 pub async fn only_queued_runs_can_be_cancelled_there(store: DynStore) {
