@@ -15,6 +15,7 @@ mod metrics;
 mod operation_runs;
 mod operations;
 mod queue;
+pub mod rate_limit;
 mod runs;
 
 use std::sync::Arc;

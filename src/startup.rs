@@ -267,8 +267,13 @@ impl Application {
                 "OPEN_READ_ROUTES is on: queue, log, status, progress, metrics-widget and diagnostics reads need no bearer token"
             );
         }
+        let limits = http::rate_limit::ClientLimits::new(
+            settings.server.rate_limit_per_minute,
+            settings.server.trusted_proxies.clone(),
+        );
         let server = HttpServer::new(move || {
             let metrics = Arc::clone(&metrics);
+            let limits = limits.clone();
             let mut cors = actix_cors::Cors::default()
                 .allowed_methods(vec!["GET", "POST", "HEAD"])
                 .allowed_headers(vec!["Authorization", "Content-Type", "Last-Event-ID"])
@@ -278,6 +283,20 @@ impl Application {
             }
             App::new()
                 .wrap(BearerAuth::new(secret.as_deref()).with_open_reads(open_reads))
+                .wrap_fn(move |req, srv| {
+                    // Per-client limits on state-changing requests, before anything else works.
+                    let refused = limits.as_ref().and_then(|l| l.check(&req).err());
+                    let fut = match refused {
+                        Some(error) => {
+                            let res = actix_web::ResponseError::error_response(&error);
+                            return futures_util::future::Either::Left(std::future::ready(Ok(req
+                                .into_response(res)
+                                .map_into_right_body())));
+                        }
+                        None => actix_web::dev::Service::call(srv, req),
+                    };
+                    futures_util::future::Either::Right(async move { fut.await.map(|r| r.map_into_left_body()) })
+                })
                 .wrap_fn(move |req, srv| {
                     // Request count and latency by route pattern (never the raw path); the
                     // request id on the span of everything the request does, and the

@@ -66,6 +66,10 @@ pub struct Raw {
     pub max_sse_streams: i64,
     #[serde(deserialize_with = "lenient::boolean")]
     pub open_read_routes: bool,
+    #[serde(deserialize_with = "lenient::int")]
+    pub rate_limit_per_minute: i64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub trusted_proxies: String,
 }
 
 /// The section, validated.
@@ -88,6 +92,11 @@ pub struct ServerSettings {
     /// `OPEN_READ_ROUTES`: the dashboard's polling reads need no bearer (see
     /// `http::is_open_read`); nothing that changes state or serves a file is opened.
     pub open_read_routes: bool,
+    /// `RATE_LIMIT_PER_MINUTE`: state-changing requests one client may make per minute
+    /// (0 = no limit).
+    pub rate_limit_per_minute: u32,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServerSettings {
@@ -128,6 +137,20 @@ impl ServerSettings {
             sse_keep_alive: Duration::from_secs(keep_alive),
             max_sse_streams,
             open_read_routes: raw.open_read_routes,
+            rate_limit_per_minute: p.ranged("RATE_LIMIT_PER_MINUTE", raw.rate_limit_per_minute, 0, 100_000) as u32,
+            trusted_proxies: raw
+                .trusted_proxies
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| match s.parse() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        p.push(format!("TRUSTED_PROXIES: {s:?} is not an IP address"));
+                        None
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -144,6 +167,15 @@ impl ServerSettings {
             ("SSE_KEEP_ALIVE_SECONDS", self.sse_keep_alive.as_secs().to_string()),
             ("MAX_SSE_STREAMS", self.max_sse_streams.to_string()),
             ("OPEN_READ_ROUTES", self.open_read_routes.to_string()),
+            ("RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute.to_string()),
+            (
+                "TRUSTED_PROXIES",
+                self.trusted_proxies
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
         ]
     }
 

@@ -267,3 +267,30 @@ async fn a_refused_cors_preflight_answers_json() {
     assert_eq!(body["code"], "CORS_REJECTED");
     assert!(body["detail"].as_str().unwrap().contains("CORS_ORIGINS"), "{body}");
 }
+
+/// State-changing requests are limited per client; reads and `/health` never are.
+#[actix_web::test]
+async fn state_changing_requests_are_rate_limited_per_client() {
+    let app = spawn_app_with(|s| s.server.rate_limit_per_minute = 3, &[]).await;
+    for _ in 0..3 {
+        let res = app.post("/jobs/run", &json!({"job_id": JOB})).await;
+        assert_eq!(res.status(), 200);
+    }
+    let res = app.post("/jobs/run", &json!({"job_id": JOB})).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "RATE_LIMITED");
+    assert!(body["detail"].as_str().unwrap().contains("RATE_LIMIT_PER_MINUTE"));
+    // Reads go on; another client (no token: its address) has its own allowance.
+    assert_eq!(app.get("/runs").await.status(), 200);
+    assert_eq!(app.get("/health").await.status(), 200);
+    let anonymous = app
+        .client
+        .post(app.url("/jobs/run"))
+        .json(&json!({"job_id": JOB}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "limited separately, then refused by auth");
+}

@@ -1,0 +1,89 @@
+//! Rate limits per client on state-changing requests (`RATE_LIMIT_PER_MINUTE`): a client
+//! is its bearer token, kept only as a short hash, or without one its address (the first
+//! `X-Forwarded-For` hop when the peer is one of `TRUSTED_PROXIES`). Reads, `/health` and
+//! CORS preflights are never limited. Over the limit: 429 `RATE_LIMITED` with
+//! `Retry-After`.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::Method;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+
+use crate::http::error::ApiError;
+
+/// The limiter shared by the server's workers.
+#[derive(Clone)]
+pub struct ClientLimits {
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    per_minute: u32,
+    trusted_proxies: Arc<Vec<IpAddr>>,
+}
+
+impl ClientLimits {
+    /// Limits of `per_minute` state-changing requests per client; `None` when 0 (off).
+    pub fn new(per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Option<Self> {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
+        Some(Self {
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            per_minute,
+            trusted_proxies: Arc::new(trusted_proxies),
+        })
+    }
+
+    /// Who is asking: a hash of the bearer token, else the client's address.
+    fn client(&self, req: &ServiceRequest) -> String {
+        if let Some(token) = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            let digest = Sha256::digest(token.trim().as_bytes());
+            return format!(
+                "token:{}",
+                digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
+            );
+        }
+        let peer = req.peer_addr().map(|a| a.ip());
+        let forwarded = peer
+            .filter(|ip| self.trusted_proxies.contains(ip))
+            .and_then(|_| req.headers().get("x-forwarded-for"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        format!(
+            "addr:{}",
+            forwarded.or(peer).map(|ip| ip.to_string()).unwrap_or_default()
+        )
+    }
+
+    /// `Err(429)` when `req` changes state and its client is over the limit.
+    pub fn check(&self, req: &ServiceRequest) -> Result<(), ApiError> {
+        let method = req.method();
+        if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+            return Ok(());
+        }
+        let client = self.client(req);
+        match self.limiter.check_key(&client) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait =
+                    not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+                let mut err = ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    format!(
+                        "more than {} state-changing requests per minute from this client (RATE_LIMIT_PER_MINUTE); retry later",
+                        self.per_minute
+                    ),
+                );
+                err.retry_after = Some(wait.as_secs().max(1));
+                Err(err)
+            }
+        }
+    }
+}
