@@ -87,3 +87,60 @@ impl ClientLimits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn req(peer: &str, forwarded: Option<&str>, token: Option<&str>) -> ServiceRequest {
+        let mut r = TestRequest::post().uri("/jobs/run").peer_addr(peer.parse().unwrap());
+        if let Some(f) = forwarded {
+            r = r.insert_header(("X-Forwarded-For", f));
+        }
+        if let Some(t) = token {
+            r = r.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        r.to_srv_request()
+    }
+
+    #[test]
+    fn a_client_is_its_token_hash_or_its_address_behind_trusted_proxies_only() {
+        let limits = ClientLimits::new(10, vec!["10.0.0.1".parse().unwrap()]).unwrap();
+        let by_token = limits.client(&req("1.2.3.4:5", None, Some("secret-token-value")));
+        assert!(
+            by_token.starts_with("token:") && !by_token.contains("secret"),
+            "{by_token}"
+        );
+        assert_eq!(
+            limits.client(&req("1.2.3.4:5", Some("9.9.9.9"), None)),
+            "addr:1.2.3.4",
+            "untrusted peer"
+        );
+        assert_eq!(
+            limits.client(&req("10.0.0.1:5", Some("9.9.9.9, 10.0.0.1"), None)),
+            "addr:9.9.9.9",
+            "a trusted proxy names the client"
+        );
+        assert!(ClientLimits::new(0, vec![]).is_none(), "0 turns the limit off");
+    }
+
+    #[test]
+    fn reads_are_never_limited() {
+        let limits = ClientLimits::new(1, vec![]).unwrap();
+        let get = || {
+            TestRequest::get()
+                .uri("/runs")
+                .peer_addr("1.2.3.4:5".parse().unwrap())
+                .to_srv_request()
+        };
+        for _ in 0..5 {
+            assert!(limits.check(&get()).is_ok());
+        }
+        assert!(limits.check(&req("1.2.3.4:5", None, None)).is_ok());
+        assert_eq!(
+            limits.check(&req("1.2.3.4:5", None, None)).unwrap_err().code,
+            "RATE_LIMITED"
+        );
+    }
+}
