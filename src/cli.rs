@@ -56,7 +56,7 @@ pub enum Command {
     },
     /// Print the resolved configuration with secrets masked.
     Config,
-    /// Send a test alert e-mail with the configured SMTP settings.
+    /// Send a test alert through every configured channel (e-mail, webhook).
     AlertTest,
 }
 

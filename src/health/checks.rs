@@ -308,13 +308,15 @@ pub async fn io_checks(store: DynStore, settings: Arc<Settings>) -> Vec<Outcome>
     let s = store_check.await;
     if s.status == CheckStatus::Failing {
         let d = disk.await;
-        return vec![
-            s,
-            skipped_for("error_rate", "store"),
-            skipped_for("cost_per_run", "store"),
-            skipped_for("stuck_runs", "store"),
-            d,
-        ];
+        let mut out = vec![s];
+        out.extend(
+            DEPENDS_ON
+                .iter()
+                .filter(|(_, cause)| *cause == "store")
+                .map(|(name, _)| skipped_for(name, "store")),
+        );
+        out.push(d);
+        return out;
     }
     let (e, c, st, d) = tokio::join!(error_rate, cost, stuck, disk);
     vec![s, e, c, st, d]

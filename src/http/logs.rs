@@ -292,35 +292,47 @@ pub(crate) fn dashboard_status(run: &crate::domain::Run) -> (&'static str, Optio
     }
 }
 
-/// Per stage: `status` (`pending`, `processing`, `success`, `failed`), a `message` and the
-/// time of the last change.
-pub(crate) async fn layer_status(state: &AppState, run_id: &RunId) -> Result<serde_json::Value, ApiError> {
-    let records = state.store.load_stages(run_id).await?;
+/// The dashboard's word for a stage's state.
+pub(crate) fn layer_word(status: crate::domain::StageStatus) -> &'static str {
+    match status {
+        crate::domain::StageStatus::Pending => "pending",
+        crate::domain::StageStatus::Running => "processing",
+        crate::domain::StageStatus::Completed => "success",
+        crate::domain::StageStatus::Failed => "failed",
+    }
+}
+
+/// Per stage of `records`: `status` ([`layer_word`]), a `message` and the time of the last
+/// change.
+pub(crate) fn layer_map(records: &[crate::domain::StageRecord]) -> serde_json::Map<String, serde_json::Value> {
     let mut out = serde_json::Map::new();
     for r in records {
-        let (status, message) = match r.status {
-            crate::domain::StageStatus::Pending => ("pending", format!("{} waiting", r.stage)),
-            crate::domain::StageStatus::Running => ("processing", format!("{} running", r.stage)),
-            crate::domain::StageStatus::Completed if r.producer == Some(crate::domain::StageProducer::Reused) => (
-                "success",
+        let message = match r.status {
+            crate::domain::StageStatus::Pending => format!("{} waiting", r.stage),
+            crate::domain::StageStatus::Running => format!("{} running", r.stage),
+            crate::domain::StageStatus::Completed if r.producer == Some(crate::domain::StageProducer::Reused) => {
                 format!(
                     "{} reused from run {}",
                     r.stage,
                     r.source_run.as_ref().map_or("(unknown)".to_owned(), |s| s.to_string())
-                ),
-            ),
-            crate::domain::StageStatus::Completed => ("success", format!("{} completed", r.stage)),
-            crate::domain::StageStatus::Failed => (
-                "failed",
-                r.error.clone().unwrap_or_else(|| format!("{} failed", r.stage)),
-            ),
+                )
+            }
+            crate::domain::StageStatus::Completed => format!("{} completed", r.stage),
+            crate::domain::StageStatus::Failed => r.error.clone().unwrap_or_else(|| format!("{} failed", r.stage)),
         };
         out.insert(
             r.stage.as_str().to_owned(),
-            json!({"status": status, "message": message, "timestamp": r.finished_at.or(r.started_at)}),
+            json!({"status": layer_word(r.status), "message": message, "timestamp": r.finished_at.or(r.started_at)}),
         );
     }
-    Ok(serde_json::Value::Object(out))
+    out
+}
+
+/// [`layer_map`] of a run's stored stages.
+pub(crate) async fn layer_status(state: &AppState, run_id: &RunId) -> Result<serde_json::Value, ApiError> {
+    Ok(serde_json::Value::Object(layer_map(
+        &state.store.load_stages(run_id).await?,
+    )))
 }
 
 /// `GET /api/logs/{run_id}/status`: the poller's `status`, `layer_status` and `error`.

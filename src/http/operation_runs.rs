@@ -8,19 +8,19 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::jobs::{artifact_urls, load_run};
-use super::logs::{dashboard_status, last_event_id, layer_status, open_stream, sse_data, Dialect};
+use super::logs::{dashboard_status, last_event_id, layer_map, layer_word, open_stream, sse_data, Dialect};
 use super::AppState;
 use crate::domain::untrusted::Shown;
-use crate::domain::{Run, RunStatus, StageName, StageProducer, StageStatus};
+use crate::domain::{Run, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
 use crate::http::error::ApiError;
 use crate::store::DynStore;
 
 /// How many of the run's latest log lines the status carries.
 const STATUS_LOG_LINES: usize = 200;
 
-/// The `result` object: success, what the run produced, its cost, model and duration.
-async fn result_json(store: &DynStore, run: &Run, artifacts: Value) -> Value {
-    let records = store.load_stages(&run.run_id).await.unwrap_or_default();
+/// The `result` object: success, what the run produced (from its stage `records`), its
+/// cost, model and duration.
+fn result_json(run: &Run, records: &[StageRecord], artifacts: Value) -> Value {
     let model = records
         .iter()
         .filter(|r| r.producer == Some(StageProducer::Llm))
@@ -67,15 +67,9 @@ impl Dialect for OperationDialect {
     }
 
     fn stage(&mut self, stage: StageName, status: StageStatus) -> Option<Bytes> {
-        let word = match status {
-            StageStatus::Pending => "pending",
-            StageStatus::Running => "processing",
-            StageStatus::Completed => "success",
-            StageStatus::Failed => "failed",
-        };
         self.layers.insert(
             stage.as_str().to_owned(),
-            json!({"status": word, "message": format!("{stage} {}", status.as_str()), "timestamp": chrono::Utc::now()}),
+            json!({"status": layer_word(status), "message": format!("{stage} {}", status.as_str()), "timestamp": chrono::Utc::now()}),
         );
         Some(self.layers_event())
     }
@@ -91,7 +85,8 @@ impl Dialect for OperationDialect {
             let mut out = Vec::new();
             if let Ok(Some(run)) = store.get_run(&run_id).await {
                 let artifacts = json!(super::jobs::artifact_urls_in(&data_dir, &run));
-                let result = result_json(&store, &run, artifacts).await.to_string();
+                let records = store.load_stages(&run_id).await.unwrap_or_default();
+                let result = result_json(&run, &records, artifacts).to_string();
                 out.push(Bytes::from(format!("event: result\ndata: {}\n\n", sse_data(&result))));
             }
             out.push(Bytes::from(format!("event: end\ndata: {word}\n\n")));
@@ -109,10 +104,7 @@ pub async fn logs(
 ) -> Result<HttpResponse, ApiError> {
     let last = last_event_id(&req)?;
     let run = load_run(&state, &path).await?;
-    let layers = match layer_status(&state, &run.run_id).await? {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
+    let layers = layer_map(&state.store.load_stages(&run.run_id).await?);
     let dialect = OperationDialect {
         layers,
         store: state.store.clone(),
@@ -136,15 +128,17 @@ pub async fn status(state: web::Data<AppState>, path: web::Path<String>) -> Resu
         .iter()
         .map(|l| l.message.clone())
         .collect();
+    // One read of the stages for both the layer map and the result.
+    let records = state.store.load_stages(&run.run_id).await?;
     let result = if run.status.is_terminal() {
-        result_json(&state.store, &run, json!(artifact_urls(&state, &run))).await
+        result_json(&run, &records, json!(artifact_urls(&state, &run)))
     } else {
         Value::Null
     };
     Ok(HttpResponse::Ok().json(json!({
         "run_id": run.run_id,
         "status": status,
-        "layer_status": layer_status(&state, &run.run_id).await?,
+        "layer_status": layer_map(&records),
         "result": result,
         "error": error,
         "logs": logs,

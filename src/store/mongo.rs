@@ -714,6 +714,7 @@ impl Store for MongoStore {
 
     async fn queue_view(&self, q: &QueueQuery) -> Result<QueueView, StoreError> {
         let newest = || doc! {"finished_ms": -1, "_id": -1};
+        let claim_order = || doc! {"queued_ms": 1, "_id": 1};
         let pending = doc! {"status": "queued"};
         let running = doc! {"status": "running"};
         let failed = doc! {"status": "failed", "dismissed_at": {"$exists": false}, "hidden_at": {"$exists": false}};
@@ -740,20 +741,10 @@ impl Store for MongoStore {
         let count = |f: Document| async move { self.runs.count_documents(f).await.map_err(wrap("count queue")) };
         Ok(QueueView {
             pending: self
-                .find_runs_sorted(
-                    pending.clone(),
-                    doc! {"queued_ms": 1, "_id": 1},
-                    Some(q.pending as i64),
-                    0,
-                )
+                .find_runs_sorted(pending.clone(), claim_order(), Some(q.pending as i64), 0)
                 .await?,
             running: self
-                .find_runs_sorted(
-                    running.clone(),
-                    doc! {"queued_ms": 1, "_id": 1},
-                    Some(q.running as i64),
-                    0,
-                )
+                .find_runs_sorted(running.clone(), claim_order(), Some(q.running as i64), 0)
                 .await?,
             failed: self
                 .find_runs_sorted(failed.clone(), newest(), Some(q.failed as i64), 0)
