@@ -6,6 +6,7 @@
 mod docx;
 pub mod dossier;
 mod naming;
+pub mod review;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub use docx::markdown_to_docx;
 pub use dossier::render_dossier;
 pub use naming::{folder_name, ArtifactName};
+pub use review::render_cv_review;
 
 /// The URL `/artifacts/<run_id>/<file>` the daemon serves a run's file at: the one place
 /// it is built (job documents, status answers).

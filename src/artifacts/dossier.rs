@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::domain::outputs::{CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, Provenance, ResearchOutput};
+use crate::domain::outputs::{
+    CoverLetterOutput, CvOutput, CvReviewOutput, ExtractedJd, FitOutput, PainPointsOutput, Provenance, ResearchOutput,
+};
 use crate::domain::{JobPosting, RunId, StageName, StageProducer};
 
 /// One pain point with the CV's proof for it and a plan line of its own.
@@ -24,6 +26,10 @@ pub struct DossierInput<'a> {
     pub fit: &'a FitOutput,
     pub cv: &'a CvOutput,
     pub letter: &'a CoverLetterOutput,
+    /// The posting's parts.
+    pub jd: &'a ExtractedJd,
+    /// The hiring manager's first read of the CV.
+    pub review: &'a CvReviewOutput,
     pub outreach: &'a [serde_json::Value],
     /// Pain → proof → plan, paired by the pipeline.
     pub pairs: &'a [PainProof],
@@ -74,6 +80,24 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
     heading(&mut o, "Job summary");
     let _ = writeln!(o, "{} at {}", d.job.title, d.job.company);
     let _ = writeln!(o, "{}", d.research.role_research.summary);
+    let _ = writeln!(
+        o,
+        "Role category: {}; seniority: {}{}",
+        d.jd.role_category,
+        d.jd.seniority_level,
+        d.jd.years_experience_required
+            .map(|y| format!("; asks for {y}+ years"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(o, "Must-haves:");
+    list(&mut o, &d.jd.qualifications);
+    if !d.jd.nice_to_haves.is_empty() {
+        let _ = writeln!(o, "Nice to have:");
+        list(&mut o, &d.jd.nice_to_haves);
+    }
+    if !d.jd.technical_skills.is_empty() {
+        let _ = writeln!(o, "Skills named: {}", d.jd.technical_skills.join(", "));
+    }
 
     heading(&mut o, "Pain points");
     let _ = writeln!(o, "Pain points:");
@@ -111,6 +135,29 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
     list(&mut o, &d.fit.matched_requirements);
     let _ = writeln!(o, "Missing or unclear:");
     list(&mut o, &d.fit.missing_requirements);
+
+    heading(&mut o, "CV review");
+    let _ = writeln!(
+        o,
+        "Verdict: {} (first impression {}/10; would interview: {}; by {})",
+        d.review.verdict,
+        d.review.first_impression_score,
+        if d.review.would_interview { "yes" } else { "no" },
+        d.review.model
+    );
+    let _ = writeln!(
+        o,
+        "{}",
+        d.review.full_review.top_third_assessment.first_impression_summary
+    );
+    if !d.review.full_review.weaknesses.is_empty() {
+        let _ = writeln!(o, "Gaps:");
+        list(&mut o, &d.review.full_review.weaknesses);
+    }
+    if !d.review.full_review.rewrite_suggestions.is_empty() {
+        let _ = writeln!(o, "Edits to make:");
+        list(&mut o, &d.review.full_review.rewrite_suggestions);
+    }
 
     heading(&mut o, "Contacts and outreach");
     if d.research.contacts_are_role_based {

@@ -19,7 +19,7 @@ pub fn folder_name(raw: &str) -> String {
     }
 }
 
-/// The four files of an application package. Parsing a requested file name into this type
+/// The five files of an application package. Parsing a requested file name into this type
 /// is the only way to reach the artifact store, so no path can escape it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactName {
@@ -27,15 +27,17 @@ pub enum ArtifactName {
     CvDocx,
     Dossier,
     CoverLetter,
+    CvReview,
 }
 
 impl ArtifactName {
-    /// All four, in the order they are listed.
-    pub const ALL: [ArtifactName; 4] = [
+    /// All five, in the order they are listed.
+    pub const ALL: [ArtifactName; 5] = [
         ArtifactName::CvMarkdown,
         ArtifactName::CvDocx,
         ArtifactName::Dossier,
         ArtifactName::CoverLetter,
+        ArtifactName::CvReview,
     ];
 
     /// The file name on disk.
@@ -45,6 +47,7 @@ impl ArtifactName {
             ArtifactName::CvDocx => "CV.docx",
             ArtifactName::Dossier => "dossier.txt",
             ArtifactName::CoverLetter => "cover_letter.txt",
+            ArtifactName::CvReview => "cv_review.md",
         }
     }
 
@@ -55,13 +58,14 @@ impl ArtifactName {
             ArtifactName::CvDocx => "cv_docx_url",
             ArtifactName::Dossier => "dossier_txt_url",
             ArtifactName::CoverLetter => "cover_letter_txt_url",
+            ArtifactName::CvReview => "cv_review_md_url",
         }
     }
 
     /// The MIME type served.
     pub fn content_type(self) -> &'static str {
         match self {
-            ArtifactName::CvMarkdown => "text/markdown; charset=utf-8",
+            ArtifactName::CvMarkdown | ArtifactName::CvReview => "text/markdown; charset=utf-8",
             ArtifactName::CvDocx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             ArtifactName::Dossier | ArtifactName::CoverLetter => "text/plain; charset=utf-8",
         }

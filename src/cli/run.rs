@@ -169,8 +169,8 @@ pub async fn run(
     if let Some(cv_path) = doc.get("cv_path").and_then(|v| v.as_str()) {
         let dir = Path::new(cv_path).parent().unwrap_or(Path::new("."));
         println!("Application package in {}:", dir.display());
-        for file in ["CV.md", "CV.docx", "cover_letter.txt", "dossier.txt"] {
-            println!("  {}", dir.join(file).display());
+        for file in crate::artifacts::ArtifactName::ALL {
+            println!("  {}", dir.join(file.file_name()).display());
         }
     }
     Ok(())

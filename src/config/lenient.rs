@@ -123,6 +123,8 @@ pub struct TierRow {
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
+    pub extract_model: Option<String>,
+    #[serde(default)]
     pub pain_points_model: Option<String>,
     #[serde(default)]
     pub research_model: Option<String>,
@@ -130,6 +132,8 @@ pub struct TierRow {
     pub fit_score_model: Option<String>,
     #[serde(default)]
     pub cv_model: Option<String>,
+    #[serde(default)]
+    pub cv_review_model: Option<String>,
     #[serde(default)]
     pub cover_letter_model: Option<String>,
     #[serde(default)]

@@ -36,6 +36,8 @@ pub struct Raw {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub llm_model: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub extract_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub pain_points_model: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub research_model: Option<String>,
@@ -43,6 +45,8 @@ pub struct Raw {
     pub fit_score_model: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cv_model: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub cv_review_model: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cover_letter_model: Option<String>,
     #[serde(deserialize_with = "lenient::boolean")]
@@ -64,6 +68,8 @@ pub struct Raw {
     #[serde(deserialize_with = "lenient::int")]
     pub llm_input_tokens: i64,
     #[serde(deserialize_with = "lenient::int")]
+    pub extract_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
     pub pain_points_output_tokens: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub research_output_tokens: i64,
@@ -75,6 +81,8 @@ pub struct Raw {
     pub star_selection_output_tokens: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub cv_output_tokens: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub cv_review_output_tokens: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub cover_letter_output_tokens: i64,
     #[serde(deserialize_with = "lenient::string")]
@@ -136,13 +144,15 @@ impl TierSettings {
 }
 
 /// Each prompt's output limit setting, in the order they are listed.
-pub const OUTPUT_LIMIT_SETTINGS: [(&str, &str); 7] = [
+pub const OUTPUT_LIMIT_SETTINGS: [(&str, &str); 9] = [
+    ("extract", "EXTRACT_OUTPUT_TOKENS"),
     ("pain_points", "PAIN_POINTS_OUTPUT_TOKENS"),
     ("research", "RESEARCH_OUTPUT_TOKENS"),
     ("outreach", "OUTREACH_OUTPUT_TOKENS"),
     ("fit_score", "FIT_SCORE_OUTPUT_TOKENS"),
     ("star_selection", "STAR_SELECTION_OUTPUT_TOKENS"),
     ("cv", "CV_OUTPUT_TOKENS"),
+    ("cv_review", "CV_REVIEW_OUTPUT_TOKENS"),
     ("cover_letter", "COVER_LETTER_OUTPUT_TOKENS"),
 ];
 
@@ -164,8 +174,8 @@ pub struct LlmSettings {
     pub openrouter_base_url: String,
     /// `LLM_MODEL`: the model of every stage without an override (else the provider's default).
     pub model: Option<String>,
-    /// Per-stage overrides (`PAIN_POINTS_MODEL`, `RESEARCH_MODEL`, `FIT_SCORE_MODEL`,
-    /// `CV_MODEL`, `COVER_LETTER_MODEL`).
+    /// Per-stage overrides (`EXTRACT_MODEL`, `PAIN_POINTS_MODEL`, `RESEARCH_MODEL`,
+    /// `FIT_SCORE_MODEL`, `CV_MODEL`, `CV_REVIEW_MODEL`, `COVER_LETTER_MODEL`).
     pub stage_models: BTreeMap<StageName, String>,
     /// `ENABLE_STAR_SELECTOR`: the model picks the CV's achievement records.
     pub enable_star_selector: bool,
@@ -225,12 +235,14 @@ impl LlmSettings {
             SchemaMode::Off
         });
         let limits = [
+            raw.extract_output_tokens,
             raw.pain_points_output_tokens,
             raw.research_output_tokens,
             raw.outreach_output_tokens,
             raw.fit_score_output_tokens,
             raw.star_selection_output_tokens,
             raw.cv_output_tokens,
+            raw.cv_review_output_tokens,
             raw.cover_letter_output_tokens,
         ];
         let output_tokens = OUTPUT_LIMIT_SETTINGS
@@ -255,10 +267,12 @@ impl LlmSettings {
                 None => 3,
             };
             let stage_models = [
+                (StageName::Extract, &row.extract_model),
                 (StageName::PainPoints, &row.pain_points_model),
                 (StageName::Research, &row.research_model),
                 (StageName::FitScore, &row.fit_score_model),
                 (StageName::Cv, &row.cv_model),
+                (StageName::CvReview, &row.cv_review_model),
                 (StageName::CoverLetter, &row.cover_letter_model),
             ]
             .into_iter()
@@ -274,10 +288,12 @@ impl LlmSettings {
             );
         }
         let stage_models = [
+            (StageName::Extract, raw.extract_model),
             (StageName::PainPoints, raw.pain_points_model),
             (StageName::Research, raw.research_model),
             (StageName::FitScore, raw.fit_score_model),
             (StageName::Cv, raw.cv_model),
+            (StageName::CvReview, raw.cv_review_model),
             (StageName::CoverLetter, raw.cover_letter_model),
         ]
         .into_iter()

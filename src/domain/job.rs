@@ -64,7 +64,6 @@ impl JobPosting {
         })
     }
 
-    /// The richest text available for analysis.
     /// The posting's text as the pipeline reads it: the longer of the description and the
     /// scraped posting, as plain text (HTML markup removed, entities decoded).
     pub fn full_text(&self) -> std::borrow::Cow<'_, str> {
@@ -73,6 +72,11 @@ impl JobPosting {
             _ => &self.job_description,
         };
         super::markup::plain_text(raw)
+    }
+
+    /// The title and the posting's text: what an extraction may quote.
+    pub fn title_and_text(&self) -> String {
+        format!("{}\n{}", self.title, self.full_text())
     }
 
     /// The document form stored by the embedded store and accepted by `import`.

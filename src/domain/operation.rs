@@ -2,9 +2,9 @@
 //! (COMPAT-DASHBOARD.md §5): every name and alias it sends, and the stages each executes. A
 //! run records its operation; the stages outside it reuse the job's latest completed
 //! outputs from earlier runs (see `pipeline::reuse`), and the publisher always runs after
-//! it (the dossier holds every stage). Names job-runner does not execute yet (`extract`,
-//! `cv-review`) or at all (`prepare-annotations`) are refused with an error naming the
-//! supported ones, never answered with a silent full run.
+//! it (the dossier holds every stage). The one name job-runner does not execute
+//! (`prepare-annotations`: annotating is the dashboard's work) is refused with an error
+//! naming the supported ones, never answered with a silent full run.
 
 use std::fmt;
 
@@ -98,13 +98,15 @@ impl Operation {
     pub fn stages(self) -> Option<&'static [StageName]> {
         use StageName::*;
         Some(match self {
-            Operation::AnalyzeJob => &[PainPoints],
+            Operation::AnalyzeJob => &[Extract, PainPoints],
+            Operation::Extract => &[Extract],
+            Operation::CvReview => &[CvReview],
             Operation::ResearchCompany | Operation::DiscoverContacts | Operation::GenerateOutreach => &[Research],
             Operation::GenerateCv => &[Cv],
             Operation::GenerateCoverLetter => &[CoverLetter],
-            Operation::FullAnalysis => &[PainPoints, Research, FitScore],
+            Operation::FullAnalysis => &[Extract, PainPoints, Research, FitScore],
             Operation::BatchPipeline => &StageName::ALL,
-            Operation::CvReview | Operation::Extract | Operation::PrepareAnnotations => return None,
+            Operation::PrepareAnnotations => return None,
         })
     }
 

@@ -8,6 +8,102 @@ use serde_json::Value;
 
 use crate::domain::StageName;
 
+/// Output of JD extraction: the job document's `extracted_jd` (COMPAT-DASHBOARD.md §9).
+/// Every item is a phrase of the posting or grounded in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedJd {
+    /// The profession family (`software_engineering`, `engineering_management`, `nursing`,
+    /// ...; see `pipeline::profession`).
+    pub role_category: String,
+    /// `intern | junior | mid | senior | staff | principal | manager | director | vp | c_level`.
+    pub seniority_level: String,
+    pub responsibilities: Vec<String>,
+    /// Must-haves.
+    pub qualifications: Vec<String>,
+    pub nice_to_haves: Vec<String>,
+    pub technical_skills: Vec<String>,
+    pub soft_skills: Vec<String>,
+    /// The terms an applicant tracking system would match, most important first.
+    pub top_keywords: Vec<String>,
+    pub implied_pain_points: Vec<String>,
+    pub success_metrics: Vec<String>,
+    /// The smallest number of years the posting asks for, when it names one.
+    pub years_experience_required: Option<u32>,
+    /// The degree or training the posting asks for, as it says it.
+    pub education_requirements: Option<String>,
+}
+
+/// Output of the CV review: the job document's `cv_review` (COMPAT-DASHBOARD.md §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvReviewOutput {
+    /// `strong | consider | weak`.
+    pub verdict: String,
+    pub would_interview: bool,
+    /// 0–1: how sure the reviewer is (the offline rubric is sure of what it can count).
+    pub confidence: f64,
+    /// 1–10.
+    pub first_impression_score: u8,
+    pub full_review: FullReview,
+    /// `offline` or `<provider>/<model>`.
+    pub model: String,
+    /// RFC 3339.
+    pub reviewed_at: String,
+    /// A fingerprint of the CV text reviewed, so a review of an earlier CV is told apart.
+    pub cv_fingerprint: String,
+}
+
+/// The review's detail: what works, what is missing, and what to change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FullReview {
+    pub strengths: Vec<String>,
+    /// Gaps against the posting (the dashboard's `weaknesses`).
+    pub weaknesses: Vec<String>,
+    /// Concrete edits, each naming what to change.
+    pub rewrite_suggestions: Vec<String>,
+    pub top_third_assessment: TopThird,
+    pub pain_point_alignment: PainAlignment,
+    pub ats_assessment: AtsAssessment,
+    /// Claims of the CV that the master CV does not hold (empty when the fact check passed).
+    pub hallucination_flags: Vec<Value>,
+    /// The rubric's points, each with its evidence (offline review).
+    #[serde(default)]
+    pub rubric: Vec<RubricPoint>,
+}
+
+/// The first third of the page, as a recruiter reads it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TopThird {
+    pub first_impression_summary: String,
+    pub headline_verdict: String,
+    pub achievements_verdict: String,
+}
+
+/// Which of the employer's pain points the CV answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PainAlignment {
+    pub addressed: Vec<String>,
+    pub missing: Vec<String>,
+    pub coverage_ratio: f64,
+}
+
+/// How the CV fares with an applicant tracking system.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AtsAssessment {
+    /// e.g. `"9 of 12 top keywords"`.
+    pub keyword_coverage: String,
+    pub missing_critical_keywords: Vec<String>,
+    pub ats_survival_likely: bool,
+}
+
+/// One criterion of the offline rubric: its points and the evidence that earned them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RubricPoint {
+    pub criterion: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub evidence: String,
+}
+
 /// Output of the pain-point miner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PainPointsOutput {
@@ -148,10 +244,12 @@ impl Provenance {
 pub struct StageOutputs {
     /// Who produced each output present (for the dossier's "Produced by").
     pub provenance: std::collections::BTreeMap<StageName, Provenance>,
+    pub extract: Option<ExtractedJd>,
     pub pain_points: Option<PainPointsOutput>,
     pub research: Option<ResearchOutput>,
     pub fit: Option<FitOutput>,
     pub cv: Option<CvOutput>,
+    pub cv_review: Option<CvReviewOutput>,
     pub cover_letter: Option<CoverLetterOutput>,
     pub publish: Option<PublishOutput>,
 }
@@ -160,10 +258,12 @@ impl StageOutputs {
     /// Stores a stage's checkpointed JSON in its typed slot.
     pub fn insert(&mut self, stage: StageName, value: Value) -> Result<(), serde_json::Error> {
         match stage {
+            StageName::Extract => self.extract = Some(serde_json::from_value(value)?),
             StageName::PainPoints => self.pain_points = Some(serde_json::from_value(value)?),
             StageName::Research => self.research = Some(serde_json::from_value(value)?),
             StageName::FitScore => self.fit = Some(serde_json::from_value(value)?),
             StageName::Cv => self.cv = Some(serde_json::from_value(value)?),
+            StageName::CvReview => self.cv_review = Some(serde_json::from_value(value)?),
             StageName::CoverLetter => self.cover_letter = Some(serde_json::from_value(value)?),
             StageName::Publisher => self.publish = Some(serde_json::from_value(value)?),
         }
@@ -173,10 +273,12 @@ impl StageOutputs {
     /// True when the stage's output is present.
     pub fn has(&self, stage: StageName) -> bool {
         match stage {
+            StageName::Extract => self.extract.is_some(),
             StageName::PainPoints => self.pain_points.is_some(),
             StageName::Research => self.research.is_some(),
             StageName::FitScore => self.fit.is_some(),
             StageName::Cv => self.cv.is_some(),
+            StageName::CvReview => self.cv_review.is_some(),
             StageName::CoverLetter => self.cover_letter.is_some(),
             StageName::Publisher => self.publish.is_some(),
         }

@@ -6,10 +6,13 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The six stages of the job intelligence pipeline.
+/// The eight stages of the job intelligence pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageName {
+    /// Reads the posting into its structured parts (`extracted_jd`): role category,
+    /// seniority, responsibilities, qualifications, skills, keywords.
+    Extract,
     /// Mines pain points, strategic needs, risks and success metrics from the posting.
     PainPoints,
     /// Company and role research (plus role-based contacts).
@@ -18,6 +21,8 @@ pub enum StageName {
     FitScore,
     /// Tailors the master CV.
     Cv,
+    /// A hiring manager's first read of the tailored CV against the posting.
+    CvReview,
     /// Writes the cover letter.
     CoverLetter,
     /// Writes the artifacts and the job document's result fields.
@@ -26,11 +31,13 @@ pub enum StageName {
 
 impl StageName {
     /// Every stage in pipeline order.
-    pub const ALL: [StageName; 6] = [
+    pub const ALL: [StageName; 8] = [
+        StageName::Extract,
         StageName::PainPoints,
         StageName::Research,
         StageName::FitScore,
         StageName::Cv,
+        StageName::CvReview,
         StageName::CoverLetter,
         StageName::Publisher,
     ];
@@ -38,10 +45,12 @@ impl StageName {
     /// The stable name used in logs, the store and the API.
     pub fn as_str(self) -> &'static str {
         match self {
+            StageName::Extract => "extract",
             StageName::PainPoints => "pain_points",
             StageName::Research => "research",
             StageName::FitScore => "fit_score",
             StageName::Cv => "cv",
+            StageName::CvReview => "cv_review",
             StageName::CoverLetter => "cover_letter",
             StageName::Publisher => "publisher",
         }
@@ -51,12 +60,35 @@ impl StageName {
     pub fn dependencies(self) -> &'static [StageName] {
         use StageName::*;
         match self {
-            PainPoints | Research => &[],
-            FitScore => &[PainPoints],
-            Cv => &[PainPoints, FitScore],
+            Extract | Research => &[],
+            PainPoints => &[Extract],
+            FitScore => &[Extract, PainPoints],
+            Cv => &[Extract, PainPoints, FitScore],
+            CvReview => &[Extract, Cv],
             CoverLetter => &[PainPoints, Research, FitScore],
-            Publisher => &[PainPoints, Research, FitScore, Cv, CoverLetter],
+            Publisher => &[Extract, PainPoints, Research, FitScore, Cv, CvReview, CoverLetter],
         }
+    }
+}
+
+impl StageName {
+    /// The stages grouped by depth in the graph: a stage's layer is one past its deepest
+    /// dependency's, so the stages of one layer can run at the same time.
+    pub fn layers() -> Vec<Vec<StageName>> {
+        let mut depth: Vec<(StageName, usize)> = Vec::new();
+        for stage in StageName::ALL {
+            let d = stage
+                .dependencies()
+                .iter()
+                .filter_map(|dep| depth.iter().find(|(s, _)| s == dep).map(|(_, d)| d + 1))
+                .max()
+                .unwrap_or(0);
+            depth.push((stage, d));
+        }
+        let deepest = depth.iter().map(|(_, d)| *d).max().unwrap_or(0);
+        (0..=deepest)
+            .map(|l| depth.iter().filter(|(_, d)| *d == l).map(|(s, _)| *s).collect())
+            .collect()
     }
 }
 
@@ -191,6 +223,22 @@ mod tests {
                 assert!(dep < &st, "{st} depends on later stage {dep}");
             }
         }
+    }
+
+    #[test]
+    fn layers_follow_the_dependencies() {
+        use StageName::*;
+        assert_eq!(
+            StageName::layers(),
+            vec![
+                vec![Extract, Research],
+                vec![PainPoints],
+                vec![FitScore],
+                vec![Cv, CoverLetter],
+                vec![CvReview],
+                vec![Publisher]
+            ]
+        );
     }
 
     #[test]

@@ -255,7 +255,7 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
         "stages_completed": done,
         "stages_total": StageName::ALL.len(),
         "stages": stages,
-        "layers": [["pain_points", "research"], ["fit_score"], ["cv", "cover_letter"], ["publisher"]],
+        "layers": StageName::layers(),
         "elapsed_ms": elapsed_ms,
         "cost": cost,
         "started_at": run.started_at,

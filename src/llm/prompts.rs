@@ -21,13 +21,15 @@ const SEPARATOR: &str = "\n---user---\n";
 
 /// The prompts the stages use, with the shipped text of each (`config/prompts/<name>.md`,
 /// compiled in so that the binary works from any directory; `PROMPTS_DIR` replaces them).
-pub const SHIPPED: [(&str, &str); 7] = [
+pub const SHIPPED: [(&str, &str); 9] = [
+    ("extract", include_str!("../../config/prompts/extract.md")),
     ("pain_points", include_str!("../../config/prompts/pain_points.md")),
     ("research", include_str!("../../config/prompts/research.md")),
     ("outreach", include_str!("../../config/prompts/outreach.md")),
     ("fit_score", include_str!("../../config/prompts/fit_score.md")),
     ("star_selection", include_str!("../../config/prompts/star_selection.md")),
     ("cv", include_str!("../../config/prompts/cv.md")),
+    ("cv_review", include_str!("../../config/prompts/cv_review.md")),
     ("cover_letter", include_str!("../../config/prompts/cover_letter.md")),
 ];
 

@@ -25,6 +25,26 @@ pub fn integer() -> Value {
     json!({"type": "integer"})
 }
 
+/// A number.
+pub fn number() -> Value {
+    json!({"type": "number"})
+}
+
+/// A boolean.
+pub fn boolean() -> Value {
+    json!({"type": "boolean"})
+}
+
+/// An integer or `null`.
+pub fn optional_integer() -> Value {
+    json!({"type": ["integer", "null"]})
+}
+
+/// A string or `null`.
+pub fn optional_string() -> Value {
+    json!({"type": ["string", "null"]})
+}
+
 /// An array of `items`.
 pub fn array_of(items: Value) -> Value {
     json!({"type": "array", "items": items})

@@ -32,11 +32,13 @@ use crate::store::{DynStore, LlmCall};
 pub const DETAIL_CHARS: usize = 600;
 
 /// The stages that may ask a model.
-pub const LLM_STAGES: [StageName; 5] = [
+pub const LLM_STAGES: [StageName; 7] = [
+    StageName::Extract,
     StageName::PainPoints,
     StageName::Research,
     StageName::FitScore,
     StageName::Cv,
+    StageName::CvReview,
     StageName::CoverLetter,
 ];
 

@@ -6,6 +6,8 @@
 
 pub mod cover_letter;
 pub mod cv;
+pub mod cv_review;
+pub mod extract;
 pub mod fit_score;
 pub mod outreach;
 pub mod pain_points;

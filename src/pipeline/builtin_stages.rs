@@ -22,6 +22,14 @@ use crate::pipeline::stage_contract::{dependency, stage_result, Stage, StageCont
 
 pub use publisher::Publisher;
 
+/// The posting read into its structured parts.
+pub struct ExtractStage {
+    pub llm: Option<Arc<LlmService>>,
+}
+/// A hiring manager's first read of the tailored CV.
+pub struct CvReviewStage {
+    pub llm: Option<Arc<LlmService>>,
+}
 /// Pain points from the posting.
 pub struct PainPointsStage {
     pub llm: Option<Arc<LlmService>>,
@@ -138,6 +146,84 @@ fn with_model(
         }
         r
     })
+}
+
+#[async_trait]
+impl Stage for ExtractStage {
+    fn name(&self) -> StageName {
+        StageName::Extract
+    }
+    async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
+        non_empty_posting(ctx)?;
+        let llm = usable(ctx, &self.llm);
+        let attempt = match llm {
+            Some(l) => Some(assisted::extract::ask(l, &ctx.call_scope(self.name()), &ctx.job).await),
+            None => None,
+        };
+        let res = settle(ctx, llm, self.name(), attempt, || offline::extract::extract(&ctx.job))?;
+        let n = |k: &str| res.output.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
+        ctx.log.info(format!(
+            "Extracted {} responsibilities, {} must-haves, {} nice-to-haves and {} technical skills (role category {}, seniority {})",
+            n("responsibilities"),
+            n("qualifications"),
+            n("nice_to_haves"),
+            n("technical_skills"),
+            res.output["role_category"].as_str().unwrap_or("?"),
+            res.output["seniority_level"].as_str().unwrap_or("?"),
+        ));
+        Ok(res)
+    }
+}
+
+#[async_trait]
+impl Stage for CvReviewStage {
+    fn name(&self) -> StageName {
+        StageName::CvReview
+    }
+    async fn run(&self, ctx: &StageContext) -> Result<StageResult, StageError> {
+        let jd = dependency(&ctx.outputs.extract, StageName::Extract)?;
+        let cv = dependency(&ctx.outputs.cv, StageName::Cv)?;
+        let reviewed_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let base = offline::cv_review::review(
+            &offline::cv_review::ReviewInput {
+                cv,
+                master: &ctx.master_cv,
+                jd,
+                pains: ctx.outputs.pain_points.as_ref(),
+            },
+            &reviewed_at,
+        );
+        let llm = usable(ctx, &self.llm);
+        let attempt = match llm {
+            Some(l) => {
+                let model = format!("{}/{}", l.provider(), l.model_for(self.name(), Some(ctx.tier.class)));
+                Some(
+                    assisted::cv_review::ask(
+                        l,
+                        &ctx.call_scope(self.name()),
+                        &assisted::cv_review::ReviewRequest {
+                            posting: &ctx.job.full_text(),
+                            must_haves: &jd.qualifications,
+                            cv_text: &cv.cv_text,
+                            master: &ctx.master_cv,
+                            base: &base,
+                            model: &model,
+                        },
+                    )
+                    .await,
+                )
+            }
+            None => None,
+        };
+        let res = settle(ctx, llm, self.name(), attempt, || base.clone())?;
+        ctx.log.info(format!(
+            "CV review: {} (first impression {}/10, would interview: {})",
+            res.output["verdict"].as_str().unwrap_or("?"),
+            res.output["first_impression_score"],
+            res.output["would_interview"]
+        ));
+        Ok(res)
+    }
 }
 
 #[async_trait]
@@ -404,6 +490,7 @@ pub struct StageServices {
 pub fn default_stages(services: &StageServices) -> Vec<Arc<dyn Stage>> {
     let llm = || services.llm.clone();
     vec![
+        Arc::new(ExtractStage { llm: llm() }),
         Arc::new(PainPointsStage { llm: llm() }),
         Arc::new(ResearchStage {
             llm: llm(),
@@ -415,6 +502,7 @@ pub fn default_stages(services: &StageServices) -> Vec<Arc<dyn Stage>> {
             llm: llm(),
             star_selector: services.star_selector,
         }),
+        Arc::new(CvReviewStage { llm: llm() }),
         Arc::new(CoverLetterStage { llm: llm() }),
         Arc::new(Publisher),
     ]

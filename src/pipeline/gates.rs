@@ -2,7 +2,13 @@
 //! checkpointed, whoever produced it (offline heuristics now, an LLM later). A gate returns
 //! every violation it finds so a repair turn can list them.
 
+mod extraction;
+mod review;
+
 use std::collections::BTreeSet;
+
+pub use extraction::{check_extract, posting_names};
+pub use review::{check_cv_review, VERDICTS};
 
 use crate::domain::outputs::{fit_category, CoverLetterOutput, CvOutput, FitOutput, PainPointsOutput, ResearchOutput};
 use crate::pipeline::fact_check;
@@ -261,6 +267,19 @@ pub fn check_stage(
     use crate::domain::StageName;
     let missing = || GateViolations(vec![format!("stage {stage} produced no output")]);
     match stage {
+        StageName::Extract => check_extract(outputs.extract.as_ref().ok_or_else(missing)?, &job.title_and_text()),
+        StageName::CvReview => {
+            let cv = outputs
+                .cv
+                .as_ref()
+                .ok_or_else(|| GateViolations(vec!["cv_review has no CV to review".into()]))?;
+            check_cv_review(
+                outputs.cv_review.as_ref().ok_or_else(missing)?,
+                master,
+                &job.full_text(),
+                &cv.cv_text,
+            )
+        }
         StageName::PainPoints => check_pain_points(outputs.pain_points.as_ref().ok_or_else(missing)?),
         StageName::Research => check_research(outputs.research.as_ref().ok_or_else(missing)?),
         StageName::FitScore => {
@@ -283,11 +302,12 @@ pub fn check_stage(
         ),
         StageName::Publisher => {
             let p = outputs.publish.as_ref().ok_or_else(missing)?;
-            if p.artifacts.len() == 4 {
+            let expected = crate::artifacts::ArtifactName::ALL.len();
+            if p.artifacts.len() == expected {
                 Ok(())
             } else {
                 Err(GateViolations(vec![format!(
-                    "publisher listed {} artifacts, expected 4",
+                    "publisher listed {} artifacts, expected {expected}",
                     p.artifacts.len()
                 )]))
             }

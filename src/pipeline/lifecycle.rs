@@ -467,7 +467,12 @@ mod tests {
         assert_eq!(status, RunStatus::Completed, "{:?}", sink.messages());
         let stored = deps.store.get_run(&run.run_id).await.unwrap().unwrap();
         assert_eq!(stored.status, RunStatus::Completed);
-        assert_eq!(stored.artifacts.len(), 4, "{:?}", stored.artifacts);
+        assert_eq!(
+            stored.artifacts.len(),
+            crate::artifacts::ArtifactName::ALL.len(),
+            "{:?}",
+            stored.artifacts
+        );
         let doc = deps.store.get_job_document(&run.job_id).await.unwrap().unwrap();
         assert_eq!(doc["pipeline_status"], "completed");
         // What the newest dashboard reads on the job.

@@ -6,6 +6,8 @@
 pub mod contacts;
 pub mod cover_letter;
 pub mod cv;
+pub mod cv_review;
+pub mod extract;
 pub mod fit_score;
 pub mod pain_points;
 pub mod prose;
@@ -35,7 +37,9 @@ pub(crate) mod fixtures {
 mod prose_over_fixtures {
     use crate::domain::JobPosting;
     use crate::pipeline::gates;
-    use crate::pipeline::offline::{cover_letter, cv, fit_score, fixtures, pain_points, prose, research};
+    use crate::pipeline::offline::{
+        cover_letter, cv, cv_review, extract, fit_score, fixtures, pain_points, prose, research,
+    };
     use crate::pipeline::text;
 
     fn postings() -> Vec<(String, JobPosting)> {
@@ -94,6 +98,24 @@ mod prose_over_fixtures {
             );
             let tailored = cv::tailor(&master, &pains, &fit);
             gates::check_cv(&tailored, &master).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let jd = extract::extract(&job);
+            gates::check_extract(&jd, &job.title_and_text()).unwrap_or_else(|e| panic!("{name}: {e}\n{jd:#?}"));
+            assert_ne!(jd.role_category, "other", "{name}: {jd:#?}");
+            assert!(
+                !jd.qualifications.is_empty() && !jd.responsibilities.is_empty(),
+                "{name}: {jd:#?}"
+            );
+            let review = cv_review::review(
+                &cv_review::ReviewInput {
+                    cv: &tailored,
+                    master: &master,
+                    jd: &jd,
+                    pains: Some(&pains),
+                },
+                "2026-12-02T00:00:00Z",
+            );
+            gates::check_cv_review(&review, &master, posting, &tailored.cv_text)
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{review:#?}"));
             let letter = cover_letter::write(&job, &master, &pains, &research, &fit);
             gates::check_cover_letter(&letter, &job.company, posting, &master)
                 .unwrap_or_else(|e| panic!("{name}: {e}\n{}", letter.cover_letter));

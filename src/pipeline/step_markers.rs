@@ -32,6 +32,9 @@ pub fn start_lines(stage: StageName, retry: Option<(u32, u32)>) -> Vec<String> {
         Some((n, of)) => format!("stage {stage} started (retry {n} of {of})"),
     };
     match stage {
+        StageName::Extract => vec![format!(
+            "LAYER 1: jd_extractor: Extracting the job description ({ours})"
+        )],
         StageName::PainPoints => vec![format!("LAYER 2: pain_point_miner: Mining pain points ({ours})")],
         StageName::Research => vec![
             format!("LAYER 3: company_researcher: Researching the company ({ours})"),
@@ -40,6 +43,7 @@ pub fn start_lines(stage: StageName, retry: Option<(u32, u32)>) -> Vec<String> {
         ],
         StageName::FitScore => vec![format!("LAYER 5: fit_scorer: Analyzing the fit ({ours})")],
         StageName::Cv => vec![format!("LAYER 6: cv_generator: Generating the tailored CV ({ours})")],
+        StageName::CvReview => vec![format!("LAYER 6: cv_reviewer: Reviewing the tailored CV ({ours})")],
         StageName::CoverLetter => vec![format!(
             "LAYER 6: cover_letter_generator: Generating the cover letter ({ours})"
         )],
@@ -50,11 +54,13 @@ pub fn start_lines(stage: StageName, retry: Option<(u32, u32)>) -> Vec<String> {
 /// The steps a stage completes.
 fn steps_of(stage: StageName) -> &'static [usize] {
     match stage {
+        // Intake (step 1) is done once the job and the master CV are loaded.
+        StageName::Extract => &[],
         StageName::PainPoints => &[2],
         StageName::Research => &[3, 4, 6],
         StageName::FitScore => &[5],
-        // The CV and the cover letter together make step 7.
-        StageName::Cv | StageName::CoverLetter => &[],
+        // The CV, its review and the cover letter together make step 7.
+        StageName::Cv | StageName::CvReview | StageName::CoverLetter => &[],
         StageName::Publisher => &[],
     }
 }

@@ -33,49 +33,107 @@ fn heading_kind(line: &str) -> Option<SectionKind> {
         .trim_start_matches('#')
         .trim()
         .trim_end_matches(':')
-        .to_ascii_lowercase();
+        .to_lowercase()
+        .replace('’', "'");
     if l.is_empty() || l.split_whitespace().count() > 8 {
         return None;
     }
     let has = |words: &[&str]| words.iter().any(|w| l.contains(w));
     if has(&[
+        "equal opportunit",
+        "equal employment",
+        "eeo",
+        "diversity",
+        "inclusion",
+        "accommodation",
+        "privacy notice",
+        "disclaimer",
+    ]) {
+        Some(SectionKind::Benefits)
+    } else if has(&[
         "nice to have",
         "nice-to-have",
         "preferred",
         "bonus",
         "plus if",
         "desirable",
+        "even better",
+        "extra credit",
+        "would be great",
+        "ideally",
+        "our stack",
+        "tech stack",
+        "our tools",
+        "technologies we use",
     ]) {
         Some(SectionKind::Preferred)
     } else if has(&[
         "requirement",
         "qualification",
         "what you bring",
+        "you'll bring",
+        "you will bring",
         "what we're looking",
         "what we are looking",
+        "what we look for",
+        "what you'll need",
+        "what you will need",
+        "what you need",
+        "what you’ll need",
         "you have",
+        "you'll have",
+        "you’ll have",
         "you bring",
         "skills",
         "must have",
+        "must-have",
         "about you",
         "who you are",
         "experience",
+        "your profile",
+        "profile",
+        "essential",
+        "competenc",
     ]) {
         Some(SectionKind::Requirements)
     } else if has(&[
         "responsibilit",
         "what you'll do",
+        "what you’ll do",
         "what you will do",
+        "what you will be doing",
+        "what you'll be doing",
         "the role",
         "your role",
+        "the job",
         "duties",
         "you will",
         "in this role",
         "your impact",
+        "your mission",
         "day to day",
+        "day-to-day",
         "key tasks",
+        "the opportunity",
     ]) {
         Some(SectionKind::Responsibilities)
+    } else if has(&[
+        "benefit",
+        "perks",
+        "we offer",
+        "compensation",
+        "salary",
+        "what's in it",
+        "what’s in it",
+        "why join",
+        "why you'll love",
+        "why work",
+        "how to apply",
+        "process",
+        "location",
+        "pay range",
+    ]) {
+        Some(SectionKind::Benefits)
     } else if has(&[
         "about us",
         "about the company",
@@ -84,22 +142,50 @@ fn heading_kind(line: &str) -> Option<SectionKind> {
         "our mission",
         "the company",
         "about ",
+        "our story",
+        "our values",
     ]) {
         Some(SectionKind::About)
-    } else if has(&[
-        "benefit",
-        "perks",
-        "we offer",
-        "compensation",
-        "salary",
-        "what's in it",
-        "how to apply",
-        "process",
-    ]) {
-        Some(SectionKind::Benefits)
     } else {
         None
     }
+}
+
+/// The line without hashtags (`#LI-DNI`, `#Hybrid`): job boards' tags, never content.
+/// A markdown heading's `#` (followed by a space) stays.
+pub fn without_tags(line: &str) -> std::borrow::Cow<'_, str> {
+    let is_tag = |w: &str| {
+        w.strip_prefix('#').is_some_and(|rest| {
+            rest.starts_with(|c: char| c.is_alphabetic())
+                && rest.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+    };
+    if !line.split_whitespace().any(is_tag) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    std::borrow::Cow::Owned(
+        line.split_whitespace()
+            .filter(|w| !is_tag(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// The smallest number of years a requirement asks for ("5+ years", "3-5 years", "at
+/// least two years").
+pub fn required_years(req: &str) -> Option<u32> {
+    let lower = req.to_lowercase();
+    let idx = lower.find("year")?;
+    let before = lower[..idx].trim_end().trim_end_matches(['+', ' ', '(']);
+    let last = before.split(|c: char| c.is_whitespace() || c == '(').next_back()?;
+    let first_number = last.split(['-', '–', '/']).next().unwrap_or(last).trim_end_matches('+');
+    if let Ok(n) = first_number.parse::<u32>() {
+        return (n <= 50).then_some(n);
+    }
+    const WORDS: [&str; 11] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    ];
+    WORDS.iter().position(|w| *w == first_number).map(|i| i as u32 + 1)
 }
 
 /// True for a character job boards use as a bullet: dashes, dots, arrows, check marks and
@@ -154,7 +240,8 @@ pub fn sentences(text: &str) -> Vec<String> {
 
 fn push_clean(out: &mut Vec<String>, s: &str) {
     let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
+    // Two characters are enough for a skill on its own ("Go", "R&D" is three).
+    if t.chars().filter(|c| c.is_alphanumeric()).count() >= 2 {
         out.push(t);
     }
 }
@@ -167,7 +254,8 @@ pub fn sections(text: &str) -> Vec<Section> {
         items: Vec::new(),
     }];
     for raw in text.lines() {
-        let line = raw.trim();
+        let untagged = without_tags(raw);
+        let line = untagged.trim();
         if line.is_empty() || is_board_noise(line) {
             continue;
         }
@@ -191,6 +279,21 @@ pub fn sections(text: &str) -> Vec<Section> {
                 }
             }
         }
+        // An inline labelled list: "Must have: 2 years in support; written English."
+        if !is_bullet {
+            if let Some((label, rest)) = line.split_once(':') {
+                if let Some(kind) =
+                    heading_kind(label).filter(|_| label.split_whitespace().count() <= 5 && !rest.trim().is_empty())
+                {
+                    let mut items = Vec::new();
+                    for part in inline_items(rest) {
+                        push_clean(&mut items, &part);
+                    }
+                    out.push(Section { kind, items });
+                    continue;
+                }
+            }
+        }
         let section = out.last_mut().expect("at least one section");
         if is_bullet {
             push_clean(&mut section.items, strip_marker(line));
@@ -200,6 +303,17 @@ pub fn sections(text: &str) -> Vec<Section> {
     }
     out.retain(|s| !s.items.is_empty());
     out
+}
+
+/// The items of an inline list: parts between semicolons, without a leading "and"; a
+/// part without semicolons is one item.
+pub fn inline_items(text: &str) -> Vec<String> {
+    text.split(';')
+        .map(|p| p.trim().trim_end_matches('.').trim())
+        .map(|p| p.strip_prefix("and ").unwrap_or(p).trim())
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Lines job boards add around a posting: "Show more", tag lines ("#LI-Hybrid #DataJobs").
@@ -214,6 +328,8 @@ fn is_board_noise(line: &str) -> bool {
         "save job",
     ]
     .contains(&lower.as_str())
+        || lower.contains("equal opportunity employer")
+        || lower.contains("equal employment opportunity")
         || line.split_whitespace().all(|w| w.starts_with('#') && w.len() > 1)
         || (line
             .split_whitespace()
@@ -629,6 +745,46 @@ mod tests {
             vec!["40%", "12", "$2M"]
         );
         assert_eq!(years("Acme (2019–2023)"), vec![2019, 2023]);
+    }
+
+    #[test]
+    fn tags_and_equal_opportunity_lines_are_not_content() {
+        let s = sections("Requirements:\n- Professional experience leveraging Go #LI-DNI\n#LI-Remote\nWe are an equal opportunity employer and value diversity.\n");
+        assert_eq!(
+            items_of(&s, SectionKind::Requirements),
+            vec!["Professional experience leveraging Go"]
+        );
+        assert_eq!(without_tags("C# and F# #hiring"), "C# and F#");
+    }
+
+    #[test]
+    fn real_board_headings_are_read() {
+        let s = sections("What you'll need\n- Go\nBonus points\n- Rust\nWhat you’ll be doing\n- Build things\nWhy join us\n- Free lunch\n");
+        assert_eq!(items_of(&s, SectionKind::Requirements), vec!["Go"]);
+        assert_eq!(items_of(&s, SectionKind::Preferred), vec!["Rust"]);
+        assert_eq!(items_of(&s, SectionKind::Responsibilities), vec!["Build things"]);
+        assert_eq!(items_of(&s, SectionKind::Benefits), vec!["Free lunch"]);
+    }
+
+    #[test]
+    fn inline_labelled_lists_are_sections() {
+        let s = sections("Must have: 2 years in customer support; excellent written English.\nNice to have: experience with Zendesk or Intercom.\n");
+        assert_eq!(
+            items_of(&s, SectionKind::Requirements),
+            vec!["2 years in customer support", "excellent written English"]
+        );
+        assert_eq!(
+            items_of(&s, SectionKind::Preferred),
+            vec!["experience with Zendesk or Intercom"]
+        );
+    }
+
+    #[test]
+    fn required_years_reads_numbers_ranges_and_words() {
+        assert_eq!(required_years("5+ years of backend experience"), Some(5));
+        assert_eq!(required_years("3-5 years in a similar role"), Some(3));
+        assert_eq!(required_years("at least two years of nursing"), Some(2));
+        assert_eq!(required_years("Rust"), None);
     }
 
     #[test]

@@ -38,7 +38,7 @@ async fn run_poll_stream_and_download_like_the_dashboard() {
     let ids: Vec<u64> = lines.iter().filter_map(|l| l.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
 
-    // Final status lists the four artifacts; each downloads with its file name.
+    // Final status lists the five artifacts; each downloads with its file name.
     let status = app.get_json(&format!("/jobs/{run_id}/status")).await;
     assert_eq!(status["status"], "completed");
     let artifacts = status["artifacts"].as_object().unwrap();
@@ -46,7 +46,13 @@ async fn run_poll_stream_and_download_like_the_dashboard() {
     keys.sort();
     assert_eq!(
         keys,
-        ["cover_letter_txt_url", "cv_docx_url", "cv_md_url", "dossier_txt_url"]
+        [
+            "cover_letter_txt_url",
+            "cv_docx_url",
+            "cv_md_url",
+            "cv_review_md_url",
+            "dossier_txt_url"
+        ]
     );
     for (key, url) in artifacts {
         let url = url.as_str().unwrap();
@@ -220,7 +226,7 @@ async fn a_cancelled_run_ends_the_pollers_loop_as_failed_with_the_reason() {
     )
     .await;
     let run = app.start_run(crate::helpers::JOB).await;
-    app.wait_for_line(&run, "stage pain_points started").await;
+    app.wait_for_line(&run, "stage extract started").await;
     let res = app.post(&format!("/jobs/{run}/cancel"), &serde_json::json!({})).await;
     assert_eq!(res.status(), 200);
     let (_, last) = poll_like_the_dashboard(&app, &run, 100).await;

@@ -72,7 +72,7 @@ async fn independent_stages_run_at_the_same_time() {
     let run = app.start_run(JOB).await;
     assert_eq!(app.wait_for_end(&run).await, "completed");
     let progress = app.get_json(&format!("/jobs/{run}/progress")).await;
-    for (a, b) in [("pain_points", "research"), ("cv", "cover_letter")] {
+    for (a, b) in [("extract", "research"), ("cv", "cover_letter")] {
         let (a0, a1) = window(&progress, a);
         let (b0, b1) = window(&progress, b);
         assert!(a0 < b1 && b0 < a1, "{a} and {b} did not overlap: {progress}");

@@ -25,6 +25,19 @@ const STAR: &str = "You choose, for a job seeker";
 const CV: &str = "You tailor a CV";
 const LETTER: &str = "You write a cover letter";
 const OUTREACH: &str = "You write short outreach messages";
+const EXTRACT: &str = "You read job postings into their structured parts";
+const REVIEW: &str = "You are the hiring manager for this role";
+
+/// Every stage that asks a model.
+const MODEL_STAGES: [&str; 7] = [
+    "extract",
+    "pain_points",
+    "research",
+    "fit_score",
+    "cv",
+    "cv_review",
+    "cover_letter",
+];
 
 /// Valid answers for the example posting and master CV (the offline outputs pass the gates,
 /// so they serve as a model's answers).
@@ -36,6 +49,8 @@ struct Answers {
     cv: Value,
     letter: Value,
     outreach: Value,
+    extract: Value,
+    review: Value,
 }
 
 fn answers() -> Answers {
@@ -46,7 +61,28 @@ fn answers() -> Answers {
     let research = offline::research::research(&job);
     let cv = offline::cv::tailor(&master, &pains, &fit);
     let letter = offline::cover_letter::write(&job, &master, &pains, &research, &fit);
+    let jd = offline::extract::extract(&job);
+    let first_bullet = cv
+        .cv_text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- "))
+        .expect("the tailored CV has bullets")
+        .to_owned();
+    let first_ask = jd.qualifications[0].clone();
     Answers {
+        extract: json!(jd),
+        review: json!({
+            "verdict": "strong",
+            "would_interview": true,
+            "confidence": 0.7,
+            "first_impression_score": 8,
+            "first_impression_summary": "The CV leads with the delivery work the posting asks for (model review).",
+            "headline_verdict": "The headline names the backend work of the role.",
+            "achievements_verdict": "Most bullets state a result.",
+            "strengths": [format!("\"{first_bullet}\" answers the posting directly")],
+            "weaknesses": [format!("The posting asks for \"{first_ask}\"; say where the CV shows it")],
+            "rewrite_suggestions": [format!("Keep \"{first_bullet}\" first in its role")],
+        }),
         pain: json!(pains),
         research: json!({
             "company_research": {
@@ -91,8 +127,10 @@ fn answers() -> Answers {
 
 impl Answers {
     /// Each prompt's phrase with its valid answer.
-    fn all(&self) -> [(&'static str, &Value); 7] {
+    fn all(&self) -> [(&'static str, &Value); 9] {
         [
+            (EXTRACT, &self.extract),
+            (REVIEW, &self.review),
             (PAIN, &self.pain),
             (RESEARCH, &self.research),
             (FIT, &self.fit),
@@ -200,7 +238,7 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     .await;
     let (run, log) = run_to_end(&app).await;
     let p = producers(&app, &run).await;
-    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+    for stage in MODEL_STAGES {
         assert_eq!(p[stage], "llm", "{stage}: {log}");
     }
     assert!(
@@ -211,26 +249,26 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
     let auth = &requests_with(&server, PAIN).await[0].headers["authorization"];
     assert_eq!(auth.to_str().unwrap(), format!("Bearer {KEY}"));
 
-    // Seven calls (research + outreach in the research stage, STAR + CV in the CV stage),
+    // Nine calls (research + outreach in the research stage, STAR + CV in the CV stage),
     // each 1,000 × $0.15/M + 200 × $0.60/M = $0.00015 + $0.00012 = $0.00027; the run:
-    // 7 × 0.00027 = $0.00189.
+    // 9 × 0.00027 = $0.00243.
     let detail = app.get_json(&format!("/runs/{run}")).await;
     let cost = &detail["cost"];
-    assert_eq!(cost["calls"], 7, "{detail}");
-    assert_eq!(cost["input_tokens"], 7000);
-    assert_eq!(cost["output_tokens"], 1400);
-    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00189), "{cost}");
+    assert_eq!(cost["calls"], 9, "{detail}");
+    assert_eq!(cost["input_tokens"], 9000);
+    assert_eq!(cost["output_tokens"], 1800);
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00243), "{cost}");
     assert_eq!(cost["by_stage"]["research"]["calls"], 2);
     assert_eq!(cost["by_stage"]["cv"]["calls"], 2);
     assert!(close(cost["by_stage"]["cv"]["cost_usd"].as_f64().unwrap(), 0.00054));
     assert_eq!(detail["status"], "completed", "the status document is still there");
     assert!(
-        close(detail["cost_usd"].as_f64().unwrap(), 0.00189),
+        close(detail["cost_usd"].as_f64().unwrap(), 0.00243),
         "the run carries its total"
     );
     let listed = app.get_json("/runs?limit=5").await;
     assert!(
-        close(listed["runs"][0]["cost_usd"].as_f64().unwrap(), 0.00189),
+        close(listed["runs"][0]["cost_usd"].as_f64().unwrap(), 0.00243),
         "{listed}"
     );
     let progress = app.get_json(&format!("/jobs/{run}/progress")).await;
@@ -244,16 +282,16 @@ async fn with_openai_every_stage_uses_the_model_and_the_costs_add_up() {
 
     let budget = app.get_json("/api/metrics/budget").await;
     assert!(
-        close(budget["today"]["cost_usd"].as_f64().unwrap(), 0.00189),
+        close(budget["today"]["cost_usd"].as_f64().unwrap(), 0.00243),
         "{budget}"
     );
-    assert_eq!(budget["today"]["calls"], 7);
+    assert_eq!(budget["today"]["calls"], 9);
     assert_eq!(budget["max_cost_per_run_usd"], 0.5);
     let history = app.get_json("/api/metrics/cost-history?days=7").await;
     let day = &history["by_day"][0];
     assert_eq!(day["runs"], 1, "{history}");
     assert_eq!(day["models"][0]["model"], "gpt-4o-mini");
-    assert_eq!(day["models"][0]["calls"], 7);
+    assert_eq!(day["models"][0]["calls"], 9);
     let bad = app.get("/api/metrics/cost-history?days=0").await;
     assert_eq!(bad.status(), 422);
     assert!(bad.text().await.unwrap().contains("days must be 1–365"));
@@ -316,13 +354,13 @@ async fn with_anthropic_every_stage_uses_the_messages_api() {
     .await;
     let (run, log) = run_to_end(&app).await;
     let p = producers(&app, &run).await;
-    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+    for stage in MODEL_STAGES {
         assert_eq!(p[stage], "llm", "{stage}: {log}");
     }
-    // 6 calls (research + outreach) × (1,000 × $0.80/M + 200 × $4/M) = 6 × $0.0016 = $0.0096.
+    // 8 calls (research + outreach) × (1,000 × $0.80/M + 200 × $4/M) = 8 × $0.0016 = $0.0128.
     let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
-    assert_eq!(cost["calls"], 6);
-    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.0096), "{cost}");
+    assert_eq!(cost["calls"], 8);
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.0128), "{cost}");
     let key = &requests_with(&server, PAIN).await[0].headers["x-api-key"];
     assert_eq!(key.to_str().unwrap(), KEY);
 }
@@ -432,7 +470,7 @@ async fn a_storm_of_500s_opens_the_circuit_and_the_run_finishes_offline() {
     .await;
     let (run, log) = run_to_end(&app).await;
     let p = producers(&app, &run).await;
-    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+    for stage in MODEL_STAGES {
         assert_eq!(p[stage], "offline_fallback", "{stage}: {log}");
     }
     // Pain points and research fail together and open the circuit (threshold 2); the
@@ -472,8 +510,8 @@ async fn a_rejected_key_is_named_never_shown_and_not_retried() {
 async fn an_exhausted_budget_switches_the_remaining_stages_offline() {
     let server = MockServer::start().await;
     let a = answers();
-    // At $1/M both ways: pain points, research and its outreach drafts cost 1,000 + 200
-    // tokens = $0.0012 each; the fit score reports 1,200,000 input tokens = $1.2, past
+    // At $1/M both ways: the extraction, pain points, research and its outreach drafts cost
+    // 1,000 + 200 tokens = $0.0012 each; the fit score reports 1,200,000 input tokens = $1.2, past
     // MAX_COST_PER_RUN = $1. (The fit score does not wait for research, so the pain points
     // answer is delayed to keep research's two calls ahead of the fit score's spend.)
     answer(
@@ -496,12 +534,12 @@ async fn an_exhausted_budget_switches_the_remaining_stages_offline() {
     .await;
     let (run, log) = run_to_end(&app).await;
     let p = producers(&app, &run).await;
-    for stage in ["pain_points", "research", "fit_score"] {
+    for stage in ["extract", "pain_points", "research", "fit_score"] {
         assert_eq!(p[stage], "llm", "{stage}: {log}");
     }
     // The CV and the cover letter start together after the fit score: the first to check
-    // is refused (offline_fallback), the other may already find the budget spent (offline).
-    for stage in ["cv", "cover_letter"] {
+    // is refused (offline_fallback), the others may already find the budget spent (offline).
+    for stage in ["cv", "cv_review", "cover_letter"] {
         assert!(
             ["offline", "offline_fallback"].contains(&p[stage].as_str()),
             "{stage}: {}: {log}",
@@ -511,13 +549,14 @@ async fn an_exhausted_budget_switches_the_remaining_stages_offline() {
     assert!(log.contains("LLM budget of this run exhausted"), "{log}");
     assert_eq!(
         server.received_requests().await.unwrap().len(),
-        4,
+        5,
         "no call past the budget"
     );
     assert!(requests_with(&server, CV).await.is_empty() && requests_with(&server, LETTER).await.is_empty());
     let detail = app.get_json(&format!("/runs/{run}")).await;
-    assert!(close(detail["cost"]["cost_usd"].as_f64().unwrap(), 1.2036), "{detail}");
-    assert!(close(detail["cost_usd"].as_f64().unwrap(), 1.2036), "{detail}");
+    // Four calls at $0.0012 and the fit score's $1.2.
+    assert!(close(detail["cost"]["cost_usd"].as_f64().unwrap(), 1.2048), "{detail}");
+    assert!(close(detail["cost_usd"].as_f64().unwrap(), 1.2048), "{detail}");
 }
 
 #[actix_web::test]
@@ -725,6 +764,8 @@ async fn a_provider_that_times_out_leaves_the_run_to_the_offline_stages() {
             openai_settings(&server)(s);
             s.llm.timeout = Duration::from_millis(300);
             s.llm.max_attempts = 2;
+            // Every stage times out: keep the circuit closed so each is tried.
+            s.llm.circuit_threshold = 100;
         },
         &[],
     )
@@ -763,9 +804,9 @@ async fn with_openrouter_the_openai_compatible_client_goes_to_openrouter() {
         requests[0].headers["authorization"].to_str().unwrap(),
         "Bearer sk-or-test-key"
     );
-    // 6 calls × (1,000 × $0.15/M + 200 × $0.60/M) = $0.00162 at the table's OpenRouter price.
+    // 8 calls × (1,000 × $0.15/M + 200 × $0.60/M) = $0.00216 at the table's OpenRouter price.
     let cost = &app.get_json(&format!("/runs/{run}")).await["cost"];
-    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00162), "{cost}");
+    assert!(close(cost["cost_usd"].as_f64().unwrap(), 0.00216), "{cost}");
 }
 
 #[actix_web::test]
@@ -866,7 +907,7 @@ async fn a_spent_daily_budget_sends_new_runs_offline_and_the_widget_shows_it() {
         "no call after the budget"
     );
     let p = producers(&app, &second).await;
-    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+    for stage in MODEL_STAGES {
         assert_eq!(p[stage], "offline", "{stage} did not even try the model");
     }
 }
@@ -933,7 +974,7 @@ async fn honest_answers_in_their_own_words_pass_on_the_first_turn() {
     let app = spawn_app_with(openai_settings(&server), &[honest_posting()]).await;
     let (run, log) = run_to_end(&app).await;
     let p = producers(&app, &run).await;
-    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+    for stage in MODEL_STAGES {
         assert_eq!(p[stage], "llm", "{stage}: {log}");
     }
     assert_eq!(requests_with(&server, CV).await.len(), 1, "no repair turn: {log}");
@@ -943,7 +984,7 @@ async fn honest_answers_in_their_own_words_pass_on_the_first_turn() {
     assert!(doc["cv_text"].as_str().unwrap().contains("## Key Achievements"));
     // The dossier names each stage's producer and model.
     let dossier = app.get_text(&format!("/artifacts/{run}/dossier.txt")).await;
-    for stage in ["pain_points", "research", "fit_score", "cv", "cover_letter"] {
+    for stage in MODEL_STAGES {
         assert!(
             dossier.contains(&format!("  {stage}: model openai-compatible/gpt-4o-mini")),
             "{stage}: {dossier}"
@@ -1124,5 +1165,70 @@ async fn tiers_choose_the_models_and_auto_follows_the_fit_score() {
     assert_eq!(
         model_of(requests_with(&server, CV).await.last().unwrap()),
         "gpt-4o-mini"
+    );
+}
+
+/// The extraction and the CV review through the model: an extraction naming a skill the
+/// posting never mentions is repaired on the next turn; a review that states a number the
+/// CV does not hold and criticises without quoting is rejected on every turn and the
+/// offline rubric is published instead, with the reason in the log.
+#[actix_web::test]
+async fn extraction_is_repaired_and_a_dishonest_review_falls_back_to_the_rubric() {
+    let server = MockServer::start().await;
+    let a = answers();
+    let mut invented = a.extract.clone();
+    invented["technical_skills"] = json!(["Haskell", "Kafka"]);
+    Mock::given(method("POST"))
+        .and(body_string_contains(EXTRACT))
+        .and(body_string_contains("It was rejected"))
+        .respond_with(openai_completion(&a.extract.to_string(), 10, 10))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    answer(&server, EXTRACT, openai_completion(&invented.to_string(), 10, 10)).await;
+    let mut dishonest = a.review.clone();
+    dishonest["strengths"] = json!(["Cut cloud costs by 73% at Freightline GmbH"]);
+    dishonest["weaknesses"] = json!(["Too vague overall"]);
+    answer(&server, REVIEW, openai_completion(&dishonest.to_string(), 10, 10)).await;
+    for (phrase, v) in a.all() {
+        if phrase != EXTRACT && phrase != REVIEW {
+            answer(&server, phrase, openai_completion(&v.to_string(), 10, 10)).await;
+        }
+    }
+    let app = spawn_app_with(openai_settings(&server), &[]).await;
+    let (run, log) = run_to_end(&app).await;
+    let p = producers(&app, &run).await;
+    assert_eq!(p["extract"], "llm", "{log}");
+    let extract_calls = requests_with(&server, EXTRACT).await;
+    assert_eq!(extract_calls.len(), 2, "one repair turn: {log}");
+    let repair = String::from_utf8_lossy(&extract_calls[1].body).to_string();
+    assert!(
+        repair.contains("Haskell"),
+        "the repair names the invented skill: {repair}"
+    );
+
+    assert_eq!(p["cv_review"], "offline_fallback", "{log}");
+    assert_eq!(
+        requests_with(&server, REVIEW).await.len(),
+        3,
+        "two repair turns, then the rubric"
+    );
+    assert!(log.contains("73%"), "the rejection is logged with its reason: {log}");
+    assert!(log.contains("quotes nothing"), "{log}");
+
+    let doc = app.job_document(JOB).await;
+    let review = &doc["cv_review"];
+    assert_eq!(review["model"], "offline", "{review}");
+    assert!(["strong", "consider", "weak"].contains(&review["verdict"].as_str().unwrap()));
+    assert_eq!(review["full_review"]["rubric"].as_array().unwrap().len(), 5);
+    assert!(!review.to_string().contains("73%"));
+    let jd = &doc["extracted_jd"];
+    assert_eq!(jd["role_category"], "software_engineering", "{jd}");
+    assert!(!jd.to_string().contains("Haskell"));
+    assert_eq!(doc["processed_jd"], true);
+    let file = app.get_text(&format!("/artifacts/{run}/cv_review.md")).await;
+    assert!(
+        file.starts_with("# CV review") && file.contains("| must-have coverage |"),
+        "{file}"
     );
 }

@@ -76,6 +76,25 @@ async fn generate_cv_after_a_full_run_executes_only_the_cv_and_the_publisher() {
     assert_eq!((pains.1.as_str(), &pains.2), ("reused", &json!(full)));
     let cv_stage = stages.iter().find(|(s, _, _)| s == "cv").unwrap();
     assert_eq!((cv_stage.1.as_str(), &cv_stage.2), ("reused", &json!(cv)));
+
+    // The extraction and the review run on their own too.
+    for (op, ran) in [("cv-review", "cv_review"), ("extract", "extract")] {
+        let run = queue_op(&app, JOB, op).await;
+        assert_eq!(app.wait_for_end(&run).await, "completed");
+        for (stage, producer, _) in producers(&app, &run).await {
+            let executed = stage == ran || stage == "publisher";
+            assert_eq!(producer == "offline", executed, "{op}: {stage} is {producer}");
+        }
+        if op == "cv-review" {
+            let fresh = app.get_text(&format!("/artifacts/{run}/cv_review.md")).await;
+            assert!(
+                fresh.starts_with("# CV review") && !fresh.contains("earlier version"),
+                "{fresh}"
+            );
+            let doc = app.job_document(JOB).await;
+            assert_eq!(doc["cv_review"]["model"], "offline");
+        }
+    }
 }
 
 #[actix_web::test]

@@ -333,7 +333,7 @@ async fn queue_and_operation_mistakes_get_clear_errors_and_codes() {
             "Invalid operation \"make-coffee\": the supported operations are analyze-job, research-company",
         ),
         (
-            format!("/api/jobs/{job}/operations/cv-review/queue"),
+            format!("/api/jobs/{job}/operations/prepare-annotations/queue"),
             json!({}),
             422,
             "OPERATION_NOT_SUPPORTED",

@@ -45,11 +45,11 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     // Kill it hard once the fit score is checkpointed (the CV and letter are not yet done).
     let before = daemon.wait_for_line(&first, "stage fit_score completed").await;
     daemon.kill();
-    let done_before: Vec<&str> = ["pain_points", "research", "fit_score"]
+    let done_before: Vec<&str> = ["extract", "pain_points", "research", "fit_score"]
         .into_iter()
         .filter(|s| before.iter().any(|l| l.contains(&format!("stage {s} completed"))))
         .collect();
-    assert_eq!(done_before, ["pain_points", "research", "fit_score"]);
+    assert_eq!(done_before, ["extract", "pain_points", "research", "fit_score"]);
 
     let daemon = start(dir.path(), &slow).await;
     // The queued run stayed queued (it was never started).
@@ -62,7 +62,8 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("resuming from checkpoint; already completed: pain_points, research, fit_score")),
+            .any(|l| l
+                .contains("resuming from checkpoint; already completed: extract, pain_points, research, fit_score")),
         "{log}"
     );
     for stage in done_before {
@@ -75,7 +76,10 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     let status = daemon.get(&format!("/jobs/{first}/status")).await;
     assert_eq!(status["status"], "completed");
     assert_eq!(status["attempts"], 2);
-    assert_eq!(status["artifacts"].as_object().unwrap().len(), 4);
+    assert_eq!(
+        status["artifacts"].as_object().unwrap().len(),
+        job_runner::artifacts::ArtifactName::ALL.len()
+    );
     // Sequence numbers never go backwards across the crash.
     let ids: Vec<u64> = log
         .lines()
@@ -121,7 +125,7 @@ async fn sigterm_drains_checkpoints_and_exits_zero() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("already completed: pain_points, research")),
+            .any(|l| l.contains("already completed: extract, pain_points, research")),
         "{log}"
     );
     assert_eq!(

@@ -333,7 +333,7 @@ async fn a_database_outage_is_reported_and_the_run_resumes_when_it_is_back() {
             .as_object()
             .unwrap()
             .len(),
-        4
+        job_runner::artifacts::ArtifactName::ALL.len()
     );
 
     // One outage, one alert and one recovery: the checks that read through the store were

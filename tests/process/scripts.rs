@@ -44,7 +44,11 @@ async fn smoke_passes_against_a_running_daemon_and_names_what_failed() {
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{out}{}", String::from_utf8_lossy(&ok.stderr));
     assert!(out.contains("smoke: OK"));
-    assert_eq!(out.matches("smoke: downloaded /artifacts/").count(), 4, "{out}");
+    assert_eq!(
+        out.matches("smoke: downloaded /artifacts/").count(),
+        job_runner::artifacts::ArtifactName::ALL.len(),
+        "{out}"
+    );
 
     let bad = smoke("wrong-secret-0123456789", None);
     assert_eq!(bad.status.code(), Some(1));

@@ -1,4 +1,4 @@
-//! The publisher: writes the four artifacts into the run's own folder, copies them to the
+//! The publisher: writes the five artifacts into the run's own folder, copies them to the
 //! application folder, and assembles the job document's result fields. The document itself
 //! is written when the run is finalised, in the same step that marks it completed.
 
@@ -118,6 +118,14 @@ impl Stage for Publisher {
         let fit = dependency(&ctx.outputs.fit, StageName::FitScore)?;
         let cv = dependency(&ctx.outputs.cv, StageName::Cv)?;
         let letter = dependency(&ctx.outputs.cover_letter, StageName::CoverLetter)?;
+        let jd = dependency(&ctx.outputs.extract, StageName::Extract)?;
+        let review = dependency(&ctx.outputs.cv_review, StageName::CvReview)?;
+        let cv_fingerprint = crate::pipeline::offline::cv_review::fingerprint(&cv.cv_text);
+        if review.cv_fingerprint != cv_fingerprint {
+            ctx.log.warn(
+                "the CV review is of an earlier version of the CV (this operation rewrote the CV without reviewing it); cv_review.md says so; run cv-review to review this CV",
+            );
+        }
 
         let outreach = outreach_packages(research);
         let model_mapped = ctx
@@ -134,6 +142,8 @@ impl Stage for Publisher {
             fit,
             cv,
             letter,
+            jd,
+            review,
             outreach: &outreach,
             pairs: &pairs,
             provenance: &ctx.outputs.provenance,
@@ -145,6 +155,10 @@ impl Stage for Publisher {
             (ArtifactName::CvDocx, docx),
             (ArtifactName::Dossier, dossier.into_bytes()),
             (ArtifactName::CoverLetter, letter.cover_letter.clone().into_bytes()),
+            (
+                ArtifactName::CvReview,
+                artifacts::render_cv_review(review, &cv_fingerprint).into_bytes(),
+            ),
         ];
 
         let run_dir = run_artifact_dir(&ctx.settings.paths.data_dir, ctx.run_id.as_ref());
@@ -181,6 +195,8 @@ impl Stage for Publisher {
             }
         };
         put("status", json!("ready for applying"));
+        put("extracted_jd", json!(jd));
+        put("cv_review", json!(review));
         put("pain_points", json!(pains.pain_points));
         put("strategic_needs", json!(pains.strategic_needs));
         put("risks_if_unfilled", json!(pains.risks_if_unfilled));
@@ -204,7 +220,11 @@ impl Stage for Publisher {
         }
         put("tier", json!(tier(fit.fit_score)));
         put("dossier_path", json!(dossier_path));
-        ctx.log.info(format!("published 4 files to {}", app_dir.display()));
+        ctx.log.info(format!(
+            "published {} files to {}",
+            ArtifactName::ALL.len(),
+            app_dir.display()
+        ));
         offline_result(&PublishOutput {
             artifacts,
             run_dir: run_dir.display().to_string(),

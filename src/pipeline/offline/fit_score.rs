@@ -52,22 +52,6 @@ fn requirement_items(job: &JobPosting) -> Vec<(String, f64)> {
     reqs
 }
 
-fn required_years(req: &str) -> Option<u32> {
-    let lower = req.to_lowercase();
-    let idx = lower.find("year")?;
-    let before = &lower[..idx];
-    let digits: String = before
-        .chars()
-        .rev()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .chars()
-        .rev()
-        .collect();
-    digits.parse().ok()
-}
-
 /// A short quote that cannot end a sentence early.
 fn quote(s: &str, max: usize) -> String {
     text::shorten(s, max).replace(". ", ", ").replace(['!', '?'], "")
@@ -92,7 +76,7 @@ pub fn score(job: &JobPosting, cv: &MasterCv, current_year: u32) -> FitOutput {
         if named.flat_map(text::tokens).any(|t| cv_tokens.contains(&t)) {
             coverage = coverage.max(0.6);
         }
-        if let Some(years) = required_years(&req) {
+        if let Some(years) = text::required_years(&req) {
             // A years requirement is met by the span of the CV's roles, but only in its
             // field: "2 years of Class 1 experience" needs "Class" in the CV too.
             let specific: Vec<&String> = terms
@@ -228,11 +212,5 @@ mod tests {
             bad.fit_score
         );
         assert!(!bad.missing_requirements.is_empty());
-    }
-
-    #[test]
-    fn reads_required_years() {
-        assert_eq!(required_years("5+ years of backend experience"), Some(5));
-        assert_eq!(required_years("Rust"), None);
     }
 }
