@@ -132,7 +132,16 @@ pub fn render_dossier(d: &DossierInput<'_>) -> String {
     heading(&mut o, "Fit analysis");
     let _ = writeln!(o, "{}", d.fit.fit_rationale);
     let _ = writeln!(o, "Matched:");
-    list(&mut o, &d.fit.matched_requirements);
+    for m in &d.fit.matched_requirements {
+        match d.fit.evidence.iter().find(|e| &e.requirement == m) {
+            Some(e) => {
+                let _ = writeln!(o, "  - {m}\n      evidence: {}", e.cv_line);
+            }
+            None => {
+                let _ = writeln!(o, "  - {m}");
+            }
+        }
+    }
     let _ = writeln!(o, "Missing or unclear:");
     list(&mut o, &d.fit.missing_requirements);
 

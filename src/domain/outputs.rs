@@ -177,6 +177,16 @@ pub struct FitOutput {
     pub matched_requirements: Vec<String>,
     /// Requirements without evidence.
     pub missing_requirements: Vec<String>,
+    /// For each matched requirement, the CV line that backs it (the evidence matcher's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<RequirementEvidence>,
+}
+
+/// A requirement of the posting and the CV line that backs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequirementEvidence {
+    pub requirement: String,
+    pub cv_line: String,
 }
 
 /// One achievement record chosen from the master CV.

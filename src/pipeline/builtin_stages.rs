@@ -396,7 +396,11 @@ impl Stage for FitScoreStage {
             None => None,
         };
         let res = settle(ctx, llm, self.name(), attempt, || {
-            offline::fit_score::score(&ctx.job, &ctx.master_cv, chrono::Utc::now().year() as u32)
+            let year = chrono::Utc::now().year() as u32;
+            match &ctx.outputs.extract {
+                Some(jd) => offline::fit_score::score_with(&ctx.job, &ctx.master_cv, jd, year),
+                None => offline::fit_score::score(&ctx.job, &ctx.master_cv, year),
+            }
         })?;
         ctx.log.info(format!(
             "fit score {} ({})",

@@ -26,6 +26,10 @@ fn weight(kind: ConceptKind) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Need {
     pub text: String,
+    /// The need lists alternatives ("Go or Python").
+    offers_choice: bool,
+    /// Its own words for the technologies it names, lower-cased.
+    surfaces: Vec<String>,
     concepts: Vec<(&'static str, ConceptKind)>,
     /// Significant words not covered by a concept.
     terms: BTreeSet<String>,
@@ -46,8 +50,16 @@ impl Need {
             .into_iter()
             .filter(|t| !concept_words.contains(t) && !t.chars().any(|c| c.is_ascii_digit()))
             .collect();
+        let lower = text.to_lowercase();
+        let surfaces = hits
+            .iter()
+            .filter(|h| h.concept.kind == ConceptKind::Technical && h.surface.len() >= 3)
+            .map(|h| h.surface.to_lowercase())
+            .collect();
         Self {
             text: text.to_owned(),
+            surfaces,
+            offers_choice: lower.contains(" or ") || lower.contains("/") || lower.contains("similar"),
             concepts,
             terms,
         }
@@ -79,20 +91,66 @@ impl Need {
         if self.concepts.is_empty() {
             return term_cov;
         }
-        let total: f64 = self.concepts.iter().map(|(_, k)| weight(*k)).sum();
-        let shared: f64 = self
+        // Each named technology is its own unit; the outcomes a need lists ("stability,
+        // performance, and scalability") are one unit, and so are its ways of working: a
+        // line proving one of them answers that part of the need.
+        let mut total = 0.0;
+        let mut shared = 0.0;
+        for kind in [ConceptKind::Outcome, ConceptKind::Soft] {
+            let of_kind: Vec<&&str> = self
+                .concepts
+                .iter()
+                .filter(|(_, k)| *k == kind)
+                .map(|(n, _)| n)
+                .collect();
+            if !of_kind.is_empty() {
+                total += weight(kind);
+                if of_kind.iter().any(|n| line.concepts.contains(**n)) {
+                    shared += weight(kind);
+                }
+            }
+        }
+        // Technologies are each needed, unless the need offers a choice ("Kafka, Spark or
+        // another", "AWS or GCP"): then one of them answers half of it, and each more adds.
+        let tech: Vec<&str> = self
             .concepts
             .iter()
-            .filter(|(n, _)| line.concepts.contains(n))
-            .map(|(_, k)| weight(*k))
-            .sum();
+            .filter(|(_, k)| *k == ConceptKind::Technical)
+            .map(|(n, _)| *n)
+            .collect();
+        if !tech.is_empty() {
+            let held = tech.iter().filter(|n| line.concepts.contains(**n)).count() as f64;
+            let all = held / tech.len() as f64;
+            let share = if self.offers_choice && held > 0.0 {
+                0.5 + 0.5 * all
+            } else {
+                all
+            };
+            total += tech.len() as f64;
+            shared += share * tech.len() as f64;
+        }
         let concept_cov = shared / total;
         // A need named by concepts alone ("Kubernetes") is covered by them alone.
-        if self.terms.is_empty() {
+        let cov = if self.terms.is_empty() {
             concept_cov
         } else {
             (0.75 * concept_cov + 0.25 * term_cov).max(if shared > 0.0 { term_cov } else { 0.0 })
-        }
+        };
+        // An outcome ("a track record of improvements in stability") is best proven by a
+        // result in numbers.
+        let wants_result = self.concepts.iter().any(|(_, k)| *k == ConceptKind::Outcome);
+        let cov = if wants_result && line.has_metric && shared > 0.0 {
+            (cov + 0.15).min(1.0)
+        } else {
+            cov
+        };
+        // Between lines that cover as much, the one naming the need's first technology
+        // wins ("PostgreSQL and event streaming (Kafka or similar)" is first PostgreSQL).
+        let first_named = tech.first().is_some_and(|first| line.concepts.contains(first));
+        // And a line using the need's own word for a technology ("HubSpot") beats one that
+        // names it only by its family ("lifecycle marketing").
+        let same_word = self.surfaces.iter().any(|s| line.lower.contains(s.as_str()));
+        (cov + if first_named { 0.01 } else { 0.0 } + if same_word { 0.02 } else { 0.0 }).min(1.0)
     }
 
     /// The line that best supports the need, with its coverage; `None` when no line
@@ -132,6 +190,9 @@ fn terms_of(s: &str) -> BTreeSet<String> {
 #[derive(Debug, Clone)]
 pub struct Line {
     pub text: String,
+    lower: String,
+    /// The line states a number (a result).
+    has_metric: bool,
     concepts: BTreeSet<&'static str>,
     terms: BTreeSet<String>,
 }
@@ -147,6 +208,8 @@ impl Line {
     pub fn new(text: &str) -> Self {
         Self {
             text: text.to_owned(),
+            lower: text.to_lowercase(),
+            has_metric: !text::metric_numbers(text).is_empty(),
             concepts: lexicon::concepts(text),
             terms: terms_of(text),
         }

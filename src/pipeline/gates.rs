@@ -361,6 +361,7 @@ mod tests {
             fit_category: category.into(),
             matched_requirements: vec!["Rust".into()],
             missing_requirements: vec![],
+            evidence: Vec::new(),
         }
     }
 

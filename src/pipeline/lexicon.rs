@@ -162,6 +162,27 @@ pub const CONCEPTS: &[Concept] = &[
         "APIs",
         &["api", "apis", "rest", "restful", "graphql", "grpc", "webhook*"],
     ),
+    tech("backend engineering", &["backend", "back end", "server side"]),
+    tech("frontend engineering", &["frontend", "front end", "web ui"]),
+    tech(
+        "DevOps and SRE",
+        &[
+            "devops",
+            "sre",
+            "site reliability",
+            "platform engineer*",
+            "infrastructure engineer*",
+        ],
+    ),
+    tech(
+        "computer science degree",
+        &[
+            "computer science",
+            "software engineering degree",
+            "informatics",
+            "computer engineering",
+        ],
+    ),
     tech(
         "system design",
         &["system design", "architecture", "architect*", "technical design"],
@@ -219,7 +240,26 @@ pub const CONCEPTS: &[Concept] = &[
     tech("experimentation", &["a b test*", "experiment*", "split test*"]),
     tech(
         "analytics",
-        &["analytics", "dashboard*", "looker", "tableau", "power bi", "bi tool*"],
+        &[
+            "analytics",
+            "google analytics",
+            "ga4",
+            "mixpanel",
+            "amplitude",
+            "dashboard*",
+        ],
+    ),
+    tech(
+        "BI tools",
+        &[
+            "looker",
+            "looker studio",
+            "tableau",
+            "power bi",
+            "bi tool*",
+            "metabase",
+            "qlik",
+        ],
     ),
     // Front end and design.
     tech("React", &["react", "react.js", "reactjs", "next.js", "react native"]),
@@ -337,6 +377,7 @@ pub const CONCEPTS: &[Concept] = &[
         &[
             "hubspot",
             "marketo",
+            "marketing automation",
             "email marketing",
             "lifecycle marketing",
             "mailchimp",
@@ -456,6 +497,8 @@ pub const CONCEPTS: &[Concept] = &[
             "availability",
             "slo",
             "slos",
+            "service level objective*",
+            "service level indicator*",
             "sla",
             "slas",
             "incident*",
@@ -594,6 +637,19 @@ pub const CONCEPTS: &[Concept] = &[
         ],
     ),
     soft(
+        "writing",
+        &[
+            "writing",
+            "wrote",
+            "write",
+            "written content",
+            "editing",
+            "edited",
+            "proofread*",
+            "copy",
+        ],
+    ),
+    soft(
         "attention to detail",
         &["attention to detail", "detail oriented", "meticulous", "accuracy and"],
     ),
@@ -724,21 +780,43 @@ fn split_words(text: &str) -> Vec<Word<'_>> {
 /// the text's own words for it.
 pub fn find(text: &str, kinds: &[ConceptKind]) -> Vec<Hit> {
     let ws = split_words(text);
-    let mut hits: Vec<Hit> = CONCEPTS
-        .iter()
-        .filter(|c| kinds.contains(&c.kind))
-        .filter_map(|c| {
-            c.forms
-                .iter()
-                .filter_map(|f| form_at(f, &ws, 0))
-                .min_by_key(|(i, _)| *i)
-                .map(|(i, j)| Hit {
-                    concept: c,
-                    surface: text[ws[i].at..ws[j].end].to_owned(),
-                    at: ws[i].at,
-                })
-        })
-        .collect();
+    // Every occurrence of every form, as (concept, first word, last word).
+    let mut spans: Vec<(&'static Concept, usize, usize)> = Vec::new();
+    for c in CONCEPTS {
+        for f in c.forms {
+            let mut from = 0;
+            while let Some((i, j)) = form_at(f, &ws, from) {
+                spans.push((c, i, j));
+                from = i + 1;
+            }
+        }
+    }
+    // A span inside a longer one of another concept is part of that name ("automation" in
+    // "marketing automation", "analytics" in "Google Analytics").
+    let inside = |(c, i, j): &(&'static Concept, usize, usize)| {
+        spans
+            .iter()
+            .any(|(d, a, b)| d.name != c.name && a <= i && j <= b && (b - a) > (j - i))
+    };
+    let kept: Vec<(&'static Concept, usize, usize)> = spans.iter().filter(|s| !inside(s)).copied().collect();
+    let mut hits: Vec<Hit> = Vec::new();
+    for (c, i, j) in kept {
+        if !kinds.contains(&c.kind) {
+            continue;
+        }
+        match hits.iter_mut().find(|h| h.concept.name == c.name) {
+            Some(h) if h.at <= ws[i].at => {}
+            Some(h) => {
+                h.at = ws[i].at;
+                h.surface = text[ws[i].at..ws[j].end].to_owned();
+            }
+            None => hits.push(Hit {
+                concept: c,
+                surface: text[ws[i].at..ws[j].end].to_owned(),
+                at: ws[i].at,
+            }),
+        }
+    }
     hits.sort_by_key(|h| h.at);
     hits
 }
@@ -780,6 +858,17 @@ mod tests {
         assert!(names("Experience with CI/CD and on-call rotations").contains(&"CI/CD"));
         assert!(names("on-call rotations").contains(&"reliability"));
         assert!(names("Node.js and C++ and .NET").starts_with(&["Node.js", "C++", "C#"]));
+    }
+
+    #[test]
+    fn a_word_inside_a_longer_name_belongs_to_that_name() {
+        let n = names("Experience with HubSpot or a similar marketing automation tool");
+        assert!(
+            n.contains(&"marketing automation") && !n.contains(&"automation"),
+            "{n:?}"
+        );
+        let n = names("Improve stability of the self-service checkout");
+        assert!(n.contains(&"reliability") && n.contains(&"automation"), "{n:?}");
     }
 
     #[test]

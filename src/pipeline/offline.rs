@@ -8,6 +8,8 @@ pub mod cover_letter;
 pub mod cv;
 pub mod cv_review;
 pub mod extract;
+#[cfg(test)]
+mod fit_calibration;
 pub mod fit_score;
 pub mod pain_points;
 pub mod prose;

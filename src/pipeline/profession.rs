@@ -11,6 +11,8 @@ use crate::pipeline::lexicon;
 pub enum Family {
     SoftwareEngineering,
     EngineeringManagement,
+    /// Civil, mechanical, electrical and other engineering outside software.
+    OtherEngineering,
     DataScience,
     ProductManagement,
     Design,
@@ -45,6 +47,21 @@ const TITLES: &[(Family, &[&str])] = &[
             "chief technology officer",
             "software development manager",
             "engineering lead manager",
+        ],
+    ),
+    (
+        Family::OtherEngineering,
+        &[
+            "civil engineer",
+            "structural engineer",
+            "mechanical engineer",
+            "electrical engineer",
+            "chemical engineer",
+            "process engineer",
+            "manufacturing engineer",
+            "site engineer",
+            "building services",
+            "geotechnical",
         ],
     ),
     (
@@ -290,9 +307,10 @@ const SIGNALS: &[(Family, &[&str])] = &[
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 15] = [
+    pub const ALL: [Family; 16] = [
         Family::SoftwareEngineering,
         Family::EngineeringManagement,
+        Family::OtherEngineering,
         Family::DataScience,
         Family::ProductManagement,
         Family::Design,
@@ -318,6 +336,7 @@ impl Family {
         match self {
             Family::SoftwareEngineering => "software_engineering",
             Family::EngineeringManagement => "engineering_management",
+            Family::OtherEngineering => "other_engineering",
             Family::DataScience => "data_science",
             Family::ProductManagement => "product_management",
             Family::Design => "design",
@@ -339,6 +358,7 @@ impl Family {
         match self {
             Family::SoftwareEngineering => "software engineering",
             Family::EngineeringManagement => "engineering management",
+            Family::OtherEngineering => "civil, mechanical or electrical engineering",
             Family::DataScience => "data science and analytics",
             Family::ProductManagement => "product management",
             Family::Design => "design",
@@ -356,7 +376,9 @@ impl Family {
     }
 
     /// How close two families are: the same, next to each other (a move people make:
-    /// engineer ↔ engineering manager, engineer ↔ data scientist), or different.
+    /// engineer ↔ engineering manager, marketing ↔ sales), or different. Data and ML
+    /// *engineering* titles are software engineering; analyst and scientist roles, judged
+    /// on statistics and BI, are a profession of their own.
     pub fn relation(self, other: Family) -> Relation {
         use Family::*;
         if self == other {
@@ -364,7 +386,6 @@ impl Family {
         }
         let pair = |a: Family, b: Family| (self == a && other == b) || (self == b && other == a);
         if pair(SoftwareEngineering, EngineeringManagement)
-            || pair(SoftwareEngineering, DataScience)
             || pair(EngineeringManagement, ProductManagement)
             || pair(ProductManagement, Design)
             || pair(Marketing, Sales)
@@ -442,6 +463,15 @@ pub const SENIORITY: [&str; 10] = [
 pub fn seniority_of_title(title: &str) -> &'static str {
     let t = format!(" {} ", title.to_lowercase().replace([',', '(', ')', '-', '|'], " "));
     let has = |w: &[&str]| w.iter().any(|x| t.contains(&format!(" {x} ")));
+    // A nursing grade, not a level: "Staff Nurse" is a registered nurse, "Senior Staff
+    // Nurse" (or "Charge Nurse", "Sister") one step up.
+    if has(&["staff nurse", "charge nurse", "ward sister"]) {
+        return if has(&["senior", "charge nurse", "ward sister"]) {
+            "senior"
+        } else {
+            "mid"
+        };
+    }
     if has(&["cto", "ceo", "cfo", "coo", "chief"]) {
         "c_level"
     } else if has(&["vp", "vice president"]) {
@@ -474,6 +504,19 @@ pub fn seniority_of_title(title: &str) -> &'static str {
     }
 }
 
+/// The seniority a title states, or `None` when it states none (a bare "Data Engineer").
+pub fn stated_seniority(title: &str) -> Option<&'static str> {
+    let level = seniority_of_title(title);
+    if level != "mid" {
+        return Some(level);
+    }
+    let t = title.to_lowercase();
+    ["mid", "intermediate", " ii", " 2", "band 5", "level 2"]
+        .iter()
+        .any(|w| t.contains(w))
+        .then_some("mid")
+}
+
 /// A seniority's rank in [`SENIORITY`].
 pub fn seniority_rank(level: &str) -> usize {
     SENIORITY.iter().position(|s| *s == level).unwrap_or(2)
@@ -493,6 +536,7 @@ mod tests {
         assert_eq!(f("Site Reliability Engineer"), Some("software_engineering"));
         assert_eq!(f("Machine Learning Engineer"), Some("software_engineering"));
         assert_eq!(f("Sales Engineer"), Some("sales"));
+        assert_eq!(f("Civil Engineer"), Some("other_engineering"));
         assert_eq!(f("HGV Class 1 Driver"), Some("logistics"));
         assert_eq!(f("Wonderful opportunity"), None);
     }
@@ -506,6 +550,8 @@ mod tests {
         assert_eq!(seniority_of_title("Head of Data"), "director");
         assert_eq!(seniority_of_title("Graduate Software Developer"), "junior");
         assert_eq!(seniority_of_title("Backend Engineer"), "mid");
+        assert_eq!(seniority_of_title("Senior Staff Nurse"), "senior");
+        assert_eq!(seniority_of_title("Community Staff Nurse (Band 5)"), "mid");
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum SectionKind {
     Benefits,
     /// Anything before the first recognised heading.
     Intro,
+    /// Prose after a list of requirements or nice-to-haves (how to apply, salary, legal
+    /// lines): not part of the list.
+    Closing,
 }
 
 /// A posting section: its kind and its items (bullets or sentences).
@@ -25,6 +28,8 @@ pub enum SectionKind {
 pub struct Section {
     pub kind: SectionKind,
     pub items: Vec<String>,
+    /// True once a bullet was read into it.
+    pub bulleted: bool,
 }
 
 fn heading_kind(line: &str) -> Option<SectionKind> {
@@ -252,6 +257,7 @@ pub fn sections(text: &str) -> Vec<Section> {
     let mut out = vec![Section {
         kind: SectionKind::Intro,
         items: Vec::new(),
+        bulleted: false,
     }];
     for raw in text.lines() {
         let untagged = without_tags(raw);
@@ -262,7 +268,7 @@ pub fn sections(text: &str) -> Vec<Section> {
         let is_bullet = strip_marker(line).len() != line.len();
         // A symbol before a heading ("🔹 What you'll do") is decoration, not a bullet.
         let plain_marker = line.starts_with(['-', '*', '•']) || line.starts_with(|c: char| c.is_ascii_digit());
-        let line = if is_bullet && !plain_marker && heading_kind(strip_marker(line)).is_some() {
+        let line = if is_bullet && !plain_marker && looks_like_heading(strip_marker(line)) {
             strip_marker(line)
         } else {
             line
@@ -270,10 +276,11 @@ pub fn sections(text: &str) -> Vec<Section> {
         let is_bullet = strip_marker(line).len() != line.len();
         if !is_bullet {
             if let Some(kind) = heading_kind(line) {
-                if line.ends_with(':') || line.starts_with('#') || line.split_whitespace().count() <= 6 {
+                if looks_like_heading(line) {
                     out.push(Section {
                         kind,
                         items: Vec::new(),
+                        bulleted: false,
                     });
                     continue;
                 }
@@ -289,12 +296,29 @@ pub fn sections(text: &str) -> Vec<Section> {
                     for part in inline_items(rest) {
                         push_clean(&mut items, &part);
                     }
-                    out.push(Section { kind, items });
+                    out.push(Section {
+                        kind,
+                        items,
+                        bulleted: true,
+                    });
                     continue;
                 }
             }
         }
+        // Prose after a bulleted list of asks is no ask ("Apply with your CV; we reply
+        // within two weeks").
+        let after_list = out.last().is_some_and(|s| {
+            matches!(s.kind, SectionKind::Requirements | SectionKind::Preferred) && s.bulleted && !s.items.is_empty()
+        });
+        if !is_bullet && after_list && word_count(line) >= 6 {
+            out.push(Section {
+                kind: SectionKind::Closing,
+                items: Vec::new(),
+                bulleted: false,
+            });
+        }
         let section = out.last_mut().expect("at least one section");
+        section.bulleted |= is_bullet;
         if is_bullet {
             push_clean(&mut section.items, strip_marker(line));
         } else {
@@ -316,6 +340,44 @@ pub fn inline_items(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// True for a line shaped like a heading: ending with a colon, a markdown `#`, at most
+/// four words ("What you'll do"), or title case or capitals ("What You Will Bring",
+/// "REQUIREMENTS"). "Excellent phone and writing skills" is an item, not a heading.
+fn looks_like_heading(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let small = [
+        "a", "an", "and", "the", "to", "of", "for", "in", "on", "with", "you", "we", "our", "your", "&",
+    ];
+    let title_case = words
+        .iter()
+        .all(|w| small.contains(&w.to_lowercase().as_str()) || w.chars().next().is_some_and(|c| !c.is_lowercase()));
+    line.ends_with(':') || line.starts_with('#') || words.len() <= 4 || (words.len() <= 8 && title_case)
+}
+
+/// A board's job-detail line ("Job Type: Full-time", "Pay: $55,000 a year", "Schedule:").
+fn is_job_detail(lower: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "job type",
+        "job types",
+        "pay",
+        "salary",
+        "schedule",
+        "work location",
+        "location",
+        "contract type",
+        "contract length",
+        "hours",
+        "start date",
+        "closing date",
+        "application deadline",
+        "reference",
+        "expected hours",
+    ];
+    lower
+        .split_once(':')
+        .is_some_and(|(label, _)| LABELS.contains(&label.trim()))
+}
+
 /// Lines job boards add around a posting: "Show more", tag lines ("#LI-Hybrid #DataJobs").
 fn is_board_noise(line: &str) -> bool {
     let lower = line.to_lowercase();
@@ -329,6 +391,7 @@ fn is_board_noise(line: &str) -> bool {
     ]
     .contains(&lower.as_str())
         || lower.contains("equal opportunity employer")
+        || is_job_detail(&lower)
         || lower.contains("equal employment opportunity")
         || line.split_whitespace().all(|w| w.starts_with('#') && w.len() > 1)
         || (line
@@ -764,6 +827,37 @@ mod tests {
         assert_eq!(items_of(&s, SectionKind::Preferred), vec!["Rust"]);
         assert_eq!(items_of(&s, SectionKind::Responsibilities), vec!["Build things"]);
         assert_eq!(items_of(&s, SectionKind::Benefits), vec!["Free lunch"]);
+    }
+
+    #[test]
+    fn items_that_mention_a_heading_word_stay_items() {
+        let s = sections("What we're looking for\n✅ 3+ years in a data role\n✅ Experience with Looker or Tableau\nQualifications\nExcellent phone and writing skills\n");
+        assert_eq!(
+            items_of(&s, SectionKind::Requirements),
+            vec![
+                "3+ years in a data role",
+                "Experience with Looker or Tableau",
+                "Excellent phone and writing skills"
+            ]
+        );
+    }
+
+    #[test]
+    fn job_detail_lines_are_not_requirements() {
+        let s = sections("Qualifications\n1+ year of experience in sales\nJob Type: Full-time\nPay: $55,000.00 - $70,000.00 per year\n");
+        assert_eq!(
+            items_of(&s, SectionKind::Requirements),
+            vec!["1+ year of experience in sales"]
+        );
+    }
+
+    #[test]
+    fn prose_after_a_list_of_asks_is_no_ask() {
+        let s = sections(
+            "Bonus\n- dbt and Snowflake\n\nApply with your CV; we reply to every application within two weeks.\n",
+        );
+        assert_eq!(items_of(&s, SectionKind::Preferred), vec!["dbt and Snowflake"]);
+        assert_eq!(items_of(&s, SectionKind::Closing).len(), 1);
     }
 
     #[test]

@@ -45,6 +45,7 @@ impl FitAnswer {
             fit_category: fit_category(score).to_owned(),
             matched_requirements: self.matched_requirements.clone(),
             missing_requirements: self.missing_requirements.clone(),
+            evidence: Vec::new(),
         }
     }
 }
@@ -98,5 +99,20 @@ pub async fn ask(
             |a| super::verdict(problems(a, master, &job.full_text())),
         )
         .await?;
-    Ok(answer.to_output())
+    let mut out = answer.to_output();
+    // The CV line behind each matched requirement, by the same matcher the offline score uses.
+    let lines = crate::pipeline::evidence::lines_of(&master.evidence());
+    out.evidence = out
+        .matched_requirements
+        .iter()
+        .filter_map(|r| {
+            crate::pipeline::evidence::Need::new(r).best(&lines).map(|(l, _)| {
+                crate::domain::outputs::RequirementEvidence {
+                    requirement: r.clone(),
+                    cv_line: l.text.clone(),
+                }
+            })
+        })
+        .collect();
+    Ok(out)
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::outputs::{CvOutput, FitOutput, PainPointsOutput, Star};
+use crate::pipeline::evidence::{self, Line, Need};
 use crate::pipeline::master_cv::{CvEntry, MasterCv};
 use crate::pipeline::text;
 
@@ -67,52 +68,55 @@ pub fn ranked_stars(cv: &MasterCv, terms: &BTreeSet<String>) -> Vec<Star> {
         .collect()
 }
 
-/// The achievement that best proves a pain point is met, by the matcher STAR selection
-/// uses ([`relevance`] to the pain point's terms): at least two significant words shared,
-/// so a common word alone ("team") does not pair them.
+/// The achievement that best proves a pain point is met, by the evidence matcher the fit
+/// score and the review use (concepts first, then words); `None` when no achievement
+/// supports it.
 pub fn proof_for<'a>(
     records: &'a [crate::pipeline::master_cv::Achievement],
     pain: &str,
 ) -> Option<&'a crate::pipeline::master_cv::Achievement> {
-    let terms = text::token_set(pain);
-    records
-        .iter()
-        .map(|a| {
-            (
-                text::token_set(&a.text).intersection(&terms).count(),
-                relevance(&a.text, &terms),
-                a,
-            )
-        })
-        .filter(|(shared, _, _)| *shared >= 2)
-        .max_by_key(|(_, score, _)| *score)
-        .map(|(_, _, a)| a)
+    let need = Need::new(pain);
+    let lines: Vec<Line> = records.iter().map(|a| Line::new(&a.text)).collect();
+    let (best, _) = need.best(&lines)?;
+    records.iter().find(|a| a.text == best.text)
 }
 
-/// Star id → the pain points it answers (those sharing a significant word with it).
+/// Star id → the pain points it answers (those the matcher says it supports).
 fn map_stars_to_pains(stars: &[Star], pains: &PainPointsOutput) -> BTreeMap<String, Vec<String>> {
+    let needs: Vec<Need> = pains.pain_points.iter().map(|p| Need::new(p)).collect();
     stars
         .iter()
         .filter_map(|s| {
-            let s_terms = text::token_set(&s.text);
-            let answered: Vec<String> = pains
-                .pain_points
+            let line = Line::new(&s.text);
+            let answered: Vec<String> = needs
                 .iter()
-                .filter(|p| text::token_set(p).intersection(&s_terms).next().is_some())
-                .cloned()
+                .filter(|n| n.coverage(&line) >= evidence::SUPPORTS)
+                .map(|n| n.text.clone())
                 .collect();
             (!answered.is_empty()).then(|| (s.id.clone(), answered))
         })
         .collect()
 }
 
-/// The three achievements most relevant to the pain points, with star id → pain points.
+/// The three achievements that best answer the pain points (summed matcher coverage, a
+/// stated result breaking ties, then the relevance order), with star id → pain points.
 pub fn select_stars(
     cv: &MasterCv,
     pains: &PainPointsOutput,
     terms: &BTreeSet<String>,
 ) -> (Vec<Star>, BTreeMap<String, Vec<String>>) {
-    let stars: Vec<Star> = ranked_stars(cv, terms).into_iter().take(3).collect();
+    let needs: Vec<Need> = pains.pain_points.iter().map(|p| Need::new(p)).collect();
+    let mut ranked: Vec<(f64, usize, Star)> = ranked_stars(cv, terms)
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let line = Line::new(&s.text);
+            let answers: f64 = needs.iter().map(|n| n.coverage(&line)).sum();
+            (answers + if s.has_metric { 0.05 } else { 0.0 }, i, s)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let stars: Vec<Star> = ranked.into_iter().take(3).map(|(_, _, s)| s).collect();
     let mapping = map_stars_to_pains(&stars, pains);
     (stars, mapping)
 }
