@@ -173,11 +173,20 @@ pub trait Store: Send + Sync + 'static {
     /// The run with this queue id.
     async fn run_by_queue_id(&self, id: &QueueId) -> Result<Option<Run>, StoreError>;
 
-    /// Queues a failed run again, to resume from its checkpoints: status `queued` at the
-    /// back of the queue, error and end time cleared, `retry_count` + 1, the interruption
-    /// count (`attempts`) reset, back in view. `None` when the run is not failed or its job
-    /// has another queued or running run.
-    async fn retry_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<Option<Run>, StoreError>;
+    /// Retries a failed run as a new run: `retry` (built by the caller from the failed run:
+    /// same job, operation, options and queue id, `retry_count` + 1) is inserted queued;
+    /// every stage the failed run completed (the publisher aside) is checkpointed in it as
+    /// `reused` with its source run, so only the rest executes; the failed run keeps its
+    /// record, log and cost, records `retried_by`, hands its queue id over (taking
+    /// `retired_queue_id`) and leaves the queue view. Returns the new run; `None` when the
+    /// run is not failed, was retried already, or its job has another queued or running run.
+    async fn retry_failed_run(
+        &self,
+        failed: &RunId,
+        retry: &Run,
+        retired_queue_id: &QueueId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Run>, StoreError>;
 
     /// Moves a failed run from the queue's failed list to its history; false when it is
     /// not a failed run still in that list.

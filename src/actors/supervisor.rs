@@ -396,10 +396,13 @@ impl Handler<RetryRun> for RunSupervisor {
                     run_id: run.run_id.clone(),
                     next_seq: readmitted.next_seq,
                 });
+                let reused: Vec<&str> = readmitted.reused.iter().map(|s| s.as_str()).collect();
                 act.deps.run.run_log(&run.run_id).info(format!(
-                    "run queued again by request (retry {}, position {} in queue); completed stages are kept and will not run again",
+                    "run queued by request as retry {} of failed run {} (position {} in queue); it reuses the stages that run completed ({}) and runs the rest",
                     run.retry_count,
-                    readmitted.queued_before + 1
+                    readmitted.retry_of,
+                    readmitted.queued_before + 1,
+                    if reused.is_empty() { "none".to_owned() } else { reused.join(", ") }
                 ));
                 act.stats.queued.store(readmitted.queued_before + 1, Ordering::SeqCst);
                 ctx.notify(Pump);

@@ -192,6 +192,32 @@ impl Run {
         }
     }
 
+    /// The run that retries this (failed) one: a new queued run of the same job, operation,
+    /// options, tier and queue item, with `retry_count` + 1 and nothing of this run's
+    /// execution (times, error, artifacts, lease, cost).
+    pub fn retry(&self, now: DateTime<Utc>) -> Run {
+        Run {
+            run_id: RunId::generate(),
+            status: RunStatus::Queued,
+            created_at: now,
+            started_at: None,
+            updated_at: now,
+            finished_at: None,
+            error: None,
+            artifacts: BTreeMap::new(),
+            attempts: 0,
+            lease_owner: None,
+            lease_expires_at: None,
+            cost_usd: None,
+            retry_count: self.retry_count + 1,
+            queued_at: now,
+            dismissed_at: None,
+            hidden_at: None,
+            elapsed_ms: 0,
+            ..self.clone()
+        }
+    }
+
     /// The dashboard queue's status word for this run: `pending` while queued, else the
     /// run's own status.
     pub fn queue_status(&self) -> &'static str {

@@ -120,7 +120,12 @@ mod tests {
         let p = prompts
             .render(
                 "pain_points",
-                &[("company", "Acme"), ("title", "Engineer"), ("posting", "Build things.")],
+                &[
+                    ("company", "Acme"),
+                    ("title", "Engineer"),
+                    ("posting", "Build things."),
+                    ("structure", "- Build things"),
+                ],
             )
             .unwrap();
         assert!(p.user.contains("Acme") && p.user.contains("Build things."));

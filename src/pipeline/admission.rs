@@ -160,20 +160,26 @@ impl From<StoreError> for RetryError {
     }
 }
 
-/// A failed run queued again by [`readmit_failed`].
+/// A failed run retried by [`readmit_failed`].
 #[derive(Debug)]
 pub struct Readmitted {
-    /// The run, queued again.
+    /// The new run, queued.
     pub run: Run,
+    /// The failed run it retries.
+    pub retry_of: RunId,
+    /// The stages it reuses from the failed run.
+    pub reused: Vec<crate::domain::StageName>,
     /// Where its log numbering continues.
     pub next_seq: u64,
     /// Runs queued before it.
     pub queued_before: usize,
 }
 
-/// Queues the failed run `run_id` again (the queue's retry): it resumes from its
-/// checkpoints, at the back of the queue, as long as the queue has room and its job has no
-/// other active run. Marks the job `queued`.
+/// Retries the failed run `run_id` (the queue's retry, `POST /runs/{id}/retry`) as a new
+/// run of the same operation, options and queue item, at the back of the queue, that reuses
+/// every stage the failed run completed: only the failed stage and those after it execute.
+/// The failed run stays in the history with its log. Needs room in the queue and no other
+/// active run of its job. Marks the job `queued`.
 pub async fn readmit_failed(store: &DynStore, settings: &Settings, run_id: &RunId) -> Result<Readmitted, RetryError> {
     let run = store
         .get_run(run_id)
@@ -191,7 +197,9 @@ pub async fn readmit_failed(store: &DynStore, settings: &Settings, run_id: &RunI
         return Err(AdmissionError::QueueFull { queued, max }.into());
     }
     let now = chrono::Utc::now();
-    let Some(run) = store.retry_failed_run(run_id, now).await? else {
+    let retry = run.retry(now);
+    let retired = crate::domain::QueueId::generate();
+    let Some(new_run) = store.retry_failed_run(run_id, &retry, &retired, now).await? else {
         // Lost a race, or the job has another active run: say which.
         if let Some(active) = store.active_run_for_job(&run.job_id).await? {
             return Err(RetryError::JobBusy {
@@ -205,13 +213,22 @@ pub async fn readmit_failed(store: &DynStore, settings: &Settings, run_id: &RunI
             status,
         });
     };
-    let update = JobUpdate::new(run.run_id.clone(), RunStatus::Queued, now);
-    if let Err(e) = store.update_job(&run.job_id, &update).await {
-        tracing::warn!(run_id = %run.run_id, error = %e, "could not mark job as queued");
+    let update = JobUpdate::new(new_run.run_id.clone(), RunStatus::Queued, now);
+    if let Err(e) = store.update_job(&new_run.job_id, &update).await {
+        tracing::warn!(run_id = %new_run.run_id, error = %e, "could not mark job as queued");
     }
-    let next_seq = crate::runlog::next_seq(store.last_log_seq(run_id).await?, false);
+    let reused = store
+        .load_stages(&new_run.run_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == crate::domain::StageStatus::Completed)
+        .map(|r| r.stage)
+        .collect();
+    let next_seq = crate::runlog::next_seq(store.last_log_seq(&new_run.run_id).await?, false);
     Ok(Readmitted {
-        run,
+        run: new_run,
+        retry_of: run.run_id,
+        reused,
         next_seq,
         queued_before: queued,
     })

@@ -235,7 +235,10 @@ impl Stage for PainPointsStage {
         non_empty_posting(ctx)?;
         let llm = usable(ctx, &self.llm);
         let attempt = match llm {
-            Some(l) => Some(assisted::pain_points::ask(l, &ctx.call_scope(self.name()), &ctx.job).await),
+            Some(l) => Some(
+                assisted::pain_points::ask(l, &ctx.call_scope(self.name()), &ctx.job, ctx.outputs.extract.as_ref())
+                    .await,
+            ),
             None => None,
         };
         let res = settle(ctx, llm, self.name(), attempt, || offline::pain_points::mine(&ctx.job))?;

@@ -781,30 +781,70 @@ impl Store for MongoStore {
         d.as_ref().map(run_from_doc).transpose()
     }
 
-    async fn retry_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<Option<Run>, StoreError> {
-        let Some(run) = self.get_run(id).await? else {
+    async fn retry_failed_run(
+        &self,
+        failed: &RunId,
+        retry: &Run,
+        retired_queue_id: &QueueId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Run>, StoreError> {
+        let Some(run) = self.get_run(failed).await? else {
             return Ok(None);
         };
-        // MongoDB has no cross-document condition: check the job, then compare-and-set the run.
+        // MongoDB has no cross-document condition: check the job, then compare-and-set the
+        // failed run (its queue id handed over), then insert the retry and its reused stages;
+        // a failed insert gives the queue id back.
         if run.status != RunStatus::Failed || self.active_run_for_job(&run.job_id).await?.is_some() {
             return Ok(None);
         }
-        let d = self
+        let claimed = self
             .runs
-            .find_one_and_update(
-                doc! {"_id": id.to_string(), "status": "failed"},
-                doc! {
-                    "$set": {"status": "queued", "updated_at": date(at), "queued_at": date(at), "queued_ms": millis(at),
-                             "attempts": 0_i64, "cancel_requested": false},
-                    "$inc": {"retry_count": 1_i64},
-                    "$unset": {"error": "", "finished_at": "", "finished_ms": "", "dismissed_at": "", "hidden_at": "",
-                               "lease_owner": "", "lease_expires_ms": ""},
-                },
+            .update_one(
+                doc! {"_id": failed.to_string(), "status": "failed", "retried_by": {"$exists": false}},
+                doc! {"$set": {"retried_by": retry.run_id.to_string(), "queue_id": retired_queue_id.to_string(),
+                "hidden_at": date(at), "updated_at": date(at)}},
             )
-            .return_document(ReturnDocument::After)
             .await
-            .map_err(wrap("retry run"))?;
-        d.as_ref().map(run_from_doc).transpose()
+            .map_err(wrap("claim failed run for retry"))?;
+        if claimed.modified_count == 0 {
+            return Ok(None);
+        }
+        if let Err(e) = self.insert_runs(std::slice::from_ref(retry)).await {
+            let _ = self
+                .runs
+                .update_one(
+                    doc! {"_id": failed.to_string()},
+                    doc! {"$set": {"queue_id": run.queue_id.to_string()}, "$unset": {"retried_by": "", "hidden_at": ""}},
+                )
+                .await;
+            return Err(e);
+        }
+        for record in self.load_stages(failed).await? {
+            if record.status != StageStatus::Completed || record.stage == StageName::Publisher {
+                continue;
+            }
+            let source = match (record.producer, record.source_run.clone()) {
+                (Some(StageProducer::Reused), Some(src)) => src,
+                _ => failed.clone(),
+            };
+            let provenance = Provenance {
+                producer: StageProducer::Reused,
+                model: record.model.clone(),
+                source_run: Some(source),
+            };
+            let output = record.output.clone().unwrap_or_default();
+            self.stage_completed(
+                &retry.run_id,
+                record.stage,
+                &provenance,
+                &output,
+                record.finished_at.unwrap_or(at),
+                Duration::ZERO,
+            )
+            .await?;
+        }
+        // As stored (timestamps at the store's precision).
+        self.get_run(&retry.run_id).await
     }
 
     async fn dismiss_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -155,6 +155,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN elapsed_ms INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 12: a failed run retried as a new run names it.
+    r#"
+    ALTER TABLE runs ADD COLUMN retried_by TEXT;
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -240,6 +244,44 @@ fn text_error(msg: String) -> rusqlite::Error {
 const RUN_COLUMNS: &str = "id, job_id, status, profile_ref, source, created_at, started_at, updated_at, \
      finished_at, error, artifacts, attempts, lease_owner, lease_expires_at, cost_usd, processing_tier, \
      queue_id, operation, retry_count, queued_at, dismissed_at, hidden_at, job_title, company, use_llm, force_refresh, elapsed_ms";
+
+/// Inserts one run row.
+fn insert_run(tx: &rusqlite::Transaction<'_>, r: &Run) -> Result<(), rusqlite::Error> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+         ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+    ))?;
+    stmt.execute(params![
+        r.run_id.to_string(),
+        r.job_id.to_string(),
+        r.status.as_str(),
+        r.profile_ref,
+        r.source,
+        ts(r.created_at),
+        r.started_at.map(ts),
+        ts(r.updated_at),
+        r.finished_at.map(ts),
+        r.error,
+        serde_json::to_string(&r.artifacts).map_err(conversion)?,
+        r.attempts,
+        r.lease_owner,
+        r.lease_expires_at.map(ts),
+        r.cost_usd,
+        r.processing_tier,
+        r.queue_id.to_string(),
+        r.operation,
+        r.retry_count,
+        ts(r.queued_at),
+        r.dismissed_at.map(ts),
+        r.hidden_at.map(ts),
+        r.job_title,
+        r.company,
+        r.options.use_llm,
+        r.options.force_refresh,
+        r.elapsed_ms as i64,
+    ])?;
+    Ok(())
+}
 
 fn run_from_row(row: &Row<'_>) -> Result<Run, rusqlite::Error> {
     let id: String = row.get(0)?;
@@ -442,42 +484,8 @@ impl Store for SqliteStore {
         let runs = runs.to_vec();
         self.call("insert_runs", move |c| {
             let tx = c.transaction()?;
-            {
-                let mut stmt = tx.prepare(&format!(
-                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
-                ))?;
-                for r in &runs {
-                    stmt.execute(params![
-                        r.run_id.to_string(),
-                        r.job_id.to_string(),
-                        r.status.as_str(),
-                        r.profile_ref,
-                        r.source,
-                        ts(r.created_at),
-                        r.started_at.map(ts),
-                        ts(r.updated_at),
-                        r.finished_at.map(ts),
-                        r.error,
-                        serde_json::to_string(&r.artifacts).map_err(conversion)?,
-                        r.attempts,
-                        r.lease_owner,
-                        r.lease_expires_at.map(ts),
-                        r.cost_usd,
-                        r.processing_tier,
-                        r.queue_id.to_string(),
-                        r.operation,
-                        r.retry_count,
-                        ts(r.queued_at),
-                        r.dismissed_at.map(ts),
-                        r.hidden_at.map(ts),
-                        r.job_title,
-                        r.company,
-                        r.options.use_llm,
-                        r.options.force_refresh,
-                        r.elapsed_ms as i64,
-                    ])?;
-                }
+            for r in &runs {
+                insert_run(&tx, r)?;
             }
             tx.commit()
         })
@@ -742,25 +750,45 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn retry_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<Option<Run>, StoreError> {
-        let id = id.to_string();
-        self.call("retry_failed_run", move |c| {
-            c.query_row(
-                &format!(
-                    "UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL, updated_at = ?2,
-                        queued_at = ?2, retry_count = retry_count + 1, attempts = 0, cancel_requested = 0,
-                        dismissed_at = NULL, hidden_at = NULL, lease_owner = NULL, lease_expires_at = NULL
-                     WHERE id = ?1 AND status = 'failed'
-                       AND NOT EXISTS (SELECT 1 FROM runs AS other WHERE other.job_id = runs.job_id
-                                       AND other.status IN ('queued', 'running'))
-                     RETURNING {RUN_COLUMNS}"
-                ),
-                params![id, ts(at)],
-                run_from_row,
-            )
-            .optional()
-        })
-        .await
+    async fn retry_failed_run(
+        &self,
+        failed: &RunId,
+        retry: &Run,
+        retired_queue_id: &QueueId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Run>, StoreError> {
+        let (old, new, retired) = (failed.to_string(), retry.clone(), retired_queue_id.to_string());
+        let inserted = self
+            .call("retry_failed_run", move |c| {
+                let tx = c.transaction()?;
+                let claimed = tx.execute(
+                    "UPDATE runs SET retried_by = ?2, queue_id = ?3, hidden_at = ?4, updated_at = ?4
+                 WHERE id = ?1 AND status = 'failed' AND retried_by IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM runs AS other WHERE other.job_id = runs.job_id
+                                   AND other.status IN ('queued', 'running'))",
+                    params![old, new.run_id.to_string(), retired, ts(at)],
+                )?;
+                if claimed == 0 {
+                    return Ok(None);
+                }
+                insert_run(&tx, &new)?;
+                tx.execute(
+                    "INSERT INTO stages (run_id, stage, status, started_at, finished_at, duration_ms, attempts,
+                                     producer, output, error, model, source_run)
+                 SELECT ?1, stage, 'completed', started_at, finished_at, 0, 0, 'reused', output, NULL, model,
+                        CASE WHEN producer = 'reused' AND source_run IS NOT NULL THEN source_run ELSE ?2 END
+                 FROM stages WHERE run_id = ?2 AND status = 'completed' AND stage != 'publisher'",
+                    params![new.run_id.to_string(), old],
+                )?;
+                tx.commit()?;
+                Ok(Some(new.run_id))
+            })
+            .await?;
+        // As stored (timestamps at the store's precision).
+        match inserted {
+            Some(id) => self.get_run(&id).await,
+            None => Ok(None),
+        }
     }
 
     async fn dismiss_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -62,6 +62,8 @@ async fn generate_cv_after_a_full_run_executes_only_the_cv_and_the_publisher() {
         "{dossier}"
     );
     assert!(dossier.contains("  cv: offline"), "{dossier}");
+    // Each matched requirement names the CV line that backs it.
+    assert!(dossier.contains("      evidence: "), "{dossier}");
     let status = app.get_json(&format!("/jobs/{cv}/status")).await;
     assert_eq!(status["operation"], "generate-cv");
     let per_op = app.get_json(&format!("/api/jobs/{JOB}/queue-status")).await;

@@ -214,29 +214,52 @@ async fn the_queue_follows_every_change_the_dashboard_makes() {
         (json!("failed"), json!(true))
     );
 
-    // Retry: the same item, queued again, resumes after its checkpoints and completes.
+    // Retry: the same item, now a new run that reuses what the failed one completed;
+    // only the failed stage (the publisher) runs again, and it completes.
     let (code, body) = post_json(&app, &format!("/queue/{q3}/retry"), json!({})).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["item"]["queue_id"], q3.as_str());
     assert_eq!(body["item"]["retry_count"], 1);
-    assert_eq!(app.wait_for_end(&run3).await, "completed");
-    let log: Vec<String> = app.stream_logs(&run3, None).await.into_iter().map(|e| e.data).collect();
-    assert!(log.iter().any(|l| l.contains("retry 1")), "{log:?}");
+    let retry = body["item"]["run_id"].as_str().unwrap().to_owned();
+    assert_ne!(retry, run3, "a new run");
+    assert_eq!(app.wait_for_end(&retry).await, "completed");
+    let log: Vec<String> = app
+        .stream_logs(&retry, None)
+        .await
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert!(
+        log.iter().any(|l| l.contains(&format!("retry 1 of failed run {run3}"))),
+        "{log:?}"
+    );
     assert!(
         log.iter()
             .any(|l| l.contains("resuming from checkpoint") && l.contains("cover_letter")),
         "{log:?}"
     );
-    let progress = app.get_json(&format!("/jobs/{run3}/progress")).await;
+    let progress = app.get_json(&format!("/jobs/{retry}/progress")).await;
     for stage in progress["stages"].as_array().unwrap() {
-        let expected = if stage["name"] == "publisher" { 2 } else { 1 };
-        assert_eq!(stage["attempts"], expected, "only the failed stage ran again: {stage}");
+        if stage["name"] == "publisher" {
+            assert_eq!(
+                (stage["attempts"].clone(), stage["producer"].clone()),
+                (json!(1), json!("offline"))
+            );
+        } else {
+            assert_eq!(stage["producer"], "reused", "only the failed stage ran again: {stage}");
+            assert_eq!(stage["source_run"], run3.as_str(), "{stage}");
+        }
     }
+    // The failed run keeps its record and its log.
+    let old = app.get_json(&format!("/jobs/{run3}/status")).await;
+    assert_eq!(old["status"], "failed");
     let (code, body) = post_json(&app, &format!("/queue/{q3}/retry"), json!({})).await;
     assert_eq!((code, body["code"].as_str()), (409, Some("QUEUE_ITEM_NOT_FAILED")));
-    // The same retry by run id.
+    // The same retry by run id: the failed run was retried already, the retry completed.
     let (code, body) = post_json(&app, &format!("/runs/{run3}/retry"), json!({})).await;
+    assert_eq!(code, 409, "{body}");
+    let (code, body) = post_json(&app, &format!("/runs/{retry}/retry"), json!({})).await;
     assert_eq!((code, body["code"].as_str()), (409, Some("QUEUE_ITEM_NOT_FAILED")));
     let (code, body) = post_json(&app, "/runs/0123456789abcdef0123456789abcdef/retry", json!({})).await;
     assert_eq!((code, body["code"].as_str()), (404, Some("RUN_NOT_FOUND")));
@@ -272,9 +295,10 @@ async fn the_queue_follows_every_change_the_dashboard_makes() {
     );
     // Only the view changed: the runs and their results are all still there.
     assert_eq!(
-        app.get_json(&format!("/jobs/{run3}/status")).await["status"],
+        app.get_json(&format!("/jobs/{retry}/status")).await["status"],
         "completed"
     );
+    assert_eq!(app.get_json(&format!("/jobs/{run3}/status")).await["status"], "failed");
     assert_eq!(
         app.get_json(&format!("/jobs/{hung}/status")).await["status"],
         "cancelled"

@@ -539,9 +539,11 @@ async fn two_runners_show_one_queue_whose_version_moves_for_both() {
     assert_eq!(res.status(), 200);
     let retried: Value = res.json().await.unwrap();
     assert_eq!(retried["item"]["retry_count"], 1);
-    let log = b.full_log(&items[2].1).await;
+    let retry_run = retried["item"]["run_id"].as_str().unwrap().to_owned();
+    assert_ne!(retry_run, items[2].1, "a new run");
+    let log = b.full_log(&retry_run).await;
     assert!(log.ends_with("data: failed\n\n"), "{log}");
-    assert!(log.contains("retry 1"), "{log}");
+    assert!(log.contains(&format!("retry 1 of failed run {}", items[2].1)), "{log}");
     let (failed_again, _) = settled_views(&a, &b).await;
     assert_ne!(failed_again["state_version"], dismissed["state_version"]);
     assert_eq!(queue_ids(&failed_again["failed"]), [q3]);

@@ -685,24 +685,76 @@ pub async fn the_queue_view_lists_runs_in_claim_order_and_by_outcome(store: DynS
 }
 
 pub async fn a_failed_run_is_retried_at_the_back_unless_its_job_is_busy(store: DynStore) {
+    use job_runner::domain::outputs::Provenance;
+    use job_runner::domain::QueueId;
     let runs = queue_runs(&store, &[1]).await;
     let failed = claim_and_finish(&store, RunStatus::Failed, Utc::now()).await;
     assert_eq!(failed.run_id, runs[0].run_id);
+    // What the failed run completed before failing (its publisher too, which a retry runs again).
+    for stage in [StageName::Extract, StageName::PainPoints, StageName::Publisher] {
+        store
+            .stage_completed(
+                &failed.run_id,
+                stage,
+                &Provenance::produced(StageProducer::Offline, None),
+                &serde_json::json!({"stage": stage.as_str()}),
+                Utc::now(),
+                Duration::from_millis(5),
+            )
+            .await
+            .unwrap();
+    }
     let later = queue_runs(&store, &[2]).await;
     // Another active run of the same job blocks the retry.
     let busy = queue_runs(&store, &[1]).await;
+    let at = Utc::now();
     assert!(store
-        .retry_failed_run(&failed.run_id, Utc::now())
+        .retry_failed_run(&failed.run_id, &failed.retry(at), &QueueId::generate(), at)
         .await
         .unwrap()
         .is_none());
     assert!(store.cancel_queued_run(&busy[0].run_id, "by test").await.unwrap());
     let at = Utc::now();
-    let retried = store.retry_failed_run(&failed.run_id, at).await.unwrap().unwrap();
+    let retried = store
+        .retry_failed_run(&failed.run_id, &failed.retry(at), &QueueId::generate(), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(retried.run_id, failed.run_id, "a new run");
     assert_eq!(retried.status, RunStatus::Queued);
     assert_eq!((retried.retry_count, retried.attempts), (1, 0));
     assert!(retried.error.is_none() && retried.finished_at.is_none());
     assert_eq!(retried.queue_id, failed.queue_id, "the same queue item");
+    assert_eq!(
+        (&retried.job_id, &retried.operation),
+        (&failed.job_id, &failed.operation)
+    );
+    assert_eq!(store.get_run(&retried.run_id).await.unwrap().unwrap(), retried);
+    assert_eq!(
+        store.run_by_queue_id(&failed.queue_id).await.unwrap().unwrap().run_id,
+        retried.run_id,
+        "the queue item is the retry now"
+    );
+    // The failed run keeps its record and leaves the queue view.
+    let old = store.get_run(&failed.run_id).await.unwrap().unwrap();
+    assert_eq!(old.status, RunStatus::Failed);
+    assert_ne!(old.queue_id, failed.queue_id);
+    let view = store.queue_view(&VIEW).await.unwrap();
+    assert!(view
+        .failed
+        .iter()
+        .chain(&view.history)
+        .all(|r| r.run_id != failed.run_id));
+    // Its completed stages are the retry's, reused; the publisher runs again.
+    let stages = store.load_stages(&retried.run_id).await.unwrap();
+    let names: Vec<StageName> = stages.iter().map(|r| r.stage).collect();
+    assert_eq!(names, [StageName::Extract, StageName::PainPoints]);
+    for r in &stages {
+        assert_eq!(r.status, StageStatus::Completed);
+        assert_eq!(r.producer, Some(StageProducer::Reused));
+        assert_eq!(r.source_run.as_ref(), Some(&failed.run_id));
+        assert_eq!(r.output, Some(serde_json::json!({"stage": r.stage.as_str()})));
+    }
     assert!(retried.queued_at > later[0].queued_at);
     assert_eq!(
         store.queued_ahead(&retried).await.unwrap(),
@@ -714,14 +766,15 @@ pub async fn a_failed_run_is_retried_at_the_back_unless_its_job_is_busy(store: D
         later[0].run_id
     );
     let again = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
-    assert_eq!((again.run_id.clone(), again.attempts), (failed.run_id.clone(), 1));
+    assert_eq!((again.run_id.clone(), again.attempts), (retried.run_id.clone(), 1));
+    let at = Utc::now();
     assert!(
         store
-            .retry_failed_run(&failed.run_id, Utc::now())
+            .retry_failed_run(&failed.run_id, &failed.retry(at), &QueueId::generate(), at)
             .await
             .unwrap()
             .is_none(),
-        "only a failed run is retried"
+        "a run is retried once"
     );
 }
 
@@ -769,13 +822,21 @@ pub async fn dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data(store
         assert!(kept.hidden_at.is_some(), "hidden, not deleted");
         assert_eq!(kept.status, run.status);
     }
-    // A retry brings a hidden failed run back into view.
+    // A retry of a hidden failed run is a new run in view.
+    let at = Utc::now();
     let retried = store
-        .retry_failed_run(&failed.run_id, Utc::now())
+        .retry_failed_run(
+            &failed.run_id,
+            &failed.retry(at),
+            &job_runner::domain::QueueId::generate(),
+            at,
+        )
         .await
         .unwrap()
         .unwrap();
     assert!(retried.hidden_at.is_none() && retried.dismissed_at.is_none());
+    let view = store.queue_view(&VIEW).await.unwrap();
+    assert!(view.pending.iter().any(|r| r.run_id == retried.run_id));
 }
 
 pub async fn the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job(store: DynStore) {

@@ -37,13 +37,27 @@ pub fn ungrounded(out: &PainPointsOutput, posting: &str) -> Vec<String> {
 }
 
 /// Asks the model for the pain points of `job`.
-pub async fn ask(llm: &LlmService, scope: &CallScope<'_>, job: &JobPosting) -> Result<PainPointsOutput, Fallback> {
-    let posting = llm.fit_input(scope, "posting", &job.full_text(), 0.9);
+pub async fn ask(
+    llm: &LlmService,
+    scope: &CallScope<'_>,
+    job: &JobPosting,
+    jd: Option<&crate::domain::outputs::ExtractedJd>,
+) -> Result<PainPointsOutput, Fallback> {
+    let posting = llm.fit_input(scope, "posting", &job.full_text(), 0.8);
+    let structure = match jd {
+        Some(jd) => super::bullet_list(jd.responsibilities.iter().chain(&jd.qualifications)),
+        None => "(not read)".to_owned(),
+    };
     let full = &job.full_text();
     llm.ask::<PainPointsOutput, _>(
         scope,
         "pain_points",
-        &[("company", &job.company), ("title", &job.title), ("posting", &posting)],
+        &[
+            ("company", &job.company),
+            ("title", &job.title),
+            ("posting", &posting),
+            ("structure", &structure),
+        ],
         2,
         |out| {
             let mut v = gates::check_pain_points(out).err().map(|g| g.0).unwrap_or_default();
