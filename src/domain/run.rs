@@ -196,25 +196,19 @@ impl Run {
     /// options, tier and queue item, with `retry_count` + 1 and nothing of this run's
     /// execution (times, error, artifacts, lease, cost).
     pub fn retry(&self, now: DateTime<Utc>) -> Run {
+        let fresh = Run::new_queued(self.job_id.clone(), self.profile_ref.clone(), self.source.clone());
         Run {
-            run_id: RunId::generate(),
-            status: RunStatus::Queued,
             created_at: now,
-            started_at: None,
             updated_at: now,
-            finished_at: None,
-            error: None,
-            artifacts: BTreeMap::new(),
-            attempts: 0,
-            lease_owner: None,
-            lease_expires_at: None,
-            cost_usd: None,
-            retry_count: self.retry_count + 1,
             queued_at: now,
-            dismissed_at: None,
-            hidden_at: None,
-            elapsed_ms: 0,
-            ..self.clone()
+            processing_tier: self.processing_tier.clone(),
+            queue_id: self.queue_id.clone(),
+            operation: self.operation.clone(),
+            retry_count: self.retry_count + 1,
+            job_title: self.job_title.clone(),
+            company: self.company.clone(),
+            options: self.options,
+            ..fresh
         }
     }
 
