@@ -54,6 +54,18 @@ pub enum Command {
         /// The JSON file.
         postings: PathBuf,
     },
+    /// Write a finished run's application package into a folder: from this runner's data
+    /// folder, or from the store (MongoDB keeps every runner's files).
+    Export {
+        /// The run (its id).
+        #[arg(long, conflicts_with = "job", required_unless_present = "job")]
+        run: Option<String>,
+        /// The job: its latest completed run.
+        #[arg(long)]
+        job: Option<String>,
+        /// Where to write the files (created if missing).
+        dir: PathBuf,
+    },
     /// Print the resolved configuration with secrets masked.
     Config,
     /// Send a test alert through every configured channel (e-mail, webhook).
@@ -120,6 +132,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         } => run::run(&cli.config_dir, &posting, master_cv.as_deref(), only.as_deref()).await,
         Command::Import { postings } => import(&cli.config_dir, &postings).await,
         Command::AlertTest => alert_test(&cli.config_dir).await,
+        Command::Export { run, job, dir } => export(&cli.config_dir, run.as_deref(), job.as_deref(), &dir).await,
         Command::Config => Settings::load(&cli.config_dir)
             .map(|s| print!("{}", s.render_masked()))
             .map_err(CliError::from),
@@ -191,6 +204,76 @@ async fn alert_test(config_dir: &Path) -> Result<(), CliError> {
             format!("the test alert could not be sent on: {}", failed.join(", ")),
         ))
     }
+}
+
+/// `job-runner export`: a run's files, local copy first, else the store's.
+async fn export(config_dir: &Path, run: Option<&str>, job: Option<&str>, dir: &Path) -> Result<(), CliError> {
+    use crate::domain::{JobId, RunId, RunStatus};
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init_with("warn", settings.logging.log_format);
+    let store = crate::startup::open_store(&settings)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
+    let runtime = |e: crate::store::StoreError| CliError::new(EXIT_RUNTIME, e.to_string());
+    let found = match (run, job) {
+        (Some(r), _) => {
+            let id = RunId::parse(r).map_err(|e| CliError::new(EXIT_INPUT, format!("--run: {e}")))?;
+            store.get_run(&id).await.map_err(runtime)?
+        }
+        (None, Some(j)) => {
+            let id = JobId::parse(j).map_err(|e| CliError::new(EXIT_INPUT, format!("--job: {e}")))?;
+            let filter = crate::store::RunFilter {
+                status: Some(RunStatus::Completed),
+                job_id: Some(id),
+                limit: 1,
+                offset: 0,
+            };
+            store.list_runs(&filter).await.map_err(runtime)?.runs.into_iter().next()
+        }
+        (None, None) => return Err(CliError::new(EXIT_INPUT, "give --run <id> or --job <id>")),
+    };
+    let run = found.ok_or_else(|| {
+        CliError::new(
+            EXIT_INPUT,
+            format!("no completed run found for {}", run.or(job).unwrap_or_default()),
+        )
+    })?;
+    if run.status != RunStatus::Completed {
+        return Err(CliError::new(
+            EXIT_INPUT,
+            format!("run {} is {}, not completed: it has no package", run.run_id, run.status),
+        ));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("cannot create {}: {e}", dir.display())))?;
+    let local =
+        crate::pipeline::builtin_stages::publisher::run_artifact_dir(&settings.paths.data_dir, run.run_id.as_ref());
+    for file in run.artifacts.values() {
+        let bytes = match std::fs::read(local.join(file)) {
+            Ok(b) => b,
+            Err(_) => {
+                store
+                    .get_artifact(&run.run_id, file)
+                    .await
+                    .map_err(runtime)?
+                    .ok_or_else(|| {
+                        CliError::new(
+                            EXIT_RUNTIME,
+                            format!(
+                                "{file} of run {} is neither in this runner's data folder nor in the store",
+                                run.run_id
+                            ),
+                        )
+                    })?
+                    .bytes
+            }
+        };
+        crate::artifacts::write_atomic(&dir.join(file), &bytes)
+            .map_err(|e| CliError::new(EXIT_RUNTIME, format!("cannot write {file}: {e}")))?;
+        println!("{}", dir.join(file).display());
+    }
+    println!("exported {} file(s) of run {}", run.artifacts.len(), run.run_id);
+    Ok(())
 }
 
 async fn import(config_dir: &Path, file: &Path) -> Result<(), CliError> {

@@ -26,6 +26,33 @@ pub use records::{
     RunFilter, RunFinish, RunPage,
 };
 
+/// A run's file as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    pub run_id: RunId,
+    pub job_id: JobId,
+    /// The file name (`CV.md`, ...).
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// Hex SHA-256 of the bytes (the HTTP `ETag`).
+    pub sha256: String,
+}
+
+impl StoredArtifact {
+    /// An artifact of `bytes`, its digest computed.
+    pub fn new(run_id: RunId, job_id: JobId, name: &str, bytes: Vec<u8>) -> Self {
+        use sha2::{Digest, Sha256};
+        let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            run_id,
+            job_id,
+            name: name.to_owned(),
+            bytes,
+            sha256,
+        }
+    }
+}
+
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
 
@@ -199,6 +226,24 @@ pub trait Store: Send + Sync + 'static {
         finished_before: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<FinishedCounts, StoreError>;
+
+    // ---- artifacts ------------------------------------------------------------------
+
+    /// True when the store keeps a finished run's files itself (MongoDB: a GridFS bucket),
+    /// so any runner can serve them; SQLite leaves them in the runner's data folder.
+    fn keeps_artifacts(&self) -> bool {
+        false
+    }
+
+    /// Keeps one artifact (replacing an earlier copy of the same run and name).
+    async fn put_artifact(&self, _artifact: &StoredArtifact) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// One artifact of a run, with its bytes; `None` when the store has none.
+    async fn get_artifact(&self, _run: &RunId, _name: &str) -> Result<Option<StoredArtifact>, StoreError> {
+        Ok(None)
+    }
 
     // ---- stage checkpoints ----------------------------------------------------------
 

@@ -1,11 +1,15 @@
-//! `GET /artifacts/{run_id}/{filename}`: one of the four package files, only from that
-//! run's own folder. The file name must be one of the four known names (so `..`, encoded
-//! dots and absolute paths never reach the file system), the run must list it, and the
-//! file must be a regular file (not a symlink) inside the run's folder.
+//! `GET /artifacts/{run_id}/{filename}`: one of the package files, from that run's own
+//! folder when this runner wrote it, else from the store (MongoDB keeps every finished
+//! run's files, so any runner serves any run). The file name must be one of the known
+//! names (so `..`, encoded dots and absolute paths never reach the file system), the run
+//! must list it, and a local file must be a regular file (not a symlink) inside the run's
+//! folder. Answers carry an `ETag` (the SHA-256 of the bytes), honour `If-None-Match`
+//! (304) and a single `Range: bytes=a-b` (206, or 416 when it cannot be satisfied).
 
+use actix_web::http::header;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{parse_run_id, AppState};
 use crate::artifacts::ArtifactName;
@@ -22,7 +26,11 @@ fn not_found(run_id: &str, file: &str) -> ApiError {
 }
 
 #[tracing::instrument(name = "GET /artifacts", skip_all, fields(run_id = %Shown(&path.0)))]
-pub async fn download(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (raw_run, raw_file) = path.into_inner();
     let run_id = parse_run_id(&raw_run)?;
     let name = ArtifactName::parse(&raw_file).ok_or_else(|| {
@@ -71,13 +79,83 @@ pub async fn download(state: web::Data<AppState>, path: web::Path<(String, Strin
             "ARTIFACT_UNREADABLE",
             "the artifact could not be read",
         )
-    })?
-    .ok_or_else(|| not_found(&raw_run, name.file_name()))?;
-    Ok(HttpResponse::Ok()
-        .content_type(name.content_type())
+    })?;
+    let (bytes, sha256) = match bytes {
+        Some(b) => {
+            use sha2::{Digest, Sha256};
+            let sha: String = Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect();
+            (b, sha)
+        }
+        None => match state.store.get_artifact(&run_id, name.file_name()).await? {
+            Some(a) => (a.bytes, a.sha256),
+            None => return Err(not_found(&raw_run, name.file_name())),
+        },
+    };
+    let etag = format!("\"{sha256}\"");
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
+    }
+    let mut res = HttpResponse::Ok();
+    res.content_type(name.content_type())
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header(ContentDisposition {
             disposition: DispositionType::Attachment,
             parameters: vec![DispositionParam::Filename(name.file_name().to_owned())],
-        })
-        .body(bytes))
+        });
+    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    match range.map(|r| byte_range(r, bytes.len())) {
+        None => Ok(res.body(bytes)),
+        Some(Some((start, end))) => Ok(res
+            .status(StatusCode::PARTIAL_CONTENT)
+            .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", bytes.len())))
+            .body(bytes[start..=end].to_vec())),
+        Some(None) => Ok(HttpResponse::RangeNotSatisfiable()
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{}", bytes.len())))
+            .json(serde_json::json!({
+                "error": format!("range {:?} is outside the {} bytes of {}", range.unwrap_or_default(), bytes.len(), name.file_name()),
+                "code": "RANGE_NOT_SATISFIABLE",
+            }))),
+    }
+}
+
+/// The inclusive byte range a single-range `Range` header asks of `len` bytes (`bytes=a-b`,
+/// `bytes=a-`, `bytes=-n`); `None` when it cannot be satisfied.
+fn byte_range(header: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: usize = n.parse().ok()?;
+            (len.saturating_sub(n), len - 1)
+        }
+        (a, "") => (a.parse().ok()?, len - 1),
+        (a, b) => (a.parse().ok()?, b.parse::<usize>().ok()?.min(len - 1)),
+    };
+    (start <= end && start < len).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        assert_eq!(byte_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(byte_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(byte_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(byte_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(byte_range("bytes=100-", 100), None);
+        assert_eq!(byte_range("bytes=5-1", 100), None);
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(byte_range("items=0-1", 100), None);
+    }
 }

@@ -142,18 +142,20 @@ pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> R
     Ok(HttpResponse::Ok().json(json!({ "runs": runs.iter().map(RunTicket::from).collect::<Vec<_>>() })))
 }
 
-/// The `artifacts` object: only files that exist.
+/// The `artifacts` object: only files that exist (in the store when it keeps them, so
+/// every runner lists them; else in this runner's data folder).
 pub fn artifact_urls(state: &AppState, run: &Run) -> BTreeMap<String, String> {
-    artifact_urls_in(&state.settings.paths.data_dir, run)
+    artifact_urls_in(&state.settings.paths.data_dir, run, state.store.keeps_artifacts())
 }
 
 /// [`artifact_urls`] with the data directory given.
-pub fn artifact_urls_in(data_dir: &std::path::Path, run: &Run) -> BTreeMap<String, String> {
+pub fn artifact_urls_in(data_dir: &std::path::Path, run: &Run, in_store: bool) -> BTreeMap<String, String> {
     let dir = run_artifact_dir(data_dir, run.run_id.as_ref());
     run.artifacts
         .iter()
         .filter(|(_, file)| {
-            ArtifactName::parse(file).is_some() && crate::artifacts::is_regular_file(&dir.join(file.as_str()))
+            ArtifactName::parse(file).is_some()
+                && (in_store || crate::artifacts::is_regular_file(&dir.join(file.as_str())))
         })
         .map(|(key, file)| (key.clone(), crate::artifacts::url(&run.run_id, file)))
         .collect()

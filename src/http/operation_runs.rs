@@ -84,7 +84,7 @@ impl Dialect for OperationDialect {
             };
             let mut out = Vec::new();
             if let Ok(Some(run)) = store.get_run(&run_id).await {
-                let artifacts = json!(super::jobs::artifact_urls_in(&data_dir, &run));
+                let artifacts = json!(super::jobs::artifact_urls_in(&data_dir, &run, store.keeps_artifacts()));
                 let records = store.load_stages(&run_id).await.unwrap_or_default();
                 let result = result_json(&run, &records, artifacts).to_string();
                 out.push(Bytes::from(format!("event: result\ndata: {}\n\n", sse_data(&result))));

@@ -257,6 +257,34 @@ pub async fn execute_run(run: Run, deps: Arc<RunDeps>, stop: watch::Receiver<Opt
     finalize(&run, &deps, &log, outcome, started.elapsed()).await
 }
 
+/// Copies a finished run's files into the store when it keeps them (MongoDB), before the
+/// run is reported completed, so every runner can serve them.
+async fn keep_artifacts(
+    store: &crate::store::DynStore,
+    run: &Run,
+    publish: &crate::domain::outputs::PublishOutput,
+    log: &RunLog,
+) -> Result<(), String> {
+    if !store.keeps_artifacts() {
+        return Ok(());
+    }
+    let dir = std::path::PathBuf::from(&publish.run_dir);
+    for file in publish.artifacts.values() {
+        let bytes = tokio::fs::read(dir.join(file))
+            .await
+            .map_err(|e| format!("could not read artifact {file} to keep it in the store: {e}"))?;
+        let artifact = crate::store::StoredArtifact::new(run.run_id.clone(), run.job_id.clone(), file, bytes);
+        retry_transient("put_artifact", || store.put_artifact(&artifact))
+            .await
+            .map_err(|e| format!("could not keep artifact {file} in the store: {e}"))?;
+    }
+    log.info(format!(
+        "{} file(s) kept in the store: any runner can serve them",
+        publish.artifacts.len()
+    ));
+    Ok(())
+}
+
 /// Records how the run ended: job document, run record, log. Returns the final status.
 async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, elapsed: Duration) -> RunStatus {
     let store = &deps.store;
@@ -264,7 +292,10 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
     let owner = deps.instance_id.as_str();
     let (status, error, artifacts, results) = match outcome {
         DagOutcome::Completed(outputs) => match outputs.publish {
-            Some(p) => (RunStatus::Completed, None, p.artifacts, Some(p.results)),
+            Some(p) => match keep_artifacts(store, run, &p, log).await {
+                Ok(()) => (RunStatus::Completed, None, p.artifacts, Some(p.results)),
+                Err(e) => (RunStatus::Failed, Some(e), BTreeMap::new(), None),
+            },
             None => (
                 RunStatus::Failed,
                 Some("publisher produced no output".to_owned()),

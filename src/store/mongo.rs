@@ -18,13 +18,16 @@ use serde_json::{Map, Value};
 
 use super::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
-    QueueView, RunFilter, RunFinish, RunPage, Store, StoreError,
+    QueueView, RunFilter, RunFinish, RunPage, Store, StoreError, StoredArtifact,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
     JobId, JobPosting, Operation, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
 };
 use crate::runlog::LogLevel;
+
+/// Bytes per artifact chunk (GridFS's default).
+const ARTIFACT_CHUNK: usize = 255 * 1024;
 
 /// Where the backend keeps things.
 #[derive(Debug, Clone)]
@@ -50,6 +53,10 @@ pub struct MongoStore {
     llm_calls: Collection<Document>,
     cache: Collection<Document>,
     alerts: Collection<Document>,
+    /// `<prefix>artifacts_files` / `<prefix>artifacts_chunks`: finished runs' files, in
+    /// GridFS's document layout (see `put_artifact`).
+    artifact_files: Collection<Document>,
+    artifact_chunks: Collection<Document>,
 }
 
 /// Errors worth retrying: no reachable server, broken connections, retryable writes.
@@ -288,6 +295,8 @@ impl MongoStore {
             llm_calls: coll("llm_calls"),
             cache: coll("research_cache"),
             alerts: coll("alerts"),
+            artifact_files: coll("artifacts_files"),
+            artifact_chunks: coll("artifacts_chunks"),
             client,
         };
         store.backfill_queue_fields().await?;
@@ -322,6 +331,10 @@ impl MongoStore {
             .create_index(idx(doc! {"run_id": 1}, false))
             .await
             .map_err(wrap("create stage index"))?;
+        self.artifact_chunks
+            .create_index(idx(doc! {"files_id": 1, "n": 1}, true))
+            .await
+            .map_err(wrap("create artifact chunk index"))?;
         self.llm_calls
             .create_index(idx(doc! {"run_id": 1, "at": 1}, false))
             .await
@@ -883,6 +896,103 @@ impl Store for MongoStore {
                 .modified_count;
         }
         Ok(counts)
+    }
+
+    fn keeps_artifacts(&self) -> bool {
+        true
+    }
+
+    async fn put_artifact(&self, a: &StoredArtifact) -> Result<(), StoreError> {
+        // A bucket in GridFS's layout (a files document with length, chunkSize, uploadDate,
+        // filename and metadata; chunks of 255 KiB with files_id and n), under
+        // `<prefix>artifacts_files` / `_chunks`: some MongoDB-compatible servers refuse the
+        // dotted `.files` / `.chunks` names. One file per run and name (the id says which);
+        // the files document is written last, so a file is visible only once complete.
+        let id = format!("{}/{}", a.run_id, a.name);
+        self.artifact_files
+            .delete_one(doc! {"_id": &id})
+            .await
+            .map_err(wrap("replace artifact"))?;
+        self.artifact_chunks
+            .delete_many(doc! {"files_id": &id})
+            .await
+            .map_err(wrap("replace artifact chunks"))?;
+        let chunks: Vec<Document> = a
+            .bytes
+            .chunks(ARTIFACT_CHUNK)
+            .enumerate()
+            .map(|(n, data)| {
+                doc! {"_id": format!("{id}#{n}"), "files_id": &id, "n": n as i64,
+                "data": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: data.to_vec() }}
+            })
+            .collect();
+        if !chunks.is_empty() {
+            self.artifact_chunks
+                .insert_many(chunks)
+                .await
+                .map_err(wrap("write artifact chunks"))?;
+        }
+        self.artifact_files
+            .insert_one(doc! {
+                "_id": &id, "length": a.bytes.len() as i64, "chunkSize": ARTIFACT_CHUNK as i64,
+                "uploadDate": bson::DateTime::now(), "filename": &a.name,
+                "metadata": {"run_id": a.run_id.to_string(), "job_id": a.job_id.to_string(), "name": &a.name,
+                             "size": a.bytes.len() as i64, "sha256": &a.sha256},
+            })
+            .await
+            .map_err(wrap("write artifact"))?;
+        Ok(())
+    }
+
+    async fn get_artifact(&self, run: &RunId, name: &str) -> Result<Option<StoredArtifact>, StoreError> {
+        let id = format!("{run}/{name}");
+        let Some(file) = self
+            .artifact_files
+            .find_one(doc! {"_id": &id})
+            .await
+            .map_err(wrap("find artifact"))?
+        else {
+            return Ok(None);
+        };
+        let chunks: Vec<Document> = self
+            .artifact_chunks
+            .find(doc! {"files_id": &id})
+            .sort(doc! {"n": 1})
+            .await
+            .map_err(wrap("find artifact chunks"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read artifact chunks"))?;
+        let mut bytes = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            let n = match c.get("n") {
+                Some(Bson::Int64(n)) => *n,
+                Some(Bson::Int32(n)) => i64::from(*n),
+                _ => -1,
+            };
+            match c.get("data") {
+                Some(Bson::Binary(b)) if n == i as i64 => bytes.extend_from_slice(&b.bytes),
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "artifact {id}: chunk {i} is missing or malformed (n {n}, data {})",
+                        other.map_or("absent".to_owned(), |d| format!("{:?}", d.element_type()))
+                    )))
+                }
+            }
+        }
+        let meta = file.get_document("metadata").cloned().unwrap_or_default();
+        let artifact = StoredArtifact::new(
+            run.clone(),
+            JobId::parse(&get_str(&meta, "job_id").unwrap_or_default()).map_err(StoreError::Corrupt)?,
+            name,
+            bytes,
+        );
+        if get_str(&meta, "sha256").as_deref() != Some(artifact.sha256.as_str()) {
+            return Err(StoreError::Corrupt(format!(
+                "artifact {id}: its bytes do not match the SHA-256 it was stored with"
+            )));
+        }
+        Ok(Some(artifact))
     }
 
     async fn stage_started(&self, run: &RunId, stage: StageName, at: DateTime<Utc>) -> Result<(), StoreError> {

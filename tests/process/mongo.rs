@@ -611,3 +611,88 @@ async fn an_operation_reuses_outputs_another_runner_produced() {
     let per_op = a.get(&format!("/api/jobs/{}/queue-status", ids[0])).await;
     assert_eq!(per_op["operations"]["generate-cv"]["run_id"], run.as_str());
 }
+
+/// A finished run's files are kept in the store: the runner that did not write them serves
+/// them byte for byte (with the same ETag, a range, a 304), and `job-runner export` writes
+/// the package from the store alone.
+#[tokio::test]
+async fn every_runner_serves_every_runs_files_and_export_reads_the_store() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(1);
+    let a = env.runner("a", &[]).await;
+    let b = env.runner("b", &[]).await;
+    let run = a.start_run(&ids[0]).await;
+    assert!(a.full_log(&run).await.ends_with("data: completed\n\n"));
+    let status = b.get(&format!("/jobs/{run}/status")).await;
+    let files: Vec<String> = status["artifacts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(files.len(), job_runner::artifacts::ArtifactName::ALL.len(), "{status}");
+    let fetch = |r: &Serve, url: &str, headers: &[(&str, &str)]| {
+        let mut req = r.client.get(format!("{}{url}", r.base)).bearer_auth(SECRET);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    for url in &files {
+        let from_a = fetch(&a, url, &[]).await.unwrap();
+        let from_b = fetch(&b, url, &[]).await.unwrap();
+        assert_eq!(
+            (from_a.status().as_u16(), from_b.status().as_u16()),
+            (200, 200),
+            "{url}"
+        );
+        let etag = from_b.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(from_a.headers()["etag"].to_str().unwrap(), etag, "{url}");
+        let (bytes_a, bytes_b) = (from_a.bytes().await.unwrap(), from_b.bytes().await.unwrap());
+        assert!(!bytes_a.is_empty());
+        assert_eq!(bytes_a, bytes_b, "{url} differs between runners");
+        let partial = fetch(&b, url, &[("range", "bytes=0-9")]).await.unwrap();
+        assert_eq!(partial.status().as_u16(), 206);
+        assert_eq!(partial.bytes().await.unwrap(), bytes_a.slice(0..10));
+        let cached = fetch(&b, url, &[("if-none-match", &etag)]).await.unwrap();
+        assert_eq!(cached.status().as_u16(), 304);
+    }
+    // Export through runner B's configuration: its data folder has none of A's files.
+    let out = env.dir.path().join("exported");
+    let export = env
+        .command("b")
+        .arg("export")
+        .arg("--run")
+        .arg(&run)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let cv_from_b = fetch(&b, &format!("/artifacts/{run}/CV.md"), &[])
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(out.join("CV.md")).unwrap(), cv_from_b.to_vec());
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), files.len());
+    let by_job = env
+        .command("b")
+        .arg("export")
+        .arg("--job")
+        .arg(&ids[0])
+        .arg(env.dir.path().join("by-job"))
+        .output()
+        .unwrap();
+    assert!(by_job.status.success(), "{}", String::from_utf8_lossy(&by_job.stderr));
+    let unknown = env
+        .command("b")
+        .arg("export")
+        .arg("--run")
+        .arg("0123456789abcdef0123456789abcdef")
+        .arg(env.dir.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no completed run"));
+}

@@ -98,3 +98,58 @@ async fn job_status_timestamps_are_sent_as_bson_dates() {
     assert_eq!(set.get_str("pipeline_status").unwrap(), "pipeline_failed");
     assert_eq!(set.get_str("pipeline_error").unwrap(), "boom");
 }
+
+/// Finished runs' files live in a bucket of GridFS's layout named with the collection
+/// prefix, with their run, job, name, size and SHA-256 as metadata; a re-publish replaces
+/// the file; chunks are reassembled in order.
+#[tokio::test]
+async fn artifacts_are_kept_in_a_gridfs_layout_bucket_with_their_metadata() {
+    use job_runner::domain::{JobId, RunId};
+    use job_runner::store::StoredArtifact;
+    let config = fresh_config();
+    let store = MongoStore::connect(&mongo_uri(), &config).await.unwrap();
+    use job_runner::store::Store;
+    assert!(store.keeps_artifacts());
+    let run = RunId::generate();
+    let job = JobId::parse("65a1b2c3d4e5f60718293a4b").unwrap();
+    // Larger than one GridFS chunk (255 KiB), bytes of every value.
+    let bytes: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    let first = StoredArtifact::new(run.clone(), job.clone(), "CV.docx", bytes);
+    store.put_artifact(&first).await.unwrap();
+    let got = store.get_artifact(&run, "CV.docx").await.unwrap().unwrap();
+    assert_eq!(got, first);
+    assert_eq!(got.sha256.len(), 64);
+    let second = StoredArtifact::new(run.clone(), job.clone(), "CV.docx", b"replaced".to_vec());
+    store.put_artifact(&second).await.unwrap();
+    assert_eq!(store.get_artifact(&run, "CV.docx").await.unwrap().unwrap(), second);
+    assert!(store.get_artifact(&run, "CV.md").await.unwrap().is_none());
+    assert!(store
+        .get_artifact(&RunId::generate(), "CV.docx")
+        .await
+        .unwrap()
+        .is_none());
+    // The bucket's files collection carries the metadata, under the configured prefix.
+    let client = mongodb::Client::with_uri_str(mongo_uri()).await.unwrap();
+    let files = client
+        .database(&config.database)
+        .collection::<mongodb::bson::Document>(&format!("{}artifacts_files", config.prefix));
+    let meta = files.find_one(mongodb::bson::doc! {}).await.unwrap().unwrap();
+    let meta = meta.get_document("metadata").unwrap();
+    assert_eq!(meta.get_str("run_id").unwrap(), run.to_string());
+    assert_eq!(meta.get_str("job_id").unwrap(), job.to_string());
+    assert_eq!(meta.get_str("name").unwrap(), "CV.docx");
+    let size = meta
+        .get_i64("size")
+        .or_else(|_| meta.get_i32("size").map(i64::from))
+        .unwrap();
+    assert_eq!(size, 8);
+    assert_eq!(meta.get_str("sha256").unwrap(), second.sha256);
+    let chunks = client
+        .database(&config.database)
+        .collection::<mongodb::bson::Document>(&format!("{}artifacts_chunks", config.prefix));
+    assert_eq!(
+        chunks.count_documents(mongodb::bson::doc! {}).await.unwrap(),
+        1,
+        "the replaced file's three chunks are gone"
+    );
+}

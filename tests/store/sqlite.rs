@@ -26,3 +26,19 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     let store = SqliteStore::open(dir.path()).await.unwrap();
     assert_eq!(store.get_job(&job.id).await.unwrap().unwrap(), job);
 }
+
+/// SQLite keeps no artifacts: the files stay in the runner's data folder.
+#[tokio::test]
+async fn sqlite_keeps_artifacts_on_disk_not_in_the_store() {
+    use job_runner::store::{Store, StoredArtifact};
+    let dir = tempfile::tempdir().unwrap();
+    let store = job_runner::store::sqlite::SqliteStore::open(dir.path()).await.unwrap();
+    assert!(!store.keeps_artifacts());
+    let run = job_runner::domain::RunId::generate();
+    let job = job_runner::domain::JobId::parse("65a1b2c3d4e5f60718293a4b").unwrap();
+    store
+        .put_artifact(&StoredArtifact::new(run.clone(), job, "CV.md", b"x".to_vec()))
+        .await
+        .unwrap();
+    assert!(store.get_artifact(&run, "CV.md").await.unwrap().is_none());
+}
