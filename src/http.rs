@@ -16,6 +16,7 @@ mod operation_runs;
 mod operations;
 mod queue;
 pub mod rate_limit;
+mod runners;
 mod runs;
 
 use std::sync::Arc;
@@ -196,6 +197,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     routes.add("/health", Method::GET, health::health);
     routes.add("/health", Method::HEAD, health::health);
     routes.add("/health/deep", Method::GET, health::deep);
+    routes.add("/runners", Method::GET, runners::list);
     routes.add("/jobs/run", Method::POST, jobs::run);
     routes.add("/jobs/run-bulk", Method::POST, jobs::run_bulk);
     routes.add("/jobs/{run_id}/status", Method::GET, jobs::status);

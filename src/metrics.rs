@@ -168,6 +168,8 @@ pub struct Metrics {
     pub store_up: Gauge,
     /// Runs running past their timeout, as the health actor last counted them.
     pub stuck_runs: Gauge,
+    /// Runners whose heartbeat is current, as this runner last counted them.
+    pub runners_live: Gauge,
     pub llm_tokens: Family<TokenLabels, Counter>,
     pub llm_cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
     pub llm_circuit_open: Family<ProviderLabel, Gauge>,
@@ -203,6 +205,7 @@ impl Metrics {
             max_queue: Gauge::default(),
             store_up: Gauge::default(),
             stuck_runs: Gauge::default(),
+            runners_live: Gauge::default(),
             llm_tokens: Family::default(),
             llm_cost: Family::default(),
             llm_circuit_open: Family::default(),
@@ -290,6 +293,13 @@ impl Metrics {
             "job_runner_stuck_runs",
             "Runs running past their timeout at the last health round",
             &m.stuck_runs,
+        );
+        add(
+            r,
+            d,
+            "job_runner_runners_live",
+            "Runners sharing the store whose heartbeat is current",
+            &m.runners_live,
         );
         add(
             r,

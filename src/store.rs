@@ -23,7 +23,7 @@ use crate::domain::{JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName
 pub use crate::runlog::LogLine;
 pub use records::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, QueueQuery, QueueView,
-    RunFilter, RunFinish, RunPage,
+    RunFilter, RunFinish, RunPage, RunnerBeat,
 };
 
 /// A run's file as the store keeps it.
@@ -226,6 +226,14 @@ pub trait Store: Send + Sync + 'static {
         finished_before: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<FinishedCounts, StoreError>;
+
+    // ---- the runners ------------------------------------------------------------------
+
+    /// Records a runner's heartbeat (one record per runner, replaced each time).
+    async fn heartbeat(&self, beat: &RunnerBeat) -> Result<(), StoreError>;
+
+    /// Every runner that ever beat, newest heartbeat first.
+    async fn runners(&self) -> Result<Vec<RunnerBeat>, StoreError>;
 
     // ---- artifacts ------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ pub struct RunSupervisor {
     /// A claim round is in progress; `pump_again` asks for another one after it.
     pumping: bool,
     pump_again: bool,
+    /// When this runner started (its heartbeat says so).
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl RunSupervisor {
@@ -55,6 +57,7 @@ impl RunSupervisor {
             stats,
             active: HashMap::new(),
             pending_cancels: HashSet::new(),
+            started_at: chrono::Utc::now(),
             drain_deadline: None,
             drain_waiters: Vec::new(),
             pumping: false,
@@ -97,6 +100,37 @@ impl RunSupervisor {
     }
 }
 
+impl RunSupervisor {
+    /// Records this runner's heartbeat: id, host, version, start, active runs, draining.
+    fn beat(&self, ctx: &mut Context<Self>) {
+        let beat = crate::store::RunnerBeat {
+            runner_id: self.deps.run.instance_id.clone(),
+            host: crate::host::hostname(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: self.started_at,
+            last_seen: chrono::Utc::now(),
+            active_runs: self.stats.active.load(Ordering::SeqCst) as u32,
+            draining: self.stats.draining.load(Ordering::SeqCst),
+        };
+        let store = self.deps.run.store.clone();
+        let metrics = self.deps.run.metrics.clone();
+        ctx.spawn(
+            async move {
+                if let Err(e) = store.heartbeat(&beat).await {
+                    tracing::warn!(error = %e, "could not record the runner's heartbeat; will retry");
+                }
+                if let Ok(beats) = store.runners().await {
+                    let now = chrono::Utc::now();
+                    metrics
+                        .runners_live
+                        .set(beats.iter().filter(|b| !b.is_lost(now)).count() as i64);
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
 impl Actor for RunSupervisor {
     type Context = Context<Self>;
 
@@ -107,6 +141,9 @@ impl Actor for RunSupervisor {
         ctx.run_interval(Duration::from_secs(2), |_, ctx| ctx.notify(Pump));
         // Store health for /health; re-armed only after each ping finished.
         ctx.notify(CheckStore);
+        // The runner's heartbeat (`GET /runners`), now and every interval.
+        self.beat(ctx);
+        ctx.run_interval(crate::store::RunnerBeat::INTERVAL, |act, ctx| act.beat(ctx));
         // With a shared store, runs whose runner died are re-queued once their lease expires.
         if self.deps.run.store.is_shared() {
             let every = (self.deps.run.settings.queue.run_lease / 2).max(Duration::from_secs(1));
@@ -415,9 +452,11 @@ impl Handler<RetryRun> for RunSupervisor {
 impl Handler<Drain> for RunSupervisor {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: Drain, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Drain, ctx: &mut Context<Self>) -> Self::Result {
         self.drain_deadline = Some(msg.deadline);
         self.stats.draining.store(true, Ordering::SeqCst);
+        // Other runners and the operator see the drain at once.
+        self.beat(ctx);
         for active in self.active.values() {
             active
                 .stop

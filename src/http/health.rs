@@ -57,8 +57,14 @@ pub async fn deep(state: web::Data<AppState>) -> HttpResponse {
     } else {
         "healthy"
     };
+    let now = chrono::Utc::now();
+    let runners_live = match state.store.runners().await {
+        Ok(beats) => json!(beats.iter().filter(|b| !b.is_lost(now)).count()),
+        Err(_) => serde_json::Value::Null,
+    };
     HttpResponse::Ok().json(json!({
         "status": status,
+        "runners_live": runners_live,
         "checked_at": snap.checked_at,
         "rounds": snap.rounds,
         "checks": snap.checks,

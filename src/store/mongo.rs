@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
-    QueueView, RunFilter, RunFinish, RunPage, Store, StoreError, StoredArtifact,
+    QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, StoredArtifact,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
@@ -53,6 +53,8 @@ pub struct MongoStore {
     llm_calls: Collection<Document>,
     cache: Collection<Document>,
     alerts: Collection<Document>,
+    /// `<prefix>runners`: one heartbeat document per runner.
+    runners: Collection<Document>,
     /// `<prefix>artifacts_files` / `<prefix>artifacts_chunks`: finished runs' files, in
     /// GridFS's document layout (see `put_artifact`).
     artifact_files: Collection<Document>,
@@ -295,6 +297,7 @@ impl MongoStore {
             llm_calls: coll("llm_calls"),
             cache: coll("research_cache"),
             alerts: coll("alerts"),
+            runners: coll("runners"),
             artifact_files: coll("artifacts_files"),
             artifact_chunks: coll("artifacts_chunks"),
             client,
@@ -896,6 +899,48 @@ impl Store for MongoStore {
                 .modified_count;
         }
         Ok(counts)
+    }
+
+    async fn heartbeat(&self, b: &RunnerBeat) -> Result<(), StoreError> {
+        self.runners
+            .replace_one(
+                doc! {"_id": &b.runner_id},
+                doc! {"_id": &b.runner_id, "host": &b.host, "version": &b.version, "started_at": date(b.started_at),
+                "last_seen": date(b.last_seen), "last_seen_ms": millis(b.last_seen),
+                "active_runs": i64::from(b.active_runs), "draining": b.draining},
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("heartbeat"))?;
+        Ok(())
+    }
+
+    async fn runners(&self) -> Result<Vec<RunnerBeat>, StoreError> {
+        let docs: Vec<Document> = self
+            .runners
+            .find(doc! {})
+            .sort(doc! {"last_seen_ms": -1})
+            .await
+            .map_err(wrap("list runners"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read runners"))?;
+        Ok(docs
+            .iter()
+            .map(|d| RunnerBeat {
+                runner_id: get_str(d, "_id").unwrap_or_default(),
+                host: get_str(d, "host").unwrap_or_default(),
+                version: get_str(d, "version").unwrap_or_default(),
+                started_at: get_time(d, "started_at").unwrap_or_default(),
+                last_seen: get_time(d, "last_seen").unwrap_or_default(),
+                active_runs: match d.get("active_runs") {
+                    Some(Bson::Int64(n)) => *n as u32,
+                    Some(Bson::Int32(n)) => *n as u32,
+                    _ => 0,
+                },
+                draining: d.get_bool("draining").unwrap_or(false),
+            })
+            .collect())
     }
 
     fn keeps_artifacts(&self) -> bool {

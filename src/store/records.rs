@@ -111,6 +111,37 @@ impl JobUpdate {
     }
 }
 
+/// A runner's heartbeat: who it is and what it is doing, as of `last_seen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerBeat {
+    pub runner_id: String,
+    pub host: String,
+    /// The binary's version.
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Runs holding one of its slots.
+    pub active_runs: u32,
+    /// True once it began shutting down.
+    pub draining: bool,
+}
+
+impl RunnerBeat {
+    /// How often a runner beats.
+    pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Missed beats after which a runner is shown as lost (its runs are taken over by the
+    /// lease rules, not by this).
+    pub const LOST_AFTER_BEATS: u32 = 3;
+
+    /// True when the runner has not beaten for [`Self::LOST_AFTER_BEATS`] intervals.
+    pub fn is_lost(&self, now: DateTime<Utc>) -> bool {
+        let limit = Self::INTERVAL * Self::LOST_AFTER_BEATS;
+        now.signed_duration_since(self.last_seen)
+            .to_std()
+            .is_ok_and(|d| d > limit)
+    }
+}
+
 /// Runs that ended in a period, by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FinishedCounts {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
-    QueueView, RunFilter, RunFinish, RunPage, Store, StoreError,
+    QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
@@ -158,6 +158,18 @@ const MIGRATIONS: &[&str] = &[
     // 12: a failed run retried as a new run names it.
     r#"
     ALTER TABLE runs ADD COLUMN retried_by TEXT;
+    "#,
+    // 13: runners' heartbeats (`GET /runners`).
+    r#"
+    CREATE TABLE runners (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        active_runs INTEGER NOT NULL,
+        draining INTEGER NOT NULL
+    );
     "#,
 ];
 
@@ -789,6 +801,52 @@ impl Store for SqliteStore {
             Some(id) => self.get_run(&id).await,
             None => Ok(None),
         }
+    }
+
+    async fn heartbeat(&self, beat: &RunnerBeat) -> Result<(), StoreError> {
+        let b = beat.clone();
+        self.call("heartbeat", move |c| {
+            c.execute(
+                "INSERT INTO runners (id, host, version, started_at, last_seen, active_runs, draining)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET host = excluded.host, version = excluded.version,
+                   started_at = excluded.started_at, last_seen = excluded.last_seen,
+                   active_runs = excluded.active_runs, draining = excluded.draining",
+                params![
+                    b.runner_id,
+                    b.host,
+                    b.version,
+                    ts(b.started_at),
+                    ts(b.last_seen),
+                    b.active_runs,
+                    b.draining
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn runners(&self) -> Result<Vec<RunnerBeat>, StoreError> {
+        self.call("runners", |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, host, version, started_at, last_seen, active_runs, draining FROM runners
+                 ORDER BY last_seen DESC",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(RunnerBeat {
+                    runner_id: r.get(0)?,
+                    host: r.get(1)?,
+                    version: r.get(2)?,
+                    started_at: parse_ts(&r.get::<_, String>(3)?)?,
+                    last_seen: parse_ts(&r.get::<_, String>(4)?)?,
+                    active_runs: r.get(5)?,
+                    draining: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
     }
 
     async fn dismiss_failed_run(&self, id: &RunId, at: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -93,7 +93,7 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     daemon.kill();
 }
 
-fn sigterm(child: &Child) {
+pub fn sigterm(child: &Child) {
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
 }

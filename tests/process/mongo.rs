@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::daemon::sigterm;
 use crate::queue_view::queue_ids;
 use crate::serve::{daemon_command, data_lines, free_port, Serve};
 
@@ -695,4 +696,81 @@ async fn every_runner_serves_every_runs_files_and_export_reads_the_store() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no completed run"));
+}
+
+/// Every runner beats into the store: `GET /runners` on any of them lists all, marks the one
+/// answering, shows a drained runner as draining and a silent one as lost; `/health/deep` and
+/// the metrics count the live ones.
+#[tokio::test]
+async fn runners_are_listed_with_their_heartbeat_and_a_silent_one_is_lost() {
+    let env = Env::new(mongo_uri());
+    env.import(1);
+    let a = env.runner("a", &[]).await;
+    let b = env.runner("b", &[]).await;
+    let (id_a, id_b) = (runner_id(&a).await, runner_id(&b).await);
+    // A runner long gone: its last beat is a minute old.
+    let client = mongodb::Client::with_uri_str(&env.uri).await.unwrap();
+    client
+        .database(&env.db)
+        .collection::<mongodb::bson::Document>("runner_runners")
+        .insert_one(mongodb::bson::doc! {
+            "_id": "gone-1", "host": "old-vm", "version": "0.0.9",
+            "started_at": mongodb::bson::DateTime::from_millis(chrono::Utc::now().timestamp_millis() - 3_600_000),
+            "last_seen": mongodb::bson::DateTime::from_millis(chrono::Utc::now().timestamp_millis() - 60_000),
+            "last_seen_ms": chrono::Utc::now().timestamp_millis() - 60_000,
+            "active_runs": 1_i64, "draining": false,
+        })
+        .await
+        .unwrap();
+    let listed = a.get("/runners").await;
+    let runners = listed["runners"].as_array().unwrap();
+    let by_id = |id: &str| {
+        runners
+            .iter()
+            .find(|r| r["runner_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id}: {listed}"))
+    };
+    assert_eq!(by_id(&id_a)["status"], "alive");
+    assert_eq!(by_id(&id_a)["this"], true);
+    assert_eq!(by_id(&id_b)["status"], "alive");
+    assert_eq!(by_id(&id_b)["this"], false);
+    assert_eq!(by_id(&id_b)["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(by_id("gone-1")["status"], "lost");
+    assert_eq!(listed["live"], 2, "{listed}");
+    let deep = b.get("/health/deep").await;
+    assert_eq!(deep["runners_live"], 2, "{deep}");
+    // Without the bearer, nothing.
+    let anon = a.client.get(format!("{}/runners", a.base)).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 401);
+    // B drains (SIGTERM): A sees it draining, then lost once it is gone for good.
+    sigterm(&b.child);
+    let mut seen_draining = false;
+    for _ in 0..200 {
+        let listed = a.get("/runners").await;
+        let rb = listed["runners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["runner_id"] == id_b.as_str())
+            .cloned()
+            .unwrap();
+        if rb["draining"] == true {
+            seen_draining = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen_draining, "a drained runner says so");
+    let metrics = a
+        .client
+        .get(format!("{}/metrics", a.base))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("job_runner_runners_live"), "{metrics}");
 }

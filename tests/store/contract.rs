@@ -35,7 +35,8 @@ macro_rules! store_contract_tests {
             the_queue_view_lists_runs_in_claim_order_and_by_outcome,
             a_failed_run_is_retried_at_the_back_unless_its_job_is_busy,
             dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data,
-            the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job
+            the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job,
+            runners_heartbeat_and_the_silent_one_is_lost
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -899,4 +900,47 @@ pub async fn the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_jo
         .await
         .unwrap()
         .is_none());
+}
+
+pub async fn runners_heartbeat_and_the_silent_one_is_lost(store: DynStore) {
+    use job_runner::store::RunnerBeat;
+    let now = Utc::now();
+    let beat = |id: &str, seen: chrono::DateTime<Utc>, active: u32| RunnerBeat {
+        runner_id: id.into(),
+        host: "vm-1".into(),
+        version: "1.2.3".into(),
+        started_at: now - chrono::Duration::minutes(10),
+        last_seen: seen,
+        active_runs: active,
+        draining: false,
+    };
+    assert!(store.runners().await.unwrap().is_empty());
+    store
+        .heartbeat(&beat("a", now - chrono::Duration::minutes(5), 1))
+        .await
+        .unwrap();
+    store.heartbeat(&beat("b", now, 2)).await.unwrap();
+    // A's next beat replaces its record.
+    let again = RunnerBeat {
+        draining: true,
+        ..beat("a", now + chrono::Duration::seconds(1), 0)
+    };
+    store.heartbeat(&again).await.unwrap();
+    let runners = store.runners().await.unwrap();
+    assert_eq!(runners.len(), 2, "{runners:?}");
+    assert_eq!(runners[0].runner_id, "a", "newest beat first");
+    assert!(runners[0].draining && runners[0].active_runs == 0);
+    assert_eq!(runners[1].active_runs, 2);
+    assert!(!runners[1].is_lost(now));
+    let stale = beat("c", now - chrono::Duration::seconds(40), 0);
+    store.heartbeat(&stale).await.unwrap();
+    let c = store
+        .runners()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.runner_id == "c")
+        .unwrap();
+    assert!(c.is_lost(now), "three missed beats");
+    assert_eq!(c.version, "1.2.3");
 }
