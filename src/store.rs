@@ -77,6 +77,16 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The store was written by a newer job-runner than this one can read.
+    #[error("the store's schema is version {store} and needs a job-runner that reads version {needs} or later; this binary reads up to version {binary}: upgrade job-runner (or restore a backup taken before the upgrade)")]
+    SchemaTooNew {
+        /// The version the store is at.
+        store: u32,
+        /// The lowest schema version a reader must understand.
+        needs: u32,
+        /// The highest version this binary understands.
+        binary: u32,
+    },
     /// MongoDB reported an error.
     #[error("mongodb error during {context}: {source}")]
     Mongo {
@@ -98,7 +108,7 @@ impl StoreError {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             StoreError::Mongo { source, .. } => mongo::is_transient(source),
-            StoreError::JobNotFound(_) | StoreError::Corrupt(_) => false,
+            StoreError::JobNotFound(_) | StoreError::Corrupt(_) | StoreError::SchemaTooNew { .. } => false,
         }
     }
 }

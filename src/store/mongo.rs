@@ -26,6 +26,13 @@ use crate::domain::{
 };
 use crate::runlog::LogLevel;
 
+/// The schema of the runner's collections this binary writes. Bump it with every change of
+/// their shape; bump [`SCHEMA_READABLE_FROM`] too when older binaries can no longer work
+/// with what this one writes (additive fields do not need that: old binaries ignore them).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest schema version a binary must understand to share the store with this one.
+pub const SCHEMA_READABLE_FROM: u32 = 1;
+
 /// Bytes per artifact chunk (GridFS's default).
 const ARTIFACT_CHUNK: usize = 255 * 1024;
 
@@ -53,6 +60,8 @@ pub struct MongoStore {
     llm_calls: Collection<Document>,
     cache: Collection<Document>,
     alerts: Collection<Document>,
+    /// `<prefix>meta`: the schema version document.
+    meta: Collection<Document>,
     /// `<prefix>runners`: one heartbeat document per runner.
     runners: Collection<Document>,
     /// `<prefix>artifacts_files` / `<prefix>artifacts_chunks`: finished runs' files, in
@@ -298,13 +307,55 @@ impl MongoStore {
             cache: coll("research_cache"),
             alerts: coll("alerts"),
             runners: coll("runners"),
+            meta: coll("meta"),
             artifact_files: coll("artifacts_files"),
             artifact_chunks: coll("artifacts_chunks"),
             client,
         };
+        store.check_schema(SCHEMA_VERSION, SCHEMA_READABLE_FROM).await?;
         store.backfill_queue_fields().await?;
         store.create_indexes().await?;
         Ok(store)
+    }
+
+    /// Checks the schema version of the runner's collections at start-up (rolling upgrades):
+    /// a store that needs a newer reader than `binary` is refused with the reason; an older
+    /// one is raised to `binary` (the newest writer's version stays; old binaries keep
+    /// working as long as `readable_from` allows them).
+    pub async fn check_schema(&self, binary: u32, readable_from: u32) -> Result<(), StoreError> {
+        let current = self
+            .meta
+            .find_one(doc! {"_id": "schema"})
+            .await
+            .map_err(wrap("read schema version"))?;
+        let as_u32 = |d: &Document, k: &str| match d.get(k) {
+            Some(Bson::Int64(n)) => *n as u32,
+            Some(Bson::Int32(n)) => *n as u32,
+            _ => 0,
+        };
+        let (version, needs) = current
+            .as_ref()
+            .map_or((0, 0), |d| (as_u32(d, "version"), as_u32(d, "readable_from")));
+        if needs > binary {
+            return Err(StoreError::SchemaTooNew {
+                store: version,
+                needs,
+                binary,
+            });
+        }
+        if version < binary || current.is_none() {
+            self.meta
+                .replace_one(
+                    doc! {"_id": "schema"},
+                    doc! {"_id": "schema", "version": i64::from(binary.max(version)),
+                    "readable_from": i64::from(readable_from.max(needs)),
+                    "written_by": env!("CARGO_PKG_VERSION"), "at": date(Utc::now())},
+                )
+                .upsert(true)
+                .await
+                .map_err(wrap("write schema version"))?;
+        }
+        Ok(())
     }
 
     /// Creates every index the queries need; creating an existing index is a no-op.

@@ -386,6 +386,12 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
         r.get(0)
     })?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(text_error(format!(
+            "the data folder's store is at schema version {current}, newer than this job-runner knows ({known}): run the newer job-runner, or restore a backup taken before the upgrade"
+        )));
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         if version <= current {

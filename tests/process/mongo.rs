@@ -774,3 +774,33 @@ async fn runners_are_listed_with_their_heartbeat_and_a_silent_one_is_lost() {
         .unwrap();
     assert!(metrics.contains("job_runner_runners_live"), "{metrics}");
 }
+
+/// A runner refuses to start on a store written by a job-runner it cannot read, and says
+/// why (rolling upgrades go forward, not back).
+#[tokio::test]
+async fn a_runner_refuses_a_store_newer_than_it_can_read() {
+    let env = Env::new(mongo_uri());
+    env.import(1);
+    let client = mongodb::Client::with_uri_str(&env.uri).await.unwrap();
+    client
+        .database(&env.db)
+        .collection::<mongodb::bson::Document>("runner_meta")
+        .replace_one(
+            mongodb::bson::doc! {"_id": "schema"},
+            mongodb::bson::doc! {"_id": "schema", "version": 50_i64, "readable_from": 50_i64},
+        )
+        .await
+        .unwrap();
+    let out = env
+        .command("old")
+        .arg("serve")
+        .env("PORT", free_port().to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("schema is version 50") && stderr.contains("upgrade job-runner"),
+        "{stderr}"
+    );
+}

@@ -153,3 +153,46 @@ async fn artifacts_are_kept_in_a_gridfs_layout_bucket_with_their_metadata() {
         "the replaced file's three chunks are gone"
     );
 }
+
+/// Rolling upgrades: the schema version is recorded at start-up; a binary of the previous
+/// version still shares the store (the new schema is readable from it), one that cannot
+/// read the store's schema is refused with the reason.
+#[tokio::test]
+async fn a_store_newer_than_the_binary_is_refused_and_an_older_binary_still_shares_it() {
+    use job_runner::store::mongo::{SCHEMA_READABLE_FROM, SCHEMA_VERSION};
+    use job_runner::store::StoreError;
+    let config = fresh_config();
+    let store = MongoStore::connect(&mongo_uri(), &config).await.unwrap();
+    let client = mongodb::Client::with_uri_str(mongo_uri()).await.unwrap();
+    let meta = client
+        .database(&config.database)
+        .collection::<mongodb::bson::Document>(&format!("{}meta", config.prefix));
+    let doc = meta
+        .find_one(mongodb::bson::doc! {"_id": "schema"})
+        .await
+        .unwrap()
+        .unwrap();
+    let n = |k: &str| doc.get_i64(k).or_else(|_| doc.get_i32(k).map(i64::from)).unwrap();
+    assert_eq!(
+        (n("version"), n("readable_from")),
+        (i64::from(SCHEMA_VERSION), i64::from(SCHEMA_READABLE_FROM))
+    );
+    // The previous binary (it reads up to SCHEMA_VERSION - 1) may keep working.
+    store
+        .check_schema(SCHEMA_VERSION - 1, SCHEMA_READABLE_FROM)
+        .await
+        .expect("an additive change keeps older runners working");
+    // A future binary made an incompatible change.
+    meta.replace_one(
+        mongodb::bson::doc! {"_id": "schema"},
+        mongodb::bson::doc! {"_id": "schema", "version": 9_i64, "readable_from": 9_i64},
+    )
+    .await
+    .unwrap();
+    let err = MongoStore::connect(&mongo_uri(), &config).await.err().expect("refused");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { store: 9, needs: 9, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade job-runner"), "{err}");
+}

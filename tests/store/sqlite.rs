@@ -42,3 +42,27 @@ async fn sqlite_keeps_artifacts_on_disk_not_in_the_store() {
         .unwrap();
     assert!(store.get_artifact(&run, "CV.md").await.unwrap().is_none());
 }
+
+/// A data folder migrated by a newer job-runner is refused, not half-read.
+#[tokio::test]
+async fn a_data_folder_from_a_newer_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(job_runner::store::sqlite::SqliteStore::open(dir.path()).await.unwrap());
+    let db = dir.path().join("job-runner.sqlite3");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (999, '2030-01-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = job_runner::store::sqlite::SqliteStore::open(dir.path())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("schema version 999, newer than this job-runner knows"),
+        "{err}"
+    );
+}
