@@ -172,6 +172,21 @@ pub trait Store: Send + Sync + 'static {
     /// expires; increments `attempts`; sets `started_at` on the first claim.
     async fn claim_next_run(&self, owner: &str, lease: Duration) -> Result<Option<Run>, StoreError>;
 
+    /// [`Store::claim_next_run`] while fewer than `global_cap` runs run across every runner
+    /// sharing the store (0 = no cap). The default counts running runs first, which is exact
+    /// for a store one process owns (SQLite); MongoDB claims a slot atomically with the run.
+    async fn claim_next_run_within(
+        &self,
+        owner: &str,
+        lease: Duration,
+        global_cap: usize,
+    ) -> Result<Option<Run>, StoreError> {
+        if global_cap > 0 && self.count_runs(RunStatus::Running).await? as usize >= global_cap {
+            return Ok(None);
+        }
+        self.claim_next_run(owner, lease).await
+    }
+
     /// Extends the lease of a run `owner` holds and adds `ran` to its execution time,
     /// reporting whether it still holds it and whether a cancel was requested (from any
     /// instance).

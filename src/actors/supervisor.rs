@@ -238,18 +238,8 @@ impl Handler<Pump> for RunSupervisor {
             async move {
                 let mut claimed = Vec::new();
                 while let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-                    if global > 0 {
-                        // Soft cap across every runner sharing the store.
-                        match store.count_runs(RunStatus::Running).await {
-                            Ok(n) if n as usize >= global => break,
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "could not count running runs; will retry");
-                                break;
-                            }
-                        }
-                    }
-                    match store.claim_next_run(&owner, lease).await {
+                    // `GLOBAL_MAX_CONCURRENCY` holds across every runner sharing the store.
+                    match store.claim_next_run_within(&owner, lease, global).await {
                         Ok(Some(run)) => claimed.push((run, permit)),
                         Ok(None) => break,
                         Err(e) => {

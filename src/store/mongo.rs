@@ -62,6 +62,11 @@ pub struct MongoStore {
     alerts: Collection<Document>,
     /// `<prefix>meta`: the schema version document.
     meta: Collection<Document>,
+    /// `<prefix>slots`: `GLOBAL_MAX_CONCURRENCY` slot documents (`_id` 0..cap), each free
+    /// (`holder: ""`) or held by a run until its lease ends.
+    slots: Collection<Document>,
+    /// Slots known to exist (created on the first claim with a cap).
+    slots_made: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// `<prefix>runners`: one heartbeat document per runner.
     runners: Collection<Document>,
     /// `<prefix>artifacts_files` / `<prefix>artifacts_chunks`: finished runs' files, in
@@ -308,6 +313,8 @@ impl MongoStore {
             alerts: coll("alerts"),
             runners: coll("runners"),
             meta: coll("meta"),
+            slots: coll("slots"),
+            slots_made: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             artifact_files: coll("artifacts_files"),
             artifact_chunks: coll("artifacts_chunks"),
             client,
@@ -316,6 +323,18 @@ impl MongoStore {
         store.backfill_queue_fields().await?;
         store.create_indexes().await?;
         Ok(store)
+    }
+
+    /// Frees the global slot `run` holds, if any.
+    async fn release_slot(&self, run: &RunId) -> Result<(), StoreError> {
+        self.slots
+            .update_many(
+                doc! {"holder": run.to_string()},
+                doc! {"$set": {"holder": "", "expires_ms": 0_i64}},
+            )
+            .await
+            .map_err(wrap("free run slot"))?;
+        Ok(())
     }
 
     /// Checks the schema version of the runner's collections at start-up (rolling upgrades):
@@ -659,6 +678,61 @@ impl Store for MongoStore {
         Ok(Some(run))
     }
 
+    async fn claim_next_run_within(
+        &self,
+        owner: &str,
+        lease: Duration,
+        global_cap: usize,
+    ) -> Result<Option<Run>, StoreError> {
+        use std::sync::atomic::Ordering;
+        if global_cap == 0 {
+            return self.claim_next_run(owner, lease).await;
+        }
+        // The cap's slots exist (upserts are idempotent; done again only when the cap grows).
+        if self.slots_made.load(Ordering::SeqCst) < global_cap {
+            for i in 0..global_cap as i64 {
+                self.slots
+                    .update_one(
+                        doc! {"_id": i},
+                        doc! {"$setOnInsert": {"holder": "", "expires_ms": 0_i64}},
+                    )
+                    .upsert(true)
+                    .await
+                    .map_err(wrap("create run slot"))?;
+            }
+            self.slots_made.store(global_cap, Ordering::SeqCst);
+        }
+        // Take a free slot (or one whose holder's lease ended), then the run; a slot taken
+        // for nothing is given back. Whoever races, at most `global_cap` slots are held.
+        let token = format!("claiming:{owner}:{}", uuid::Uuid::new_v4().simple());
+        let now = millis(Utc::now());
+        let slot = self
+            .slots
+            .find_one_and_update(
+                doc! {"_id": {"$lt": global_cap as i64},
+                "$or": [{"holder": ""}, {"expires_ms": {"$lt": now}}]},
+                doc! {"$set": {"holder": &token, "expires_ms": lease_until(lease)}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(wrap("take run slot"))?;
+        let Some(slot) = slot else { return Ok(None) };
+        let slot_id = slot.get("_id").cloned().unwrap_or(Bson::Null);
+        let claimed = self.claim_next_run(owner, lease).await;
+        let holder = match &claimed {
+            Ok(Some(run)) => run.run_id.to_string(),
+            _ => String::new(),
+        };
+        self.slots
+            .update_one(
+                doc! {"_id": slot_id, "holder": &token},
+                doc! {"$set": {"holder": &holder, "expires_ms": if holder.is_empty() { 0 } else { lease_until(lease) }}},
+            )
+            .await
+            .map_err(wrap("hand run slot over"))?;
+        claimed
+    }
+
     async fn renew_lease(
         &self,
         id: &RunId,
@@ -675,6 +749,15 @@ impl Store for MongoStore {
             .return_document(ReturnDocument::After)
             .await
             .map_err(wrap("renew lease"))?;
+        if d.is_some() {
+            self.slots
+                .update_one(
+                    doc! {"holder": id.to_string()},
+                    doc! {"$set": {"expires_ms": lease_until(lease)}},
+                )
+                .await
+                .map_err(wrap("renew run slot"))?;
+        }
         Ok(match d {
             None => LeaseState::Lost,
             Some(d) if get_flag(&d, "cancel_requested") => LeaseState::CancelRequested,
@@ -716,6 +799,7 @@ impl Store for MongoStore {
             )
             .await
             .map_err(wrap("finish run"))?;
+        self.release_slot(id).await?;
         Ok(res.modified_count == 1)
     }
 
@@ -742,6 +826,7 @@ impl Store for MongoStore {
             )
             .await
             .map_err(wrap("requeue run"))?;
+        self.release_slot(id).await?;
         Ok(res.modified_count == 1)
     }
 
@@ -773,7 +858,9 @@ impl Store for MongoStore {
                 .await
                 .map_err(wrap("requeue expired run"))?;
             if res.modified_count == 1 {
-                recovered.push(RunId::parse(&id).map_err(StoreError::Corrupt)?);
+                let id = RunId::parse(&id).map_err(StoreError::Corrupt)?;
+                self.release_slot(&id).await?;
+                recovered.push(id);
             }
         }
         Ok(recovered)

@@ -36,7 +36,8 @@ macro_rules! store_contract_tests {
             a_failed_run_is_retried_at_the_back_unless_its_job_is_busy,
             dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data,
             the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job,
-            runners_heartbeat_and_the_silent_one_is_lost
+            runners_heartbeat_and_the_silent_one_is_lost,
+            the_global_cap_holds_until_a_run_ends
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -629,6 +630,35 @@ async fn claim_and_finish(store: &DynStore, status: RunStatus, at: chrono::DateT
 }
 
 /// Inserts queued runs for jobs `ns`, one millisecond apart (the claim order).
+pub async fn the_global_cap_holds_until_a_run_ends(store: DynStore) {
+    queue_runs(&store, &[1, 2, 3, 4]).await;
+    let first = store.claim_next_run_within("a", LEASE, 2).await.unwrap().unwrap();
+    let second = store.claim_next_run_within("b", LEASE, 2).await.unwrap().unwrap();
+    assert_ne!(first.run_id, second.run_id);
+    assert!(
+        store.claim_next_run_within("c", LEASE, 2).await.unwrap().is_none(),
+        "two running: the cap of 2 is reached"
+    );
+    let done = RunFinish {
+        status: RunStatus::Completed,
+        error: None,
+        artifacts: BTreeMap::new(),
+        at: Utc::now(),
+        cost_usd: None,
+    };
+    assert!(store.finish_run(&first.run_id, "a", &done).await.unwrap());
+    let third = store.claim_next_run_within("c", LEASE, 2).await.unwrap().unwrap();
+    assert!(store.requeue_run(&second.run_id, "b").await.unwrap());
+    // Requeued: its slot is free again; no cap claims everything left.
+    assert!(store.claim_next_run_within("d", LEASE, 2).await.unwrap().is_some());
+    assert!(store.claim_next_run_within("d", LEASE, 2).await.unwrap().is_none());
+    assert!(
+        store.claim_next_run_within("e", LEASE, 0).await.unwrap().is_some(),
+        "0 = no cap"
+    );
+    assert_ne!(third.run_id, first.run_id);
+}
+
 async fn queue_runs(store: &DynStore, ns: &[u32]) -> Vec<Run> {
     let mut runs = Vec::new();
     for &n in ns {

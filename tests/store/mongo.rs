@@ -196,3 +196,72 @@ async fn a_store_newer_than_the_binary_is_refused_and_an_older_binary_still_shar
     );
     assert!(err.to_string().contains("upgrade job-runner"), "{err}");
 }
+
+/// Three runners (three clients, two claim loops each) claim as fast as they can with
+/// `GLOBAL_MAX_CONCURRENCY` 2: whenever a claim succeeds, the store shows at most two runs
+/// running, and every run is done once.
+#[tokio::test]
+async fn racing_runners_never_exceed_the_global_cap() {
+    use job_runner::domain::{JobId, Run, RunStatus};
+    use job_runner::store::{RunFinish, Store};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let config = fresh_config();
+    let mut runners = Vec::new();
+    for _ in 0..3 {
+        runners.push(Arc::new(MongoStore::connect(&mongo_uri(), &config).await.unwrap()));
+    }
+    let runs: Vec<Run> = (0..15)
+        .map(|i| Run::new_queued(JobId::parse(&format!("{:024x}", 100 + i)).unwrap(), None, None))
+        .collect();
+    runners[0].insert_runs(&runs).await.unwrap();
+    let (held, peak, done) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let mut tasks = Vec::new();
+    for (r, store) in runners.iter().enumerate() {
+        for lane in 0..2 {
+            let (store, held, peak, done) = (store.clone(), held.clone(), peak.clone(), done.clone());
+            let owner = format!("runner-{r}-{lane}");
+            tasks.push(tokio::spawn(async move {
+                let mut idle = 0;
+                while done.load(Ordering::SeqCst) < 15 && idle < 400 {
+                    match store
+                        .claim_next_run_within(&owner, Duration::from_secs(30), 2)
+                        .await
+                        .unwrap()
+                    {
+                        Some(run) => {
+                            idle = 0;
+                            // What the store says is running, while this run holds its slot.
+                            let running = store.count_runs(RunStatus::Running).await.unwrap() as usize;
+                            peak.fetch_max(running, Ordering::SeqCst);
+                            held.fetch_add(1, Ordering::SeqCst);
+                            let finish = RunFinish {
+                                status: RunStatus::Completed,
+                                error: None,
+                                artifacts: Default::default(),
+                                at: chrono::Utc::now(),
+                                cost_usd: None,
+                            };
+                            assert!(store.finish_run(&run.run_id, &owner, &finish).await.unwrap());
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                        None => {
+                            idle += 1;
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(done.load(Ordering::SeqCst), 15, "every run done once");
+    assert_eq!(held.load(Ordering::SeqCst), 15);
+    assert!(peak.load(Ordering::SeqCst) <= 2, "peak {}", peak.load(Ordering::SeqCst));
+    assert_eq!(runners[0].count_runs(RunStatus::Completed).await.unwrap(), 15);
+}
