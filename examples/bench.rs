@@ -334,8 +334,108 @@ async fn mongo(uri: &str, runs: usize) {
     );
 }
 
+/// Claims and log lines per second through one MongoDB with 1, 2 and 3 runners (one client
+/// each, two claim loops per runner as `MAX_CONCURRENCY` would), for docs/scaling.md.
+async fn cluster(uri: &str) {
+    use job_runner::domain::{Run, RunId, RunStatus};
+    use job_runner::store::mongo::{MongoConfig, MongoStore};
+    use job_runner::store::{LogLine, RunFinish, Store};
+    use std::sync::Arc;
+    const RUNS: usize = 300;
+    const LINES: u64 = 20_000;
+    for runners in 1..=3usize {
+        let config = MongoConfig {
+            database: format!("cluster_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            jobs_collection: "level_2".into(),
+            prefix: "runner_".into(),
+            server_selection_timeout: Duration::from_secs(5),
+        };
+        let mut stores = Vec::new();
+        for _ in 0..runners {
+            stores.push(Arc::new(MongoStore::connect(uri, &config).await.unwrap()));
+        }
+        let queued: Vec<Run> = (0..RUNS).map(|n| Run::new_queued(posting(n).id, None, None)).collect();
+        stores[0].insert_runs(&queued).await.unwrap();
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for (r, store) in stores.iter().enumerate() {
+            for lane in 0..2 {
+                let store = store.clone();
+                let owner = format!("r{r}-{lane}");
+                tasks.push(tokio::spawn(async move {
+                    let mut n = 0;
+                    while let Some(run) = store
+                        .claim_next_run_within(&owner, Duration::from_secs(60), 4)
+                        .await
+                        .unwrap()
+                    {
+                        let finish = RunFinish {
+                            status: RunStatus::Completed,
+                            error: None,
+                            artifacts: Default::default(),
+                            at: chrono::Utc::now(),
+                            cost_usd: None,
+                        };
+                        store.finish_run(&run.run_id, &owner, &finish).await.unwrap();
+                        n += 1;
+                    }
+                    n
+                }));
+            }
+        }
+        let mut claimed = 0;
+        for task in tasks {
+            claimed += task.await.unwrap();
+        }
+        let claim_secs = t.elapsed().as_secs_f64();
+        assert_eq!(claimed, RUNS);
+        // Log lines: each runner writes its own run's log in batches of 256.
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for store in &stores {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let run = RunId::generate();
+                let per = LINES / runners as u64;
+                let mut seq = 0;
+                while seq < per {
+                    let batch: Vec<LogLine> = (0..256.min(per - seq))
+                        .map(|i| LogLine {
+                            run_id: run.clone(),
+                            seq: seq + i + 1,
+                            ts: chrono::Utc::now(),
+                            level: job_runner::runlog::LogLevel::Info,
+                            stage: None,
+                            message: "stage pain_points started (bench line of ordinary length)".into(),
+                        })
+                        .collect();
+                    seq += batch.len() as u64;
+                    store.append_logs(&batch).await.unwrap();
+                }
+                per
+            }));
+        }
+        let mut lines = 0;
+        for task in tasks {
+            lines += task.await.unwrap();
+        }
+        let log_secs = t.elapsed().as_secs_f64();
+        println!(
+            "cluster on one MongoDB (wire server), {runners} runner(s): {:.0} claims/s (claim + finish, cap 4), {:.0} log lines/s",
+            RUNS as f64 / claim_secs,
+            lines as f64 / log_secs
+        );
+    }
+}
+
 #[actix_web::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("cluster") {
+        let uri =
+            std::env::var("JOB_RUNNER_TEST_MONGO_URI").expect("JOB_RUNNER_TEST_MONGO_URI (scripts/bench.sh sets it)");
+        cluster(&uri).await;
+        return;
+    }
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     run_latency(runs).await;
     operation_vs_full(Duration::from_millis(500)).await;

@@ -172,9 +172,9 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
 async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run() {
     let env = Env::new(mongo_uri());
     let ids = env.import(1);
-    // Stages take 1.5 s so the run is still working when the cancel arrives.
-    let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "1500")]).await;
-    let b = env.runner("b", &[("OFFLINE_STAGE_DELAY_MS", "1500")]).await;
+    // Stages take 8 s, so a cancel that only took effect after a stage would show.
+    let a = env.runner("a", &[("OFFLINE_STAGE_DELAY_MS", "8000")]).await;
+    let b = env.runner("b", &[("OFFLINE_STAGE_DELAY_MS", "8000")]).await;
     let run = a.start_run(&ids[0]).await;
     // Whichever runner claimed it, talk to the other one.
     let started = Instant::now();
@@ -188,15 +188,25 @@ async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run()
     };
     let other = if runner_id(&a).await == owner { &b } else { &a };
     // The other runner follows the owner's log through the store.
-    other.wait_for_line(&run, "stage pain_points started").await;
+    other.wait_for_line(&run, "stage extract started").await;
+    let asked = Instant::now();
     let res = other.post(&format!("/jobs/{run}/cancel"), json!({})).await;
     let code = res.status();
     let body: Value = res.json().await.unwrap();
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "cancelled");
+    // The owner stopped the stage in flight (it renews its lease every second and sees the
+    // cancel then), long before the 8 s stage could have ended.
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "cancel took {:?}",
+        asked.elapsed()
+    );
     let log = other.full_log(&run).await;
     assert!(log.ends_with("event: end\ndata: cancelled\n\n"), "{log}");
-    assert!(data_lines(&log).iter().any(|l| l.contains("stage pain_points started")));
+    let lines = data_lines(&log);
+    assert!(lines.iter().any(|l| l.contains("stage extract started")));
+    assert!(!lines.iter().any(|l| l.contains("stage extract completed")), "{log}");
     assert_eq!(a.get(&format!("/jobs/{run}/status")).await["status"], "cancelled");
     assert_eq!(b.get(&format!("/jobs/{run}/status")).await["status"], "cancelled");
 }
