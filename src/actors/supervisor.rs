@@ -101,6 +101,19 @@ impl RunSupervisor {
 }
 
 impl RunSupervisor {
+    /// With a shared store, any runner may execute a queued run: once its "queued" line is
+    /// stored, this runner stops tracking its log, so readers here follow the stored log
+    /// (and the runner that claims it opens it again) instead of waiting for lines that
+    /// another runner writes.
+    fn release_log_if_shared(&self, run_id: &RunId) {
+        if self.deps.run.store.is_shared() {
+            self.deps.hub.do_send(CloseRunLog {
+                run_id: run_id.clone(),
+                status: None,
+            });
+        }
+    }
+
     /// Records this runner's heartbeat: id, host, version, start, active runs, draining.
     fn beat(&self, ctx: &mut Context<Self>) {
         let beat = crate::store::RunnerBeat {
@@ -298,6 +311,7 @@ impl Handler<SubmitRuns> for RunSupervisor {
                         act.active.len(),
                         act.stats.max_concurrency
                     ));
+                    act.release_log_if_shared(&run.run_id);
                 }
                 act.stats.queued.store(queued + fresh.len(), Ordering::SeqCst);
                 if !fresh.is_empty() {
@@ -431,6 +445,7 @@ impl Handler<RetryRun> for RunSupervisor {
                     readmitted.queued_before + 1,
                     if reused.is_empty() { "none".to_owned() } else { reused.join(", ") }
                 ));
+                act.release_log_if_shared(&run.run_id);
                 act.stats.queued.store(readmitted.queued_before + 1, Ordering::SeqCst);
                 ctx.notify(Pump);
                 Ok(run)

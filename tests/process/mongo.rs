@@ -816,3 +816,103 @@ async fn a_runner_refuses_a_store_newer_than_it_can_read() {
         "{stderr}"
     );
 }
+
+/// Three runners while runs flow: two of them are killed (SIGKILL) while executing and
+/// started again, one of them twice. Every run completes, no stage completes twice, and
+/// every runner serves every run's files, byte for byte.
+#[tokio::test]
+async fn three_runners_with_kills_and_restarts_complete_every_run_once_and_serve_every_file() {
+    let env = Env::new(mongo_uri());
+    let ids = env.import(12);
+    let opts = [
+        ("MAX_CONCURRENCY", "2"),
+        ("OFFLINE_STAGE_DELAY_MS", "150"),
+        ("RUN_LEASE_SECONDS", "5"),
+    ];
+    let a = env.runner("a", &opts).await;
+    let mut b = env.runner("b", &opts).await;
+    let mut c = env.runner("c", &opts).await;
+    let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
+    let runs: Vec<String> = res.json::<Value>().await.unwrap()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    // Kills B, then C, then the new B, each once it is executing a run.
+    async fn kill_when_busy(watcher: &Serve, victim: &mut Serve) {
+        let id = runner_id(victim).await;
+        let started = Instant::now();
+        loop {
+            let list = watcher.get("/runs?status=running&limit=100").await;
+            let busy = list["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["runner"] == id.as_str());
+            let left = watcher.get("/runs?status=queued&limit=1").await["total"]
+                .as_u64()
+                .unwrap_or(0);
+            if busy || left == 0 || started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        victim.kill();
+    }
+    kill_when_busy(&a, &mut b).await;
+    kill_when_busy(&a, &mut c).await;
+    b = env.runner("b", &opts).await;
+    c = env.runner("c", &opts).await;
+    kill_when_busy(&a, &mut b).await;
+    b = env.runner("b", &opts).await;
+
+    // Bounded wait for every run to end, showing the runs if they do not.
+    let started = Instant::now();
+    loop {
+        let done = a.get("/runs?status=completed&limit=1").await["total"]
+            .as_u64()
+            .unwrap_or(0);
+        if done == 12 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            panic!("{done} of 12 completed: {}", a.get("/runs?limit=100").await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for run in &runs {
+        let log = a.full_log(run).await;
+        assert!(log.ends_with("event: end\ndata: completed\n\n"), "run {run}:\n{log}");
+        let lines = data_lines(&log);
+        for stage in job_runner::domain::StageName::ALL.map(|s| s.as_str()) {
+            let completed = lines
+                .iter()
+                .filter(|l| l.contains(&format!("stage {stage} completed")))
+                .count();
+            assert!(
+                completed <= 1,
+                "run {run}: stage {stage} completed {completed} times:\n{log}"
+            );
+        }
+    }
+    assert_eq!(a.get("/runs?status=completed&limit=1").await["total"], 12);
+    for run in &runs {
+        let mut copies = Vec::new();
+        for r in [&a, &b, &c] {
+            let res = r
+                .client
+                .get(format!("{}/artifacts/{run}/CV.docx", r.base))
+                .bearer_auth(SECRET)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200, "{run} from {}", r.base);
+            copies.push(res.bytes().await.unwrap());
+        }
+        assert!(
+            copies.windows(2).all(|w| w[0] == w[1]),
+            "{run}: the runners serve different bytes"
+        );
+    }
+}
