@@ -95,14 +95,7 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
     let mut b = env.runner("b", &opts).await;
     let b_id = runner_id(&b).await;
 
-    let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
-    assert_eq!(res.status(), 200);
-    let runs: Vec<String> = res.json::<Value>().await.unwrap()["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["run_id"].as_str().unwrap().to_owned())
-        .collect();
+    let runs = run_bulk(&a, &ids).await;
 
     // Wait (bounded) until runner B is executing something, then kill it hard.
     let running_on_b = |list: &Value| -> Vec<String> {
@@ -135,17 +128,7 @@ async fn two_runners_share_the_queue_and_a_killed_one_is_taken_over() {
             log.ends_with("event: end\ndata: completed\n\n"),
             "run {run} did not complete:\n{log}"
         );
-        let lines = data_lines(&log);
-        for stage in job_runner::domain::StageName::ALL.map(|s| s.as_str()) {
-            let completed = lines
-                .iter()
-                .filter(|l| l.contains(&format!("stage {stage} completed")))
-                .count();
-            assert!(
-                completed <= 1,
-                "run {run}: stage {stage} completed {completed} times:\n{log}"
-            );
-        }
+        assert_no_stage_twice(run, &log);
         let progress = a.get(&format!("/jobs/{run}/progress")).await;
         let status = a.get(&format!("/jobs/{run}/status")).await;
         if status["attempts"] == 1 {
@@ -212,6 +195,33 @@ async fn cancel_status_and_logs_work_from_the_runner_that_does_not_own_the_run()
 }
 
 /// The runner's lease-owner id, from `/health`.
+/// Queues a run for each job through `POST /jobs/run-bulk`; the run ids.
+async fn run_bulk(r: &Serve, ids: &[String]) -> Vec<String> {
+    let res = r.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// No stage of the run's log completed twice (a resumed run skips what it checkpointed).
+fn assert_no_stage_twice(run: &str, log: &str) {
+    let lines = data_lines(log);
+    for stage in job_runner::domain::StageName::ALL.map(|s| s.as_str()) {
+        let completed = lines
+            .iter()
+            .filter(|l| l.contains(&format!("stage {stage} completed")))
+            .count();
+        assert!(
+            completed <= 1,
+            "run {run}: stage {stage} completed {completed} times:\n{log}"
+        );
+    }
+}
+
 async fn runner_id(r: &Serve) -> String {
     r.get("/health").await["runner_id"].as_str().unwrap().to_owned()
 }
@@ -426,13 +436,7 @@ async fn the_global_cap_holds_across_three_runners() {
     let a = env.runner("a", &opts).await;
     let b = env.runner("b", &opts).await;
     let c = env.runner("c", &opts).await;
-    let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
-    let runs: Vec<String> = res.json::<Value>().await.unwrap()["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["run_id"].as_str().unwrap().to_owned())
-        .collect();
+    let runs = run_bulk(&a, &ids).await;
     assert_eq!(runs.len(), 12);
     for (i, run) in runs.iter().enumerate() {
         let r = [&a, &b, &c][i % 3];
@@ -832,13 +836,7 @@ async fn three_runners_with_kills_and_restarts_complete_every_run_once_and_serve
     let a = env.runner("a", &opts).await;
     let mut b = env.runner("b", &opts).await;
     let mut c = env.runner("c", &opts).await;
-    let res = a.post("/jobs/run-bulk", json!({"job_ids": ids})).await;
-    let runs: Vec<String> = res.json::<Value>().await.unwrap()["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["run_id"].as_str().unwrap().to_owned())
-        .collect();
+    let runs = run_bulk(&a, &ids).await;
     // Kills B, then C, then the new B, each once it is executing a run.
     async fn kill_when_busy(watcher: &Serve, victim: &mut Serve) {
         let id = runner_id(victim).await;
@@ -884,17 +882,7 @@ async fn three_runners_with_kills_and_restarts_complete_every_run_once_and_serve
     for run in &runs {
         let log = a.full_log(run).await;
         assert!(log.ends_with("event: end\ndata: completed\n\n"), "run {run}:\n{log}");
-        let lines = data_lines(&log);
-        for stage in job_runner::domain::StageName::ALL.map(|s| s.as_str()) {
-            let completed = lines
-                .iter()
-                .filter(|l| l.contains(&format!("stage {stage} completed")))
-                .count();
-            assert!(
-                completed <= 1,
-                "run {run}: stage {stage} completed {completed} times:\n{log}"
-            );
-        }
+        assert_no_stage_twice(run, &log);
     }
     assert_eq!(a.get("/runs?status=completed&limit=1").await["total"], 12);
     for run in &runs {
