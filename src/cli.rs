@@ -66,6 +66,13 @@ pub enum Command {
         /// Where to write the files (created if missing).
         dir: PathBuf,
     },
+    /// Delete finished runs older than some days, with their logs, checkpoints, LLM call
+    /// records and files (job documents and application folders stay).
+    Purge {
+        /// Age in days (0 = every finished run); defaults to RETENTION_DAYS.
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
     /// Print the resolved configuration with secrets masked.
     Config,
     /// Send a test alert through every configured channel (e-mail, webhook).
@@ -132,6 +139,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         } => run::run(&cli.config_dir, &posting, master_cv.as_deref(), only.as_deref()).await,
         Command::Import { postings } => import(&cli.config_dir, &postings).await,
         Command::AlertTest => alert_test(&cli.config_dir).await,
+        Command::Purge { older_than_days } => purge(&cli.config_dir, older_than_days).await,
         Command::Export { run, job, dir } => export(&cli.config_dir, run.as_deref(), job.as_deref(), &dir).await,
         Command::Config => Settings::load(&cli.config_dir)
             .map(|s| print!("{}", s.render_masked()))
@@ -204,6 +212,30 @@ async fn alert_test(config_dir: &Path) -> Result<(), CliError> {
             format!("the test alert could not be sent on: {}", failed.join(", ")),
         ))
     }
+}
+
+/// `job-runner purge`: retention on demand.
+async fn purge(config_dir: &Path, older_than_days: Option<u32>) -> Result<(), CliError> {
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init_with("warn", settings.logging.log_format);
+    let days = match (older_than_days, settings.queue.retention_days) {
+        (Some(d), _) => d,
+        (None, 0) => {
+            return Err(CliError::new(
+                EXIT_INPUT,
+                "give --older-than-days N (0 = every finished run), or set RETENTION_DAYS",
+            ))
+        }
+        (None, d) => d,
+    };
+    let store = crate::startup::open_store(&settings)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
+    let n = crate::pipeline::retention::purge(&store, &settings, days)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, e.to_string()))?;
+    println!("purged {n} finished run(s) older than {days} day(s)");
+    Ok(())
 }
 
 /// `job-runner export`: a run's files, local copy first, else the store's.

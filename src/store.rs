@@ -252,6 +252,15 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<FinishedCounts, StoreError>;
 
+    // ---- retention --------------------------------------------------------------------
+
+    /// Deletes up to `limit` finished runs (completed, failed, cancelled) that ended before
+    /// `finished_before`, with their log lines, stage checkpoints, LLM call records and
+    /// stored files; job documents stay. Returns the ids deleted (callers loop until it is
+    /// empty, and remove the runs' local folders).
+    async fn purge_finished_runs(&self, finished_before: DateTime<Utc>, limit: usize)
+        -> Result<Vec<RunId>, StoreError>;
+
     // ---- the runners ------------------------------------------------------------------
 
     /// Records a runner's heartbeat (one record per runner, replaced each time).

@@ -49,6 +49,8 @@ pub struct Raw {
     pub run_lease_seconds: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub global_max_concurrency: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub retention_days: i64,
 }
 
 /// The section, validated.
@@ -66,6 +68,9 @@ pub struct QueueSettings {
     pub run_lease: Duration,
     /// Cap on running runs across all runners sharing the store (0 = none).
     pub global_max_concurrency: usize,
+    /// `RETENTION_DAYS`: finished runs older than this are purged with their logs, stages,
+    /// LLM call records and files (0 = keep everything).
+    pub retention_days: u32,
     /// Test-only fault injection; always empty when loaded from configuration.
     pub stage_faults: Vec<FaultRule>,
 }
@@ -95,6 +100,7 @@ impl QueueSettings {
             ) as u64),
             run_lease: Duration::from_secs(p.ranged("RUN_LEASE_SECONDS", raw.run_lease_seconds, 5, 3600) as u64),
             global_max_concurrency: p.ranged("GLOBAL_MAX_CONCURRENCY", raw.global_max_concurrency, 0, 1000) as usize,
+            retention_days: p.ranged("RETENTION_DAYS", raw.retention_days, 0, 3650) as u32,
             stage_faults: Vec::new(),
         }
     }
@@ -114,6 +120,7 @@ impl QueueSettings {
             ),
             ("RUN_LEASE_SECONDS", self.run_lease.as_secs().to_string()),
             ("GLOBAL_MAX_CONCURRENCY", self.global_max_concurrency.to_string()),
+            ("RETENTION_DAYS", self.retention_days.to_string()),
         ]
     }
 }

@@ -1039,6 +1039,62 @@ impl Store for MongoStore {
         Ok(counts)
     }
 
+    async fn purge_finished_runs(
+        &self,
+        finished_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<RunId>, StoreError> {
+        let docs: Vec<Document> = self
+            .runs
+            .find(doc! {"status": {"$in": ["completed", "failed", "cancelled"]},
+            "finished_ms": {"$lt": millis(finished_before)}})
+            .sort(doc! {"finished_ms": 1})
+            .limit(limit as i64)
+            .await
+            .map_err(wrap("find runs to purge"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read runs to purge"))?;
+        let ids: Vec<String> = docs.iter().filter_map(|d| get_str(d, "_id")).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let any = doc! {"run_id": {"$in": &ids}};
+        // The run's data first, the run last: an interrupted purge is finished next time.
+        self.logs.delete_many(any.clone()).await.map_err(wrap("purge logs"))?;
+        self.stages
+            .delete_many(any.clone())
+            .await
+            .map_err(wrap("purge stages"))?;
+        self.llm_calls.delete_many(any).await.map_err(wrap("purge llm calls"))?;
+        let files: Vec<Document> = self
+            .artifact_files
+            .find(doc! {"metadata.run_id": {"$in": &ids}})
+            .await
+            .map_err(wrap("find artifacts to purge"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read artifacts to purge"))?;
+        let file_ids: Vec<Bson> = files.iter().filter_map(|f| f.get("_id").cloned()).collect();
+        if !file_ids.is_empty() {
+            self.artifact_chunks
+                .delete_many(doc! {"files_id": {"$in": &file_ids}})
+                .await
+                .map_err(wrap("purge artifact chunks"))?;
+            self.artifact_files
+                .delete_many(doc! {"_id": {"$in": &file_ids}})
+                .await
+                .map_err(wrap("purge artifacts"))?;
+        }
+        self.runs
+            .delete_many(doc! {"_id": {"$in": &ids}})
+            .await
+            .map_err(wrap("purge runs"))?;
+        ids.iter()
+            .map(|i| RunId::parse(i).map_err(StoreError::Corrupt))
+            .collect()
+    }
+
     async fn heartbeat(&self, b: &RunnerBeat) -> Result<(), StoreError> {
         self.runners
             .replace_one(

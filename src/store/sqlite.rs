@@ -809,6 +809,38 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn purge_finished_runs(
+        &self,
+        finished_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<RunId>, StoreError> {
+        self.call("purge_finished_runs", move |c| {
+            let tx = c.transaction()?;
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM runs WHERE status IN ('completed', 'failed', 'cancelled')
+                       AND finished_at IS NOT NULL AND finished_at < ?1
+                     ORDER BY finished_at LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![ts(finished_before), limit as i64], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for id in &ids {
+                for sql in [
+                    "DELETE FROM run_logs WHERE run_id = ?1",
+                    "DELETE FROM stages WHERE run_id = ?1",
+                    "DELETE FROM llm_calls WHERE run_id = ?1",
+                    "DELETE FROM runs WHERE id = ?1",
+                ] {
+                    tx.execute(sql, [id])?;
+                }
+            }
+            tx.commit()?;
+            ids.iter().map(|i| RunId::parse(i).map_err(text_error)).collect()
+        })
+        .await
+    }
+
     async fn heartbeat(&self, beat: &RunnerBeat) -> Result<(), StoreError> {
         let b = beat.clone();
         self.call("heartbeat", move |c| {

@@ -365,3 +365,54 @@ async fn settings_the_newest_deployments_set_but_job_runner_does_not_use_are_nam
         .unwrap_or_else(|| panic!("no warning in {text}"));
     assert!(line.contains("PDF_SERVICE_URL") && line.contains("REDIS_URL"), "{line}");
 }
+
+/// `job-runner purge` deletes finished runs with their folders and data, keeps the user's
+/// application folder, and asks for an age when RETENTION_DAYS is off; `export` then finds
+/// no run.
+#[test]
+fn purge_deletes_finished_runs_and_their_folders_but_not_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cmd(dir.path())
+        .args([
+            "run",
+            &format!("{EXAMPLES}/postings/registered-nurse.json"),
+            "--master-cv",
+            &format!("{EXAMPLES}/master-cv.md"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runs = dir.path().join("data/runs");
+    let run_dirs: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(run_dirs.len(), 1, "{run_dirs:?}");
+    let run_id = run_dirs[0].file_name().unwrap().to_string_lossy().into_owned();
+
+    let refused = cmd(dir.path()).arg("purge").output().unwrap();
+    assert_eq!(refused.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--older-than-days"));
+    // A day's retention keeps a run that just finished.
+    let kept = cmd(dir.path())
+        .args(["purge", "--older-than-days", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&kept.stdout).contains("purged 0 finished run(s)"));
+    assert!(run_dirs[0].is_dir());
+
+    let purged = cmd(dir.path())
+        .args(["purge", "--older-than-days", "0"])
+        .output()
+        .unwrap();
+    assert!(purged.status.success(), "{}", String::from_utf8_lossy(&purged.stderr));
+    assert!(String::from_utf8_lossy(&purged.stdout).contains("purged 1 finished run(s)"));
+    assert!(!run_dirs[0].exists(), "the run's folder is gone");
+    let package = dir
+        .path()
+        .join("applications/St_Helena_Hospital/Registered_Nurse_Intensive_Care/CV.md");
+    assert!(package.is_file(), "the user's application folder stays");
+    let export = cmd(dir.path())
+        .args(["export", "--run", &run_id, "out"])
+        .output()
+        .unwrap();
+    assert_eq!(export.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&export.stderr).contains("no completed run"));
+}

@@ -37,7 +37,8 @@ macro_rules! store_contract_tests {
             dismissed_and_hidden_runs_leave_the_lists_but_keep_their_data,
             the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job,
             runners_heartbeat_and_the_silent_one_is_lost,
-            the_global_cap_holds_until_a_run_ends
+            the_global_cap_holds_until_a_run_ends,
+            old_finished_runs_are_purged_with_their_data_and_nothing_else
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -657,6 +658,79 @@ pub async fn the_global_cap_holds_until_a_run_ends(store: DynStore) {
         "0 = no cap"
     );
     assert_ne!(third.run_id, first.run_id);
+}
+
+pub async fn old_finished_runs_are_purged_with_their_data_and_nothing_else(store: DynStore) {
+    use job_runner::domain::outputs::Provenance;
+    queue_runs(&store, &[1, 2, 3, 4, 5]).await;
+    let long_ago = Utc::now() - chrono::Duration::days(40);
+    let old_done = claim_and_finish(&store, RunStatus::Completed, long_ago).await;
+    let old_failed = claim_and_finish(&store, RunStatus::Failed, long_ago).await;
+    let recent = claim_and_finish(&store, RunStatus::Completed, Utc::now()).await;
+    let running = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    for run in [&old_done, &recent] {
+        store
+            .append_logs(&[LogLine {
+                run_id: run.run_id.clone(),
+                seq: 1,
+                ts: Utc::now(),
+                level: job_runner::runlog::LogLevel::Info,
+                stage: None,
+                message: "a line".into(),
+            }])
+            .await
+            .unwrap();
+        store
+            .stage_completed(
+                &run.run_id,
+                StageName::Cv,
+                &Provenance::produced(StageProducer::Offline, None),
+                &json!({"cv_text": "x"}),
+                Utc::now(),
+                Duration::from_millis(1),
+            )
+            .await
+            .unwrap();
+        store
+            .record_llm_call(&LlmCall {
+                run_id: run.run_id.clone(),
+                stage: StageName::Cv,
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                input_tokens: 1,
+                output_tokens: 1,
+                cost_usd: Some(0.001),
+                latency_ms: 1,
+                outcome: job_runner::store::CallOutcome::Ok,
+                at: Utc::now(),
+                prompt: "cv".into(),
+                turn: 1,
+                detail: None,
+            })
+            .await
+            .unwrap();
+    }
+    let cutoff = Utc::now() - chrono::Duration::days(30);
+    let mut purged = store.purge_finished_runs(cutoff, 1).await.unwrap();
+    assert_eq!(purged.len(), 1, "at most the limit per call");
+    purged.extend(store.purge_finished_runs(cutoff, 100).await.unwrap());
+    purged.sort();
+    let mut expected = vec![old_done.run_id.clone(), old_failed.run_id.clone()];
+    expected.sort();
+    assert_eq!(purged, expected);
+    assert!(store.purge_finished_runs(cutoff, 100).await.unwrap().is_empty());
+    // Everything of the purged run is gone.
+    assert!(store.get_run(&old_done.run_id).await.unwrap().is_none());
+    assert!(store.read_logs(&old_done.run_id, 0, 10).await.unwrap().is_empty());
+    assert!(store.load_stages(&old_done.run_id).await.unwrap().is_empty());
+    assert!(store.llm_calls(&old_done.run_id).await.unwrap().is_empty());
+    // The recent, running and queued runs and their data stay.
+    assert!(store.get_run(&recent.run_id).await.unwrap().is_some());
+    assert_eq!(store.read_logs(&recent.run_id, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.load_stages(&recent.run_id).await.unwrap().len(), 1);
+    assert_eq!(store.llm_calls(&recent.run_id).await.unwrap().len(), 1);
+    assert!(store.get_run(&running.run_id).await.unwrap().is_some());
+    assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 1);
 }
 
 async fn queue_runs(store: &DynStore, ns: &[u32]) -> Vec<Run> {

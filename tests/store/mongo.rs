@@ -265,3 +265,42 @@ async fn racing_runners_never_exceed_the_global_cap() {
     assert!(peak.load(Ordering::SeqCst) <= 2, "peak {}", peak.load(Ordering::SeqCst));
     assert_eq!(runners[0].count_runs(RunStatus::Completed).await.unwrap(), 15);
 }
+
+/// Retention removes a purged run's stored files with it.
+#[tokio::test]
+async fn purging_a_run_removes_its_stored_files() {
+    use job_runner::domain::{JobId, Run, RunStatus};
+    use job_runner::store::{RunFinish, Store, StoredArtifact};
+    let store = MongoStore::connect(&mongo_uri(), &fresh_config()).await.unwrap();
+    let job = JobId::parse("65a1b2c3d4e5f60718293a4b").unwrap();
+    store
+        .insert_runs(&[Run::new_queued(job.clone(), None, None)])
+        .await
+        .unwrap();
+    let run = store
+        .claim_next_run("owner", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(100);
+    let finish = RunFinish {
+        status: RunStatus::Completed,
+        error: None,
+        artifacts: Default::default(),
+        at: long_ago,
+        cost_usd: None,
+    };
+    assert!(store.finish_run(&run.run_id, "owner", &finish).await.unwrap());
+    store
+        .put_artifact(&StoredArtifact::new(run.run_id.clone(), job, "CV.md", vec![7; 300_000]))
+        .await
+        .unwrap();
+    assert!(store.get_artifact(&run.run_id, "CV.md").await.unwrap().is_some());
+    let purged = store
+        .purge_finished_runs(chrono::Utc::now() - chrono::Duration::days(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(purged, std::slice::from_ref(&run.run_id));
+    assert!(store.get_artifact(&run.run_id, "CV.md").await.unwrap().is_none());
+    assert!(store.get_run(&run.run_id).await.unwrap().is_none());
+}
