@@ -110,10 +110,9 @@ fn invalid_settings_exit_3_naming_the_key_and_range() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("RUNNER_API_SECRET is required"));
 }
 
-#[test]
-fn run_builds_a_package_offline_and_prints_where_it_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = cmd(dir.path())
+/// `job-runner run` on the example nurse posting with the example CV, in `dir`.
+fn run_example_nurse(dir: &Path) -> std::process::Output {
+    cmd(dir)
         .args([
             "run",
             &format!("{EXAMPLES}/postings/registered-nurse.json"),
@@ -121,7 +120,13 @@ fn run_builds_a_package_offline_and_prints_where_it_is() {
             &format!("{EXAMPLES}/master-cv.md"),
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn run_builds_a_package_offline_and_prints_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_example_nurse(dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -372,15 +377,7 @@ async fn settings_the_newest_deployments_set_but_job_runner_does_not_use_are_nam
 #[test]
 fn purge_deletes_finished_runs_and_their_folders_but_not_the_package() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cmd(dir.path())
-        .args([
-            "run",
-            &format!("{EXAMPLES}/postings/registered-nurse.json"),
-            "--master-cv",
-            &format!("{EXAMPLES}/master-cv.md"),
-        ])
-        .output()
-        .unwrap();
+    let out = run_example_nurse(dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let runs = dir.path().join("data/runs");
     let run_dirs: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
