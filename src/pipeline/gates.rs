@@ -288,7 +288,7 @@ pub fn check_stage(
             v.extend(quote_problems(
                 "fit_rationale",
                 &fit.fit_rationale,
-                &job.full_text(),
+                &job.title_and_text(),
                 master,
             ));
             verdict(v)
@@ -297,7 +297,7 @@ pub fn check_stage(
         StageName::CoverLetter => check_cover_letter(
             outputs.cover_letter.as_ref().ok_or_else(missing)?,
             &job.company,
-            &job.full_text(),
+            &job.title_and_text(),
             master,
         ),
         StageName::Publisher => {

@@ -47,7 +47,11 @@ mod prose_over_fixtures {
     fn postings() -> Vec<(String, JobPosting)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut out = Vec::new();
-        for dir in ["examples/postings", "tests/fixtures/postings"] {
+        for dir in [
+            "examples/postings",
+            "tests/fixtures/postings",
+            "tests/fixtures/fit/postings",
+        ] {
             let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
                 .unwrap()
                 .map(|e| e.unwrap().path())
@@ -76,17 +80,39 @@ mod prose_over_fixtures {
             .collect()
     }
 
+    /// The example CV and the calibration set's nurse and marketer CVs.
+    fn cvs() -> Vec<(String, crate::pipeline::master_cv::MasterCv)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        [
+            "examples/master-cv.md",
+            "tests/fixtures/fit/cvs/registered-nurse.md",
+            "tests/fixtures/fit/cvs/growth-marketer.md",
+        ]
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(root.join(p)).unwrap();
+            (
+                p.to_owned(),
+                crate::pipeline::master_cv::MasterCv::parse(&text).unwrap(),
+            )
+        })
+        .collect()
+    }
+
     #[test]
     fn letters_and_outreach_read_well_on_every_posting() {
-        let master = fixtures::cv();
-        let stated = prose::stated_experience(&master).expect("the example CV states its experience");
+        assert_eq!(fixtures::cv(), cvs()[0].1, "the example CV comes first");
         let all = postings();
         assert!(
-            all.len() >= 13,
-            "3 examples and at least 10 fixtures, got {}",
+            all.len() >= 21,
+            "3 examples and at least 18 fixtures, got {}",
             all.len()
         );
-        for (name, job) in all {
+        for ((posting_name, job), (cv_name, master)) in
+            all.iter().flat_map(|p| cvs().into_iter().map(move |c| (p.clone(), c)))
+        {
+            let name = format!("{posting_name} × {cv_name}");
+            let stated = prose::stated_experience(&master).unwrap_or_default();
             let posting = &job.full_text();
             let pains = pain_points::mine(&job);
             gates::check_pain_points(&pains).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -119,7 +145,7 @@ mod prose_over_fixtures {
             gates::check_cv_review(&review, &master, posting, &tailored.cv_text)
                 .unwrap_or_else(|e| panic!("{name}: {e}\n{review:#?}"));
             let letter = cover_letter::write(&job, &master, &pains, &research, &fit);
-            gates::check_cover_letter(&letter, &job.company, posting, &master)
+            gates::check_cover_letter(&letter, &job.company, &job.title_and_text(), &master)
                 .unwrap_or_else(|e| panic!("{name}: {e}\n{}", letter.cover_letter));
 
             // Every item of the posting, as the writers could have used it.
@@ -154,7 +180,9 @@ mod prose_over_fixtures {
                 );
                 for claim in year_claims(&t) {
                     assert!(
-                        stated.contains(&claim) || fixtures_text_contains(posting, &claim),
+                        stated.contains(&claim)
+                            || fixtures_text_contains(posting, &claim)
+                            || fixtures_text_contains(&master.text, &claim),
                         "{name}: {what} says {claim:?}, the CV says {stated:?}:\n{t}"
                     );
                 }

@@ -37,7 +37,7 @@ pub async fn ask(
             ("master_cv", &cv),
         ],
         2,
-        |out| gates::check_cover_letter(out, &job.company, &job.full_text(), master).map_err(|g| g.0),
+        |out| gates::check_cover_letter(out, &job.company, &job.title_and_text(), master).map_err(|g| g.0),
     )
     .await
 }
