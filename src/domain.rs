@@ -1,6 +1,7 @@
 //! Parsed domain types: every value that crosses the HTTP, CLI or store edge becomes one of
 //! these before the core sees it, so the rest of the crate never re-checks raw strings.
 
+pub mod digest;
 mod ids;
 mod job;
 pub mod markup;

@@ -23,35 +23,8 @@ use crate::domain::{JobId, JobPosting, QueueId, Run, RunId, RunStatus, StageName
 pub use crate::runlog::LogLine;
 pub use records::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, QueueQuery, QueueView,
-    RunFilter, RunFinish, RunPage, RunnerBeat,
+    RunFilter, RunFinish, RunPage, RunnerBeat, StoredArtifact,
 };
-
-/// A run's file as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredArtifact {
-    pub run_id: RunId,
-    pub job_id: JobId,
-    /// The file name (`CV.md`, ...).
-    pub name: String,
-    pub bytes: Vec<u8>,
-    /// Hex SHA-256 of the bytes (the HTTP `ETag`).
-    pub sha256: String,
-}
-
-impl StoredArtifact {
-    /// An artifact of `bytes`, its digest computed.
-    pub fn new(run_id: RunId, job_id: JobId, name: &str, bytes: Vec<u8>) -> Self {
-        use sha2::{Digest, Sha256};
-        let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            run_id,
-            job_id,
-            name: name.to_owned(),
-            bytes,
-            sha256,
-        }
-    }
-}
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;

@@ -25,10 +25,7 @@ impl JobId {
 
     /// Derives a stable job id from arbitrary content (used for postings without `_id`).
     pub fn derive_from(content: &str) -> Self {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(content.as_bytes());
-        let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-        Self(hex)
+        Self(super::digest::sha256_hex(content.as_bytes(), 12))
     }
 }
 

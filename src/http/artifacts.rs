@@ -82,8 +82,7 @@ pub async fn download(
     })?;
     let (bytes, sha256) = match bytes {
         Some(b) => {
-            use sha2::{Digest, Sha256};
-            let sha: String = Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect();
+            let sha = crate::domain::digest::sha256_hex(&b, 32);
             (b, sha)
         }
         None => match state.store.get_artifact(&run_id, name.file_name()).await? {

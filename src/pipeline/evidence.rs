@@ -70,11 +70,6 @@ impl Need {
         self.concepts.is_empty() && self.terms.is_empty()
     }
 
-    /// The concepts the need names, by display name.
-    pub fn concept_names(&self) -> Vec<&'static str> {
-        self.concepts.iter().map(|(n, _)| *n).collect()
-    }
-
     /// How well `line` supports the need, 0–1.
     pub fn coverage(&self, line: &Line) -> f64 {
         let shared_terms = self.terms.iter().filter(|t| line.terms.contains(*t)).count();
@@ -166,15 +161,6 @@ impl Need {
                     .then_with(|| b.0.is_list().cmp(&a.0.is_list()))
                     .then_with(|| a.0.text.len().cmp(&b.0.text.len()))
             })
-    }
-
-    /// Shared concept names between the need and a line (for saying why they match).
-    pub fn shared(&self, line: &Line) -> Vec<&'static str> {
-        self.concepts
-            .iter()
-            .filter(|(n, _)| line.concepts.contains(n))
-            .map(|(n, _)| *n)
-            .collect()
     }
 }
 

@@ -347,14 +347,9 @@ impl MongoStore {
             .find_one(doc! {"_id": "schema"})
             .await
             .map_err(wrap("read schema version"))?;
-        let as_u32 = |d: &Document, k: &str| match d.get(k) {
-            Some(Bson::Int64(n)) => *n as u32,
-            Some(Bson::Int32(n)) => *n as u32,
-            _ => 0,
-        };
-        let (version, needs) = current
-            .as_ref()
-            .map_or((0, 0), |d| (as_u32(d, "version"), as_u32(d, "readable_from")));
+        let (version, needs) = current.as_ref().map_or((0, 0), |d| {
+            (get_int(d, "version") as u32, get_int(d, "readable_from") as u32)
+        });
         if needs > binary {
             return Err(StoreError::SchemaTooNew {
                 store: version,
@@ -1127,11 +1122,7 @@ impl Store for MongoStore {
                 version: get_str(d, "version").unwrap_or_default(),
                 started_at: get_time(d, "started_at").unwrap_or_default(),
                 last_seen: get_time(d, "last_seen").unwrap_or_default(),
-                active_runs: match d.get("active_runs") {
-                    Some(Bson::Int64(n)) => *n as u32,
-                    Some(Bson::Int32(n)) => *n as u32,
-                    _ => 0,
-                },
+                active_runs: get_int(d, "active_runs") as u32,
                 draining: d.get_bool("draining").unwrap_or(false),
             })
             .collect())
@@ -1204,11 +1195,7 @@ impl Store for MongoStore {
             .map_err(wrap("read artifact chunks"))?;
         let mut bytes = Vec::new();
         for (i, c) in chunks.iter().enumerate() {
-            let n = match c.get("n") {
-                Some(Bson::Int64(n)) => *n,
-                Some(Bson::Int32(n)) => i64::from(*n),
-                _ => -1,
-            };
+            let n = if c.contains_key("n") { get_int(c, "n") } else { -1 };
             match c.get("data") {
                 Some(Bson::Binary(b)) if n == i as i64 => bytes.extend_from_slice(&b.bytes),
                 other => {

@@ -111,6 +111,32 @@ impl JobUpdate {
     }
 }
 
+/// A run's file as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    pub run_id: RunId,
+    pub job_id: JobId,
+    /// The file name (`CV.md`, ...).
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// Hex SHA-256 of the bytes (the HTTP `ETag`).
+    pub sha256: String,
+}
+
+impl StoredArtifact {
+    /// An artifact of `bytes`, its digest computed.
+    pub fn new(run_id: RunId, job_id: JobId, name: &str, bytes: Vec<u8>) -> Self {
+        let sha256 = crate::domain::digest::sha256_hex(&bytes, 32);
+        Self {
+            run_id,
+            job_id,
+            name: name.to_owned(),
+            bytes,
+            sha256,
+        }
+    }
+}
+
 /// A runner's heartbeat: who it is and what it is doing, as of `last_seen`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerBeat {

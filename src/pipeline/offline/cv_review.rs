@@ -35,9 +35,7 @@ pub struct ReviewInput<'a> {
 
 /// A fingerprint of a CV text (first 16 hex digits of its SHA-256).
 pub fn fingerprint(cv_text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(cv_text.trim().as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::domain::digest::sha256_hex(cv_text.trim().as_bytes(), 8)
 }
 
 fn q(s: &str, max: usize) -> String {
