@@ -74,7 +74,8 @@ impl JobPosting {
         super::markup::plain_text(raw)
     }
 
-    /// The title and the posting's text: what an extraction may quote.
+    /// The title and the posting's text: what any output may quote or name. Every gate and
+    /// model-answer check reads this, so a title's "Band 5" or "(Go)" counts as the posting's.
     pub fn title_and_text(&self) -> String {
         format!("{}\n{}", self.title, self.full_text())
     }

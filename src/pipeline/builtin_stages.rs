@@ -202,7 +202,7 @@ impl Stage for CvReviewStage {
                         l,
                         &ctx.call_scope(self.name()),
                         &assisted::cv_review::ReviewRequest {
-                            posting: &ctx.job.full_text(),
+                            posting: &ctx.job.title_and_text(),
                             must_haves: &jd.qualifications,
                             cv_text: &cv.cv_text,
                             master: &ctx.master_cv,

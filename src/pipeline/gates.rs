@@ -276,7 +276,7 @@ pub fn check_stage(
             check_cv_review(
                 outputs.cv_review.as_ref().ok_or_else(missing)?,
                 master,
-                &job.full_text(),
+                &job.title_and_text(),
                 &cv.cv_text,
             )
         }

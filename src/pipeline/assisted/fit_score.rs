@@ -96,7 +96,7 @@ pub async fn ask(
                 ("master_cv", &cv),
             ],
             2,
-            |a| super::verdict(problems(a, master, &job.full_text())),
+            |a| super::verdict(problems(a, master, &job.title_and_text())),
         )
         .await?;
     let mut out = answer.to_output();

@@ -135,7 +135,7 @@ pub async fn ask(
                 ("highlights", &highlights),
             ],
             1,
-            |a| super::verdict(problems(a, contacts, &job.company, &evidence, &job.full_text())),
+            |a| super::verdict(problems(a, contacts, &job.company, &evidence, &job.title_and_text())),
         )
         .await?;
     Ok(contacts

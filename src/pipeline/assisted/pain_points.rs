@@ -48,7 +48,7 @@ pub async fn ask(
         Some(jd) => super::bullet_list(jd.responsibilities.iter().chain(&jd.qualifications)),
         None => "(not read)".to_owned(),
     };
-    let full = &job.full_text();
+    let full = &job.title_and_text();
     llm.ask::<PainPointsOutput, _>(
         scope,
         "pain_points",
