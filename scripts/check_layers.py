@@ -26,6 +26,7 @@ RANK = {
     "config": 1,
     "runlog": 1,
     "metrics": 2,
+    "tokens": 2,
     "store": 4,
     "artifacts": 5,
     "llm": 6,

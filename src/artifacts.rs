@@ -92,6 +92,21 @@ pub fn application_dir(root: &Path, company: &str, title: &str, job_id: &str) ->
     )))
 }
 
+/// The application folder that belongs to `job_id` (by its marker), without creating
+/// anything; `None` when the job has none.
+pub fn find_application_dir(root: &Path, company: &str, title: &str, job_id: &str) -> Option<PathBuf> {
+    let company_dir = root.join(folder_name(company));
+    let base = folder_name(title);
+    [
+        base.clone(),
+        format!("{}_{}", base, &job_id[..job_id.len().min(8)]),
+        format!("{base}_{job_id}"),
+    ]
+    .into_iter()
+    .map(|candidate| company_dir.join(candidate))
+    .find(|dir| std::fs::read_to_string(dir.join(OWNER_MARKER)).is_ok_and(|owner| owner.trim() == job_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

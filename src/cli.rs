@@ -67,11 +67,28 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Delete finished runs older than some days, with their logs, checkpoints, LLM call
-    /// records and files (job documents and application folders stay).
+    /// records and files (job documents and application folders stay); or, with --job,
+    /// erase everything held about one job.
     Purge {
         /// Age in days (0 = every finished run); defaults to RETENTION_DAYS.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "job")]
         older_than_days: Option<u32>,
+        /// Erase one job's runs, logs, checkpoints, LLM call records, files and tokens.
+        #[arg(long)]
+        job: Option<String>,
+        /// With --job: the job document and its published application folder too.
+        #[arg(long, requires = "job")]
+        with_job: bool,
+    },
+    /// Mint a read token for one run (its log stream, status, progress and artifacts).
+    Token {
+        /// The run the token reads.
+        #[arg(long)]
+        run: String,
+        /// Lifetime: seconds, or a number with s, m, h or d (at most 7 days); defaults to
+        /// RUN_TOKEN_TTL_SECONDS.
+        #[arg(long)]
+        ttl: Option<String>,
     },
     /// Print the resolved configuration with secrets masked.
     Config,
@@ -139,7 +156,13 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         } => run::run(&cli.config_dir, &posting, master_cv.as_deref(), only.as_deref()).await,
         Command::Import { postings } => import(&cli.config_dir, &postings).await,
         Command::AlertTest => alert_test(&cli.config_dir).await,
-        Command::Purge { older_than_days } => purge(&cli.config_dir, older_than_days).await,
+        Command::Purge {
+            job: Some(job),
+            with_job,
+            ..
+        } => erase_job(&cli.config_dir, &job, with_job).await,
+        Command::Purge { older_than_days, .. } => purge(&cli.config_dir, older_than_days).await,
+        Command::Token { run, ttl } => token(&cli.config_dir, &run, ttl.as_deref()).await,
         Command::Export { run, job, dir } => export(&cli.config_dir, run.as_deref(), job.as_deref(), &dir).await,
         Command::Config => Settings::load(&cli.config_dir)
             .map(|s| print!("{}", s.render_masked()))
@@ -235,6 +258,107 @@ async fn purge(config_dir: &Path, older_than_days: Option<u32>) -> Result<(), Cl
         .await
         .map_err(|e| CliError::new(EXIT_RUNTIME, e.to_string()))?;
     println!("purged {n} finished run(s) older than {days} day(s)");
+    Ok(())
+}
+
+/// `job-runner purge --job <id> [--with-job]`: erasure of one job, printing what went.
+async fn erase_job(config_dir: &Path, job: &str, with_job: bool) -> Result<(), CliError> {
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init_with("warn", settings.logging.log_format);
+    let id = crate::domain::JobId::parse(job).map_err(|e| CliError::new(EXIT_INPUT, format!("--job: {e}")))?;
+    let store = crate::startup::open_store(&settings)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
+    let erased = crate::pipeline::retention::erase_job(&store, &settings, &id, with_job)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(msg) => CliError::new(EXIT_INPUT, msg),
+            e => CliError::new(EXIT_RUNTIME, e.to_string()),
+        })?;
+    let s = &erased.store;
+    println!("erased job {id}:");
+    println!("  runs: {}", s.runs.len());
+    for run in &s.runs {
+        println!("    {run}");
+    }
+    println!("  log lines: {}", s.log_lines);
+    println!("  stage checkpoints: {}", s.stages);
+    println!("  LLM call records: {}", s.llm_calls);
+    println!("  stored files: {}", s.stored_files);
+    println!("  run tokens: {}", s.tokens);
+    println!("  run folders: {}", erased.run_folders);
+    if with_job {
+        println!(
+            "  job document: {}",
+            if s.job_document { "removed" } else { "not found" }
+        );
+        match &erased.application_folder {
+            Some(dir) => println!("  application folder: {} removed", dir.display()),
+            None => println!("  application folder: none"),
+        }
+    } else {
+        println!("  job document: kept (add --with-job to erase it and its application folder)");
+    }
+    Ok(())
+}
+
+/// A lifetime such as `3600`, `90s`, `30m`, `1h` or `2d`.
+fn parse_ttl(raw: &str) -> Result<std::time::Duration, String> {
+    let raw = raw.trim();
+    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("--ttl {raw:?}: give seconds or a number with s, m, h or d (e.g. 1h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        other => return Err(format!("--ttl {raw:?}: unknown unit {other:?} (s, m, h or d)")),
+    };
+    let max = crate::config::MAX_RUN_TOKEN_TTL_SECONDS as u64;
+    if !(60..=max).contains(&secs) {
+        return Err(format!("--ttl {raw:?}: must be 60 s – 7 days, got {secs} s"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// `job-runner token --run <id> [--ttl 1h]`: prints a read token for the run on stdout
+/// (its id and expiry on stderr).
+async fn token(config_dir: &Path, run: &str, ttl: Option<&str>) -> Result<(), CliError> {
+    let settings = Settings::load(config_dir)?;
+    crate::telemetry::init_with("warn", settings.logging.log_format);
+    let tokens = crate::tokens::RunTokens::from_settings(&settings).ok_or_else(|| {
+        CliError::new(
+            EXIT_CONFIG,
+            "JWT_SECRET is not set: run tokens cannot be issued (at least 32 bytes; `openssl rand -hex 32`)",
+        )
+    })?;
+    let ttl = ttl
+        .map(parse_ttl)
+        .transpose()
+        .map_err(|e| CliError::new(EXIT_INPUT, e))?;
+    let id = crate::domain::RunId::parse(run).map_err(|e| CliError::new(EXIT_INPUT, format!("--run: {e}")))?;
+    let store = crate::startup::open_store(&settings)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, format!("{e:#}")))?;
+    let found = store
+        .get_run(&id)
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, e.to_string()))?
+        .ok_or_else(|| CliError::new(EXIT_INPUT, format!("run {id} not found")))?;
+    let grant = crate::http::run_tokens::issue_and_record(&tokens, &store, std::slice::from_ref(&found), ttl, "cli")
+        .await
+        .map_err(|e| CliError::new(EXIT_RUNTIME, e))?
+        .pop()
+        .ok_or_else(|| CliError::new(EXIT_RUNTIME, "no token was issued"))?;
+    println!("{}", grant.stream_token);
+    eprintln!(
+        "token {} reads run {id} until {} (revoke: POST /tokens/revoke {{\"jti\": \"{}\"}})",
+        grant.stream_token_id,
+        grant.stream_token_expires_at.to_rfc3339(),
+        grant.stream_token_id
+    );
     Ok(())
 }
 

@@ -42,6 +42,7 @@ pub use queue::{FaultRule, QueueSettings, StageFault};
 pub use redact::Redactor;
 pub use schema_mode::SchemaMode;
 pub use secret::{mask_url_credentials, Secret};
+pub use server::MAX_RUN_TOKEN_TTL_SECONDS;
 pub use server::{is_loopback_host, Environment, ServerSettings};
 pub use store::StoreSettings;
 

@@ -2,6 +2,7 @@
 //! route table, shared state, JSON error handling and the bearer-auth guard.
 
 mod artifacts;
+pub mod audit;
 mod auth;
 mod body;
 mod costs;
@@ -16,6 +17,7 @@ mod operation_runs;
 mod operations;
 mod queue;
 pub mod rate_limit;
+pub mod run_tokens;
 mod runners;
 mod runs;
 
@@ -52,6 +54,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
     pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// Issues run tokens (`JWT_SECRET` set), else `None`.
+    pub tokens: Option<Arc<crate::tokens::RunTokens>>,
 }
 
 /// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.
@@ -240,6 +244,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     );
     routes.add("/api/jobs/{job_id}/queue-status", Method::GET, operations::queue_status);
     routes.add("/artifacts/{run_id}/{filename:.*}", Method::GET, artifacts::download);
+    routes.add("/tokens/revoke", Method::POST, run_tokens::revoke);
+    routes.add("/audit", Method::GET, audit::list);
     let table = web::Data::new(routes.table);
     cfg.app_data(table).default_service(web::to(not_found));
 }

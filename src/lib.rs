@@ -11,6 +11,8 @@
 //!   the handling of outside text (`domain::untrusted`).
 //! - [`config`]: layered settings (defaults → `config/*.toml` → `.env` → environment),
 //!   validated into [`config::Settings`]; secrets and URL credentials masked.
+//! - [`tokens`]: run-scoped read tokens (JWT, HS256) for browsers that must not hold the
+//!   API secret.
 //! - [`store`]: the `Store` trait (also the durable run queue) with its SQLite and MongoDB
 //!   backends.
 //! - [`artifacts`]: folder naming, atomic writes, markdown → Word, the dossier.
@@ -47,3 +49,4 @@ pub mod startup;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+pub mod tokens;

@@ -253,6 +253,7 @@ impl Application {
             metrics: Arc::clone(&runtime.metrics),
             started: std::time::Instant::now(),
             sse_streams: Arc::default(),
+            tokens: crate::tokens::RunTokens::from_settings(&settings).map(Arc::new),
         });
         let secret = settings
             .server
@@ -262,6 +263,8 @@ impl Application {
         let (origins, max_body) = (settings.server.cors_origins.clone(), settings.server.max_body_bytes);
         let metrics = Arc::clone(&runtime.metrics);
         let open_reads = settings.server.open_read_routes;
+        let open_docs = settings.server.docs_are_open();
+        let (run_tokens, token_store) = (state.tokens.clone(), runtime.store.clone());
         if open_reads && settings.server.runner_api_secret.is_some() {
             tracing::warn!(
                 "OPEN_READ_ROUTES is on: queue, log, status, progress, metrics-widget and diagnostics reads need no bearer token"
@@ -271,9 +274,12 @@ impl Application {
             settings.server.rate_limit_per_minute,
             settings.server.trusted_proxies.clone(),
         );
+        let trusted = Arc::new(settings.server.trusted_proxies.clone());
+        let audit_store = runtime.store.clone();
         let server = HttpServer::new(move || {
             let metrics = Arc::clone(&metrics);
             let limits = limits.clone();
+            let (trusted, audit_store) = (Arc::clone(&trusted), audit_store.clone());
             let mut cors = actix_cors::Cors::default()
                 .allowed_methods(vec!["GET", "POST", "HEAD"])
                 .allowed_headers(vec!["Authorization", "Content-Type", "Last-Event-ID"])
@@ -282,7 +288,12 @@ impl Application {
                 cors = cors.allowed_origin(o);
             }
             App::new()
-                .wrap(BearerAuth::new(secret.as_deref()).with_open_reads(open_reads))
+                .wrap(
+                    BearerAuth::new(secret.as_deref())
+                        .with_open_reads(open_reads)
+                        .with_open_docs(open_docs)
+                        .with_run_tokens(run_tokens.clone(), token_store.clone()),
+                )
                 .wrap_fn(move |req, srv| {
                     // Per-client limits on state-changing requests, before anything else works.
                     let refused = limits.as_ref().and_then(|l| l.check(&req).err());
@@ -299,18 +310,26 @@ impl Application {
                 })
                 .wrap_fn(move |req, srv| {
                     // Request count and latency by route pattern (never the raw path); the
-                    // request id on the span of everything the request does, and the
-                    // security headers on every answer (errors and auth refusals too).
-                    let (method, started) = (req.method().to_string(), std::time::Instant::now());
+                    // request id on the span of everything the request does; the security
+                    // headers on every answer (errors and auth refusals too); and the audit
+                    // trail of every state-changing request, refused ones included.
+                    let (method, started) = (req.method().clone(), std::time::Instant::now());
                     let id = http::hygiene::request_id(req.headers().get(http::hygiene::REQUEST_ID));
+                    let client = http::rate_limit::client_address(req.request(), &trusted);
                     let span = tracing::info_span!("request", request_id = %id);
-                    let fut = tracing::Instrument::instrument(actix_web::dev::Service::call(srv, req), span);
+                    let fut = tracing::Instrument::instrument(actix_web::dev::Service::call(srv, req), span.clone());
                     let metrics = Arc::clone(&metrics);
+                    let audit_store = audit_store.clone();
                     async move {
                         let mut res = fut.await?;
                         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-                        metrics.http_request(&method, &route, res.status().as_u16(), started.elapsed());
-                        http::hygiene::secure(res.headers_mut(), &id);
+                        metrics.http_request(method.as_str(), &route, res.status().as_u16(), started.elapsed());
+                        let path = res.request().path().to_owned();
+                        http::hygiene::secure(res.headers_mut(), &id, &path);
+                        if http::audit::is_state_changing(&method) {
+                            let entry = http::audit::entry(&res, &id, client);
+                            tracing::Instrument::instrument(http::audit::record(&audit_store, entry), span).await;
+                        }
                         Ok(res)
                     }
                 })

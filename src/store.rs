@@ -25,6 +25,7 @@ pub use records::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, QueueQuery, QueueView,
     RunFilter, RunFinish, RunPage, RunnerBeat, StoredArtifact,
 };
+pub use records::{AuditEntry, JobPurge, TokenRecord};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
@@ -60,6 +61,10 @@ pub enum StoreError {
         /// The highest version this binary understands.
         binary: u32,
     },
+    /// The change is refused in the current state (a job with an active run cannot be
+    /// erased).
+    #[error("{0}")]
+    Conflict(String),
     /// MongoDB reported an error.
     #[error("mongodb error during {context}: {source}")]
     Mongo {
@@ -81,7 +86,10 @@ impl StoreError {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             StoreError::Mongo { source, .. } => mongo::is_transient(source),
-            StoreError::JobNotFound(_) | StoreError::Corrupt(_) | StoreError::SchemaTooNew { .. } => false,
+            StoreError::JobNotFound(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Conflict(_)
+            | StoreError::SchemaTooNew { .. } => false,
         }
     }
 }
@@ -334,6 +342,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest alerts, newest first, at most `limit`.
     async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+
+    // ---- run tokens -----------------------------------------------------------------
+
+    /// Records issued run tokens.
+    async fn record_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError>;
+
+    /// The record of token `jti`, if it was issued and has not been purged.
+    async fn get_token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Marks token `jti` revoked (kept until it expires); the record after the change,
+    /// `None` when no such token is recorded. Revoking twice keeps the first time.
+    async fn revoke_token(&self, jti: &str, at: DateTime<Utc>) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Deletes the records of tokens that expired before `now`; returns how many.
+    async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    // ---- audit trail ----------------------------------------------------------------
+
+    /// Appends one entry to the audit trail.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The newest audit entries, newest first, at most `limit`.
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Deletes audit entries older than `before`, and beyond the newest `keep`; returns how many.
+    async fn purge_audit(&self, before: DateTime<Utc>, keep: usize) -> Result<u64, StoreError>;
+
+    // ---- erasure --------------------------------------------------------------------
+
+    /// Erases everything held about job `job`: its runs with their logs, checkpoints, LLM
+    /// call records, stored files and tokens, and with `with_job` the job document too.
+    /// Refused ([`StoreError::Conflict`]) while one of its runs is queued or running.
+    async fn purge_job(&self, job: &JobId, with_job: bool) -> Result<JobPurge, StoreError>;
 }
 
 /// How long [`retry_transient`] keeps retrying: long enough to ride out a database

@@ -114,16 +114,23 @@ impl RunSupervisor {
         }
     }
 
-    /// Purges finished runs older than `RETENTION_DAYS` (see `pipeline::retention`).
-    fn purge_old_runs(&self, ctx: &mut Context<Self>) {
+    /// The retention sweep (see `pipeline::retention`): finished runs and audit entries
+    /// older than `RETENTION_DAYS`, expired run tokens.
+    fn sweep(&self, ctx: &mut Context<Self>) {
         let (store, settings) = (self.deps.run.store.clone(), Arc::clone(&self.deps.run.settings));
         ctx.spawn(
             async move {
                 let days = settings.queue.retention_days;
-                match crate::pipeline::retention::purge(&store, &settings, days).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(runs = n, days, "purged finished runs past RETENTION_DAYS"),
-                    Err(e) => tracing::warn!(error = %e, "could not purge old runs; will retry in an hour"),
+                match crate::pipeline::retention::sweep(&store, &settings, days).await {
+                    Ok(s) if s == Default::default() => {}
+                    Ok(s) => tracing::info!(
+                        runs = s.runs,
+                        tokens = s.tokens,
+                        audit = s.audit,
+                        days,
+                        "retention sweep: purged finished runs and audit entries past RETENTION_DAYS, expired run tokens"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "retention sweep failed; will retry in an hour"),
                 }
             }
             .into_actor(self),
@@ -170,11 +177,10 @@ impl Actor for RunSupervisor {
         ctx.run_interval(Duration::from_secs(2), |_, ctx| ctx.notify(Pump));
         // Store health for /health; re-armed only after each ping finished.
         ctx.notify(CheckStore);
-        // Retention: finished runs past RETENTION_DAYS are purged at start and hourly.
-        if self.deps.run.settings.queue.retention_days > 0 {
-            self.purge_old_runs(ctx);
-            ctx.run_interval(Duration::from_secs(3600), |act, ctx| act.purge_old_runs(ctx));
-        }
+        // Retention: finished runs and audit entries past RETENTION_DAYS, and expired run
+        // tokens, are purged at start and hourly.
+        self.sweep(ctx);
+        ctx.run_interval(Duration::from_secs(3600), |act, ctx| act.sweep(ctx));
         // The runner's heartbeat (`GET /runners`), now and every interval.
         self.beat(ctx);
         ctx.run_interval(crate::store::RunnerBeat::INTERVAL, |act, ctx| act.beat(ctx));

@@ -20,6 +20,7 @@ impl Redactor {
     pub fn from_settings(s: &Settings) -> Self {
         let mut secrets: Vec<String> = [
             &s.server.runner_api_secret,
+            &s.server.jwt_secret,
             &s.store.mongodb_uri,
             &s.llm.openai_api_key,
             &s.llm.anthropic_api_key,

@@ -70,6 +70,12 @@ pub struct Raw {
     pub rate_limit_per_minute: i64,
     #[serde(deserialize_with = "lenient::string")]
     pub trusted_proxies: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub jwt_secret: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub run_token_ttl_seconds: i64,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub open_docs: bool,
 }
 
 /// The section, validated.
@@ -97,6 +103,12 @@ pub struct ServerSettings {
     pub rate_limit_per_minute: u32,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `JWT_SECRET`: signs run-scoped read tokens (`stream_token`); `None` = none issued.
+    pub jwt_secret: Option<Secret>,
+    /// `RUN_TOKEN_TTL_SECONDS`: how long a run token issued with a run is valid.
+    pub run_token_ttl: Duration,
+    /// `OPEN_DOCS`: `/docs` and `/openapi.json` need no bearer (always so in development).
+    pub open_docs: bool,
 }
 
 impl ServerSettings {
@@ -120,11 +132,27 @@ impl ServerSettings {
         ) {
             p.push(problem);
         }
+        let jwt_secret = secret(raw.jwt_secret);
+        for problem in check_jwt_secret(
+            jwt_secret.as_ref().map(Secret::expose),
+            runner_api_secret.as_ref().map(Secret::expose),
+        ) {
+            p.push(problem);
+        }
+        let ttl = p.ranged(
+            "RUN_TOKEN_TTL_SECONDS",
+            raw.run_token_ttl_seconds,
+            60,
+            MAX_RUN_TOKEN_TTL_SECONDS,
+        ) as u64;
         Self {
             environment,
             host: raw.host.trim().to_owned(),
             port,
             runner_api_secret,
+            jwt_secret,
+            run_token_ttl: Duration::from_secs(ttl),
+            open_docs: raw.open_docs,
             allow_no_auth: raw.allow_no_auth,
             cors_origins: raw
                 .cors_origins
@@ -176,7 +204,16 @@ impl ServerSettings {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
+            ("JWT_SECRET", masked(&self.jwt_secret)),
+            ("RUN_TOKEN_TTL_SECONDS", self.run_token_ttl.as_secs().to_string()),
+            ("OPEN_DOCS", self.open_docs.to_string()),
         ]
+    }
+
+    /// True when `/docs` and `/openapi.json` are served without the bearer: `OPEN_DOCS`,
+    /// `OPEN_READ_ROUTES`, or development.
+    pub fn docs_are_open(&self) -> bool {
+        self.open_docs || self.open_read_routes || self.environment == Environment::Development
     }
 
     /// The address to bind.
@@ -203,6 +240,39 @@ const PLACEHOLDER_MARKS: [&str; 12] = [
     "example",
     "xxxxxxxx",
 ];
+
+/// The longest a run token may live (`RUN_TOKEN_TTL_SECONDS`, `job-runner token --ttl`): 7 days.
+pub const MAX_RUN_TOKEN_TTL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The shortest `JWT_SECRET` (bytes): HS256 wants a key as long as its hash.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// What is wrong with the token-signing secret, if anything: at least 32 bytes, not a
+/// placeholder, and never the bearer secret (a leaked token key must not be the API key).
+pub fn check_jwt_secret(jwt: Option<&str>, api: Option<&str>) -> Vec<String> {
+    let Some(jwt) = jwt else {
+        return Vec::new();
+    };
+    let lower = jwt.to_ascii_lowercase();
+    if let Some(mark) = PLACEHOLDER_MARKS.iter().find(|m| lower.contains(*m)) {
+        return vec![format!(
+            "JWT_SECRET looks like a placeholder (it contains {mark:?}); {GENERATE_SECRET}"
+        )];
+    }
+    let mut errors = Vec::new();
+    if jwt.len() < MIN_JWT_SECRET_BYTES {
+        errors.push(format!(
+            "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes, got {}; {GENERATE_SECRET}",
+            jwt.len()
+        ));
+    }
+    if api == Some(jwt) {
+        errors.push(format!(
+            "JWT_SECRET must differ from RUNNER_API_SECRET (a token key is not the API key); {GENERATE_SECRET}"
+        ));
+    }
+    errors
+}
 
 /// True for a listen address that only this machine reaches (`127.0.0.0/8`, `::1`,
 /// `localhost`).
@@ -251,4 +321,23 @@ pub fn check_api_secret(secret: Option<&str>, env: Environment, host: &str, allo
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_key_is_long_real_and_not_the_api_secret() {
+        let good = "4f1c9a0e7b2d4c6e8f1a3b5c7d9e0f214f1c9a0e";
+        assert!(check_jwt_secret(None, Some(good)).is_empty(), "unset: tokens off");
+        assert!(check_jwt_secret(Some(good), Some("another-api-secret-value")).is_empty());
+        let short = check_jwt_secret(Some("0123456789abcdef"), None);
+        assert!(short[0].contains("at least 32 bytes, got 16"), "{short:?}");
+        let placeholder = check_jwt_secret(Some("change-me-change-me-change-me-change-me"), None);
+        assert!(placeholder[0].contains("placeholder"), "{placeholder:?}");
+        let same = check_jwt_secret(Some(good), Some(good));
+        assert!(same[0].contains("must differ from RUNNER_API_SECRET"), "{same:?}");
+        assert!(!same[0].contains(good), "the secret is never echoed");
+    }
 }

@@ -1,24 +1,32 @@
 //! Bearer-token guard: every route except `/health` and CORS preflights needs
 //! `Authorization: Bearer <RUNNER_API_SECRET>`, compared in constant time (SHA-256 digests compared with
-//! `subtle`, so neither content nor length leaks through timing).
+//! `subtle`, so neither content nor length leaks through timing). A run token (`?token=`
+//! or a JWT bearer, see [`crate::tokens`]) stands in for the secret on the reads of its
+//! own run only ([`super::run_tokens::check`]).
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::{http::header, Error};
+use actix_web::{http::header, Error, HttpMessage as _};
 use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::http::audit::Credential;
 use crate::http::error::ApiError;
+use crate::store::DynStore;
+use crate::tokens::RunTokens;
 
 /// The middleware factory. `None` disables auth (development without a secret).
 #[derive(Clone)]
 pub struct BearerAuth {
     digest: Option<[u8; 32]>,
     open_reads: bool,
+    open_docs: bool,
+    run_tokens: Option<(Option<Arc<RunTokens>>, DynStore)>,
 }
 
 impl BearerAuth {
@@ -27,7 +35,22 @@ impl BearerAuth {
         Self {
             digest: secret.map(|s| Sha256::digest(s.as_bytes()).into()),
             open_reads: false,
+            open_docs: false,
+            run_tokens: None,
         }
+    }
+
+    /// Accepts run tokens (checked against `store`) on the reads of their run; with
+    /// `tokens` `None`, a presented token is refused with `TOKENS_DISABLED`.
+    pub fn with_run_tokens(mut self, tokens: Option<Arc<RunTokens>>, store: DynStore) -> Self {
+        self.run_tokens = Some((tokens, store));
+        self
+    }
+
+    /// Lets `/docs` and `/openapi.json` through without a token.
+    pub fn with_open_docs(mut self, open: bool) -> Self {
+        self.open_docs = open;
+        self
     }
 
     /// Lets the read routes of [`is_open_read`] through without a token
@@ -73,6 +96,11 @@ fn is_public(path: &str) -> bool {
     path == "/health"
 }
 
+/// The API's own documentation: the Swagger UI and the OpenAPI document.
+pub fn is_docs(path: &str) -> bool {
+    path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/")
+}
+
 /// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. Browsers
 /// send those without credentials, so they pass; any other `OPTIONS` needs the token like
 /// every other request (it used to pass, and reached the 404 handler and the logs).
@@ -98,6 +126,8 @@ where
             service: Rc::new(service),
             digest: self.digest,
             open_reads: self.open_reads,
+            open_docs: self.open_docs,
+            run_tokens: self.run_tokens.clone(),
         }))
     }
 }
@@ -107,6 +137,8 @@ pub struct BearerAuthMiddleware<S> {
     service: Rc<S>,
     digest: Option<[u8; 32]>,
     open_reads: bool,
+    open_docs: bool,
+    run_tokens: Option<(Option<Arc<RunTokens>>, DynStore)>,
 }
 
 impl<S, B> Service<ServiceRequest> for BearerAuthMiddleware<S>
@@ -121,25 +153,63 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let allowed = match &self.digest {
-            None => true,
-            Some(d) => {
+        let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let (allowed, credential) = match &self.digest {
+            None => (true, Some(Credential::open())),
+            Some(d) if authorized(d, bearer) => (
+                true,
+                bearer
+                    .and_then(|b| b.get("Bearer ".len()..))
+                    .map(|t| Credential::secret(t.trim())),
+            ),
+            Some(_) => (
                 is_public(req.path())
                     || is_cors_preflight(&req)
                     || (self.open_reads && is_open_read(req.method(), req.path()))
-                    || authorized(
-                        d,
-                        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
-                    )
-            }
+                    || (self.open_docs && is_docs(req.path())),
+                None,
+            ),
         };
-        if !allowed {
-            let response = actix_web::ResponseError::error_response(&ApiError::unauthorized());
-            return Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) });
+        if let Some(c) = credential {
+            req.extensions_mut().insert(c);
         }
         let service = Rc::clone(&self.service);
-        Box::pin(async move { service.call(req).await.map(ServiceResponse::map_into_left_body) })
+        if allowed {
+            return Box::pin(async move { service.call(req).await.map(ServiceResponse::map_into_left_body) });
+        }
+        let bearer = bearer.and_then(|b| b.strip_prefix("Bearer ").or_else(|| b.strip_prefix("bearer ")));
+        let token = match super::run_tokens::presented(req.query_string(), bearer.map(str::trim)) {
+            Ok(Some(token)) => token,
+            Ok(None) => return refuse(req, ApiError::unauthorized()),
+            Err(e) => return refuse(req, e),
+        };
+        let Some((tokens, store)) = self.run_tokens.clone() else {
+            return refuse(req, ApiError::unauthorized());
+        };
+        Box::pin(async move {
+            let checked = super::run_tokens::check(tokens.as_deref(), &store, req.method(), req.path(), &token).await;
+            match checked {
+                Ok(claims) => {
+                    tracing::debug!(jti = %claims.jti, "request authorised by a run token");
+                    req.extensions_mut().insert(Credential::run_token(&claims.jti));
+                    service.call(req).await.map(ServiceResponse::map_into_left_body)
+                }
+                Err(e) => {
+                    let response = actix_web::ResponseError::error_response(&e);
+                    Ok(req.into_response(response).map_into_right_body())
+                }
+            }
+        })
     }
+}
+
+/// Answers `error` without calling the service.
+fn refuse<B: 'static>(
+    req: ServiceRequest,
+    error: ApiError,
+) -> LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, Error>> {
+    let response = actix_web::ResponseError::error_response(&error);
+    Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) })
 }
 
 #[cfg(test)]

@@ -117,18 +117,28 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(Body {
+        let mut res = res.json(Body {
             detail: &self.detail,
             code: self.code,
             success: false,
             error: &self.detail,
-        })
+        });
+        // The audit trail reads the code from here (the body is already a stream).
+        res.extensions_mut().insert(ErrorCode(self.code));
+        res
     }
 }
 
+/// The stable code of an error answer, kept on the response for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::store(&e)
+        match e {
+            StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "CONFLICT", msg),
+            e => ApiError::store(&e),
+        }
     }
 }
 

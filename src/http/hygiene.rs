@@ -1,6 +1,7 @@
 //! Headers every answer carries and the request id: `X-Content-Type-Options: nosniff`,
 //! `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'` (the API serves
-//! no pages), `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON (runs change
+//! no pages but the Swagger UI at `/docs`, which gets a policy that lets its own scripts
+//! run), `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON (runs change
 //! under a cache), and `X-Request-Id`: the client's (when it is a short token) or a new
 //! one, echoed in the answer and recorded on the request's tracing span, so every log line
 //! a request causes can be found by it.
@@ -47,18 +48,27 @@ pub fn cors_refusal(req: &actix_web::HttpRequest) -> actix_web::HttpResponse {
     actix_web::ResponseError::error_response(&error)
 }
 
-/// Adds the security headers and the request id to an answer.
-pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str) {
+/// The policy of the API's answers: nothing may load or frame anything.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The policy of the Swagger UI at `/docs`: its own scripts, styles and the OpenAPI
+/// document from this origin only; still never framed.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'";
+
+/// Adds the security headers and the request id to an answer to `path`.
+pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str, path: &str) {
     let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
     set(headers, "x-content-type-options", "nosniff");
+    let docs = path == "/docs" || path.starts_with("/docs/");
     set(
         headers,
         "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'",
+        if docs { DOCS_CSP } else { API_CSP },
     );
     set(headers, "referrer-policy", "no-referrer");
     set(headers, REQUEST_ID, id);

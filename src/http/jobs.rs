@@ -45,6 +45,17 @@ pub struct RunTicket {
     status: RunStatus,
     status_url: String,
     log_stream_url: String,
+    /// The run's read token, when `JWT_SECRET` is set.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    token: Option<super::run_tokens::TokenGrant>,
+}
+
+impl RunTicket {
+    /// The ticket with the run's read token.
+    fn with_token(mut self, token: Option<super::run_tokens::TokenGrant>) -> Self {
+        self.token = token;
+        self
+    }
 }
 
 impl From<&Run> for RunTicket {
@@ -55,6 +66,7 @@ impl From<&Run> for RunTicket {
             status: r.status,
             status_url: format!("/jobs/{}/status", r.run_id),
             log_stream_url: format!("/jobs/{}/logs", r.run_id),
+            token: None,
         }
     }
 }
@@ -88,7 +100,8 @@ pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<
     let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
     let run = runs.first().ok_or_else(|| ApiError::validation("no run was created"))?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
-    Ok(HttpResponse::Ok().json(RunTicket::from(run)))
+    let token = super::run_tokens::grant(&state, std::slice::from_ref(run), "api").await;
+    Ok(HttpResponse::Ok().json(RunTicket::from(run).with_token(token.into_iter().next().flatten())))
 }
 
 #[tracing::instrument(name = "POST /jobs/run-bulk", skip_all, fields(count = body.job_ids.len()))]
@@ -139,7 +152,13 @@ pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> R
         )));
     }
     let runs = state.supervisor.send(SubmitRuns(requests)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "runs": runs.iter().map(RunTicket::from).collect::<Vec<_>>() })))
+    let tokens = super::run_tokens::grant(&state, &runs, "api").await;
+    let tickets: Vec<RunTicket> = runs
+        .iter()
+        .zip(tokens)
+        .map(|(run, token)| RunTicket::from(run).with_token(token))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "runs": tickets })))
 }
 
 /// The `artifacts` object: only files that exist (in the store when it keeps them, so

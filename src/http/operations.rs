@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use super::body::JsonBody;
 use super::jobs::requested_tier;
 use super::queue::{item_json, position_of};
+use super::run_tokens::TokenGrant;
 use super::AppState;
 use crate::actors::messages::{RunRequest, SubmitRuns};
 use crate::domain::untrusted::Shown;
@@ -119,7 +120,8 @@ pub async fn queue_operation(
     let run = queue_run(&state, &raw_job, op, body.into_inner(), "dashboard-operation").await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
     let position = position_of(&state, &run).await?;
-    Ok(HttpResponse::Ok().json(json!({
+    let token = super::run_tokens::grant(&state, std::slice::from_ref(&run), "api").await;
+    let mut answer = json!({
         "success": true,
         "queue_id": run.queue_id,
         "job_id": run.job_id,
@@ -132,7 +134,9 @@ pub async fn queue_operation(
         "status_url": format!("/jobs/{}/status", run.run_id),
         "log_stream_url": format!("/jobs/{}/logs", run.run_id),
         "error": null,
-    })))
+    });
+    TokenGrant::add_to(token.first().and_then(Option::as_ref), &mut answer);
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// An operation name from the path, or 422 naming the supported ones.
@@ -178,7 +182,16 @@ pub async fn batch(
         });
     }
     let runs = state.supervisor.send(SubmitRuns(requests)).await??;
-    let tickets: Vec<Value> = runs.iter().map(ticket).collect();
+    let tokens = super::run_tokens::grant(&state, &runs, "api").await;
+    let tickets: Vec<Value> = runs
+        .iter()
+        .zip(&tokens)
+        .map(|(run, token)| {
+            let mut t = ticket(run);
+            TokenGrant::add_to(token.as_ref(), &mut t);
+            t
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(json!({"success": true, "runs": tickets, "total_count": runs.len()})))
 }
 
@@ -214,7 +227,10 @@ pub async fn start_all_ops(
     )
     .await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
-    Ok(HttpResponse::Ok().json(ticket(&run)))
+    let token = super::run_tokens::grant(&state, std::slice::from_ref(&run), "api").await;
+    let mut answer = ticket(&run);
+    TokenGrant::add_to(token.first().and_then(Option::as_ref), &mut answer);
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// `GET /api/jobs/{job_id}/queue-status`: per operation, the job's newest run of it (or null).

@@ -194,7 +194,10 @@ pub async fn retry(state: web::Data<AppState>, path: web::Path<String>) -> Resul
 async fn retried(state: &AppState, run_id: crate::domain::RunId) -> Result<HttpResponse, ApiError> {
     let run = state.supervisor.send(RetryRun(run_id)).await??;
     let position = position_of(state, &run).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "item": item_json(&run, position)})))
+    let token = super::run_tokens::grant(state, std::slice::from_ref(&run), "api").await;
+    let mut answer = json!({"success": true, "item": item_json(&run, position)});
+    super::run_tokens::TokenGrant::add_to(token.first().and_then(Option::as_ref), &mut answer);
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// `POST /runs/{run_id}/retry`: the same as the queue's retry, by run id.

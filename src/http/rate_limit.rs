@@ -11,7 +11,6 @@ use std::sync::Arc;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sha2::{Digest, Sha256};
 
 use crate::http::error::ApiError;
 
@@ -42,23 +41,12 @@ impl ClientLimits {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
         {
-            let digest = Sha256::digest(token.trim().as_bytes());
             return format!(
                 "token:{}",
-                digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
+                crate::domain::digest::sha256_hex(token.trim().as_bytes(), 8)
             );
         }
-        let peer = req.peer_addr().map(|a| a.ip());
-        let forwarded = peer
-            .filter(|ip| self.trusted_proxies.contains(ip))
-            .and_then(|_| req.headers().get("x-forwarded-for"))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        format!(
-            "addr:{}",
-            forwarded.or(peer).map(|ip| ip.to_string()).unwrap_or_default()
-        )
+        format!("addr:{}", client_address(req.request(), &self.trusted_proxies))
     }
 
     /// `Err(429)` when `req` changes state and its client is over the limit.
@@ -86,6 +74,19 @@ impl ClientLimits {
             }
         }
     }
+}
+
+/// The client's address: the first `X-Forwarded-For` hop when the peer is one of the
+/// trusted proxies, else the peer.
+pub fn client_address(req: &actix_web::HttpRequest, trusted_proxies: &[IpAddr]) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let forwarded = peer
+        .filter(|ip| trusted_proxies.contains(ip))
+        .and_then(|_| req.headers().get("x-forwarded-for"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    forwarded.or(peer).map(|ip| ip.to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

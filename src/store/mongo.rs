@@ -17,8 +17,9 @@ use mongodb::{Client, Collection, IndexModel};
 use serde_json::{Map, Value};
 
 use super::{
-    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
-    QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, StoredArtifact,
+    AlertRecord, AuditEntry, CallOutcome, FieldValue, FinishedCounts, JobPurge, JobUpdate, LeaseState, LlmCall,
+    LogLine, QueueQuery, QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, StoredArtifact,
+    TokenRecord,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
@@ -73,6 +74,10 @@ pub struct MongoStore {
     /// GridFS's document layout (see `put_artifact`).
     artifact_files: Collection<Document>,
     artifact_chunks: Collection<Document>,
+    /// `<prefix>run_tokens`: issued run tokens until they expire (revocation).
+    tokens: Collection<Document>,
+    /// `<prefix>audit`: the audit trail of state-changing requests.
+    audit: Collection<Document>,
 }
 
 /// Errors worth retrying: no reachable server, broken connections, retryable writes.
@@ -285,6 +290,20 @@ fn stage_from_doc(d: &Document) -> Result<StageRecord, StoreError> {
     })
 }
 
+fn token_from_doc(d: &Document) -> Result<TokenRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("run token record without {what}"));
+    Ok(TokenRecord {
+        jti: get_str(d, "_id").ok_or_else(|| corrupt("an id"))?,
+        run_id: get_str(d, "run_id")
+            .and_then(|r| RunId::parse(&r).ok())
+            .ok_or_else(|| corrupt("a run"))?,
+        issued_at: get_time(d, "issued_at").ok_or_else(|| corrupt("an issue time"))?,
+        expires_at: get_time(d, "expires_at").ok_or_else(|| corrupt("an expiry"))?,
+        revoked_at: get_time(d, "revoked_at"),
+        issued_by: get_str(d, "issued_by").unwrap_or_default(),
+    })
+}
+
 fn stage_key(run: &RunId, stage: StageName) -> String {
     format!("{run}:{}", stage.as_str())
 }
@@ -317,12 +336,69 @@ impl MongoStore {
             slots_made: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             artifact_files: coll("artifacts_files"),
             artifact_chunks: coll("artifacts_chunks"),
+            tokens: coll("run_tokens"),
+            audit: coll("audit"),
             client,
         };
         store.check_schema(SCHEMA_VERSION, SCHEMA_READABLE_FROM).await?;
         store.backfill_queue_fields().await?;
         store.create_indexes().await?;
         Ok(store)
+    }
+
+    /// Deletes the log lines, checkpoints, LLM call records, stored files and tokens of the
+    /// runs `ids` (not the runs themselves); returns what it removed.
+    async fn delete_run_data(&self, ids: &[String]) -> Result<JobPurge, StoreError> {
+        let any = doc! {"run_id": {"$in": ids}};
+        let mut out = JobPurge {
+            log_lines: self
+                .logs
+                .delete_many(any.clone())
+                .await
+                .map_err(wrap("purge logs"))?
+                .deleted_count,
+            stages: self
+                .stages
+                .delete_many(any.clone())
+                .await
+                .map_err(wrap("purge stages"))?
+                .deleted_count,
+            llm_calls: self
+                .llm_calls
+                .delete_many(any.clone())
+                .await
+                .map_err(wrap("purge llm calls"))?
+                .deleted_count,
+            tokens: self
+                .tokens
+                .delete_many(any)
+                .await
+                .map_err(wrap("purge tokens"))?
+                .deleted_count,
+            ..JobPurge::default()
+        };
+        let files: Vec<Document> = self
+            .artifact_files
+            .find(doc! {"metadata.run_id": {"$in": ids}})
+            .await
+            .map_err(wrap("find artifacts to purge"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read artifacts to purge"))?;
+        let file_ids: Vec<Bson> = files.iter().filter_map(|f| f.get("_id").cloned()).collect();
+        if !file_ids.is_empty() {
+            self.artifact_chunks
+                .delete_many(doc! {"files_id": {"$in": &file_ids}})
+                .await
+                .map_err(wrap("purge artifact chunks"))?;
+            out.stored_files = self
+                .artifact_files
+                .delete_many(doc! {"_id": {"$in": &file_ids}})
+                .await
+                .map_err(wrap("purge artifacts"))?
+                .deleted_count;
+        }
+        Ok(out)
     }
 
     /// Frees the global slot `run` holds, if any.
@@ -403,6 +479,14 @@ impl MongoStore {
             .create_index(idx(doc! {"files_id": 1, "n": 1}, true))
             .await
             .map_err(wrap("create artifact chunk index"))?;
+        self.tokens
+            .create_indexes([idx(doc! {"run_id": 1}, false), idx(doc! {"expires_ms": 1}, false)])
+            .await
+            .map_err(wrap("create token indexes"))?;
+        self.audit
+            .create_index(idx(doc! {"at_ms": -1}, false))
+            .await
+            .map_err(wrap("create audit index"))?;
         self.llm_calls
             .create_index(idx(doc! {"run_id": 1, "at": 1}, false))
             .await
@@ -1054,33 +1138,8 @@ impl Store for MongoStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let any = doc! {"run_id": {"$in": &ids}};
         // The run's data first, the run last: an interrupted purge is finished next time.
-        self.logs.delete_many(any.clone()).await.map_err(wrap("purge logs"))?;
-        self.stages
-            .delete_many(any.clone())
-            .await
-            .map_err(wrap("purge stages"))?;
-        self.llm_calls.delete_many(any).await.map_err(wrap("purge llm calls"))?;
-        let files: Vec<Document> = self
-            .artifact_files
-            .find(doc! {"metadata.run_id": {"$in": &ids}})
-            .await
-            .map_err(wrap("find artifacts to purge"))?
-            .try_collect()
-            .await
-            .map_err(wrap("read artifacts to purge"))?;
-        let file_ids: Vec<Bson> = files.iter().filter_map(|f| f.get("_id").cloned()).collect();
-        if !file_ids.is_empty() {
-            self.artifact_chunks
-                .delete_many(doc! {"files_id": {"$in": &file_ids}})
-                .await
-                .map_err(wrap("purge artifact chunks"))?;
-            self.artifact_files
-                .delete_many(doc! {"_id": {"$in": &file_ids}})
-                .await
-                .map_err(wrap("purge artifacts"))?;
-        }
+        self.delete_run_data(&ids).await?;
         self.runs
             .delete_many(doc! {"_id": {"$in": &ids}})
             .await
@@ -1480,6 +1539,165 @@ impl Store for MongoStore {
                 })
             })
             .collect())
+    }
+
+    async fn record_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let docs: Vec<Document> = tokens
+            .iter()
+            .map(|t| {
+                doc! {"_id": &t.jti, "run_id": t.run_id.to_string(), "issued_at": date(t.issued_at),
+                "expires_at": date(t.expires_at), "expires_ms": millis(t.expires_at),
+                "revoked_at": t.revoked_at.map(date), "issued_by": &t.issued_by}
+            })
+            .collect();
+        self.tokens.insert_many(docs).await.map_err(wrap("record tokens"))?;
+        Ok(())
+    }
+
+    async fn get_token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let found = self
+            .tokens
+            .find_one(doc! {"_id": jti})
+            .await
+            .map_err(wrap("read token"))?;
+        found.as_ref().map(token_from_doc).transpose()
+    }
+
+    async fn revoke_token(&self, jti: &str, at: DateTime<Utc>) -> Result<Option<TokenRecord>, StoreError> {
+        self.tokens
+            .update_one(
+                doc! {"_id": jti, "revoked_at": Bson::Null},
+                doc! {"$set": {"revoked_at": date(at)}},
+            )
+            .await
+            .map_err(wrap("revoke token"))?;
+        self.get_token(jti).await
+    }
+
+    async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(self
+            .tokens
+            .delete_many(doc! {"expires_ms": {"$lt": millis(now)}})
+            .await
+            .map_err(wrap("purge expired tokens"))?
+            .deleted_count)
+    }
+
+    async fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        self.audit
+            .insert_one(doc! {
+                "at": date(e.at), "at_ms": millis(e.at), "request_id": &e.request_id, "actor": &e.actor,
+                "client": &e.client, "method": &e.method, "path": &e.path, "route": &e.route,
+                "status": i64::from(e.status), "outcome": &e.outcome, "code": e.code.as_deref(),
+            })
+            .await
+            .map_err(wrap("append audit entry"))?;
+        Ok(())
+    }
+
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let docs: Vec<Document> = self
+            .audit
+            .find(doc! {})
+            .sort(doc! {"at_ms": -1, "_id": -1})
+            .limit(limit as i64)
+            .await
+            .map_err(wrap("read audit trail"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read audit trail"))?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some(AuditEntry {
+                    at: get_time(d, "at")?,
+                    request_id: get_str(d, "request_id")?,
+                    actor: get_str(d, "actor")?,
+                    client: get_str(d, "client").unwrap_or_default(),
+                    method: get_str(d, "method")?,
+                    path: get_str(d, "path")?,
+                    route: get_str(d, "route").unwrap_or_default(),
+                    status: get_int(d, "status") as u16,
+                    outcome: get_str(d, "outcome")?,
+                    code: get_str(d, "code"),
+                })
+            })
+            .collect())
+    }
+
+    async fn purge_audit(&self, before: DateTime<Utc>, keep: usize) -> Result<u64, StoreError> {
+        let mut removed = self
+            .audit
+            .delete_many(doc! {"at_ms": {"$lt": millis(before)}})
+            .await
+            .map_err(wrap("purge audit trail"))?
+            .deleted_count;
+        let boundary = self
+            .audit
+            .find_one(doc! {})
+            .sort(doc! {"at_ms": -1, "_id": -1})
+            .skip(keep as u64)
+            .await
+            .map_err(wrap("find audit boundary"))?;
+        if let Some(b) = boundary {
+            removed += self
+                .audit
+                .delete_many(doc! {"at_ms": {"$lte": get_int(&b, "at_ms")}})
+                .await
+                .map_err(wrap("trim audit trail"))?
+                .deleted_count;
+        }
+        Ok(removed)
+    }
+
+    async fn purge_job(&self, job: &JobId, with_job: bool) -> Result<JobPurge, StoreError> {
+        let active = self
+            .runs
+            .count_documents(doc! {"job_id": job.to_string(), "status": {"$in": ["queued", "running"]}})
+            .await
+            .map_err(wrap("count active runs of a job"))?;
+        if active > 0 {
+            return Err(StoreError::Conflict(format!(
+                "job {job} has a queued or running run; cancel it first"
+            )));
+        }
+        let docs: Vec<Document> = self
+            .runs
+            .find(doc! {"job_id": job.to_string()})
+            .sort(doc! {"created_ms": 1})
+            .await
+            .map_err(wrap("find runs of a job"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read runs of a job"))?;
+        let ids: Vec<String> = docs.iter().filter_map(|d| get_str(d, "_id")).collect();
+        // The runs' data first, the runs last: an interrupted erasure is finished by running it again.
+        let mut out = if ids.is_empty() {
+            JobPurge::default()
+        } else {
+            self.delete_run_data(&ids).await?
+        };
+        self.runs
+            .delete_many(doc! {"job_id": job.to_string()})
+            .await
+            .map_err(wrap("erase runs of a job"))?;
+        if with_job {
+            out.job_document = self
+                .jobs
+                .delete_one(doc! {"_id": oid(job)?})
+                .await
+                .map_err(wrap("erase job document"))?
+                .deleted_count
+                > 0;
+        }
+        out.runs = ids
+            .iter()
+            .map(|i| RunId::parse(i).map_err(StoreError::Corrupt))
+            .collect::<Result<_, _>>()?;
+        Ok(out)
     }
 }
 

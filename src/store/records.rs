@@ -338,3 +338,66 @@ pub struct AlertRecord {
     /// Value and threshold of the check.
     pub metadata: Value,
 }
+
+/// A run token the daemon issued, kept until it expires so it can be revoked (a token
+/// without a record is refused: the store is the list of live tokens).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The token's `jti`.
+    pub jti: String,
+    /// The run it reads.
+    pub run_id: RunId,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When it expires (`exp`).
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Who issued it: `api` (a run request) or `cli` (`job-runner token`).
+    pub issued_by: String,
+}
+
+/// One state-changing request as the audit trail keeps it: who, what, and the outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When the answer was sent.
+    pub at: DateTime<Utc>,
+    /// The request id (`X-Request-Id`).
+    pub request_id: String,
+    /// Who: the credential's kind and a short hash (`secret:1a2b3c4d`, `none`,
+    /// `invalid:1a2b3c4d`); never the credential.
+    pub actor: String,
+    /// The client's address as the rate limiter sees it.
+    pub client: String,
+    /// The method.
+    pub method: String,
+    /// The path (clipped, control characters escaped).
+    pub path: String,
+    /// The route pattern it matched (`/jobs/{run_id}/cancel`), or `unmatched`.
+    pub route: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// `ok` (2xx/3xx), `refused` (4xx) or `error` (5xx).
+    pub outcome: String,
+    /// The stable error code of a refusal or error.
+    pub code: Option<String>,
+}
+
+/// What `purge_job` removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JobPurge {
+    /// The runs removed (their folders are the caller's to remove).
+    pub runs: Vec<RunId>,
+    /// Log lines removed.
+    pub log_lines: u64,
+    /// Stage checkpoints removed.
+    pub stages: u64,
+    /// LLM call records removed.
+    pub llm_calls: u64,
+    /// Stored files removed (MongoDB).
+    pub stored_files: u64,
+    /// Run tokens removed.
+    pub tokens: u64,
+    /// True when the job document itself was removed.
+    pub job_document: bool,
+}

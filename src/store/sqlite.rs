@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use super::{
-    AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery,
-    QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError,
+    AlertRecord, AuditEntry, CallOutcome, FieldValue, FinishedCounts, JobPurge, JobUpdate, LeaseState, LlmCall,
+    LogLine, QueueQuery, QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, TokenRecord,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
@@ -171,6 +171,33 @@ const MIGRATIONS: &[&str] = &[
         draining INTEGER NOT NULL
     );
     "#,
+    // 14: run tokens (kept until they expire, for revocation) and the audit trail.
+    r#"
+    CREATE TABLE run_tokens (
+        jti TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        issued_by TEXT NOT NULL
+    );
+    CREATE INDEX run_tokens_expiry ON run_tokens(expires_at);
+    CREATE INDEX run_tokens_run ON run_tokens(run_id);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        client TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        route TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        code TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    "#,
 ];
 
 const LLM_CALL_COLUMNS: &str =
@@ -239,6 +266,24 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>, rusqlite::Error> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn read_token(c: &Connection, jti: &str) -> Result<Option<TokenRecord>, rusqlite::Error> {
+    c.query_row(
+        "SELECT jti, run_id, issued_at, expires_at, revoked_at, issued_by FROM run_tokens WHERE jti = ?1",
+        [jti],
+        |r| {
+            Ok(TokenRecord {
+                jti: r.get(0)?,
+                run_id: RunId::parse(&r.get::<_, String>(1)?).map_err(text_error)?,
+                issued_at: parse_ts(&r.get::<_, String>(2)?)?,
+                expires_at: parse_ts(&r.get::<_, String>(3)?)?,
+                revoked_at: opt_ts(r.get(4)?)?,
+                issued_by: r.get(5)?,
+            })
+        },
+    )
+    .optional()
 }
 
 fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, rusqlite::Error> {
@@ -1199,6 +1244,157 @@ impl Store for SqliteStore {
             Ok(rows)
         })
         .await
+    }
+
+    async fn record_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        let tokens = tokens.to_vec();
+        self.call("record_tokens", move |c| {
+            let tx = c.transaction()?;
+            for t in &tokens {
+                tx.execute(
+                    "INSERT INTO run_tokens (jti, run_id, issued_at, expires_at, revoked_at, issued_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        t.jti,
+                        t.run_id.as_ref(),
+                        ts(t.issued_at),
+                        ts(t.expires_at),
+                        t.revoked_at.map(ts),
+                        t.issued_by
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let jti = jti.to_owned();
+        self.call("get_token", move |c| read_token(c, &jti)).await
+    }
+
+    async fn revoke_token(&self, jti: &str, at: DateTime<Utc>) -> Result<Option<TokenRecord>, StoreError> {
+        let jti = jti.to_owned();
+        self.call("revoke_token", move |c| {
+            c.execute(
+                "UPDATE run_tokens SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL",
+                params![jti, ts(at)],
+            )?;
+            read_token(c, &jti)
+        })
+        .await
+    }
+
+    async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.call("purge_expired_tokens", move |c| {
+            Ok(c.execute("DELETE FROM run_tokens WHERE expires_at < ?1", [ts(now)])? as u64)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let e = entry.clone();
+        self.call("append_audit", move |c| {
+            c.prepare_cached(
+                "INSERT INTO audit (at, request_id, actor, client, method, path, route, status, outcome, code)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                ts(e.at),
+                e.request_id,
+                e.actor,
+                e.client,
+                e.method,
+                e.path,
+                e.route,
+                e.status,
+                e.outcome,
+                e.code
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.call("recent_audit", move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at, request_id, actor, client, method, path, route, status, outcome, code
+                 FROM audit ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(AuditEntry {
+                        at: parse_ts(&r.get::<_, String>(0)?)?,
+                        request_id: r.get(1)?,
+                        actor: r.get(2)?,
+                        client: r.get(3)?,
+                        method: r.get(4)?,
+                        path: r.get(5)?,
+                        route: r.get(6)?,
+                        status: r.get(7)?,
+                        outcome: r.get(8)?,
+                        code: r.get(9)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn purge_audit(&self, before: DateTime<Utc>, keep: usize) -> Result<u64, StoreError> {
+        self.call("purge_audit", move |c| {
+            let old = c.execute("DELETE FROM audit WHERE at < ?1", [ts(before)])?;
+            let over = c.execute(
+                "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                [keep as i64],
+            )?;
+            Ok((old + over) as u64)
+        })
+        .await
+    }
+
+    async fn purge_job(&self, job: &JobId, with_job: bool) -> Result<JobPurge, StoreError> {
+        let job = job.to_string();
+        self.call("purge_job", move |c| {
+            let tx = c.transaction()?;
+            let active: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND status IN ('queued', 'running')",
+                [&job],
+                |r| r.get(0),
+            )?;
+            if active > 0 {
+                return Ok(Err(StoreError::Conflict(format!(
+                    "job {job} has a queued or running run; cancel it first"
+                ))));
+            }
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT id FROM runs WHERE job_id = ?1 ORDER BY created_at")?;
+                let rows = stmt.query_map([&job], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = JobPurge::default();
+            for id in &ids {
+                out.log_lines += tx.execute("DELETE FROM run_logs WHERE run_id = ?1", [id])? as u64;
+                out.stages += tx.execute("DELETE FROM stages WHERE run_id = ?1", [id])? as u64;
+                out.llm_calls += tx.execute("DELETE FROM llm_calls WHERE run_id = ?1", [id])? as u64;
+                out.tokens += tx.execute("DELETE FROM run_tokens WHERE run_id = ?1", [id])? as u64;
+                tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+            }
+            if with_job {
+                out.job_document = tx.execute("DELETE FROM jobs WHERE id = ?1", [&job])? > 0;
+            }
+            tx.commit()?;
+            out.runs = ids
+                .iter()
+                .map(|i| RunId::parse(i).map_err(text_error))
+                .collect::<Result<_, _>>()?;
+            Ok(Ok(out))
+        })
+        .await?
     }
 }
 

@@ -20,3 +20,4 @@ mod smtp;
 #[path = "../common/sse.rs"]
 mod sse;
 mod step_tracker;
+mod tokens;

@@ -413,3 +413,142 @@ fn purge_deletes_finished_runs_and_their_folders_but_not_the_package() {
     assert_eq!(export.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&export.stderr).contains("no completed run"));
 }
+
+/// `job-runner purge --job` erases one job's runs, their folders and data and leaves the
+/// package; with `--with-job` the job document and the package go too. Everything removed
+/// is printed.
+#[actix_web::test]
+async fn purge_job_erases_one_job_and_with_job_its_document_and_package() {
+    use job_runner::store::Store as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_example_nurse(dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let job = "65a1b2c3d4e5f60718293a4c";
+    let run_dirs: Vec<_> = std::fs::read_dir(dir.path().join("data/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(run_dirs.len(), 1);
+    let package = dir
+        .path()
+        .join("applications/St_Helena_Hospital/Registered_Nurse_Intensive_Care");
+    assert!(package.join("CV.md").is_file());
+
+    let bad = cmd(dir.path()).args(["purge", "--job", "not-an-id"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--job"));
+    let both = cmd(dir.path())
+        .args(["purge", "--job", job, "--older-than-days", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "clap refuses --job with --older-than-days");
+
+    let erased = cmd(dir.path()).args(["purge", "--job", job]).output().unwrap();
+    let text = String::from_utf8_lossy(&erased.stdout);
+    assert!(erased.status.success(), "{}", String::from_utf8_lossy(&erased.stderr));
+    assert!(text.contains("runs: 1") && text.contains("run folders: 1"), "{text}");
+    assert!(text.contains("job document: kept"), "{text}");
+    assert!(!text.contains("log lines: 0"), "the run had log lines: {text}");
+    assert!(!run_dirs[0].exists(), "the run's folder is gone");
+    assert!(package.join("CV.md").is_file(), "without --with-job the package stays");
+    {
+        let store = job_runner::store::sqlite::SqliteStore::open(&dir.path().join("data"))
+            .await
+            .unwrap();
+        let id = job_runner::domain::JobId::parse(job).unwrap();
+        assert!(store.get_job(&id).await.unwrap().is_some());
+        assert!(store.active_run_for_job(&id).await.unwrap().is_none());
+    }
+
+    let with_job = cmd(dir.path())
+        .args(["purge", "--job", job, "--with-job"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&with_job.stdout);
+    assert!(
+        with_job.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_job.stderr)
+    );
+    assert!(
+        text.contains("job document: removed") && text.contains("application folder:"),
+        "{text}"
+    );
+    assert!(!package.exists(), "the package is erased with the job");
+    let store = job_runner::store::sqlite::SqliteStore::open(&dir.path().join("data"))
+        .await
+        .unwrap();
+    assert!(store
+        .get_job(&job_runner::domain::JobId::parse(job).unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// `job-runner token` mints a recorded read token for an existing run; it needs
+/// JWT_SECRET, a known run and a sane lifetime.
+#[actix_web::test]
+async fn token_mints_a_recorded_read_token_for_one_run() {
+    use job_runner::store::Store as _;
+    const KEY: &str = "cli-jwt-key-0123456789abcdef-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_example_nurse(dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = std::fs::read_dir(dir.path().join("data/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+
+    let no_key = cmd(dir.path()).args(["token", "--run", &run]).output().unwrap();
+    assert_eq!(no_key.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("JWT_SECRET"));
+    for (ttl, needle) in [
+        ("10x", "unknown unit"),
+        ("30", "60 s – 7 days"),
+        ("8d", "60 s – 7 days"),
+        ("abc", "--ttl"),
+    ] {
+        let bad = cmd(dir.path())
+            .env("JWT_SECRET", KEY)
+            .args(["token", "--run", &run, "--ttl", ttl])
+            .output()
+            .unwrap();
+        assert_eq!(bad.status.code(), Some(4), "{ttl}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains(needle),
+            "{ttl}: {}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+    }
+    let unknown = cmd(dir.path())
+        .env("JWT_SECRET", KEY)
+        .args(["token", "--run", "0123456789abcdef0123456789abcdef"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));
+
+    let minted = cmd(dir.path())
+        .env("JWT_SECRET", KEY)
+        .args(["token", "--run", &run, "--ttl", "1h"])
+        .output()
+        .unwrap();
+    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+    let token = String::from_utf8_lossy(&minted.stdout).trim().to_owned();
+    let tokens = job_runner::tokens::RunTokens::new(KEY.as_bytes(), std::time::Duration::from_secs(60));
+    let claims = tokens.verify(&token, &run).expect("a valid token for the run");
+    assert_eq!(claims.exp - claims.iat, 3600);
+    assert!(String::from_utf8_lossy(&minted.stderr).contains(&claims.jti));
+    let store = job_runner::store::sqlite::SqliteStore::open(&dir.path().join("data"))
+        .await
+        .unwrap();
+    let record = store.get_token(&claims.jti).await.unwrap().expect("recorded");
+    assert_eq!(
+        (record.run_id.as_ref(), record.issued_by.as_str()),
+        (run.as_str(), "cli")
+    );
+}

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use job_runner::domain::{JobId, JobPosting, Run, RunId, RunStatus, StageName, StageProducer, StageStatus};
 use job_runner::store::{
-    DynStore, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery, RunFilter, RunFinish, StoreError,
+    AuditEntry, DynStore, JobUpdate, LeaseState, LlmCall, LogLine, QueueQuery, RunFilter, RunFinish, StoreError,
+    TokenRecord,
 };
 use serde_json::json;
 
@@ -38,7 +39,10 @@ macro_rules! store_contract_tests {
             the_latest_completed_output_of_a_stage_is_found_across_runs_of_a_job,
             runners_heartbeat_and_the_silent_one_is_lost,
             the_global_cap_holds_until_a_run_ends,
-            old_finished_runs_are_purged_with_their_data_and_nothing_else
+            old_finished_runs_are_purged_with_their_data_and_nothing_else,
+            run_tokens_are_kept_until_they_expire_and_revoked_once,
+            the_audit_trail_reads_newest_first_and_is_trimmed_by_age_and_count,
+            erasing_a_job_removes_its_runs_and_their_data_and_nothing_else
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -661,7 +665,6 @@ pub async fn the_global_cap_holds_until_a_run_ends(store: DynStore) {
 }
 
 pub async fn old_finished_runs_are_purged_with_their_data_and_nothing_else(store: DynStore) {
-    use job_runner::domain::outputs::Provenance;
     queue_runs(&store, &[1, 2, 3, 4, 5]).await;
     let long_ago = Utc::now() - chrono::Duration::days(40);
     let old_done = claim_and_finish(&store, RunStatus::Completed, long_ago).await;
@@ -669,46 +672,7 @@ pub async fn old_finished_runs_are_purged_with_their_data_and_nothing_else(store
     let recent = claim_and_finish(&store, RunStatus::Completed, Utc::now()).await;
     let running = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
     for run in [&old_done, &recent] {
-        store
-            .append_logs(&[LogLine {
-                run_id: run.run_id.clone(),
-                seq: 1,
-                ts: Utc::now(),
-                level: job_runner::runlog::LogLevel::Info,
-                stage: None,
-                message: "a line".into(),
-            }])
-            .await
-            .unwrap();
-        store
-            .stage_completed(
-                &run.run_id,
-                StageName::Cv,
-                &Provenance::produced(StageProducer::Offline, None),
-                &json!({"cv_text": "x"}),
-                Utc::now(),
-                Duration::from_millis(1),
-            )
-            .await
-            .unwrap();
-        store
-            .record_llm_call(&LlmCall {
-                run_id: run.run_id.clone(),
-                stage: StageName::Cv,
-                provider: "openai".into(),
-                model: "gpt-4o-mini".into(),
-                input_tokens: 1,
-                output_tokens: 1,
-                cost_usd: Some(0.001),
-                latency_ms: 1,
-                outcome: job_runner::store::CallOutcome::Ok,
-                at: Utc::now(),
-                prompt: "cv".into(),
-                turn: 1,
-                detail: None,
-            })
-            .await
-            .unwrap();
+        add_run_data(&store, &run.run_id).await;
     }
     let cutoff = Utc::now() - chrono::Duration::days(30);
     let mut purged = store.purge_finished_runs(cutoff, 1).await.unwrap();
@@ -731,6 +695,229 @@ pub async fn old_finished_runs_are_purged_with_their_data_and_nothing_else(store
     assert_eq!(store.llm_calls(&recent.run_id).await.unwrap().len(), 1);
     assert!(store.get_run(&running.run_id).await.unwrap().is_some());
     assert_eq!(store.count_runs(RunStatus::Queued).await.unwrap(), 1);
+}
+
+/// A log line, a checkpoint and an LLM call record for `run`.
+async fn add_run_data(store: &DynStore, run: &RunId) {
+    use job_runner::domain::outputs::Provenance;
+    store
+        .append_logs(&[LogLine {
+            run_id: run.clone(),
+            seq: 1,
+            ts: Utc::now(),
+            level: job_runner::runlog::LogLevel::Info,
+            stage: None,
+            message: "a line".into(),
+        }])
+        .await
+        .unwrap();
+    store
+        .stage_completed(
+            run,
+            StageName::Cv,
+            &Provenance::produced(StageProducer::Offline, None),
+            &json!({"cv_text": "x"}),
+            Utc::now(),
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+    store
+        .record_llm_call(&LlmCall {
+            run_id: run.clone(),
+            stage: StageName::Cv,
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            input_tokens: 1,
+            output_tokens: 1,
+            cost_usd: Some(0.001),
+            latency_ms: 1,
+            outcome: job_runner::store::CallOutcome::Ok,
+            at: Utc::now(),
+            prompt: "cv".into(),
+            turn: 1,
+            detail: None,
+        })
+        .await
+        .unwrap();
+}
+
+fn token(jti: &str, run: &RunId, expires_in: chrono::Duration) -> TokenRecord {
+    let now = Utc::now();
+    TokenRecord {
+        jti: jti.into(),
+        run_id: run.clone(),
+        issued_at: now,
+        expires_at: now + expires_in,
+        revoked_at: None,
+        issued_by: "api".into(),
+    }
+}
+
+pub async fn run_tokens_are_kept_until_they_expire_and_revoked_once(store: DynStore) {
+    let run = queued(1).run_id;
+    let live = token("live-token", &run, chrono::Duration::hours(1));
+    let gone = token("expired-token", &run, chrono::Duration::seconds(-5));
+    store.record_tokens(&[live.clone(), gone.clone()]).await.unwrap();
+    store.record_tokens(&[]).await.unwrap();
+    let read = store.get_token("live-token").await.unwrap().unwrap();
+    assert_eq!(
+        (read.jti.as_str(), &read.run_id, read.revoked_at),
+        ("live-token", &run, None)
+    );
+    assert_eq!(read.expires_at.timestamp(), live.expires_at.timestamp());
+    assert!(store.get_token("never-issued").await.unwrap().is_none());
+    // Revocation marks it once; a second revocation keeps the first time.
+    let first = store.revoke_token("live-token", Utc::now()).await.unwrap().unwrap();
+    let at = first.revoked_at.expect("revoked");
+    let again = store
+        .revoke_token("live-token", Utc::now() + chrono::Duration::minutes(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at.unwrap().timestamp(), at.timestamp());
+    assert!(store.revoke_token("never-issued", Utc::now()).await.unwrap().is_none());
+    // Expired records go; the revoked live one stays until it expires.
+    assert_eq!(store.purge_expired_tokens(Utc::now()).await.unwrap(), 1);
+    assert!(store.get_token("expired-token").await.unwrap().is_none());
+    assert!(store
+        .get_token("live-token")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+}
+
+pub async fn the_audit_trail_reads_newest_first_and_is_trimmed_by_age_and_count(store: DynStore) {
+    let entry = |n: i64, days_ago: i64| AuditEntry {
+        at: Utc::now() - chrono::Duration::days(days_ago) + chrono::Duration::milliseconds(n),
+        request_id: format!("req-{n}"),
+        actor: "secret:0011223344556677".into(),
+        client: "127.0.0.1".into(),
+        method: "POST".into(),
+        path: format!("/jobs/{n}/cancel"),
+        route: "/jobs/{run_id}/cancel".into(),
+        status: if n % 2 == 0 { 200 } else { 409 },
+        outcome: if n % 2 == 0 { "ok" } else { "refused" }.into(),
+        code: (n % 2 == 1).then(|| "RUN_ALREADY_FINISHED".to_owned()),
+    };
+    // Two old entries, then five recent ones in order.
+    for (n, days) in [(0, 100), (1, 95), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0)] {
+        store.append_audit(&entry(n, days)).await.unwrap();
+    }
+    let all = store.recent_audit(100).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["req-6", "req-5", "req-4", "req-3", "req-2", "req-1", "req-0"]);
+    assert_eq!(all[1].code.as_deref(), Some("RUN_ALREADY_FINISHED"));
+    assert_eq!(all[0].code, None);
+    assert_eq!((all[1].status, all[1].outcome.as_str()), (409, "refused"));
+    assert_eq!(store.recent_audit(2).await.unwrap().len(), 2);
+    // Older than 90 days: the two old ones; then at most 3 kept: the newest three.
+    let removed = store
+        .purge_audit(Utc::now() - chrono::Duration::days(90), 3)
+        .await
+        .unwrap();
+    assert_eq!(removed, 4);
+    let left: Vec<String> = store
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.request_id)
+        .collect();
+    assert_eq!(left, ["req-6", "req-5", "req-4"]);
+}
+
+pub async fn erasing_a_job_removes_its_runs_and_their_data_and_nothing_else(store: DynStore) {
+    store.upsert_job(&job(1)).await.unwrap();
+    store.upsert_job(&job(2)).await.unwrap();
+    // Two finished runs of job 1, one of job 2.
+    let mut mine = Vec::new();
+    for n in [1, 2, 1] {
+        store.insert_runs(&[queued(n)]).await.unwrap();
+        let run = claim_and_finish(&store, RunStatus::Completed, Utc::now()).await;
+        add_run_data(&store, &run.run_id).await;
+        store
+            .record_tokens(&[token(
+                &format!("t-{}", run.run_id),
+                &run.run_id,
+                chrono::Duration::hours(1),
+            )])
+            .await
+            .unwrap();
+        if n == 1 {
+            mine.push(run.run_id);
+        }
+    }
+    let others = store
+        .list_runs(&RunFilter {
+            job_id: Some(job(2).id),
+            limit: 10,
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap()
+        .runs;
+    assert_eq!(others.len(), 1);
+    let other = others[0].run_id.clone();
+    // A queued run of the job blocks the erasure, and nothing is removed.
+    store.insert_runs(&[queued(1)]).await.unwrap();
+    assert!(matches!(
+        store.purge_job(&job(1).id, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.get_run(&mine[0]).await.unwrap().is_some());
+    let pending = store.claim_next_run("owner", LEASE).await.unwrap().unwrap();
+    assert_eq!(pending.job_id, job(1).id);
+    store
+        .finish_run(
+            &pending.run_id,
+            "owner",
+            &RunFinish {
+                status: RunStatus::Cancelled,
+                error: Some("cancelled by test".into()),
+                artifacts: BTreeMap::new(),
+                at: Utc::now(),
+                cost_usd: None,
+            },
+        )
+        .await
+        .unwrap();
+    mine.push(pending.run_id);
+    // Without the job document first.
+    let purged = store.purge_job(&job(1).id, false).await.unwrap();
+    let mut got = purged.runs.clone();
+    got.sort();
+    mine.sort();
+    assert_eq!(got, mine);
+    assert_eq!(
+        (purged.log_lines, purged.stages, purged.llm_calls, purged.tokens),
+        (2, 2, 2, 2)
+    );
+    assert!(!purged.job_document);
+    for run in &mine {
+        assert!(store.get_run(run).await.unwrap().is_none());
+        assert!(store.read_logs(run, 0, 10).await.unwrap().is_empty());
+        assert!(store.load_stages(run).await.unwrap().is_empty());
+        assert!(store.llm_calls(run).await.unwrap().is_empty());
+    }
+    assert!(store.get_token(&format!("t-{}", mine[0])).await.unwrap().is_none());
+    assert!(
+        store.get_job(&job(1).id).await.unwrap().is_some(),
+        "the job document stays"
+    );
+    // The other job's run and its data are untouched.
+    assert!(store.get_run(&other).await.unwrap().is_some());
+    assert_eq!(store.read_logs(&other, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.load_stages(&other).await.unwrap().len(), 1);
+    assert_eq!(store.llm_calls(&other).await.unwrap().len(), 1);
+    assert!(store.get_token(&format!("t-{other}")).await.unwrap().is_some());
+    // Then the job document too.
+    let again = store.purge_job(&job(1).id, true).await.unwrap();
+    assert!(again.runs.is_empty() && again.job_document);
+    assert!(store.get_job(&job(1).id).await.unwrap().is_none());
+    assert!(store.get_job(&job(2).id).await.unwrap().is_some());
 }
 
 async fn queue_runs(store: &DynStore, ns: &[u32]) -> Vec<Run> {
