@@ -2,9 +2,10 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 # formatting, lints, then every unit, API, store-contract and process test.
 # Needs the Rust toolchain and python3. It installs what the tests need and is not there:
-# Debian's pandoc, systemd (systemd-analyze), prometheus (promtool) and docker-compose
-# packages, and test servers from PyPI (nx-27017, a MongoDB wire server, and aiosmtpd) in
-# a venv under the target dir; it starts nx-27017 on a free loopback port for the MongoDB
+# Debian's pandoc, systemd (systemd-analyze), prometheus (promtool), docker-compose and
+# chromium packages, and test servers and tools from PyPI (nx-27017, a MongoDB wire server;
+# aiosmtpd; schemathesis, which fuzzes the live API against its OpenAPI document) in a venv
+# under the target dir; it starts nx-27017 on a free loopback port for the MongoDB
 # tests and stops it on exit. The tests start the daemon (and aiosmtpd) themselves on
 # loopback ports with temporary directories.
 set -euo pipefail
@@ -16,12 +17,13 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Debian packages the tests run: pandoc (CV.docx opens in a real reader), systemd-analyze
 # (the unit file verifies), promtool (the /metrics output is valid), docker-compose (the
-# compose file validates; no engine needed).
+# compose file validates; no engine needed), chromium (headless: the /docs page renders).
 missing=()
 command -v pandoc >/dev/null 2>&1 || missing+=(pandoc)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (apt-get)"
   SUDO=""

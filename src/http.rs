@@ -13,6 +13,7 @@ pub mod hygiene;
 mod jobs;
 mod logs;
 mod metrics;
+pub mod openapi;
 mod operation_runs;
 mod operations;
 mod queue;
@@ -246,6 +247,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     routes.add("/artifacts/{run_id}/{filename:.*}", Method::GET, artifacts::download);
     routes.add("/tokens/revoke", Method::POST, run_tokens::revoke);
     routes.add("/audit", Method::GET, audit::list);
+    routes.add("/openapi.json", Method::GET, openapi::openapi_json);
+    routes.add("/docs", Method::GET, openapi::docs_redirect);
+    routes.cfg.service(openapi::swagger_ui());
     let table = web::Data::new(routes.table);
     cfg.app_data(table).default_service(web::to(not_found));
 }

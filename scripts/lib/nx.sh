@@ -1,16 +1,19 @@
-# Sourced by scripts/test.sh and scripts/bench.sh: installs the pinned test servers from
-# PyPI into a venv under the target dir if needed (nx-27017, a MongoDB wire server, and
-# aiosmtpd, an SMTP server), starts nx-27017 on a free loopback port, exports
+# Sourced by scripts/test.sh and scripts/bench.sh: installs the pinned test servers and tools
+# from PyPI into a venv under the target dir if needed (nx-27017, a MongoDB wire server;
+# aiosmtpd, an SMTP server; schemathesis, the API fuzzer), starts nx-27017 on a free loopback port, exports
 # JOB_RUNNER_TEST_MONGO_URI, JOB_RUNNER_TEST_NX_BIN and JOB_RUNNER_TEST_PYTHON (tests start
 # aiosmtpd themselves with it), and stops the server on exit.
 NX_VERSION=0.8.1
 AIOSMTPD_VERSION=1.4.6
+SCHEMATHESIS_VERSION=4.32.5
 NX_VENV="$CARGO_TARGET_DIR/test-venv"
 version_of() { "$NX_VENV/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true; }
-if [ "$(version_of nx-27017)" != "$NX_VERSION" ] || [ "$(version_of aiosmtpd)" != "$AIOSMTPD_VERSION" ]; then
-  echo "==> installing nx-27017==$NX_VERSION aiosmtpd==$AIOSMTPD_VERSION into $NX_VENV"
+if [ "$(version_of nx-27017)" != "$NX_VERSION" ] || [ "$(version_of aiosmtpd)" != "$AIOSMTPD_VERSION" ] \
+  || [ "$(version_of schemathesis)" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "==> installing nx-27017==$NX_VERSION aiosmtpd==$AIOSMTPD_VERSION schemathesis==$SCHEMATHESIS_VERSION into $NX_VENV"
   python3 -m venv "$NX_VENV"
-  "$NX_VENV/bin/pip" install -q "nx-27017==$NX_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
+  "$NX_VENV/bin/pip" install -q "nx-27017==$NX_VERSION" "aiosmtpd==$AIOSMTPD_VERSION" \
+    "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 export JOB_RUNNER_TEST_PYTHON="$NX_VENV/bin/python"
 NX_DIR="$(mktemp -d)"

@@ -11,6 +11,8 @@ use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionT
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::{parse_run_id, AppState};
 use crate::artifacts::ArtifactName;
 use crate::domain::untrusted::Shown;
@@ -25,6 +27,13 @@ fn not_found(run_id: &str, file: &str) -> ApiError {
     )
 }
 
+#[utoipa::path(get, path = "/artifacts/{run_id}/{filename}", tag = "artifacts", security(("bearer" = []), ("run_token" = [])),
+    params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)"), ("filename" = String, Path, description = "CV.md, CV.docx, dossier.txt, cover_letter.txt or cv_review.md"),
+           ("If-None-Match" = Option<String>, Header), ("Range" = Option<String>, Header, description = "One byte range")),
+    responses((status = 200, description = "The file", content(("text/markdown"), ("text/plain"), ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"))),
+              (status = 206, description = "The requested range", content(("text/markdown"), ("text/plain"), ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"))),
+              (status = 304, description = "Unchanged (ETag matches)"),
+              (status = 416, description = "The range is outside the file", body = ErrorBody)))]
 #[tracing::instrument(name = "GET /artifacts", skip_all, fields(run_id = %Shown(&path.0)))]
 pub async fn download(
     req: HttpRequest,

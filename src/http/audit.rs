@@ -11,6 +11,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::domain::untrusted::clip_to_line;
 use crate::http::error::ApiError;
@@ -135,6 +137,9 @@ pub struct AuditQuery {
 
 /// `GET /audit?limit=` (1–1000, default 100): the newest entries first. Needs the API
 /// bearer (never open, never a run token).
+#[utoipa::path(get, path = "/audit", tag = "security", security(("bearer" = [])),
+    params(("limit" = Option<u64>, Query, description = "1–1000, default 100")),
+    responses((status = 200, description = "State-changing requests, newest first", body = AuditAnswer)))]
 #[tracing::instrument(name = "GET /audit", skip_all)]
 pub async fn list(state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(100);

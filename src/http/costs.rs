@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::jobs::{load_run, status_json};
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::domain::untrusted::Shown;
 use crate::http::error::ApiError;
@@ -24,6 +26,8 @@ pub(super) fn start_of_today() -> chrono::DateTime<Utc> {
 }
 
 /// `GET /runs/{run_id}`: the run's status document plus its LLM cost per stage.
+#[utoipa::path(get, path = "/runs/{run_id}", tag = "runs", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The run with its stages, LLM calls and cost", body = JsonObject)))]
 #[tracing::instrument(name = "GET /runs/{run_id}", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
@@ -75,6 +79,8 @@ fn stage_reports(records: &[crate::domain::StageRecord], calls: &[crate::store::
 }
 
 /// `GET /api/metrics/budget`.
+#[utoipa::path(get, path = "/api/metrics/budget", tag = "operations-and-health", security(("bearer" = [])),
+    responses((status = 200, description = "LLM spend against the daily and monthly budgets", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/metrics/budget", skip_all)]
 pub async fn budget(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
@@ -130,6 +136,9 @@ pub struct HistoryQuery {
 /// `total` and `by_day`; `?period=hourly|daily&count=N` (default hourly, 24; at most 720
 /// hours or 365 days) answers the newest dashboard's `period`, `count`, `costs`, `summary`,
 /// `sparkline_svg` and `timestamp`. Every answer carries both.
+#[utoipa::path(get, path = "/api/metrics/cost-history", tag = "operations-and-health", security(("bearer" = [])),
+    params(("days" = Option<i64>, Query, description = "1–365"), ("period" = Option<String>, Query, description = "hourly or daily"), ("count" = Option<i64>, Query)),
+    responses((status = 200, description = "Spend by day or hour", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/metrics/cost-history", skip_all)]
 pub async fn history(state: web::Data<AppState>, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let days = query.days.unwrap_or(30);
@@ -211,6 +220,9 @@ pub struct AlertsQuery {
 
 /// `GET /api/metrics/alerts?limit=20&level=&source=`: the alert history (every alert and
 /// recovery the health actor decided on, e-mailed or not), newest first, with counts.
+#[utoipa::path(get, path = "/api/metrics/alerts", tag = "operations-and-health", security(("bearer" = [])),
+    params(("limit" = Option<u64>, Query, description = "1–500"), ("level" = Option<String>, Query), ("source" = Option<String>, Query)),
+    responses((status = 200, description = "The alert history, newest first", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/metrics/alerts", skip_all)]
 pub async fn alerts(state: web::Data<AppState>, query: web::Query<AlertsQuery>) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(20);

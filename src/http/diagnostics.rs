@@ -10,6 +10,8 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::domain::RunStatus;
 use crate::health::CheckStatus;
@@ -18,6 +20,8 @@ use crate::http::error::ApiError;
 /// How long the store may take to answer the diagnostics ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
+#[utoipa::path(get, path = "/diagnostics", tag = "operations-and-health", security(("bearer" = [])),
+    responses((status = 200, description = "Settings in use (secrets masked), store, queue and providers", body = JsonObject)))]
 #[tracing::instrument(name = "GET /diagnostics", skip_all)]
 pub async fn diagnostics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();

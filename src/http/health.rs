@@ -6,11 +6,17 @@ use std::sync::atomic::Ordering;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 
 /// 200 `healthy`, 200 `degraded` while a non-fatal check fails, 503 `unhealthy` while the
 /// store does not answer (so uptime monitors alert); served from counters and the last
 /// health round, never waiting on a check.
+#[utoipa::path(method(get, head), path = "/health", tag = "operations-and-health", security(()),
+    description = "Liveness for uptime monitors: never needs a token, never rate limited.",
+    responses((status = 200, description = "Serving", body = HealthAnswer),
+              (status = 503, description = "The store is unreachable", body = HealthAnswer)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let stats = &state.stats;
     let store_ok = stats.store_ok.load(Ordering::SeqCst);
@@ -47,6 +53,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 
 /// `GET /health/deep` (auth): every check of the last round with status, value, threshold,
 /// latency and when its status last changed.
+#[utoipa::path(get, path = "/health/deep", tag = "operations-and-health", security(("bearer" = [])),
+    responses((status = 200, description = "The health actor's latest checks (disk, memory, store, providers, queue)", body = DeepHealthAnswer)))]
 pub async fn deep(state: web::Data<AppState>) -> HttpResponse {
     let snap = state.health.read().map(|s| s.clone()).unwrap_or_default();
     let store_ok = state.stats.store_ok.load(Ordering::SeqCst);

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::body::JsonBody;
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::{parse_run_id, AppState};
 use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::artifacts::ArtifactName;
@@ -85,6 +87,9 @@ pub(super) fn requested_tier(processing_tier: Option<String>, tier: Option<Strin
     }
 }
 
+#[utoipa::path(post, path = "/jobs/run", tag = "runs", security(("bearer" = [])), request_body = RunRequestDoc,
+    description = "Queues a full run for one job (or answers the job's active run).",
+    responses((status = 200, description = "The queued run", body = RunTicketDoc)))]
 #[tracing::instrument(name = "POST /jobs/run", skip_all, fields(job_id = %Shown(&body.job_id), run_id = tracing::field::Empty))]
 pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -104,6 +109,9 @@ pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<
     Ok(HttpResponse::Ok().json(RunTicket::from(run).with_token(token.into_iter().next().flatten())))
 }
 
+#[utoipa::path(post, path = "/jobs/run-bulk", tag = "runs", security(("bearer" = [])), request_body = BulkRequestDoc,
+    description = "Queues full runs for several jobs, all or none.",
+    responses((status = 200, description = "The queued runs", body = BulkAnswer)))]
 #[tracing::instrument(name = "POST /jobs/run-bulk", skip_all, fields(count = body.job_ids.len()))]
 pub async fn run_bulk(state: web::Data<AppState>, body: JsonBody<BulkBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -221,12 +229,16 @@ pub async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
         .ok_or_else(|| ApiError::run_not_found(raw))
 }
 
+#[utoipa::path(get, path = "/jobs/{run_id}/status", tag = "runs", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The run's status", body = RunStatusDoc)))]
 #[tracing::instrument(name = "GET /jobs/{run_id}/status", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
     Ok(HttpResponse::Ok().json(status_json(&state, &run)))
 }
 
+#[utoipa::path(get, path = "/jobs/{run_id}/progress", tag = "runs", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    responses((status = 200, description = "Each stage's state, the graph's layers, elapsed time and cost", body = ProgressDoc)))]
 #[tracing::instrument(name = "GET /jobs/{run_id}/progress", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
@@ -286,6 +298,8 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
     })))
 }
 
+#[utoipa::path(post, path = "/jobs/{run_id}/cancel", tag = "runs", security(("bearer" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    responses((status = 200, description = "Cancelled (a running run stops at once)", body = CancelAnswer)))]
 #[tracing::instrument(name = "POST /jobs/{run_id}/cancel", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn cancel(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run_id = parse_run_id(&path)?;

@@ -18,6 +18,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::{parse_run_id, AppState};
 use crate::actors::log_follow::{FollowError, LogFollower};
 use crate::domain::untrusted::escape_controls;
@@ -174,6 +176,10 @@ pub(crate) fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
     }
 }
 
+#[utoipa::path(get, path = "/jobs/{run_id}/logs", tag = "logs", security(("bearer" = []), ("run_token" = [])),
+    params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this line")),
+    description = "Server-sent events: every log line (`id` = line number), then `event: end` with the run's outcome.",
+    responses((status = 200, description = "The live log", content_type = "text/event-stream", body = String)))]
 #[tracing::instrument(name = "GET /jobs/{run_id}/logs", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn stream(
     state: web::Data<AppState>,
@@ -225,6 +231,9 @@ pub struct PollQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/logs/{run_id}", tag = "logs", security(("bearer" = []), ("run_token" = [])),
+    params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)"), ("since" = Option<u64>, Query, description = "Lines after this number"), ("limit" = Option<u64>, Query, description = "At most this many lines")),
+    responses((status = 200, description = "Log lines after `since`, with `next_index` and the run's status", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/logs/{run_id}", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn poll(
     state: web::Data<AppState>,
@@ -336,6 +345,8 @@ pub(crate) async fn layer_status(state: &AppState, run_id: &RunId) -> Result<ser
 }
 
 /// `GET /api/logs/{run_id}/status`: the poller's `status`, `layer_status` and `error`.
+#[utoipa::path(get, path = "/api/logs/{run_id}/status", tag = "logs", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The log's length and the run's status", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/logs/{run_id}/status", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn poll_status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run_id = parse_run_id(&path)?;

@@ -3,8 +3,12 @@
 
 use actix_web::{web, HttpResponse};
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 
+#[utoipa::path(get, path = "/metrics", tag = "operations-and-health", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -9,6 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::jobs::{artifact_urls, load_run};
 use super::logs::{dashboard_status, last_event_id, layer_map, layer_word, open_stream, sse_data, Dialect};
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::domain::untrusted::Shown;
 use crate::domain::{Run, RunStatus, StageName, StageProducer, StageRecord, StageStatus};
@@ -96,6 +98,10 @@ impl Dialect for OperationDialect {
 }
 
 /// `GET /api/jobs/operations/{run_id}/logs`.
+#[utoipa::path(get, path = "/api/jobs/operations/{run_id}/logs", tag = "logs", security(("bearer" = []), ("run_token" = [])),
+    params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this line")),
+    description = "Server-sent events in the operations panel's dialect (log lines, layer progress, the result, end).",
+    responses((status = 200, description = "The operation's live log", content_type = "text/event-stream", body = String)))]
 #[tracing::instrument(name = "GET /api/jobs/operations/{run_id}/logs", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn logs(
     state: web::Data<AppState>,
@@ -115,6 +121,8 @@ pub async fn logs(
 }
 
 /// `GET /api/jobs/operations/{run_id}/status`.
+#[utoipa::path(get, path = "/api/jobs/operations/{run_id}/status", tag = "operations", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    responses((status = 200, description = "The operation run's status, layers and result", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/jobs/operations/{run_id}/status", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;

@@ -14,6 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::body::JsonBody;
 use super::jobs::requested_tier;
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::queue::{item_json, position_of};
 use super::run_tokens::TokenGrant;
 use super::AppState;
@@ -108,6 +110,9 @@ async fn queue_run(
 }
 
 /// `POST /api/jobs/{job_id}/operations/{operation}/queue`.
+#[utoipa::path(post, path = "/api/jobs/{job_id}/operations/{operation}/queue", tag = "operations", security(("bearer" = [])),
+    params(("job_id" = String, Path, pattern = "^[0-9a-f]{24}$", description = "The job document's _id (24 hexadecimal characters)"), ("operation" = String, Path, description = "analyze-job, research-company, discover-contacts, generate-cv, generate-cover-letter, generate-outreach, full-analysis, batch-pipeline, cv-review or extract")), request_body = OperationRequestDoc,
+    responses((status = 200, description = "The queued operation run, its position and wait", body = JsonObject)))]
 #[tracing::instrument(name = "POST /api/jobs/{job_id}/operations/{operation}/queue", skip_all,
     fields(job_id = %Shown(&path.0), operation = %Shown(&path.1), run_id = tracing::field::Empty))]
 pub async fn queue_operation(
@@ -154,6 +159,9 @@ pub struct BatchBody {
 
 /// `POST /api/jobs/{operation}/batch`: the operation for several jobs, all queued or none
 /// (the same limits as `POST /jobs/run-bulk`).
+#[utoipa::path(post, path = "/api/jobs/{operation}/batch", tag = "operations", security(("bearer" = [])), params(("operation" = String, Path, description = "analyze-job, research-company, discover-contacts, generate-cv, generate-cover-letter, generate-outreach, full-analysis, batch-pipeline, cv-review or extract")),
+    request_body = BatchRequestDoc,
+    responses((status = 200, description = "The queued runs", body = JsonObject)))]
 #[tracing::instrument(name = "POST /api/jobs/{operation}/batch", skip_all, fields(operation = %Shown(&path)))]
 pub async fn batch(
     state: web::Data<AppState>,
@@ -211,6 +219,9 @@ fn ticket(run: &Run) -> Value {
 }
 
 /// `POST /api/jobs/{job_id}/all-ops/start`: a full run, answered like `POST /jobs/run`.
+#[utoipa::path(post, path = "/api/jobs/{job_id}/all-ops/start", tag = "operations", security(("bearer" = [])), params(("job_id" = String, Path, pattern = "^[0-9a-f]{24}$", description = "The job document's _id (24 hexadecimal characters)")),
+    request_body = OperationRequestDoc,
+    responses((status = 200, description = "The queued full run", body = JsonObject)))]
 #[tracing::instrument(name = "POST /api/jobs/{job_id}/all-ops/start", skip_all,
     fields(job_id = %Shown(&path), run_id = tracing::field::Empty))]
 pub async fn start_all_ops(
@@ -234,6 +245,8 @@ pub async fn start_all_ops(
 }
 
 /// `GET /api/jobs/{job_id}/queue-status`: per operation, the job's newest run of it (or null).
+#[utoipa::path(get, path = "/api/jobs/{job_id}/queue-status", tag = "operations", security(("bearer" = [])), params(("job_id" = String, Path, pattern = "^[0-9a-f]{24}$", description = "The job document's _id (24 hexadecimal characters)")),
+    responses((status = 200, description = "Per operation, the job's newest run of it", body = JsonObject)))]
 #[tracing::instrument(name = "GET /api/jobs/{job_id}/queue-status", skip_all, fields(job_id = %Shown(&path)))]
 pub async fn queue_status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let job_id = JobId::parse(&path).map_err(ApiError::invalid_job_id)?;

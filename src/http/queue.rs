@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::actors::messages::{CancelQueuedRun, RetryRun};
 use crate::domain::untrusted::Shown;
@@ -98,6 +100,8 @@ fn state_version(view: &Value) -> String {
 }
 
 /// `GET /queue/state`.
+#[utoipa::path(get, path = "/queue/state", tag = "queue", security(("bearer" = [])),
+    responses((status = 200, description = "Pending, running, failed and history items", body = JsonObject)))]
 #[tracing::instrument(name = "GET /queue/state", skip_all)]
 pub async fn queue_state(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut view = state.store.queue_view(&VIEW).await?;
@@ -141,6 +145,8 @@ pub async fn queue_state(state: web::Data<AppState>) -> Result<HttpResponse, Api
 }
 
 /// `GET /queue/item/{job_id}`: the job's newest run still in the queue view.
+#[utoipa::path(get, path = "/queue/item/{job_id}", tag = "queue", security(("bearer" = [])), params(("job_id" = String, Path, pattern = "^[0-9a-f]{24}$", description = "The job document's _id (24 hexadecimal characters)")),
+    responses((status = 200, description = "The job's newest queue item, or null", body = JsonObject)))]
 #[tracing::instrument(name = "GET /queue/item/{job_id}", skip_all, fields(job_id = %Shown(&path)))]
 pub async fn item_for_job(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let job_id = JobId::parse(&path).map_err(ApiError::invalid_job_id)?;
@@ -183,6 +189,8 @@ fn conflict(code: &'static str, msg: String) -> ApiError {
 
 /// `POST /queue/{queue_id}/retry`: a failed run is queued again and resumes from its
 /// checkpoints.
+#[utoipa::path(post, path = "/queue/{queue_id}/retry", tag = "queue", security(("bearer" = [])), params(("queue_id" = String, Path, description = "The queue item id (q_…)")),
+    responses((status = 200, description = "The new run as a queue item", body = JsonObject)))]
 #[tracing::instrument(name = "POST /queue/{queue_id}/retry", skip_all, fields(queue_id = %Shown(&path), run_id = tracing::field::Empty))]
 pub async fn retry(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_item(&state, &path).await?;
@@ -201,6 +209,9 @@ async fn retried(state: &AppState, run_id: crate::domain::RunId) -> Result<HttpR
 }
 
 /// `POST /runs/{run_id}/retry`: the same as the queue's retry, by run id.
+#[utoipa::path(post, path = "/runs/{run_id}/retry", tag = "queue", security(("bearer" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
+    description = "Retries a failed run as a new run that reuses its completed stages.",
+    responses((status = 200, description = "The new run as a queue item (with its stream_token)", body = JsonObject)))]
 #[tracing::instrument(name = "POST /runs/{run_id}/retry", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn retry_run(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     retried(&state, super::parse_run_id(&path)?).await
@@ -208,6 +219,8 @@ pub async fn retry_run(state: web::Data<AppState>, path: web::Path<String>) -> R
 
 /// `POST /queue/{queue_id}/cancel`: pending items only (a running run is stopped with
 /// `POST /jobs/{run_id}/cancel`).
+#[utoipa::path(post, path = "/queue/{queue_id}/cancel", tag = "queue", security(("bearer" = [])), params(("queue_id" = String, Path, description = "The queue item id (q_…)")),
+    responses((status = 200, description = "The pending item is cancelled", body = JsonObject)))]
 #[tracing::instrument(name = "POST /queue/{queue_id}/cancel", skip_all, fields(queue_id = %Shown(&path), run_id = tracing::field::Empty))]
 pub async fn cancel(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_item(&state, &path).await?;
@@ -233,6 +246,8 @@ pub async fn cancel(state: web::Data<AppState>, path: web::Path<String>) -> Resu
 }
 
 /// `POST /queue/{queue_id}/dismiss`: a failed item moves to the history.
+#[utoipa::path(post, path = "/queue/{queue_id}/dismiss", tag = "queue", security(("bearer" = [])), params(("queue_id" = String, Path, description = "The queue item id (q_…)")),
+    responses((status = 200, description = "The failed item moved to the history", body = JsonObject)))]
 #[tracing::instrument(name = "POST /queue/{queue_id}/dismiss", skip_all, fields(queue_id = %Shown(&path), run_id = tracing::field::Empty))]
 pub async fn dismiss(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_item(&state, &path).await?;
@@ -276,6 +291,9 @@ async fn hide_before(state: &AppState, before: DateTime<Utc>) -> Result<Finished
 
 /// `POST /queue/cleanup?max_age_minutes=60`: finished items that ended longer ago than that
 /// leave the view.
+#[utoipa::path(post, path = "/queue/cleanup", tag = "queue", security(("bearer" = [])),
+    params(("max_age_minutes" = Option<String>, Query, description = "Hide finished items older than this")),
+    responses((status = 200, description = "How many items were hidden", body = JsonObject)))]
 #[tracing::instrument(name = "POST /queue/cleanup", skip_all)]
 pub async fn cleanup(state: web::Data<AppState>, query: web::Query<CleanupQuery>) -> Result<HttpResponse, ApiError> {
     let minutes = match query.max_age_minutes.as_deref().map(str::trim) {
@@ -298,6 +316,8 @@ pub async fn cleanup(state: web::Data<AppState>, query: web::Query<CleanupQuery>
 }
 
 /// `POST /queue/clear`: every finished item leaves the view (pending and running stay).
+#[utoipa::path(post, path = "/queue/clear", tag = "queue", security(("bearer" = [])),
+    responses((status = 200, description = "Every finished item hidden", body = JsonObject)))]
 #[tracing::instrument(name = "POST /queue/clear", skip_all)]
 pub async fn clear(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let counts = hide_before(&state, Utc::now() + chrono::Duration::milliseconds(1)).await?;

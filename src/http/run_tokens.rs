@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::body::JsonBody;
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::domain::untrusted::Shown;
 use crate::domain::Run;
@@ -224,6 +226,8 @@ pub struct RevokeBody {
 
 /// `POST /tokens/revoke`: the token stops working at once and its record is kept until
 /// it would have expired.
+#[utoipa::path(post, path = "/tokens/revoke", tag = "security", security(("bearer" = [])), request_body = RevokeRequest,
+    responses((status = 200, description = "The token no longer opens anything", body = RevokeAnswer)))]
 #[tracing::instrument(name = "POST /tokens/revoke", skip_all)]
 pub async fn revoke(state: web::Data<AppState>, body: JsonBody<RevokeBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();

@@ -6,11 +6,15 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::http::error::ApiError;
 use crate::store::RunnerBeat;
 
 /// The runners with their status, this one marked.
+#[utoipa::path(get, path = "/runners", tag = "operations-and-health", security(("bearer" = [])),
+    responses((status = 200, description = "Every runner sharing the store, with its heartbeat: `runners`, `live`, `heartbeat_seconds`, `lost_after_seconds`", body = JsonObject)))]
 #[tracing::instrument(name = "GET /runners", skip_all)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = chrono::Utc::now();

@@ -5,6 +5,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::jobs::status_json;
+#[allow(unused_imports)] // the schemas named by `#[utoipa::path]`
+use super::openapi::*;
 use super::AppState;
 use crate::domain::{JobId, RunStatus};
 use crate::http::error::ApiError;
@@ -19,6 +21,9 @@ pub struct ListQuery {
     offset: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/runs", tag = "runs", security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "queued, running, completed, failed or cancelled"), ("job_id" = Option<String>, Query), ("limit" = Option<u64>, Query, description = "1–200"), ("offset" = Option<u64>, Query)),
+    responses((status = 200, description = "Runs, newest first, with `total`", body = JsonObject)))]
 #[tracing::instrument(name = "GET /runs", skip_all)]
 pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();

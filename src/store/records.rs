@@ -358,14 +358,15 @@ pub struct TokenRecord {
 }
 
 /// One state-changing request as the audit trail keeps it: who, what, and the outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// (Its schema is part of the API document: `GET /audit` answers these.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// When the answer was sent.
     pub at: DateTime<Utc>,
     /// The request id (`X-Request-Id`).
     pub request_id: String,
-    /// Who: the credential's kind and a short hash (`secret:1a2b3c4d`, `none`,
-    /// `invalid:1a2b3c4d`); never the credential.
+    /// Who: the credential's kind and a short hash (`secret:1a2b…`, `bearer:1a2b…` for one
+    /// the guard did not accept, `run-token:<jti>`, `none`, `open`); never the credential.
     pub actor: String,
     /// The client's address as the rate limiter sees it.
     pub client: String,

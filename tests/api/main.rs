@@ -5,6 +5,7 @@ mod artifacts;
 mod auth_and_errors;
 mod capacity;
 mod dashboard;
+mod docs;
 mod helpers;
 mod lifecycle;
 mod llm;

@@ -2,6 +2,7 @@
 //! graceful drain, configuration from an old `.env`, CLI exit codes, MongoDB with several
 //! runners, backups, systemd integration.
 
+mod api_docs;
 mod backup;
 mod cli;
 mod compose;
