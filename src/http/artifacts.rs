@@ -123,12 +123,24 @@ pub async fn download(
             .status(StatusCode::PARTIAL_CONTENT)
             .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", bytes.len())))
             .body(bytes[start..=end].to_vec())),
-        Some(None) => Ok(HttpResponse::RangeNotSatisfiable()
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{}", bytes.len())))
-            .json(serde_json::json!({
-                "error": format!("range {:?} is outside the {} bytes of {}", range.unwrap_or_default(), bytes.len(), name.file_name()),
-                "code": "RANGE_NOT_SATISFIABLE",
-            }))),
+        Some(None) => {
+            // The standard error body, plus the size the client can ask within.
+            let error = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "RANGE_NOT_SATISFIABLE",
+                format!(
+                    "range {} is outside the {} bytes of {}",
+                    Shown(range.unwrap_or_default()),
+                    bytes.len(),
+                    name.file_name()
+                ),
+            );
+            let mut res = actix_web::ResponseError::error_response(&error);
+            if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{}", bytes.len())) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            Ok(res)
+        }
     }
 }
 

@@ -294,3 +294,27 @@ async fn state_changing_requests_are_rate_limited_per_client() {
         .unwrap();
     assert_eq!(anonymous.status(), 401, "limited separately, then refused by auth");
 }
+
+/// A limited client recovers once the time `Retry-After` names has passed (the limit
+/// refills at RATE_LIMIT_PER_MINUTE / 60 a second). Waiting is the behaviour under test
+/// here, so the test waits exactly what the answer says.
+#[actix_web::test]
+async fn a_rate_limited_client_recovers_after_retry_after() {
+    let app = spawn_app_with(|s| s.server.rate_limit_per_minute = 60, &[]).await;
+    let empty = json!({});
+    let cleanup = || app.post("/queue/cleanup?max_age_minutes=60", &empty);
+    let mut refused = None;
+    for _ in 0..61 {
+        let res = cleanup().await;
+        if res.status() == 429 {
+            refused = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), 200);
+    }
+    let refused = refused.expect("the 61st request in a minute is refused");
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "one request a second refills: {wait}");
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    assert_eq!(cleanup().await.status(), 200, "allowed again after Retry-After");
+}
