@@ -36,7 +36,7 @@ echo "smoke: log streamed to the end ($lines lines), run completed"
 
 status="$(curl -sS --max-time 10 "${auth[@]}" "$url/jobs/$run/status")" || fail "GET status failed"
 artifacts="$(echo "$status" | grep -o '"/artifacts/[^"]*"' | tr -d '"')"
-[ "$(echo "$artifacts" | grep -c .)" -eq 5 ] || fail "expected 5 artifacts, status was: $status"
+[ "$(echo "$artifacts" | grep -c .)" -eq 7 ] || fail "expected 7 artifacts, status was: $status"
 for path in $artifacts; do
   size="$(curl -sS --max-time 30 -o /dev/null -w '%{size_download}' -f "${auth[@]}" "$url$path")" || fail "download of $path failed"
   [ "$size" -gt 0 ] || fail "$path is empty"

@@ -2,8 +2,8 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 # formatting, lints, then every unit, API, store-contract and process test.
 # Needs the Rust toolchain and python3. It installs what the tests need and is not there:
-# Debian's pandoc, systemd (systemd-analyze), prometheus (promtool), docker-compose and
-# chromium packages, and test servers and tools from PyPI (nx-27017, a MongoDB wire server;
+# Debian's pandoc, systemd (systemd-analyze), prometheus (promtool), docker-compose,
+# chromium and poppler-utils packages, and test servers and tools from PyPI (nx-27017, a MongoDB wire server;
 # aiosmtpd; schemathesis, which fuzzes the live API against its OpenAPI document) in a venv
 # under the target dir; it starts nx-27017 on a free loopback port for the MongoDB
 # tests and stops it on exit. The tests start the daemon (and aiosmtpd) themselves on
@@ -17,13 +17,15 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Debian packages the tests run: pandoc (CV.docx opens in a real reader), systemd-analyze
 # (the unit file verifies), promtool (the /metrics output is valid), docker-compose (the
-# compose file validates; no engine needed), chromium (headless: the /docs page renders).
+# compose file validates; no engine needed), chromium (headless: the /docs page renders),
+# poppler-utils (pdftotext, pdffonts, pdfinfo read the PDFs back).
 missing=()
 command -v pandoc >/dev/null 2>&1 || missing+=(pandoc)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (apt-get)"
   SUDO=""

@@ -6,6 +6,7 @@
 mod docx;
 pub mod dossier;
 mod naming;
+pub mod pdf;
 pub mod review;
 
 use std::io::Write;

@@ -55,6 +55,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
     pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// The PDF renderer's start-up self-test: `Err(reason)` when it failed.
+    pub pdf_check: Result<(), String>,
     /// Issues run tokens (`JWT_SECRET` set), else `None`.
     pub tokens: Option<Arc<crate::tokens::RunTokens>>,
 }

@@ -213,6 +213,15 @@ impl Runtime {
     }
 }
 
+/// Renders a small PDF once at start-up (`/health` reports the outcome).
+fn pdf_self_test(settings: &Settings) -> Result<(), String> {
+    let result = crate::artifacts::pdf::self_test(settings.publishing.pdf_page_size);
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "the PDF renderer failed its self-test: runs will fail at publishing");
+    }
+    result
+}
+
 /// The daemon: runtime plus HTTP server.
 pub struct Application {
     port: u16,
@@ -254,6 +263,7 @@ impl Application {
             started: std::time::Instant::now(),
             sse_streams: Arc::default(),
             tokens: crate::tokens::RunTokens::from_settings(&settings).map(Arc::new),
+            pdf_check: pdf_self_test(&settings),
         });
         let secret = settings
             .server

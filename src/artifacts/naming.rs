@@ -19,7 +19,7 @@ pub fn folder_name(raw: &str) -> String {
     }
 }
 
-/// The five files of an application package. Parsing a requested file name into this type
+/// The seven files of an application package. Parsing a requested file name into this type
 /// is the only way to reach the artifact store, so no path can escape it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactName {
@@ -28,16 +28,20 @@ pub enum ArtifactName {
     Dossier,
     CoverLetter,
     CvReview,
+    CvPdf,
+    CoverLetterPdf,
 }
 
 impl ArtifactName {
-    /// All five, in the order they are listed.
-    pub const ALL: [ArtifactName; 5] = [
+    /// All seven, in the order they are listed.
+    pub const ALL: [ArtifactName; 7] = [
         ArtifactName::CvMarkdown,
         ArtifactName::CvDocx,
         ArtifactName::Dossier,
         ArtifactName::CoverLetter,
         ArtifactName::CvReview,
+        ArtifactName::CvPdf,
+        ArtifactName::CoverLetterPdf,
     ];
 
     /// The file name on disk.
@@ -48,6 +52,8 @@ impl ArtifactName {
             ArtifactName::Dossier => "dossier.txt",
             ArtifactName::CoverLetter => "cover_letter.txt",
             ArtifactName::CvReview => "cv_review.md",
+            ArtifactName::CvPdf => "CV.pdf",
+            ArtifactName::CoverLetterPdf => "cover_letter.pdf",
         }
     }
 
@@ -59,6 +65,8 @@ impl ArtifactName {
             ArtifactName::Dossier => "dossier_txt_url",
             ArtifactName::CoverLetter => "cover_letter_txt_url",
             ArtifactName::CvReview => "cv_review_md_url",
+            ArtifactName::CvPdf => "cv_pdf_url",
+            ArtifactName::CoverLetterPdf => "cover_letter_pdf_url",
         }
     }
 
@@ -68,6 +76,7 @@ impl ArtifactName {
             ArtifactName::CvMarkdown | ArtifactName::CvReview => "text/markdown; charset=utf-8",
             ArtifactName::CvDocx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             ArtifactName::Dossier | ArtifactName::CoverLetter => "text/plain; charset=utf-8",
+            ArtifactName::CvPdf | ArtifactName::CoverLetterPdf => "application/pdf",
         }
     }
 

@@ -1,5 +1,5 @@
-//! The `publishing` section: the old runner's remote publishing switches (Google Drive and
-//! Sheets), accepted so its `.env` works; the packages are published locally.
+//! The `publishing` section: the PDF page size, and the old runner's remote publishing
+//! switches (Google Drive and Sheets), accepted so its `.env` works.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,8 @@ pub struct Raw {
     pub google_drive_folder_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub google_sheet_id: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub pdf_page_size: String,
 }
 
 /// The section, validated.
@@ -26,12 +28,18 @@ pub struct PublishingSettings {
     pub google_application_credentials: Option<String>,
     pub google_drive_folder_id: Option<String>,
     pub google_sheet_id: Option<String>,
+    /// `PDF_PAGE_SIZE`: paper of `CV.pdf` and `cover_letter.pdf`.
+    pub pdf_page_size: crate::domain::PageSize,
 }
 
 impl PublishingSettings {
-    /// Validates the section (nothing to check yet).
-    pub fn validate(raw: Raw, _: &mut Problems) -> Self {
+    /// Validates the section.
+    pub fn validate(raw: Raw, p: &mut Problems) -> Self {
         Self {
+            pdf_page_size: crate::domain::PageSize::parse(&raw.pdf_page_size).unwrap_or_else(|e| {
+                p.push(e);
+                crate::domain::PageSize::A4
+            }),
             enable_remote_publishing: raw.enable_remote_publishing,
             google_application_credentials: non_blank(raw.google_application_credentials),
             google_drive_folder_id: non_blank(raw.google_drive_folder_id),
@@ -49,6 +57,7 @@ impl PublishingSettings {
             ),
             ("GOOGLE_DRIVE_FOLDER_ID", shown(&self.google_drive_folder_id)),
             ("GOOGLE_SHEET_ID", shown(&self.google_sheet_id)),
+            ("PDF_PAGE_SIZE", self.pdf_page_size.as_str().to_owned()),
         ]
     }
 }

@@ -115,7 +115,12 @@ pub async fn diagnostics(state: web::Data<AppState>) -> Result<HttpResponse, Api
         "store": store,
         "mongodb": mongodb,
         "redis": {"status": "not_used", "latency_ms": null, "error": null, "details": {}},
-        "pdf_service": {"status": "not_configured", "latency_ms": null, "error": null, "details": {}},
+        "pdf_service": {
+            "status": if state.pdf_check.is_ok() { "healthy" } else { "unhealthy" },
+            "latency_ms": null,
+            "error": state.pdf_check.as_ref().err(),
+            "details": {"renderer": "in-process", "page_size": state.settings.publishing.pdf_page_size.as_str()},
+        },
         "firecrawl_credits": {
             "daily_limit": null,
             "used_today": null,

@@ -44,8 +44,9 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "runner_id": state.instance_id,
         // job-runner renders no PDFs yet (the publishing issue adds it); the dashboard shows
         // any value but healthy/unhealthy as "unknown".
-        "pdf_service_status": "not_configured",
-        "pdf_service_error": serde_json::Value::Null,
+        // The PDF renderer is in-process; its start-up self-render decides this.
+        "pdf_service_status": if state.pdf_check.is_ok() { "healthy" } else { "unhealthy" },
+        "pdf_service_error": state.pdf_check.as_ref().err(),
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": chrono::Utc::now(),
     }))

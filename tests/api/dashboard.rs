@@ -38,7 +38,7 @@ async fn run_poll_stream_and_download_like_the_dashboard() {
     let ids: Vec<u64> = lines.iter().filter_map(|l| l.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
 
-    // Final status lists the five artifacts; each downloads with its file name.
+    // Final status lists the seven artifacts; each downloads with its file name.
     let status = app.get_json(&format!("/jobs/{run_id}/status")).await;
     assert_eq!(status["status"], "completed");
     let artifacts = status["artifacts"].as_object().unwrap();
@@ -47,9 +47,11 @@ async fn run_poll_stream_and_download_like_the_dashboard() {
     assert_eq!(
         keys,
         [
+            "cover_letter_pdf_url",
             "cover_letter_txt_url",
             "cv_docx_url",
             "cv_md_url",
+            "cv_pdf_url",
             "cv_review_md_url",
             "dossier_txt_url"
         ]
@@ -240,7 +242,8 @@ async fn a_cancelled_run_ends_the_pollers_loop_as_failed_with_the_reason() {
 async fn health_reports_the_pdf_service_honestly() {
     let app = crate::helpers::spawn_app().await;
     let health = app.get_json("/health").await;
-    assert_eq!(health["pdf_service_status"], "not_configured");
+    // The renderer is in-process: its start-up self-render passed.
+    assert_eq!(health["pdf_service_status"], "healthy");
     assert!(health["pdf_service_error"].is_null());
     assert!(health["active_runs"].is_u64() && health["max_concurrency"].is_u64());
 }
@@ -456,7 +459,8 @@ async fn diagnostics_answer_the_pages_fields_honestly() {
     assert_eq!(d["store"]["details"]["backend"], "sqlite");
     assert_eq!(d["mongodb"]["status"], "not_configured");
     assert_eq!(d["redis"]["status"], "not_used");
-    assert_eq!(d["pdf_service"]["status"], "not_configured");
+    assert_eq!(d["pdf_service"]["status"], "healthy");
+    assert_eq!(d["pdf_service"]["details"]["renderer"], "in-process");
     assert_eq!(d["firecrawl_credits"]["status"], "not_configured");
     assert_eq!(d["capacity"]["max_concurrency"], 3);
     assert_eq!(d["capacity"]["queue_failed"], 0);

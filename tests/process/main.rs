@@ -10,6 +10,7 @@ mod daemon;
 mod docx;
 mod logs;
 mod mongo;
+mod pdf;
 #[path = "../common/queue_view.rs"]
 mod queue_view;
 mod scripts;

@@ -1,4 +1,4 @@
-//! The publisher: writes the five artifacts into the run's own folder, copies them to the
+//! The publisher: renders the PDFs and writes the seven artifacts into the run's own folder, copies them to the
 //! application folder, and assembles the job document's result fields. The document itself
 //! is written when the run is finalised, in the same step that marks it completed.
 
@@ -150,6 +150,24 @@ impl Stage for Publisher {
             generated_at: chrono::Utc::now(),
         });
         let docx = artifacts::markdown_to_docx(&cv.cv_text).map_err(StageError::permanent)?;
+        // PDFs render on the blocking pool: a long CV takes a few milliseconds of CPU.
+        let page = ctx.settings.publishing.pdf_page_size;
+        let (cv_md, letter_text) = (cv.cv_text.clone(), letter.cover_letter.clone());
+        let (cv_pdf, letter_pdf) = tokio::task::spawn_blocking(move || {
+            Ok::<_, String>((
+                artifacts::pdf::markdown_to_pdf("CV", &cv_md, page)?,
+                artifacts::pdf::text_to_pdf("Cover letter", &letter_text, page)?,
+            ))
+        })
+        .await
+        .map_err(|e| StageError::transient(format!("PDF renderer task failed: {e}")))?
+        .map_err(StageError::permanent)?;
+        ctx.log.info(format!(
+            "rendered CV.pdf ({} page(s)) and cover_letter.pdf ({} page(s)), {}",
+            cv_pdf.pages,
+            letter_pdf.pages,
+            page.as_str()
+        ));
         let files: Vec<(ArtifactName, Vec<u8>)> = vec![
             (ArtifactName::CvMarkdown, cv.cv_text.clone().into_bytes()),
             (ArtifactName::CvDocx, docx),
@@ -159,6 +177,8 @@ impl Stage for Publisher {
                 ArtifactName::CvReview,
                 artifacts::render_cv_review(review, &cv_fingerprint).into_bytes(),
             ),
+            (ArtifactName::CvPdf, cv_pdf.bytes),
+            (ArtifactName::CoverLetterPdf, letter_pdf.bytes),
         ];
 
         let run_dir = run_artifact_dir(&ctx.settings.paths.data_dir, ctx.run_id.as_ref());
