@@ -3,6 +3,7 @@
 //! task with retries, so a slow or broken receiver never blocks the health actor or the
 //! runs; the alert policy decides once, every channel gets the same notice.
 
+pub mod completion;
 pub mod webhook;
 
 use std::time::Duration;

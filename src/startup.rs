@@ -167,6 +167,9 @@ impl Runtime {
                 instance_id: instance_id.clone(),
                 redactor: Arc::new(crate::config::Redactor::from_settings(&settings)),
                 metrics: Arc::clone(&metrics),
+                completion: crate::notify::completion::CompletionHook::from_settings(&settings.publishing)
+                    .map_err(|e| anyhow::anyhow!("webhook settings: {e}"))?
+                    .map(Arc::new),
             }),
             hub: hub.clone(),
         });

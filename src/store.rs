@@ -25,7 +25,7 @@ pub use records::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, QueueQuery, QueueView,
     RunFilter, RunFinish, RunPage, RunnerBeat, StoredArtifact,
 };
-pub use records::{AuditEntry, JobPurge, TokenRecord};
+pub use records::{AuditEntry, JobPurge, TokenRecord, WebhookDelivery};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
@@ -368,6 +368,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes audit entries older than `before`, and beyond the newest `keep`; returns how many.
     async fn purge_audit(&self, before: DateTime<Utc>, keep: usize) -> Result<u64, StoreError>;
+
+    // ---- completion webhooks ---------------------------------------------------------
+
+    /// Records one delivery attempt of a run's completion webhook.
+    async fn record_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError>;
+
+    /// A run's delivery attempts, oldest first.
+    async fn deliveries(&self, run: &RunId) -> Result<Vec<WebhookDelivery>, StoreError>;
 
     // ---- erasure --------------------------------------------------------------------
 

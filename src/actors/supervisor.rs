@@ -89,6 +89,11 @@ impl RunSupervisor {
     /// A queued run was cancelled: say so in its log, end its stream, count it out.
     fn cancelled_while_queued(&mut self, run_id: RunId) {
         self.deps.run.run_log(&run_id).info("run cancelled while queued");
+        crate::pipeline::lifecycle::announce_stored_end(
+            &self.deps.run.store,
+            self.deps.run.completion.as_ref(),
+            run_id.clone(),
+        );
         self.deps.hub.do_send(CloseRunLog {
             run_id,
             status: Some(RunStatus::Cancelled),

@@ -1,10 +1,11 @@
-//! The `publishing` section: the PDF page size, and the old runner's remote publishing
-//! switches (Google Drive and Sheets), accepted so its `.env` works.
+//! The `publishing` section: the PDF page size, completion webhooks, and the old runner's
+//! remote publishing switches (Google Drive and Sheets), accepted so its `.env` works.
 
 use serde::{Deserialize, Serialize};
 
 use super::lenient;
-use super::problems::{non_blank, shown, Problems};
+use super::problems::{masked, non_blank, secret, shown, Problems};
+use super::Secret;
 
 /// The section as read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,6 +20,16 @@ pub struct Raw {
     pub google_sheet_id: Option<String>,
     #[serde(deserialize_with = "lenient::string")]
     pub pdf_page_size: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub webhook_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub webhook_secret: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
+    pub webhook_max_attempts: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub webhook_retry_base_ms: i64,
+    #[serde(deserialize_with = "lenient::int")]
+    pub webhook_timeout_seconds: i64,
 }
 
 /// The section, validated.
@@ -30,12 +41,47 @@ pub struct PublishingSettings {
     pub google_sheet_id: Option<String>,
     /// `PDF_PAGE_SIZE`: paper of `CV.pdf` and `cover_letter.pdf`.
     pub pdf_page_size: crate::domain::PageSize,
+    /// `WEBHOOK_URL`: where every run's end is posted (a secret: it may carry a token).
+    pub webhook_url: Option<Secret>,
+    /// `WEBHOOK_SECRET`: signs each delivery (HMAC-SHA256).
+    pub webhook_secret: Option<Secret>,
+    /// `WEBHOOK_MAX_ATTEMPTS`: deliveries tried per run end.
+    pub webhook_max_attempts: u32,
+    /// `WEBHOOK_RETRY_BASE_MS`: the first retry's delay, doubled each time (at most 5 minutes).
+    pub webhook_retry_base: std::time::Duration,
+    /// `WEBHOOK_TIMEOUT_SECONDS`: one delivery attempt's limit.
+    pub webhook_timeout: std::time::Duration,
 }
 
 impl PublishingSettings {
     /// Validates the section.
     pub fn validate(raw: Raw, p: &mut Problems) -> Self {
+        let webhook_url = secret(raw.webhook_url);
+        if let Some(url) = &webhook_url {
+            if !(url.expose().starts_with("https://") || url.expose().starts_with("http://")) {
+                p.push("WEBHOOK_URL must be an http:// or https:// URL".to_owned());
+            }
+        }
+        let webhook_secret = secret(raw.webhook_secret);
+        if webhook_secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
+            p.push("WEBHOOK_SECRET must be at least 16 characters (`openssl rand -hex 32`)".to_owned());
+        }
         Self {
+            webhook_url,
+            webhook_secret,
+            webhook_max_attempts: p.ranged("WEBHOOK_MAX_ATTEMPTS", raw.webhook_max_attempts, 1, 20) as u32,
+            webhook_retry_base: std::time::Duration::from_millis(p.ranged(
+                "WEBHOOK_RETRY_BASE_MS",
+                raw.webhook_retry_base_ms,
+                10,
+                60_000,
+            ) as u64),
+            webhook_timeout: std::time::Duration::from_secs(p.ranged(
+                "WEBHOOK_TIMEOUT_SECONDS",
+                raw.webhook_timeout_seconds,
+                1,
+                120,
+            ) as u64),
             pdf_page_size: crate::domain::PageSize::parse(&raw.pdf_page_size).unwrap_or_else(|e| {
                 p.push(e);
                 crate::domain::PageSize::A4
@@ -58,6 +104,11 @@ impl PublishingSettings {
             ("GOOGLE_DRIVE_FOLDER_ID", shown(&self.google_drive_folder_id)),
             ("GOOGLE_SHEET_ID", shown(&self.google_sheet_id)),
             ("PDF_PAGE_SIZE", self.pdf_page_size.as_str().to_owned()),
+            ("WEBHOOK_URL", masked(&self.webhook_url)),
+            ("WEBHOOK_SECRET", masked(&self.webhook_secret)),
+            ("WEBHOOK_MAX_ATTEMPTS", self.webhook_max_attempts.to_string()),
+            ("WEBHOOK_RETRY_BASE_MS", self.webhook_retry_base.as_millis().to_string()),
+            ("WEBHOOK_TIMEOUT_SECONDS", self.webhook_timeout.as_secs().to_string()),
         ]
     }
 }

@@ -29,6 +29,8 @@ impl Redactor {
             &s.alerts.smtp_url,
             &s.alerts.smtp_password,
             &s.alerts.webhook_url,
+            &s.publishing.webhook_url,
+            &s.publishing.webhook_secret,
         ]
         .into_iter()
         .flatten()

@@ -25,9 +25,10 @@ pub(super) fn start_of_today() -> chrono::DateTime<Utc> {
         .and_utc()
 }
 
-/// `GET /runs/{run_id}`: the run's status document plus its LLM cost per stage.
+/// `GET /runs/{run_id}`: the run's status document plus its LLM cost per stage and its
+/// completion webhook deliveries.
 #[utoipa::path(get, path = "/runs/{run_id}", tag = "runs", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
-    responses((status = 200, description = "The run with its stages, LLM calls and cost", body = JsonObject)))]
+    responses((status = 200, description = "The run with its stages, LLM calls, cost and webhook deliveries (`webhook_deliveries`)", body = JsonObject)))]
 #[tracing::instrument(name = "GET /runs/{run_id}", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
@@ -37,6 +38,8 @@ pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> 
     doc["cost"] = json!(run_cost(&calls));
     doc["max_cost_per_run_usd"] = json!(state.settings.llm.max_cost_per_run);
     doc["stages"] = stage_reports(&records, &calls);
+    // Every attempt to announce the run's end on the completion webhook.
+    doc["webhook_deliveries"] = json!(state.store.deliveries(&run.run_id).await?);
     Ok(HttpResponse::Ok().json(doc))
 }
 

@@ -37,6 +37,57 @@ pub struct RunDeps {
     pub redactor: Arc<Redactor>,
     /// Where runs and stages are counted.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Posts every run's end (`WEBHOOK_URL`), when configured.
+    pub completion: Option<Arc<crate::notify::completion::CompletionHook>>,
+}
+
+/// Announces a run's end on the completion webhook, in its own task (retries must not hold
+/// the run or its slot).
+pub fn announce_end(
+    deps_store: &DynStore,
+    hook: Option<&Arc<crate::notify::completion::CompletionHook>>,
+    end: &crate::notify::completion::RunEnd<'_>,
+) {
+    if let Some(hook) = hook {
+        let (hook, store, run_id, event) = (Arc::clone(hook), deps_store.clone(), end.run_id.clone(), end.to_json());
+        tokio::spawn(async move { hook.deliver(&store, &run_id, &event).await });
+    }
+}
+
+/// Announces the end of a run that never executed (cancelled while queued), from its record.
+pub fn announce_stored_end(
+    store: &DynStore,
+    hook: Option<&Arc<crate::notify::completion::CompletionHook>>,
+    run_id: RunId,
+) {
+    let Some(hook) = hook.cloned() else {
+        return;
+    };
+    let store = store.clone();
+    tokio::spawn(async move {
+        let run = match store.get_run(&run_id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(run_id = %run_id, error = %e, "cannot read a cancelled run to announce its end");
+                return;
+            }
+        };
+        let end = crate::notify::completion::RunEnd {
+            run_id: &run.run_id,
+            job_id: run.job_id.as_ref(),
+            operation: run.operation.as_str(),
+            status: run.status.as_str(),
+            error: run.error.as_deref(),
+            company: run.company.as_deref(),
+            title: run.job_title.as_deref(),
+            fit: None,
+            artifacts: &BTreeMap::new(),
+            cost_usd: run.cost_usd,
+            finished_at: run.finished_at.unwrap_or_else(chrono::Utc::now),
+        };
+        hook.deliver(&store, &run.run_id, &end.to_json()).await;
+    });
 }
 
 impl RunDeps {
@@ -290,6 +341,10 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
     let store = &deps.store;
     let now = chrono::Utc::now();
     let owner = deps.instance_id.as_str();
+    let fit = match &outcome {
+        DagOutcome::Completed(o) => o.fit.as_ref().map(|f| (f.fit_score, f.fit_category.clone())),
+        _ => None,
+    };
     let (status, error, artifacts, results) = match outcome {
         DagOutcome::Completed(outputs) => match outputs.publish {
             Some(p) => match keep_artifacts(store, run, &p, log).await {
@@ -418,6 +473,28 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         _ => {}
     }
     deps.metrics.run_finished(status.as_str());
+    let urls: BTreeMap<String, String> = finish
+        .artifacts
+        .iter()
+        .map(|(k, file)| (k.clone(), crate::artifacts::url(&run.run_id, file)))
+        .collect();
+    announce_end(
+        store,
+        deps.completion.as_ref(),
+        &crate::notify::completion::RunEnd {
+            run_id: &run.run_id,
+            job_id: run.job_id.as_ref(),
+            operation: run.operation.as_str(),
+            status: status.as_str(),
+            error: error.as_deref(),
+            company: run.company.as_deref(),
+            title: run.job_title.as_deref(),
+            fit: fit.as_ref().map(|(s, c)| (*s, c.as_str())),
+            artifacts: &urls,
+            cost_usd,
+            finished_at: now,
+        },
+    );
     deps.log_sink.close(&run.run_id, Some(status)).await;
     status
 }
@@ -460,6 +537,7 @@ mod tests {
             instance_id: "test-owner".into(),
             redactor: Arc::new(Redactor::default()),
             metrics: Arc::default(),
+            completion: None,
         });
         (run, deps, sink)
     }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::{
     AlertRecord, AuditEntry, CallOutcome, FieldValue, FinishedCounts, JobPurge, JobUpdate, LeaseState, LlmCall,
     LogLine, QueueQuery, QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, StoredArtifact,
-    TokenRecord,
+    TokenRecord, WebhookDelivery,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
@@ -78,6 +78,8 @@ pub struct MongoStore {
     tokens: Collection<Document>,
     /// `<prefix>audit`: the audit trail of state-changing requests.
     audit: Collection<Document>,
+    /// `<prefix>webhook_deliveries`: completion webhook attempts.
+    deliveries: Collection<Document>,
 }
 
 /// Errors worth retrying: no reachable server, broken connections, retryable writes.
@@ -338,6 +340,7 @@ impl MongoStore {
             artifact_chunks: coll("artifacts_chunks"),
             tokens: coll("run_tokens"),
             audit: coll("audit"),
+            deliveries: coll("webhook_deliveries"),
             client,
         };
         store.check_schema(SCHEMA_VERSION, SCHEMA_READABLE_FROM).await?;
@@ -371,12 +374,16 @@ impl MongoStore {
                 .deleted_count,
             tokens: self
                 .tokens
-                .delete_many(any)
+                .delete_many(any.clone())
                 .await
                 .map_err(wrap("purge tokens"))?
                 .deleted_count,
             ..JobPurge::default()
         };
+        self.deliveries
+            .delete_many(any)
+            .await
+            .map_err(wrap("purge webhook deliveries"))?;
         let files: Vec<Document> = self
             .artifact_files
             .find(doc! {"metadata.run_id": {"$in": ids}})
@@ -1651,6 +1658,49 @@ impl Store for MongoStore {
                 .deleted_count;
         }
         Ok(removed)
+    }
+
+    async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), StoreError> {
+        let id = format!("{}:{}:{}", d.run_id, d.delivery_id, d.attempt);
+        self.deliveries
+            .replace_one(
+                doc! {"_id": &id},
+                doc! {"_id": &id, "run_id": d.run_id.to_string(), "delivery_id": &d.delivery_id,
+                "attempt": i64::from(d.attempt), "at": date(d.at), "at_ms": millis(d.at),
+                "status": d.status.map(i64::from), "error": d.error.as_deref(),
+                "duration_ms": d.duration_ms as i64, "delivered": d.delivered},
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("record webhook delivery"))?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, run: &RunId) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let docs: Vec<Document> = self
+            .deliveries
+            .find(doc! {"run_id": run.to_string()})
+            .sort(doc! {"at_ms": 1, "attempt": 1})
+            .await
+            .map_err(wrap("read webhook deliveries"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read webhook deliveries"))?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some(WebhookDelivery {
+                    run_id: run.clone(),
+                    delivery_id: get_str(d, "delivery_id")?,
+                    attempt: get_int(d, "attempt") as u32,
+                    at: get_time(d, "at")?,
+                    status: u16::try_from(get_int(d, "status")).ok().filter(|s| *s > 0),
+                    error: get_str(d, "error"),
+                    duration_ms: get_int(d, "duration_ms") as u64,
+                    delivered: d.get_bool("delivered").unwrap_or(false),
+                })
+            })
+            .collect())
     }
 
     async fn purge_job(&self, job: &JobId, with_job: bool) -> Result<JobPurge, StoreError> {

@@ -402,3 +402,25 @@ pub struct JobPurge {
     /// True when the job document itself was removed.
     pub job_document: bool,
 }
+
+/// One attempt to deliver a run's completion webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookDelivery {
+    /// The run whose end was announced.
+    #[schema(value_type = String)]
+    pub run_id: RunId,
+    /// The delivery's id (`X-JobRunner-Delivery`, the same for every attempt).
+    pub delivery_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the attempt was sent.
+    pub at: DateTime<Utc>,
+    /// The receiver's status code, when it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed (network error, status), clipped.
+    pub error: Option<String>,
+    /// How long the attempt took.
+    pub duration_ms: u64,
+    /// True when the receiver accepted it (2xx).
+    pub delivered: bool,
+}

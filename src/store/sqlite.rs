@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::{
     AlertRecord, AuditEntry, CallOutcome, FieldValue, FinishedCounts, JobPurge, JobUpdate, LeaseState, LlmCall,
     LogLine, QueueQuery, QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, TokenRecord,
+    WebhookDelivery,
 };
 use crate::domain::outputs::Provenance;
 use crate::domain::{
@@ -197,6 +198,20 @@ const MIGRATIONS: &[&str] = &[
         code TEXT
     );
     CREATE INDEX audit_at ON audit(at);
+    "#,
+    // 15: completion webhook delivery attempts.
+    r#"
+    CREATE TABLE webhook_deliveries (
+        run_id TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL,
+        delivered INTEGER NOT NULL,
+        PRIMARY KEY (run_id, delivery_id, attempt)
+    );
     "#,
 ];
 
@@ -875,6 +890,8 @@ impl Store for SqliteStore {
                     "DELETE FROM run_logs WHERE run_id = ?1",
                     "DELETE FROM stages WHERE run_id = ?1",
                     "DELETE FROM llm_calls WHERE run_id = ?1",
+                    "DELETE FROM run_tokens WHERE run_id = ?1",
+                    "DELETE FROM webhook_deliveries WHERE run_id = ?1",
                     "DELETE FROM runs WHERE id = ?1",
                 ] {
                     tx.execute(sql, [id])?;
@@ -1357,6 +1374,55 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), StoreError> {
+        let d = d.clone();
+        self.call("record_delivery", move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO webhook_deliveries
+                 (run_id, delivery_id, attempt, at, status, error, duration_ms, delivered)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    d.run_id.as_ref(),
+                    d.delivery_id,
+                    d.attempt,
+                    ts(d.at),
+                    d.status,
+                    d.error,
+                    d.duration_ms as i64,
+                    d.delivered
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn deliveries(&self, run: &RunId) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let run = run.clone();
+        self.call("deliveries", move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT delivery_id, attempt, at, status, error, duration_ms, delivered
+                 FROM webhook_deliveries WHERE run_id = ?1 ORDER BY at, attempt",
+            )?;
+            let rows = stmt
+                .query_map([run.as_ref()], |r| {
+                    Ok(WebhookDelivery {
+                        run_id: run.clone(),
+                        delivery_id: r.get(0)?,
+                        attempt: r.get(1)?,
+                        at: parse_ts(&r.get::<_, String>(2)?)?,
+                        status: r.get(3)?,
+                        error: r.get(4)?,
+                        duration_ms: r.get::<_, i64>(5)? as u64,
+                        delivered: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn purge_job(&self, job: &JobId, with_job: bool) -> Result<JobPurge, StoreError> {
         let job = job.to_string();
         self.call("purge_job", move |c| {
@@ -1382,6 +1448,7 @@ impl Store for SqliteStore {
                 out.stages += tx.execute("DELETE FROM stages WHERE run_id = ?1", [id])? as u64;
                 out.llm_calls += tx.execute("DELETE FROM llm_calls WHERE run_id = ?1", [id])? as u64;
                 out.tokens += tx.execute("DELETE FROM run_tokens WHERE run_id = ?1", [id])? as u64;
+                tx.execute("DELETE FROM webhook_deliveries WHERE run_id = ?1", [id])?;
                 tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
             }
             if with_job {

@@ -22,3 +22,4 @@ mod smtp;
 mod sse;
 mod step_tracker;
 mod tokens;
+mod webhooks;
