@@ -138,14 +138,12 @@ const ALIASES: [(&str, &str); 3] = [
 ];
 
 /// Settings those deployments set that job-runner accepts and does not use.
-pub const UNUSED_SETTINGS: [&str; 7] = [
+pub const UNUSED_SETTINGS: [&str; 5] = [
     "PDF_SERVICE_URL",
     "REDIS_URL",
     "QUEUE_POLL_INTERVAL",
     "QUEUE_CLEANUP_INTERVAL",
     "QUEUE_CLEANUP_MAX_AGE",
-    "CV_REVIEW_MODEL",
-    "N8N_WEBHOOK_CV_UPLOAD",
 ];
 
 /// Which of [`UNUSED_SETTINGS`] the environment sets (said at start-up).

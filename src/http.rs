@@ -55,6 +55,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
     pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// The CV upload webhook (`N8N_WEBHOOK_CV_UPLOAD`), for `POST /jobs/{run_id}/publish`.
+    pub cv_upload: Option<Arc<crate::notify::n8n::CvUpload>>,
     /// The PDF renderer's start-up self-test: `Err(reason)` when it failed.
     pub pdf_check: Result<(), String>,
     /// Issues run tokens (`JWT_SECRET` set), else `None`.
@@ -210,6 +212,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     routes.add("/jobs/{run_id}/status", Method::GET, jobs::status);
     routes.add("/jobs/{run_id}/progress", Method::GET, jobs::progress);
     routes.add("/jobs/{run_id}/cancel", Method::POST, jobs::cancel);
+    routes.add("/jobs/{run_id}/publish", Method::POST, jobs::publish);
     routes.add("/jobs/{run_id}/logs", Method::GET, logs::stream);
     routes.add("/api/logs/{run_id}", Method::GET, logs::poll);
     routes.add("/api/logs/{run_id}/status", Method::GET, logs::poll_status);

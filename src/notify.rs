@@ -4,6 +4,8 @@
 //! runs; the alert policy decides once, every channel gets the same notice.
 
 pub mod completion;
+pub mod delivery;
+pub mod n8n;
 pub mod webhook;
 
 use std::time::Duration;

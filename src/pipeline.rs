@@ -19,6 +19,7 @@ pub mod master_cv;
 pub mod offline;
 pub mod profession;
 pub mod profile;
+pub mod remote_publish;
 pub mod retention;
 pub mod reuse;
 pub mod stage_contract;

@@ -30,6 +30,8 @@ pub struct Raw {
     pub webhook_retry_base_ms: i64,
     #[serde(deserialize_with = "lenient::int")]
     pub webhook_timeout_seconds: i64,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub n8n_webhook_cv_upload: Option<String>,
 }
 
 /// The section, validated.
@@ -51,6 +53,8 @@ pub struct PublishingSettings {
     pub webhook_retry_base: std::time::Duration,
     /// `WEBHOOK_TIMEOUT_SECONDS`: one delivery attempt's limit.
     pub webhook_timeout: std::time::Duration,
+    /// `N8N_WEBHOOK_CV_UPLOAD`: where each completed run's `CV.pdf` is uploaded.
+    pub n8n_webhook_cv_upload: Option<Secret>,
 }
 
 impl PublishingSettings {
@@ -66,7 +70,14 @@ impl PublishingSettings {
         if webhook_secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
             p.push("WEBHOOK_SECRET must be at least 16 characters (`openssl rand -hex 32`)".to_owned());
         }
+        let n8n_webhook_cv_upload = secret(raw.n8n_webhook_cv_upload);
+        if let Some(url) = &n8n_webhook_cv_upload {
+            if !(url.expose().starts_with("https://") || url.expose().starts_with("http://")) {
+                p.push("N8N_WEBHOOK_CV_UPLOAD must be an http:// or https:// URL".to_owned());
+            }
+        }
         Self {
+            n8n_webhook_cv_upload,
             webhook_url,
             webhook_secret,
             webhook_max_attempts: p.ranged("WEBHOOK_MAX_ATTEMPTS", raw.webhook_max_attempts, 1, 20) as u32,
@@ -109,6 +120,7 @@ impl PublishingSettings {
             ("WEBHOOK_MAX_ATTEMPTS", self.webhook_max_attempts.to_string()),
             ("WEBHOOK_RETRY_BASE_MS", self.webhook_retry_base.as_millis().to_string()),
             ("WEBHOOK_TIMEOUT_SECONDS", self.webhook_timeout.as_secs().to_string()),
+            ("N8N_WEBHOOK_CV_UPLOAD", masked(&self.n8n_webhook_cv_upload)),
         ]
     }
 }

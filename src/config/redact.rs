@@ -31,6 +31,7 @@ impl Redactor {
             &s.alerts.webhook_url,
             &s.publishing.webhook_url,
             &s.publishing.webhook_secret,
+            &s.publishing.n8n_webhook_cv_upload,
         ]
         .into_iter()
         .flatten()

@@ -227,6 +227,7 @@ pub struct BatchRequestDoc {
         jobs::status,
         jobs::progress,
         jobs::cancel,
+        jobs::publish,
         logs::stream,
         logs::poll,
         logs::poll_status,

@@ -8,19 +8,20 @@
 //! shown on `GET /runs/{id}`. Delivery runs in its own task: a slow receiver never holds a
 //! run or a slot.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::delivery::{send_with_retries, RetryPolicy};
 use crate::config::{PublishingSettings, Secret};
 use crate::domain::RunId;
-use crate::store::{DynStore, WebhookDelivery};
+use crate::store::DynStore;
 
-/// The longest wait between two attempts.
-const MAX_DELAY: Duration = Duration::from_secs(300);
+/// The delivery target name in the attempts' records.
+pub const TARGET: &str = "completion";
 
 /// The event a receiver gets.
 pub const EVENT: &str = "run.finished";
@@ -58,9 +59,11 @@ impl CompletionHook {
     /// Returns true when the receiver accepted it.
     pub async fn deliver(&self, store: &DynStore, run: &RunId, event: &Value) -> bool {
         let body = event.to_string();
-        let delivery_id = uuid::Uuid::new_v4().simple().to_string();
-        for attempt in 1..=self.max_attempts {
-            let started = Instant::now();
+        let policy = RetryPolicy {
+            max_attempts: self.max_attempts,
+            base: self.retry_base,
+        };
+        send_with_retries(store, run, TARGET, policy, |attempt, delivery_id| {
             let timestamp = Utc::now().timestamp().to_string();
             let mut req = self
                 .http
@@ -68,65 +71,15 @@ impl CompletionHook {
                 .header("Content-Type", "application/json")
                 .header("User-Agent", concat!("job-runner/", env!("CARGO_PKG_VERSION")))
                 .header("X-JobRunner-Event", EVENT)
-                .header("X-JobRunner-Delivery", &delivery_id)
+                .header("X-JobRunner-Delivery", delivery_id)
                 .header("X-JobRunner-Attempt", attempt.to_string())
                 .header("X-JobRunner-Timestamp", &timestamp);
             if let Some(secret) = &self.secret {
                 req = req.header("X-JobRunner-Signature", signature(secret.expose(), &timestamp, &body));
             }
-            let result = req.body(body.clone()).send().await;
-            let (status, error, retry) = match result {
-                Ok(res) if res.status().is_success() => (Some(res.status().as_u16()), None, false),
-                Ok(res) => {
-                    let code = res.status();
-                    let retry = code.is_server_error() || code.as_u16() == 429 || code.as_u16() == 408;
-                    (
-                        Some(code.as_u16()),
-                        Some(format!("the receiver answered {code}")),
-                        retry,
-                    )
-                }
-                // The error text may carry the URL (and a token in it): never stored.
-                Err(e) => (None, Some(transport_error(&e)), true),
-            };
-            let delivered = error.is_none();
-            let record = WebhookDelivery {
-                run_id: run.clone(),
-                delivery_id: delivery_id.clone(),
-                attempt,
-                at: Utc::now(),
-                status,
-                error: error.clone(),
-                duration_ms: started.elapsed().as_millis() as u64,
-                delivered,
-            };
-            if let Err(e) = store.record_delivery(&record).await {
-                tracing::warn!(run_id = %run, error = %e, "could not record a webhook delivery attempt");
-            }
-            if delivered {
-                tracing::info!(run_id = %run, attempt, "completion webhook delivered");
-                return true;
-            }
-            let error = error.unwrap_or_default();
-            if !retry || attempt == self.max_attempts {
-                tracing::warn!(run_id = %run, attempt, error = %error, "completion webhook not delivered; giving up");
-                return false;
-            }
-            tracing::info!(run_id = %run, attempt, error = %error, "completion webhook failed; retrying");
-            tokio::time::sleep(crate::backoff::delay(attempt, self.retry_base, MAX_DELAY)).await;
-        }
-        false
-    }
-}
-
-/// What went wrong on the wire, without the URL.
-fn transport_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the receiver did not answer in time (WEBHOOK_TIMEOUT_SECONDS)".into()
-    } else if e.is_connect() {
-        "could not connect to the receiver".into()
-    } else {
-        "the request to the receiver failed".into()
+            req.body(body.clone())
+        })
+        .await
     }
 }
 

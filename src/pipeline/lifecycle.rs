@@ -39,6 +39,8 @@ pub struct RunDeps {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Posts every run's end (`WEBHOOK_URL`), when configured.
     pub completion: Option<Arc<crate::notify::completion::CompletionHook>>,
+    /// Uploads each completed run's CV (`N8N_WEBHOOK_CV_UPLOAD`), when configured.
+    pub cv_upload: Option<Arc<crate::notify::n8n::CvUpload>>,
 }
 
 /// Announces a run's end on the completion webhook, in its own task (retries must not hold
@@ -473,6 +475,16 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         _ => {}
     }
     deps.metrics.run_finished(status.as_str());
+    if status == RunStatus::Completed && deps.cv_upload.is_some() {
+        // Remote publishing follows the written package; its failures never fail the run.
+        let mut done = run.clone();
+        done.status = status;
+        if crate::pipeline::remote_publish::spawn(store, &deps.settings.paths.data_dir, deps.cv_upload.as_ref(), &done)
+            .is_ok()
+        {
+            log.info("uploading CV.pdf to the CV upload webhook in the background (attempts on GET /runs/<id>)");
+        }
+    }
     let urls: BTreeMap<String, String> = finish
         .artifacts
         .iter()
@@ -538,6 +550,7 @@ mod tests {
             redactor: Arc::new(Redactor::default()),
             metrics: Arc::default(),
             completion: None,
+            cv_upload: None,
         });
         (run, deps, sink)
     }

@@ -1665,7 +1665,7 @@ impl Store for MongoStore {
         self.deliveries
             .replace_one(
                 doc! {"_id": &id},
-                doc! {"_id": &id, "run_id": d.run_id.to_string(), "delivery_id": &d.delivery_id,
+                doc! {"_id": &id, "run_id": d.run_id.to_string(), "target": &d.target, "delivery_id": &d.delivery_id,
                 "attempt": i64::from(d.attempt), "at": date(d.at), "at_ms": millis(d.at),
                 "status": d.status.map(i64::from), "error": d.error.as_deref(),
                 "duration_ms": d.duration_ms as i64, "delivered": d.delivered},
@@ -1698,6 +1698,7 @@ impl Store for MongoStore {
                     error: get_str(d, "error"),
                     duration_ms: get_int(d, "duration_ms") as u64,
                     delivered: d.get_bool("delivered").unwrap_or(false),
+                    target: get_str(d, "target").unwrap_or_else(|| "completion".into()),
                 })
             })
             .collect())

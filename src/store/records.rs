@@ -403,12 +403,15 @@ pub struct JobPurge {
     pub job_document: bool,
 }
 
-/// One attempt to deliver a run's completion webhook.
+/// One attempt to deliver something of a run to a remote receiver: its completion webhook
+/// or its CV upload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookDelivery {
-    /// The run whose end was announced.
+    /// The run whose end was announced or whose files were sent.
     #[schema(value_type = String)]
     pub run_id: RunId,
+    /// Where to: `completion` (`WEBHOOK_URL`) or `n8n-cv-upload` (`N8N_WEBHOOK_CV_UPLOAD`).
+    pub target: String,
     /// The delivery's id (`X-JobRunner-Delivery`, the same for every attempt).
     pub delivery_id: String,
     /// 1 for the first attempt.

@@ -199,10 +199,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit(at);
     "#,
-    // 15: completion webhook delivery attempts.
+    // 15: delivery attempts to remote receivers (completion webhook, CV upload).
     r#"
     CREATE TABLE webhook_deliveries (
         run_id TEXT NOT NULL,
+        target TEXT NOT NULL,
         delivery_id TEXT NOT NULL,
         attempt INTEGER NOT NULL,
         at TEXT NOT NULL,
@@ -1379,8 +1380,8 @@ impl Store for SqliteStore {
         self.call("record_delivery", move |c| {
             c.execute(
                 "INSERT OR REPLACE INTO webhook_deliveries
-                 (run_id, delivery_id, attempt, at, status, error, duration_ms, delivered)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (run_id, delivery_id, attempt, at, status, error, duration_ms, delivered, target)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     d.run_id.as_ref(),
                     d.delivery_id,
@@ -1389,7 +1390,8 @@ impl Store for SqliteStore {
                     d.status,
                     d.error,
                     d.duration_ms as i64,
-                    d.delivered
+                    d.delivered,
+                    d.target
                 ],
             )?;
             Ok(())
@@ -1401,7 +1403,7 @@ impl Store for SqliteStore {
         let run = run.clone();
         self.call("deliveries", move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT delivery_id, attempt, at, status, error, duration_ms, delivered
+                "SELECT delivery_id, attempt, at, status, error, duration_ms, delivered, target
                  FROM webhook_deliveries WHERE run_id = ?1 ORDER BY at, attempt",
             )?;
             let rows = stmt
@@ -1415,6 +1417,7 @@ impl Store for SqliteStore {
                         error: r.get(4)?,
                         duration_ms: r.get::<_, i64>(5)? as u64,
                         delivered: r.get(6)?,
+                        target: r.get(7)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

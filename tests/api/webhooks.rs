@@ -181,3 +181,155 @@ async fn a_refusal_is_not_retried_and_unsigned_hooks_carry_no_signature() {
     let second = next(&mut rx).await;
     assert_eq!(second.body["run_id"], second_run.as_str());
 }
+
+/// One upload the CV receiver saw: content type, raw body, the status it answered.
+#[derive(Debug)]
+struct Upload {
+    content_type: String,
+    body: Vec<u8>,
+    answered: u16,
+}
+
+/// A receiver answering 503 to the first `fail_first` uploads, then 200.
+async fn upload_receiver(fail_first: usize) -> (String, mpsc::UnboundedReceiver<Upload>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let seen = Arc::new(Mutex::new(0usize));
+    let server = HttpServer::new(move || {
+        let (tx, seen) = (tx.clone(), Arc::clone(&seen));
+        App::new().app_data(web::PayloadConfig::new(16 * 1024 * 1024)).route(
+            "/cv-upload",
+            web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                let (tx, seen) = (tx.clone(), Arc::clone(&seen));
+                async move {
+                    let n = {
+                        let mut s = seen.lock().unwrap();
+                        *s += 1;
+                        *s
+                    };
+                    let answered = if n <= fail_first { 503 } else { 200 };
+                    let _ = tx.send(Upload {
+                        content_type: req
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned(),
+                        body: body.to_vec(),
+                        answered,
+                    });
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(answered).unwrap()).finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}/cv-upload", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    (url, rx)
+}
+
+async fn next_upload(rx: &mut mpsc::UnboundedReceiver<Upload>) -> Upload {
+    tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("an upload within a minute")
+        .expect("receiver running")
+}
+
+#[actix_web::test]
+async fn a_completed_runs_cv_pdf_is_uploaded_retried_and_sent_again_on_request() {
+    let (url, mut rx) = upload_receiver(1).await;
+    let app = spawn_app_with(
+        move |s| {
+            s.publishing.n8n_webhook_cv_upload = Some(Secret::new(url));
+            s.publishing.webhook_retry_base = Duration::from_millis(20);
+        },
+        &[],
+    )
+    .await;
+    let run = app.start_run(JOB).await;
+    assert_eq!(
+        app.wait_for_end(&run).await,
+        "completed",
+        "an upload never holds the run"
+    );
+    let (first, second) = (next_upload(&mut rx).await, next_upload(&mut rx).await);
+    assert_eq!((first.answered, second.answered), (503, 200));
+    assert!(
+        second.content_type.starts_with("multipart/form-data; boundary="),
+        "{}",
+        second.content_type
+    );
+    let body = String::from_utf8_lossy(&second.body);
+    let pdf = app
+        .client
+        .get(app.url(&format!("/artifacts/{run}/CV.pdf")))
+        .bearer_auth(crate::helpers::SECRET)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        second.body.windows(pdf.len()).any(|w| w == pdf.as_ref()),
+        "the upload carries the run's CV.pdf byte for byte"
+    );
+    for field in [
+        "name=\"job_id\"",
+        JOB,
+        "name=\"run_id\"",
+        run.as_str(),
+        "name=\"file\"",
+        "application/pdf",
+    ] {
+        assert!(body.contains(field), "{field} missing from the upload");
+    }
+    let recorded = deliveries(&app, &run, 2).await;
+    assert!(recorded.iter().all(|d| d["target"] == "n8n-cv-upload"), "{recorded:?}");
+    assert_eq!(recorded.last().unwrap()["delivered"], true);
+
+    // Sent again on request; runs that are not completed and unknown runs are refused.
+    let res = app.post(&format!("/jobs/{run}/publish"), &serde_json::json!({})).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.json::<Value>().await.unwrap()["targets"][0], "n8n-cv-upload");
+    assert_eq!(next_upload(&mut rx).await.answered, 200);
+    deliveries(&app, &run, 3).await;
+    let missing = app
+        .post("/jobs/0123456789abcdef0123456789abcdef/publish", &serde_json::json!({}))
+        .await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[actix_web::test]
+async fn publishing_again_needs_a_target_and_a_completed_run() {
+    let app = spawn_app_with(|_| {}, &[]).await;
+    let run = app.start_run(JOB).await;
+    app.wait_for_end(&run).await;
+    let res = app.post(&format!("/jobs/{run}/publish"), &serde_json::json!({})).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "REMOTE_PUBLISHING_OFF");
+
+    // With a target, a cancelled run has no package to send.
+    let (url, _rx) = upload_receiver(0).await;
+    let app = spawn_app_with(
+        move |s| {
+            s.publishing.n8n_webhook_cv_upload = Some(Secret::new(url));
+            s.queue.offline_stage_delay = Duration::from_secs(30);
+        },
+        &[],
+    )
+    .await;
+    let run = app.start_run(JOB).await;
+    assert_eq!(
+        app.post(&format!("/jobs/{run}/cancel"), &serde_json::json!({}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.wait_for_end(&run).await, "cancelled");
+    let res = app.post(&format!("/jobs/{run}/publish"), &serde_json::json!({})).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "RUN_NOT_COMPLETED");
+}
