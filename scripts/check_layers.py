@@ -32,6 +32,7 @@ RANK = {
     "llm": 6,
     "firecrawl": 6,
     "notify": 6,
+    "google": 6,
     "pipeline": 7,
     "health": 7,
     "actors": 8,

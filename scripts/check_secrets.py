@@ -33,7 +33,17 @@ def allowlist(repo: Path):
     if not path.exists():
         return []
     lines = [l.strip() for l in path.read_text().splitlines()]
-    return [re.compile(l) for l in lines if l and not l.startswith("#")]
+    return [re.compile(l) for l in lines if l and not l.startswith("#") and not l.startswith("path:")]
+
+
+def allowed_paths(repo: Path):
+    """Files that are test fixtures as a whole (`path:<regex>` lines): a generated test key
+    pair, for one, must be a real PEM."""
+    path = repo / "scripts" / "secret-allowlist.txt"
+    if not path.exists():
+        return []
+    lines = [l.strip() for l in path.read_text().splitlines()]
+    return [re.compile(l[len("path:"):]) for l in lines if l.startswith("path:")]
 
 
 def findings(text: str, allowed, where: str):
@@ -50,24 +60,28 @@ def findings(text: str, allowed, where: str):
 def main() -> int:
     repo = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
     allowed = allowlist(repo)
+    fixtures = allowed_paths(repo)
+    is_fixture = lambda name: any(f.search(name) for f in fixtures)
     git = lambda *args: subprocess.run(
         ["git", "-C", str(repo), *args], capture_output=True, text=True, errors="replace", check=True
     ).stdout
     found = []
     for name in git("ls-files", "-z").split("\0"):
         path = repo / name
-        if not name or not path.is_file():
+        if not name or not path.is_file() or is_fixture(name):
             continue
         try:
             text = path.read_text(errors="replace")
         except OSError:
             continue
         found += findings(text, allowed, name)
-    commit = "?"
+    commit, current = "?", ""
     for line in git("log", "-p", "--all", "--no-color").splitlines():
         if line.startswith("commit "):
             commit = line.split()[1][:10]
-        elif line.startswith("+") and not line.startswith("+++"):
+        elif line.startswith("+++ "):
+            current = line[len("+++ b/"):] if line.startswith("+++ b/") else ""
+        elif line.startswith("+") and not is_fixture(current):
             found += findings(line, allowed, f"history {commit}")
     for f in sorted(set(found)):
         print(f)

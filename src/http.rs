@@ -55,8 +55,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// SSE log streams open now (bounded by `MAX_SSE_STREAMS`).
     pub sse_streams: Arc<std::sync::atomic::AtomicUsize>,
-    /// The CV upload webhook (`N8N_WEBHOOK_CV_UPLOAD`), for `POST /jobs/{run_id}/publish`.
-    pub cv_upload: Option<Arc<crate::notify::n8n::CvUpload>>,
+    /// The remote publishing targets, for `POST /jobs/{run_id}/publish`.
+    pub remote: crate::pipeline::remote_publish::RemoteTargets,
     /// The PDF renderer's start-up self-test: `Err(reason)` when it failed.
     pub pdf_check: Result<(), String>,
     /// Issues run tokens (`JWT_SECRET` set), else `None`.

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod firecrawl;
+pub mod google;
 pub mod health;
 pub mod host;
 pub mod http;

@@ -98,8 +98,8 @@ pub struct Runtime {
     pub health: SharedSnapshot,
     /// This runtime's metrics (`/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// The CV upload webhook, when configured (shared with the runs).
-    pub cv_upload: Option<Arc<crate::notify::n8n::CvUpload>>,
+    /// The remote publishing targets (shared with the runs).
+    pub remote: crate::pipeline::remote_publish::RemoteTargets,
     /// Held for the embedded store only (one executing process per `DATA_DIR`).
     _lock: Option<InstanceLock>,
 }
@@ -160,9 +160,8 @@ impl Runtime {
         });
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let instance_id = format!("{}-{}-{}", crate::host::hostname(), std::process::id(), &suffix[..8]);
-        let cv_upload = crate::notify::n8n::CvUpload::from_settings(&settings.publishing)
-            .map_err(|e| anyhow::anyhow!("CV upload settings: {e}"))?
-            .map(Arc::new);
+        let remote = crate::pipeline::remote_publish::RemoteTargets::from_settings(&settings.publishing)
+            .map_err(|e| anyhow::anyhow!("remote publishing settings: {e}"))?;
         let deps = Arc::new(PipelineDeps {
             run: Arc::new(RunDeps {
                 store: store.clone(),
@@ -175,7 +174,7 @@ impl Runtime {
                 completion: crate::notify::completion::CompletionHook::from_settings(&settings.publishing)
                     .map_err(|e| anyhow::anyhow!("webhook settings: {e}"))?
                     .map(Arc::new),
-                cv_upload: cv_upload.clone(),
+                remote: remote.clone(),
             }),
             hub: hub.clone(),
         });
@@ -204,7 +203,7 @@ impl Runtime {
             instance_id,
             health,
             metrics,
-            cv_upload,
+            remote,
             _lock: lock,
         })
     }
@@ -274,7 +273,7 @@ impl Application {
             sse_streams: Arc::default(),
             tokens: crate::tokens::RunTokens::from_settings(&settings).map(Arc::new),
             pdf_check: pdf_self_test(&settings),
-            cv_upload: runtime.cv_upload.clone(),
+            remote: runtime.remote.clone(),
         });
         let secret = settings
             .server

@@ -369,6 +369,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes audit entries older than `before`, and beyond the newest `keep`; returns how many.
     async fn purge_audit(&self, before: DateTime<Utc>, keep: usize) -> Result<u64, StoreError>;
 
+    /// Sets `fields` on job `id` (`$set`), nothing else; the remote publication's fields.
+    async fn set_job_fields(&self, id: &JobId, fields: &[(String, FieldValue)]) -> Result<(), StoreError>;
+
     // ---- completion webhooks ---------------------------------------------------------
 
     /// Records one delivery attempt of a run's completion webhook.

@@ -32,6 +32,12 @@ pub struct Raw {
     pub webhook_timeout_seconds: i64,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub n8n_webhook_cv_upload: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub google_drive_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub google_sheets_base_url: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub google_token_url: String,
 }
 
 /// The section, validated.
@@ -55,6 +61,12 @@ pub struct PublishingSettings {
     pub webhook_timeout: std::time::Duration,
     /// `N8N_WEBHOOK_CV_UPLOAD`: where each completed run's `CV.pdf` is uploaded.
     pub n8n_webhook_cv_upload: Option<Secret>,
+    /// `GOOGLE_DRIVE_BASE_URL` (tests and proxies point it elsewhere).
+    pub google_drive_base_url: String,
+    /// `GOOGLE_SHEETS_BASE_URL`.
+    pub google_sheets_base_url: String,
+    /// `GOOGLE_TOKEN_URL`: the OAuth2 token endpoint (the JWT's audience).
+    pub google_token_url: String,
 }
 
 impl PublishingSettings {
@@ -76,7 +88,18 @@ impl PublishingSettings {
                 p.push("N8N_WEBHOOK_CV_UPLOAD must be an http:// or https:// URL".to_owned());
             }
         }
+        if raw.enable_remote_publishing {
+            if non_blank(raw.google_application_credentials.clone()).is_none() {
+                p.push("ENABLE_REMOTE_PUBLISHING needs GOOGLE_APPLICATION_CREDENTIALS (the service account's JSON key file)".to_owned());
+            }
+            if non_blank(raw.google_drive_folder_id.clone()).is_none() {
+                p.push("ENABLE_REMOTE_PUBLISHING needs GOOGLE_DRIVE_FOLDER_ID (the folder shared with the service account)".to_owned());
+            }
+        }
         Self {
+            google_drive_base_url: raw.google_drive_base_url.trim().to_owned(),
+            google_sheets_base_url: raw.google_sheets_base_url.trim().to_owned(),
+            google_token_url: raw.google_token_url.trim().to_owned(),
             n8n_webhook_cv_upload,
             webhook_url,
             webhook_secret,
@@ -121,6 +144,9 @@ impl PublishingSettings {
             ("WEBHOOK_RETRY_BASE_MS", self.webhook_retry_base.as_millis().to_string()),
             ("WEBHOOK_TIMEOUT_SECONDS", self.webhook_timeout.as_secs().to_string()),
             ("N8N_WEBHOOK_CV_UPLOAD", masked(&self.n8n_webhook_cv_upload)),
+            ("GOOGLE_DRIVE_BASE_URL", self.google_drive_base_url.clone()),
+            ("GOOGLE_SHEETS_BASE_URL", self.google_sheets_base_url.clone()),
+            ("GOOGLE_TOKEN_URL", self.google_token_url.clone()),
         ]
     }
 }

@@ -300,19 +300,13 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
 
 #[utoipa::path(post, path = "/jobs/{run_id}/publish", tag = "runs", security(("bearer" = [])),
     params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
-    description = "Sends a completed run's package to the remote targets again (the CV upload webhook); the local package is untouched.",
+    description = "Sends a completed run's package to the remote targets again (the CV upload webhook, Google Drive and Sheets); the local package is untouched.",
     responses((status = 202, description = "Publishing started; attempts appear on GET /runs/{run_id} as webhook_deliveries", body = JsonObject)))]
 #[tracing::instrument(name = "POST /jobs/{run_id}/publish", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn publish(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     use crate::pipeline::remote_publish::{spawn, PublishError};
     let run = load_run(&state, &path).await?;
-    let targets = spawn(
-        &state.store,
-        &state.settings.paths.data_dir,
-        state.cv_upload.as_ref(),
-        &run,
-    )
-    .map_err(|e| {
+    let targets = spawn(&state.store, &state.settings.paths.data_dir, &state.remote, &run).map_err(|e| {
         let msg = e.to_string();
         match e {
             PublishError::NoTarget => ApiError::new(

@@ -39,8 +39,8 @@ pub struct RunDeps {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Posts every run's end (`WEBHOOK_URL`), when configured.
     pub completion: Option<Arc<crate::notify::completion::CompletionHook>>,
-    /// Uploads each completed run's CV (`N8N_WEBHOOK_CV_UPLOAD`), when configured.
-    pub cv_upload: Option<Arc<crate::notify::n8n::CvUpload>>,
+    /// Where completed runs are published besides the local folder (CV upload, Drive).
+    pub remote: crate::pipeline::remote_publish::RemoteTargets,
 }
 
 /// Announces a run's end on the completion webhook, in its own task (retries must not hold
@@ -475,14 +475,17 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         _ => {}
     }
     deps.metrics.run_finished(status.as_str());
-    if status == RunStatus::Completed && deps.cv_upload.is_some() {
+    if status == RunStatus::Completed && deps.remote.any() {
         // Remote publishing follows the written package; its failures never fail the run.
         let mut done = run.clone();
         done.status = status;
-        if crate::pipeline::remote_publish::spawn(store, &deps.settings.paths.data_dir, deps.cv_upload.as_ref(), &done)
-            .is_ok()
+        if let Ok(targets) =
+            crate::pipeline::remote_publish::spawn(store, &deps.settings.paths.data_dir, &deps.remote, &done)
         {
-            log.info("uploading CV.pdf to the CV upload webhook in the background (attempts on GET /runs/<id>)");
+            log.info(format!(
+                "publishing to {} in the background (attempts on GET /runs/<id>)",
+                targets.join(", ")
+            ));
         }
     }
     let urls: BTreeMap<String, String> = finish
@@ -550,7 +553,7 @@ mod tests {
             redactor: Arc::new(Redactor::default()),
             metrics: Arc::default(),
             completion: None,
-            cv_upload: None,
+            remote: Default::default(),
         });
         (run, deps, sink)
     }

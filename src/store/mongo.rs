@@ -292,6 +292,20 @@ fn stage_from_doc(d: &Document) -> Result<StageRecord, StoreError> {
     })
 }
 
+/// A `$set` document of job fields (dates as BSON dates).
+fn set_document(fields: Vec<(String, FieldValue)>) -> Result<Document, StoreError> {
+    let mut set = Document::new();
+    for (name, value) in fields {
+        let value = match value {
+            FieldValue::Text(s) => Bson::String(s),
+            FieldValue::Time(t) => date(t),
+            FieldValue::Json(v) => json_to_bson(&v)?,
+        };
+        set.insert(name, value);
+    }
+    Ok(set)
+}
+
 fn token_from_doc(d: &Document) -> Result<TokenRecord, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("run token record without {what}"));
     Ok(TokenRecord {
@@ -616,15 +630,7 @@ impl Store for MongoStore {
     }
 
     async fn update_job(&self, id: &JobId, u: &JobUpdate) -> Result<(), StoreError> {
-        let mut set = Document::new();
-        for (name, value) in u.fields() {
-            let value = match value {
-                FieldValue::Text(s) => Bson::String(s),
-                FieldValue::Time(t) => date(t),
-                FieldValue::Json(v) => json_to_bson(&v)?,
-            };
-            set.insert(name, value);
-        }
+        let mut set = set_document(u.fields())?;
         if u.run_entry.is_some() {
             // One job has one active run at a time, so reading the list and writing it back
             // does not race another run of the same job.
@@ -1658,6 +1664,19 @@ impl Store for MongoStore {
                 .deleted_count;
         }
         Ok(removed)
+    }
+
+    async fn set_job_fields(&self, id: &JobId, fields: &[(String, FieldValue)]) -> Result<(), StoreError> {
+        let set = set_document(fields.to_vec())?;
+        let res = self
+            .jobs
+            .update_one(doc! {"_id": oid(id)?}, doc! {"$set": set})
+            .await
+            .map_err(wrap("set job fields"))?;
+        if res.matched_count == 0 {
+            return Err(StoreError::JobNotFound(id.clone()));
+        }
+        Ok(())
     }
 
     async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), StoreError> {

@@ -478,8 +478,8 @@ fn load_doc(conn: &Connection, id: &str) -> Result<Option<Map<String, Value>>, r
 }
 
 /// Applies a [`JobUpdate`] to a document the way MongoDB's `$set` would.
-fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
-    for (name, value) in u.fields() {
+fn set_fields(doc: &mut Map<String, Value>, fields: Vec<(String, FieldValue)>) {
+    for (name, value) in fields {
         let value = match value {
             FieldValue::Text(s) => Value::String(s),
             FieldValue::Time(t) => Value::String(ts(t)),
@@ -487,6 +487,10 @@ fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
         };
         doc.insert(name, value);
     }
+}
+
+fn apply_update(doc: &mut Map<String, Value>, u: &JobUpdate) {
+    set_fields(doc, u.fields());
     if let Some(runs) = u.merged_runs(doc.get("pipeline_runs")) {
         doc.insert("pipeline_runs".into(), runs);
     }
@@ -1373,6 +1377,30 @@ impl Store for SqliteStore {
             Ok((old + over) as u64)
         })
         .await
+    }
+
+    async fn set_job_fields(&self, id: &JobId, fields: &[(String, FieldValue)]) -> Result<(), StoreError> {
+        let (key, fields) = (id.to_string(), fields.to_vec());
+        let found = self
+            .call("set_job_fields", move |c| {
+                let tx = c.transaction()?;
+                let Some(mut doc) = load_doc(&tx, &key)? else {
+                    return Ok(false);
+                };
+                set_fields(&mut doc, fields);
+                tx.execute(
+                    "UPDATE jobs SET doc = ?2 WHERE id = ?1",
+                    params![key, Value::Object(doc).to_string()],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::JobNotFound(id.clone()))
+        }
     }
 
     async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ mod auth_and_errors;
 mod capacity;
 mod dashboard;
 mod docs;
+mod google;
 mod helpers;
 mod lifecycle;
 mod llm;

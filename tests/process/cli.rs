@@ -552,3 +552,40 @@ async fn token_mints_a_recorded_read_token_for_one_run() {
         (run.as_str(), "cli")
     );
 }
+
+/// Remote publishing switched on without its key file or folder is a configuration error
+/// naming both, and a key file that is no service account key stops the daemon at start.
+#[test]
+fn remote_publishing_needs_a_key_file_and_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cmd(dir.path())
+        .env("ENABLE_REMOTE_PUBLISHING", "true")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GOOGLE_APPLICATION_CREDENTIALS") && err.contains("GOOGLE_DRIVE_FOLDER_ID"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("key.json"),
+        r#"{"client_email": "x@y", "private_key": "not a key"}"#,
+    )
+    .unwrap();
+    let out = cmd(dir.path())
+        .env("ENABLE_REMOTE_PUBLISHING", "true")
+        .env("GOOGLE_APPLICATION_CREDENTIALS", dir.path().join("key.json"))
+        .env("GOOGLE_DRIVE_FOLDER_ID", "folder")
+        .env("PORT", "0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not an RSA PEM key") && !err.contains("not a key"),
+        "{err}"
+    );
+}
