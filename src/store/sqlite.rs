@@ -424,6 +424,37 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection on the blocking pool. The only place that touches it.
+    /// Reads job `id`'s document, changes it with `change` and writes it back, in one
+    /// transaction; `JobNotFound` when there is no such job (never an insert).
+    async fn modify_job(
+        &self,
+        id: &JobId,
+        context: &'static str,
+        change: impl FnOnce(&mut Map<String, Value>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let key = id.to_string();
+        let found = self
+            .call(context, move |c| {
+                let tx = c.transaction()?;
+                let Some(mut doc) = load_doc(&tx, &key)? else {
+                    return Ok(false);
+                };
+                change(&mut doc);
+                tx.execute(
+                    "UPDATE jobs SET doc = ?2 WHERE id = ?1",
+                    params![key, Value::Object(doc).to_string()],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::JobNotFound(id.clone()))
+        }
+    }
+
     async fn call<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
@@ -539,28 +570,9 @@ impl Store for SqliteStore {
     }
 
     async fn update_job(&self, id: &JobId, update: &JobUpdate) -> Result<(), StoreError> {
-        let key = id.to_string();
         let update = update.clone();
-        let found = self
-            .call("update_job", move |c| {
-                let tx = c.transaction()?;
-                let Some(mut doc) = load_doc(&tx, &key)? else {
-                    return Ok(false);
-                };
-                apply_update(&mut doc, &update);
-                tx.execute(
-                    "UPDATE jobs SET doc = ?2 WHERE id = ?1",
-                    params![key, Value::Object(doc).to_string()],
-                )?;
-                tx.commit()?;
-                Ok(true)
-            })
-            .await?;
-        if found {
-            Ok(())
-        } else {
-            Err(StoreError::JobNotFound(id.clone()))
-        }
+        self.modify_job(id, "update_job", move |doc| apply_update(doc, &update))
+            .await
     }
 
     async fn insert_runs(&self, runs: &[Run]) -> Result<(), StoreError> {
@@ -1380,27 +1392,9 @@ impl Store for SqliteStore {
     }
 
     async fn set_job_fields(&self, id: &JobId, fields: &[(String, FieldValue)]) -> Result<(), StoreError> {
-        let (key, fields) = (id.to_string(), fields.to_vec());
-        let found = self
-            .call("set_job_fields", move |c| {
-                let tx = c.transaction()?;
-                let Some(mut doc) = load_doc(&tx, &key)? else {
-                    return Ok(false);
-                };
-                set_fields(&mut doc, fields);
-                tx.execute(
-                    "UPDATE jobs SET doc = ?2 WHERE id = ?1",
-                    params![key, Value::Object(doc).to_string()],
-                )?;
-                tx.commit()?;
-                Ok(true)
-            })
-            .await?;
-        if found {
-            Ok(())
-        } else {
-            Err(StoreError::JobNotFound(id.clone()))
-        }
+        let fields = fields.to_vec();
+        self.modify_job(id, "set_job_fields", move |doc| set_fields(doc, fields))
+            .await
     }
 
     async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), StoreError> {

@@ -159,24 +159,9 @@ fn with_google(server: &MockServer) -> impl FnOnce(&mut Settings) {
     }
 }
 
-/// The run's Drive publications once there are `n` (recorded after Google answers; nothing
-/// pushes that moment, so this reads until it is there, bounded).
+/// The run's Drive publications once there are `n`.
 async fn publications(app: &TestApp, run: &str, n: usize) -> Vec<Value> {
-    for _ in 0..1000 {
-        let detail = app.get_json(&format!("/runs/{run}")).await;
-        let list: Vec<Value> = detail["webhook_deliveries"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|d| d["target"] == "google-drive")
-            .collect();
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{n} Drive publications were never recorded for {run}");
+    crate::webhooks::deliveries_to(app, run, Some("google-drive"), n).await
 }
 
 #[actix_web::test]

@@ -88,19 +88,29 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
         .expect("receiver running")
 }
 
-/// The run's recorded deliveries once there are `n`. Delivery is recorded after the
-/// receiver answers and nothing pushes that moment, so this reads until it is there
-/// (bounded).
-async fn deliveries(app: &TestApp, run: &str, n: usize) -> Vec<Value> {
-    for _ in 0..500 {
+/// The run's recorded deliveries to `target` (any target when `None`) once there are `n`.
+/// Delivery is recorded after the receiver answers and nothing pushes that moment, so this
+/// reads until it is there (bounded).
+pub(crate) async fn deliveries_to(app: &TestApp, run: &str, target: Option<&str>, n: usize) -> Vec<Value> {
+    for _ in 0..1000 {
         let detail = app.get_json(&format!("/runs/{run}")).await;
-        let list = detail["webhook_deliveries"].as_array().cloned().unwrap_or_default();
+        let list: Vec<Value> = detail["webhook_deliveries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| target.is_none_or(|t| d["target"] == t))
+            .collect();
         if list.len() >= n {
             return list;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("{n} deliveries were never recorded for {run}");
+}
+
+async fn deliveries(app: &TestApp, run: &str, n: usize) -> Vec<Value> {
+    deliveries_to(app, run, None, n).await
 }
 
 #[actix_web::test]

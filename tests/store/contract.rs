@@ -42,7 +42,8 @@ macro_rules! store_contract_tests {
             old_finished_runs_are_purged_with_their_data_and_nothing_else,
             run_tokens_are_kept_until_they_expire_and_revoked_once,
             the_audit_trail_reads_newest_first_and_is_trimmed_by_age_and_count,
-            erasing_a_job_removes_its_runs_and_their_data_and_nothing_else
+            erasing_a_job_removes_its_runs_and_their_data_and_nothing_else,
+            job_fields_are_set_without_touching_the_rest
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -918,6 +919,36 @@ pub async fn erasing_a_job_removes_its_runs_and_their_data_and_nothing_else(stor
     assert!(again.runs.is_empty() && again.job_document);
     assert!(store.get_job(&job(1).id).await.unwrap().is_none());
     assert!(store.get_job(&job(2).id).await.unwrap().is_some());
+}
+
+pub async fn job_fields_are_set_without_touching_the_rest(store: DynStore) {
+    use job_runner::store::FieldValue;
+    store.upsert_job(&job(1)).await.unwrap();
+    let at = Utc::now();
+    let fields = vec![
+        (
+            "drive_folder_url".to_owned(),
+            FieldValue::Text("https://drive.google.com/drive/folders/x".into()),
+        ),
+        ("gdrive_uploaded_at".to_owned(), FieldValue::Time(at)),
+        (
+            "remote_publishing".to_owned(),
+            FieldValue::Json(json!({"status": "published"})),
+        ),
+    ];
+    store.set_job_fields(&job(1).id, &fields).await.unwrap();
+    let doc = store.get_job_document(&job(1).id).await.unwrap().unwrap();
+    assert_eq!(doc["drive_folder_url"], "https://drive.google.com/drive/folders/x");
+    assert_eq!(doc["remote_publishing"]["status"], "published");
+    assert!(doc["gdrive_uploaded_at"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with(&at.format("%Y-%m-%d").to_string()));
+    assert_eq!(doc["title"], "Engineer", "the rest of the document stays");
+    assert!(matches!(
+        store.set_job_fields(&job(2).id, &fields).await,
+        Err(StoreError::JobNotFound(_))
+    ));
 }
 
 async fn queue_runs(store: &DynStore, ns: &[u32]) -> Vec<Run> {
