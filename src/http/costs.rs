@@ -28,7 +28,7 @@ pub(super) fn start_of_today() -> chrono::DateTime<Utc> {
 /// `GET /runs/{run_id}`: the run's status document plus its LLM cost per stage and its
 /// completion webhook deliveries.
 #[utoipa::path(get, path = "/runs/{run_id}", tag = "runs", security(("bearer" = []), ("run_token" = [])), params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)")),
-    responses((status = 200, description = "The run with its stages, LLM calls, cost and webhook deliveries (`webhook_deliveries`)", body = JsonObject)))]
+    responses((status = 200, description = "The run with its stages, LLM calls, cost, remote publishing outcome (`remote_publishing`) and delivery attempts (`webhook_deliveries`)", body = JsonObject)))]
 #[tracing::instrument(name = "GET /runs/{run_id}", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let run = load_run(&state, &path).await?;
@@ -38,9 +38,39 @@ pub async fn run_detail(state: web::Data<AppState>, path: web::Path<String>) -> 
     doc["cost"] = json!(run_cost(&calls));
     doc["max_cost_per_run_usd"] = json!(state.settings.llm.max_cost_per_run);
     doc["stages"] = stage_reports(&records, &calls);
-    // Every attempt to announce the run's end on the completion webhook.
-    doc["webhook_deliveries"] = json!(state.store.deliveries(&run.run_id).await?);
+    // Every attempt to announce the run's end or to publish its package remotely, and the
+    // outcome of remote publishing by target.
+    let deliveries = state.store.deliveries(&run.run_id).await?;
+    doc["remote_publishing"] = remote_publishing(&deliveries);
+    doc["webhook_deliveries"] = json!(deliveries);
     Ok(HttpResponse::Ok().json(doc))
+}
+
+/// `{"status": "published" | "failed", "targets": {<target>: {"delivered", "status",
+/// "error", "at"}}}` from the latest attempt per publishing target (the completion webhook
+/// is an announcement, not publishing); null when the run was not published remotely.
+fn remote_publishing(deliveries: &[crate::store::WebhookDelivery]) -> serde_json::Value {
+    let mut latest: std::collections::BTreeMap<&str, &crate::store::WebhookDelivery> = Default::default();
+    for d in deliveries
+        .iter()
+        .filter(|d| d.target != crate::notify::completion::TARGET)
+    {
+        latest.insert(d.target.as_str(), d);
+    }
+    if latest.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let all = latest.values().all(|d| d.delivered);
+    let targets: serde_json::Map<String, serde_json::Value> = latest
+        .iter()
+        .map(|(t, d)| {
+            (
+                (*t).to_owned(),
+                json!({"delivered": d.delivered, "status": d.status, "error": d.error, "at": d.at}),
+            )
+        })
+        .collect();
+    json!({"status": if all { "published" } else { "failed" }, "targets": targets})
 }
 
 /// Per stage: who produced its output, which model answered, how many turns the model

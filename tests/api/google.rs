@@ -172,6 +172,8 @@ async fn a_package_lands_in_drive_once_and_a_row_per_publication_with_one_token(
     assert_eq!(app.wait_for_end(&run).await, "completed");
     let first = publications(&app, &run, 1).await;
     assert_eq!(first[0]["delivered"], true, "{first:?}");
+    let detail = app.get_json(&format!("/runs/{run}")).await;
+    assert_eq!(detail["remote_publishing"]["status"], "published");
     {
         let f = fake.lock().unwrap();
         let company = &f.items[&("root-folder".to_owned(), "Northwind_Logistics".to_owned())];
@@ -246,6 +248,9 @@ async fn a_429_is_retried_and_a_403_is_recorded_without_failing_the_run() {
     assert!(list[1]["error"].as_str().unwrap().contains("403"));
     let status = app.get_json(&format!("/jobs/{run}/status")).await;
     assert_eq!(status["status"], "completed");
+    let detail = app.get_json(&format!("/runs/{run}")).await;
+    assert_eq!(detail["remote_publishing"]["status"], "failed", "{detail}");
+    assert_eq!(detail["remote_publishing"]["targets"]["google-drive"]["status"], 403);
     let doc = app.job_document(JOB).await;
     assert_eq!(doc["remote_publishing"]["status"], "failed");
     assert!(
