@@ -396,9 +396,62 @@ pub fn markdown_to_pdf(title: &str, markdown: &str, page: PageSize) -> Result<Pd
     render(title, &markdown_blocks(markdown), page)
 }
 
-/// Renders a plain-text letter: its paragraphs and lines as written.
-pub fn text_to_pdf(title: &str, text: &str, page: PageSize) -> Result<Pdf, String> {
-    render(title, &text_blocks(text), page)
+/// The sender's lines at the top of a letter: the name and the contact line of the CV the
+/// letter goes with (its `#` heading and the first line after it), and the date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Letterhead {
+    pub name: String,
+    pub contact: Option<String>,
+    pub date: String,
+}
+
+impl Letterhead {
+    /// The letterhead a markdown CV gives: `None` when it has no `#` name.
+    pub fn from_cv(markdown: &str, date: String) -> Option<Self> {
+        let blocks = markdown_blocks(markdown);
+        let text = |line: &[Span]| {
+            line.iter()
+                .map(|s| s.text.as_str())
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        };
+        let name_at = blocks.iter().position(|b| b.kind == Kind::Title)?;
+        let name = text(blocks[name_at].lines.first()?);
+        let contact = blocks
+            .get(name_at + 1)
+            .filter(|b| b.kind == Kind::Paragraph)
+            .and_then(|b| b.lines.first())
+            .map(|l| text(l))
+            .filter(|c| !c.is_empty() && c.chars().count() <= 160);
+        (!name.is_empty()).then_some(Self { name, contact, date })
+    }
+}
+
+/// Renders a plain-text letter, its paragraphs and lines as written, under the sender's
+/// letterhead (name in bold, contact line, date) when there is one.
+pub fn letter_to_pdf(title: &str, head: Option<&Letterhead>, text: &str, page: PageSize) -> Result<Pdf, String> {
+    let mut blocks = Vec::new();
+    if let Some(h) = head {
+        let line = |t: &str, bold| {
+            vec![Span {
+                text: t.to_owned(),
+                bold,
+            }]
+        };
+        let mut lines = vec![line(&h.name, true)];
+        lines.extend(h.contact.as_deref().map(|c| line(c, false)));
+        blocks.push(Block {
+            kind: Kind::Paragraph,
+            lines,
+        });
+        blocks.push(Block {
+            kind: Kind::Paragraph,
+            lines: vec![line(&h.date, false)],
+        });
+    }
+    blocks.extend(text_blocks(text));
+    render(title, &blocks, page)
 }
 
 /// Renders a small CV and checks the result is a PDF: the start-up self-test behind
@@ -439,6 +492,17 @@ mod tests {
         );
         assert_eq!(blocks[1].lines.len(), 2, "the soft break keeps the header's two lines");
         assert!(blocks[4].lines[0].iter().any(|s| s.bold && s.text == "45%"));
+    }
+
+    #[test]
+    fn the_letterhead_comes_from_the_cvs_name_and_contact_line() {
+        let cv = "# Maria Keller\n\nBerlin · maria@example.com\nBackend engineer\n\n## Experience\n";
+        let h = Letterhead::from_cv(cv, "2 December 2026".into()).unwrap();
+        assert_eq!(h.name, "Maria Keller");
+        assert_eq!(h.contact.as_deref(), Some("Berlin · maria@example.com"));
+        assert!(Letterhead::from_cv("## Experience\n", String::new()).is_none());
+        let pdf = letter_to_pdf("Cover letter", Some(&h), "Dear team,\n\nText.\n", PageSize::A4).unwrap();
+        assert_eq!(pdf.pages, 1);
     }
 
     #[test]

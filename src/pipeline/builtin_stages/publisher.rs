@@ -153,10 +153,12 @@ impl Stage for Publisher {
         // PDFs render on the blocking pool: a long CV takes a few milliseconds of CPU.
         let page = ctx.settings.publishing.pdf_page_size;
         let (cv_md, letter_text) = (cv.cv_text.clone(), letter.cover_letter.clone());
+        // The letter goes out under the CV's name and contact line, dated today.
+        let head = artifacts::pdf::Letterhead::from_cv(&cv_md, chrono::Utc::now().format("%-d %B %Y").to_string());
         let (cv_pdf, letter_pdf) = tokio::task::spawn_blocking(move || {
             Ok::<_, String>((
                 artifacts::pdf::markdown_to_pdf("CV", &cv_md, page)?,
-                artifacts::pdf::text_to_pdf("Cover letter", &letter_text, page)?,
+                artifacts::pdf::letter_to_pdf("Cover letter", head.as_ref(), &letter_text, page)?,
             ))
         })
         .await
