@@ -49,10 +49,10 @@ impl Credential {
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         {
-            Some(v) => {
-                let value = v.strip_prefix("Bearer ").unwrap_or(v).trim();
-                Self(format!("bearer:{}", short_hash(value)))
-            }
+            Some(v) => Self(format!(
+                "bearer:{}",
+                short_hash(super::auth::bearer_token(v).unwrap_or(v.trim()))
+            )),
             None => Self("none".into()),
         }
     }

@@ -80,15 +80,29 @@ pub fn is_open_read(method: &actix_web::http::Method, path: &str) -> bool {
     )
 }
 
-/// True when the header carries the secret.
-fn authorized(expected: &[u8; 32], header_value: Option<&str>) -> bool {
-    let Some(value) = header_value else {
+/// The token of an `Authorization: Bearer <token>` value (either case of `Bearer`),
+/// trimmed: the one reading of the header for auth, rate limits and the audit trail.
+pub fn bearer_token(header_value: &str) -> Option<&str> {
+    header_value
+        .strip_prefix("Bearer ")
+        .or_else(|| header_value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// The request's bearer token, if it sent one.
+pub fn request_bearer(headers: &header::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+}
+
+/// True when the bearer token is the secret.
+fn authorized(expected: &[u8; 32], token: Option<&str>) -> bool {
+    let Some(token) = token else {
         return false;
     };
-    let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
-        return false;
-    };
-    let got: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+    let got: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     got.ct_eq(expected).into()
 }
 
@@ -98,16 +112,7 @@ fn is_public(path: &str) -> bool {
 
 /// The API's own documentation: the Swagger UI and the OpenAPI document.
 pub fn is_docs(path: &str) -> bool {
-    path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/")
-}
-
-/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. Browsers
-/// send those without credentials, so they pass; any other `OPTIONS` needs the token like
-/// every other request (it used to pass, and reached the 404 handler and the logs).
-fn is_cors_preflight(req: &ServiceRequest) -> bool {
-    req.method() == actix_web::http::Method::OPTIONS
-        && req.headers().contains_key(header::ORIGIN)
-        && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    path == "/openapi.json" || super::hygiene::is_docs_page(path)
 }
 
 impl<S, B> Transform<S, ServiceRequest> for BearerAuth
@@ -153,18 +158,15 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let bearer = request_bearer(req.headers());
         let (allowed, credential) = match &self.digest {
             None => (true, Some(Credential::open())),
-            Some(d) if authorized(d, bearer) => (
-                true,
-                bearer
-                    .and_then(|b| b.get("Bearer ".len()..))
-                    .map(|t| Credential::secret(t.trim())),
-            ),
+            Some(d) if authorized(d, bearer) => (true, bearer.map(Credential::secret)),
             Some(_) => (
+                // A CORS preflight carries no credentials, so it passes; any other
+                // `OPTIONS` needs the token like every other request.
                 is_public(req.path())
-                    || is_cors_preflight(&req)
+                    || super::hygiene::is_preflight(&req)
                     || (self.open_reads && is_open_read(req.method(), req.path()))
                     || (self.open_docs && is_docs(req.path())),
                 None,
@@ -177,8 +179,7 @@ where
         if allowed {
             return Box::pin(async move { service.call(req).await.map(ServiceResponse::map_into_left_body) });
         }
-        let bearer = bearer.and_then(|b| b.strip_prefix("Bearer ").or_else(|| b.strip_prefix("bearer ")));
-        let token = match super::run_tokens::presented(req.query_string(), bearer.map(str::trim)) {
+        let token = match super::run_tokens::presented(req.query_string(), bearer) {
             Ok(Some(token)) => token,
             Ok(None) => return refuse(req, ApiError::unauthorized()),
             Err(e) => return refuse(req, e),
@@ -219,11 +220,13 @@ mod tests {
     #[test]
     fn only_the_exact_bearer_secret_passes() {
         let d: [u8; 32] = Sha256::digest(b"0123456789abcdef").into();
-        assert!(authorized(&d, Some("Bearer 0123456789abcdef")));
-        assert!(!authorized(&d, Some("Bearer 0123456789abcde")));
-        assert!(!authorized(&d, Some("Basic 0123456789abcdef")));
-        assert!(!authorized(&d, Some("0123456789abcdef")));
-        assert!(!authorized(&d, None));
+        let auth = |h: Option<&str>| authorized(&d, h.and_then(bearer_token));
+        assert!(auth(Some("Bearer 0123456789abcdef")));
+        assert!(auth(Some("bearer 0123456789abcdef ")));
+        assert!(!auth(Some("Bearer 0123456789abcde")));
+        assert!(!auth(Some("Basic 0123456789abcdef")));
+        assert!(!auth(Some("0123456789abcdef")));
+        assert!(!auth(None));
     }
 
     #[test]

@@ -56,6 +56,11 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'";
 
+/// True for the Swagger UI's page and assets (`/docs`, `/docs/...`).
+pub fn is_docs_page(path: &str) -> bool {
+    path == "/docs" || path.starts_with("/docs/")
+}
+
 /// Adds the security headers and the request id to an answer to `path`.
 pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str, path: &str) {
     let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &str| {
@@ -64,7 +69,7 @@ pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str, path: 
         }
     };
     set(headers, "x-content-type-options", "nosniff");
-    let docs = path == "/docs" || path.starts_with("/docs/");
+    let docs = is_docs_page(path);
     set(
         headers,
         "content-security-policy",

@@ -105,8 +105,8 @@ pub async fn run(state: web::Data<AppState>, body: JsonBody<RunBody>) -> Result<
     let runs = state.supervisor.send(SubmitRuns(vec![req])).await??;
     let run = runs.first().ok_or_else(|| ApiError::validation("no run was created"))?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
-    let token = super::run_tokens::grant(&state, std::slice::from_ref(run), "api").await;
-    Ok(HttpResponse::Ok().json(RunTicket::from(run).with_token(token.into_iter().next().flatten())))
+    let token = super::run_tokens::grant_one(&state, run).await;
+    Ok(HttpResponse::Ok().json(RunTicket::from(run).with_token(token)))
 }
 
 #[utoipa::path(post, path = "/jobs/run-bulk", tag = "runs", security(("bearer" = [])), request_body = BulkRequestDoc,

@@ -125,7 +125,7 @@ pub async fn queue_operation(
     let run = queue_run(&state, &raw_job, op, body.into_inner(), "dashboard-operation").await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
     let position = position_of(&state, &run).await?;
-    let token = super::run_tokens::grant(&state, std::slice::from_ref(&run), "api").await;
+    let token = super::run_tokens::grant_one(&state, &run).await;
     let mut answer = json!({
         "success": true,
         "queue_id": run.queue_id,
@@ -140,7 +140,7 @@ pub async fn queue_operation(
         "log_stream_url": format!("/jobs/{}/logs", run.run_id),
         "error": null,
     });
-    TokenGrant::add_to(token.first().and_then(Option::as_ref), &mut answer);
+    TokenGrant::add_to(token.as_ref(), &mut answer);
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -238,9 +238,9 @@ pub async fn start_all_ops(
     )
     .await?;
     tracing::Span::current().record("run_id", tracing::field::display(&run.run_id));
-    let token = super::run_tokens::grant(&state, std::slice::from_ref(&run), "api").await;
+    let token = super::run_tokens::grant_one(&state, &run).await;
     let mut answer = ticket(&run);
-    TokenGrant::add_to(token.first().and_then(Option::as_ref), &mut answer);
+    TokenGrant::add_to(token.as_ref(), &mut answer);
     Ok(HttpResponse::Ok().json(answer))
 }
 

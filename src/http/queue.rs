@@ -202,9 +202,9 @@ pub async fn retry(state: web::Data<AppState>, path: web::Path<String>) -> Resul
 async fn retried(state: &AppState, run_id: crate::domain::RunId) -> Result<HttpResponse, ApiError> {
     let run = state.supervisor.send(RetryRun(run_id)).await??;
     let position = position_of(state, &run).await?;
-    let token = super::run_tokens::grant(state, std::slice::from_ref(&run), "api").await;
+    let token = super::run_tokens::grant_one(state, &run).await;
     let mut answer = json!({"success": true, "item": item_json(&run, position)});
-    super::run_tokens::TokenGrant::add_to(token.first().and_then(Option::as_ref), &mut answer);
+    super::run_tokens::TokenGrant::add_to(token.as_ref(), &mut answer);
     Ok(HttpResponse::Ok().json(answer))
 }
 

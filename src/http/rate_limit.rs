@@ -35,16 +35,8 @@ impl ClientLimits {
 
     /// Who is asking: a hash of the bearer token, else the client's address.
     fn client(&self, req: &ServiceRequest) -> String {
-        if let Some(token) = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        {
-            return format!(
-                "token:{}",
-                crate::domain::digest::sha256_hex(token.trim().as_bytes(), 8)
-            );
+        if let Some(token) = super::auth::request_bearer(req.headers()) {
+            return format!("token:{}", crate::domain::digest::sha256_hex(token.as_bytes(), 8));
         }
         format!("addr:{}", client_address(req.request(), &self.trusted_proxies))
     }

@@ -40,6 +40,11 @@ impl TokenGrant {
     }
 }
 
+/// [`grant`] for one run.
+pub async fn grant_one(state: &AppState, run: &Run) -> Option<TokenGrant> {
+    grant(state, std::slice::from_ref(run), "api").await.pop().flatten()
+}
+
 /// Issues and records one read token per run, in the runs' order. When tokens are off, or
 /// recording them fails (the runs are queued all the same), the answers carry none: the
 /// failure is logged, and the runs stay readable with the API secret.
@@ -111,48 +116,15 @@ pub fn readable_run<'a>(method: &Method, path: &'a str) -> Option<&'a str> {
 /// A token presented with a request: `?token=` (EventSource cannot set headers) or a
 /// bearer value shaped like a JWT. Two `token` parameters are refused as ambiguous.
 pub fn presented(query: &str, bearer: Option<&str>) -> Result<Option<String>, ApiError> {
-    let mut found: Option<String> = None;
-    for (key, value) in url_pairs(query) {
-        if key == "token" {
-            if found.is_some() {
-                return Err(refused("TOKEN_MALFORMED", "more than one token parameter"));
-            }
-            found = Some(value);
-        }
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let mut tokens = pairs.into_iter().filter(|(k, _)| k == "token").map(|(_, v)| v);
+    let found = tokens.next();
+    if tokens.next().is_some() {
+        return Err(refused("TOKEN_MALFORMED", "more than one token parameter"));
     }
     Ok(found.or_else(|| bearer.filter(|b| crate::tokens::looks_like_jwt(b)).map(str::to_owned)))
-}
-
-/// `key=value` pairs of a query string, percent-decoded (tokens are base64url, so decoding
-/// only has to undo what a careful client may have escaped).
-fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
-}
-
-fn percent_decode(raw: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| Some(hex(bytes[i + 1])? << 4 | hex(bytes[i + 2])?))
-            .flatten();
-        match (escaped, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, b) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A 401 refusal of a token.
@@ -311,6 +283,6 @@ mod tests {
         assert_eq!(presented("", Some("eyJa.b.c")).unwrap().as_deref(), Some("eyJa.b.c"));
         assert_eq!(presented("", Some("0123456789abcdef")).unwrap(), None);
         assert_eq!(presented("token=a&token=b", None).unwrap_err().code, "TOKEN_MALFORMED");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(presented("token=%zz%4", None).unwrap().as_deref(), Some("%zz%4"));
     }
 }

@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use super::delivery::{send_with_retries, RetryPolicy};
 use crate::config::{PublishingSettings, Secret};
-use crate::domain::RunId;
+use crate::domain::{Run, RunId};
 use crate::store::DynStore;
 
 /// The delivery target name in the attempts' records.
@@ -96,41 +96,28 @@ pub fn signature(secret: &str, timestamp: &str, body: &str) -> String {
     )
 }
 
-/// The event for a run's end.
-pub struct RunEnd<'a> {
-    pub run_id: &'a RunId,
-    pub job_id: &'a str,
-    pub operation: &'a str,
-    pub status: &'a str,
-    pub error: Option<&'a str>,
-    pub company: Option<&'a str>,
-    pub title: Option<&'a str>,
-    /// Fit score and category, when the run scored the fit.
-    pub fit: Option<(u8, &'a str)>,
-    /// Artifact download URLs by key.
-    pub artifacts: &'a std::collections::BTreeMap<String, String>,
-    pub cost_usd: Option<f64>,
-    pub finished_at: chrono::DateTime<Utc>,
-}
-
-impl RunEnd<'_> {
-    /// The JSON body.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "event": EVENT,
-            "run_id": self.run_id,
-            "job_id": self.job_id,
-            "operation": self.operation,
-            "status": self.status,
-            "error": self.error,
-            "company": self.company,
-            "title": self.title,
-            "fit": self.fit.map(|(score, category)| json!({"score": score, "category": category})),
-            "artifacts": self.artifacts,
-            "cost_usd": self.cost_usd,
-            "finished_at": self.finished_at,
-        })
-    }
+/// The event for the end of `run` (its finished record: status, error, cost, files, end
+/// time), with the fit score and category when the run scored the fit.
+pub fn event(run: &Run, fit: Option<(u8, &str)>) -> Value {
+    let artifacts: std::collections::BTreeMap<&str, String> = run
+        .artifacts
+        .iter()
+        .map(|(key, file)| (key.as_str(), crate::artifacts::url(&run.run_id, file)))
+        .collect();
+    json!({
+        "event": EVENT,
+        "run_id": run.run_id,
+        "job_id": run.job_id,
+        "operation": run.operation,
+        "status": run.status.as_str(),
+        "error": run.error,
+        "company": run.company,
+        "title": run.job_title,
+        "fit": fit.map(|(score, category)| json!({"score": score, "category": category})),
+        "artifacts": artifacts,
+        "cost_usd": run.cost_usd,
+        "finished_at": run.finished_at.unwrap_or_else(Utc::now),
+    })
 }
 
 #[cfg(test)]

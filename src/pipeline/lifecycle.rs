@@ -43,15 +43,17 @@ pub struct RunDeps {
     pub remote: crate::pipeline::remote_publish::RemoteTargets,
 }
 
-/// Announces a run's end on the completion webhook, in its own task (retries must not hold
-/// the run or its slot).
+/// Announces the end of `run` (its finished record) on the completion webhook, in its own
+/// task (retries must not hold the run or its slot).
 pub fn announce_end(
-    deps_store: &DynStore,
+    store: &DynStore,
     hook: Option<&Arc<crate::notify::completion::CompletionHook>>,
-    end: &crate::notify::completion::RunEnd<'_>,
+    run: &Run,
+    fit: Option<(u8, &str)>,
 ) {
     if let Some(hook) = hook {
-        let (hook, store, run_id, event) = (Arc::clone(hook), deps_store.clone(), end.run_id.clone(), end.to_json());
+        let (hook, store, run_id) = (Arc::clone(hook), store.clone(), run.run_id.clone());
+        let event = crate::notify::completion::event(run, fit);
         tokio::spawn(async move { hook.deliver(&store, &run_id, &event).await });
     }
 }
@@ -67,28 +69,11 @@ pub fn announce_stored_end(
     };
     let store = store.clone();
     tokio::spawn(async move {
-        let run = match store.get_run(&run_id).await {
-            Ok(Some(run)) => run,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(run_id = %run_id, error = %e, "cannot read a cancelled run to announce its end");
-                return;
-            }
-        };
-        let end = crate::notify::completion::RunEnd {
-            run_id: &run.run_id,
-            job_id: run.job_id.as_ref(),
-            operation: run.operation.as_str(),
-            status: run.status.as_str(),
-            error: run.error.as_deref(),
-            company: run.company.as_deref(),
-            title: run.job_title.as_deref(),
-            fit: None,
-            artifacts: &BTreeMap::new(),
-            cost_usd: run.cost_usd,
-            finished_at: run.finished_at.unwrap_or_else(chrono::Utc::now),
-        };
-        hook.deliver(&store, &run.run_id, &end.to_json()).await;
+        match store.get_run(&run_id).await {
+            Ok(Some(run)) => announce_end(&store, Some(&hook), &run, None),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(run_id = %run_id, error = %e, "cannot read a cancelled run to announce its end"),
+        }
     });
 }
 
@@ -475,10 +460,15 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
         _ => {}
     }
     deps.metrics.run_finished(status.as_str());
+    // The run as it ended, for what follows it: remote publishing and the announcement.
+    let mut done = run.clone();
+    done.status = status;
+    done.error = error;
+    done.cost_usd = cost_usd;
+    done.finished_at = Some(now);
+    done.artifacts = finish.artifacts;
     if status == RunStatus::Completed && deps.remote.any() {
         // Remote publishing follows the written package; its failures never fail the run.
-        let mut done = run.clone();
-        done.status = status;
         if let Ok(targets) =
             crate::pipeline::remote_publish::spawn(store, &deps.settings.paths.data_dir, &deps.remote, &done)
         {
@@ -488,27 +478,11 @@ async fn finalize(run: &Run, deps: &RunDeps, log: &RunLog, outcome: DagOutcome, 
             ));
         }
     }
-    let urls: BTreeMap<String, String> = finish
-        .artifacts
-        .iter()
-        .map(|(k, file)| (k.clone(), crate::artifacts::url(&run.run_id, file)))
-        .collect();
     announce_end(
         store,
         deps.completion.as_ref(),
-        &crate::notify::completion::RunEnd {
-            run_id: &run.run_id,
-            job_id: run.job_id.as_ref(),
-            operation: run.operation.as_str(),
-            status: status.as_str(),
-            error: error.as_deref(),
-            company: run.company.as_deref(),
-            title: run.job_title.as_deref(),
-            fit: fit.as_ref().map(|(s, c)| (*s, c.as_str())),
-            artifacts: &urls,
-            cost_usd,
-            finished_at: now,
-        },
+        &done,
+        fit.as_ref().map(|(s, c)| (*s, c.as_str())),
     );
     deps.log_sink.close(&run.run_id, Some(status)).await;
     status
