@@ -3,9 +3,10 @@
 # formatting, lints, then every unit, API, store-contract and process test.
 # Needs the Rust toolchain and python3. It installs what the tests need and is not there:
 # Debian's pandoc, systemd (systemd-analyze), prometheus (promtool), docker-compose,
-# chromium and poppler-utils packages, and test servers and tools from PyPI (nx-27017, a MongoDB wire server;
-# aiosmtpd; schemathesis, which fuzzes the live API against its OpenAPI document) in a venv
-# under the target dir; it starts nx-27017 on a free loopback port for the MongoDB
+# chromium, poppler-utils, nodejs and npm packages, test servers and tools from PyPI
+# (nx-27017, a MongoDB wire server; aiosmtpd; schemathesis, which fuzzes the live API
+# against its OpenAPI document) in a venv under the target dir, and playwright-core from
+# npm (it drives chromium in the console's browser test) under the target dir too; it starts nx-27017 on a free loopback port for the MongoDB
 # tests and stops it on exit. The tests start the daemon (and aiosmtpd) themselves on
 # loopback ports with temporary directories.
 set -euo pipefail
@@ -26,6 +27,8 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (apt-get)"
   SUDO=""
@@ -36,6 +39,18 @@ fi
 
 # MongoDB wire server for the store contract and multi-runner tests.
 . scripts/lib/nx.sh
+
+# playwright-core (npm, no browser download) drives Debian's chromium in the console's
+# browser test (tests/browser/console.cjs).
+PLAYWRIGHT_VERSION="1.65.1"
+PW_DIR="$CARGO_TARGET_DIR/browser-test"
+if ! grep -qs "\"version\": \"$PLAYWRIGHT_VERSION\"" "$PW_DIR/node_modules/playwright-core/package.json"; then
+  echo "==> installing playwright-core $PLAYWRIGHT_VERSION (npm)"
+  mkdir -p "$PW_DIR"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$PW_DIR" --no-audit --no-fund --silent \
+    "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
+fi
+export JOB_RUNNER_TEST_PLAYWRIGHT="$PW_DIR/node_modules/playwright-core"
 
 echo "==> layer check (imports go one way: docs/architecture.md)"
 python3 scripts/check_layers.py

@@ -5,11 +5,13 @@ mod artifacts;
 pub mod audit;
 mod auth;
 mod body;
+pub mod console;
 mod costs;
 mod diagnostics;
 pub mod error;
 mod health;
 pub mod hygiene;
+mod job_search;
 mod jobs;
 mod logs;
 mod metrics;
@@ -21,6 +23,7 @@ pub mod rate_limit;
 pub mod run_tokens;
 mod runners;
 mod runs;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -61,6 +64,8 @@ pub struct AppState {
     pub pdf_check: Result<(), String>,
     /// Issues run tokens (`JWT_SECRET` set), else `None`.
     pub tokens: Option<Arc<crate::tokens::RunTokens>>,
+    /// Console sessions (auth on), else `None`.
+    pub sessions: Option<session::SessionGuard>,
 }
 
 /// Maps body errors to stable codes: oversized → 413, not JSON → 400, wrong shape → 422.
@@ -195,8 +200,8 @@ impl Routes<'_> {
     }
 }
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
+/// Registers every route (the console's with `console`).
+pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize, console: bool) {
     cfg.app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
         .app_data(web::QueryConfig::default().error_handler(query_error));
     let mut routes = Routes {
@@ -206,6 +211,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     routes.add("/health", Method::GET, health::health);
     routes.add("/health", Method::HEAD, health::health);
     routes.add("/health/deep", Method::GET, health::deep);
+    if console {
+        routes.add("/", Method::GET, console::page);
+        routes.add("/console/{file}", Method::GET, console::file);
+    }
+    routes.add("/session", Method::POST, session::login);
+    routes.add("/session", Method::GET, session::current);
+    routes.add("/session", Method::DELETE, session::logout);
+    routes.add("/jobs", Method::GET, job_search::search);
     routes.add("/runners", Method::GET, runners::list);
     routes.add("/jobs/run", Method::POST, jobs::run);
     routes.add("/jobs/run-bulk", Method::POST, jobs::run_bulk);

@@ -272,6 +272,17 @@ impl Application {
             started: std::time::Instant::now(),
             sse_streams: Arc::default(),
             tokens: crate::tokens::RunTokens::from_settings(&settings).map(Arc::new),
+            sessions: settings
+                .server
+                .runner_api_secret
+                .as_ref()
+                .map(|s| http::session::SessionGuard {
+                    sessions: Arc::new(crate::tokens::console::ConsoleSessions::new(
+                        s.expose(),
+                        settings.server.session_ttl,
+                    )),
+                    store: runtime.store.clone(),
+                }),
             pdf_check: pdf_self_test(&settings),
             remote: runtime.remote.clone(),
         });
@@ -285,6 +296,8 @@ impl Application {
         let open_reads = settings.server.open_read_routes;
         let open_docs = settings.server.docs_are_open();
         let (run_tokens, token_store) = (state.tokens.clone(), runtime.store.clone());
+        let sessions = state.sessions.clone();
+        let console = settings.server.enable_console;
         if open_reads && settings.server.runner_api_secret.is_some() {
             tracing::warn!(
                 "OPEN_READ_ROUTES is on: queue, log, status, progress, metrics-widget and diagnostics reads need no bearer token"
@@ -312,7 +325,8 @@ impl Application {
                     BearerAuth::new(secret.as_deref())
                         .with_open_reads(open_reads)
                         .with_open_docs(open_docs)
-                        .with_run_tokens(run_tokens.clone(), token_store.clone()),
+                        .with_run_tokens(run_tokens.clone(), token_store.clone())
+                        .with_sessions(sessions.clone()),
                 )
                 .wrap_fn(move |req, srv| {
                     // Per-client limits on state-changing requests, before anything else works.
@@ -377,7 +391,7 @@ impl Application {
                     }
                 })
                 .app_data(state.clone())
-                .configure(|c| http::configure(c, max_body))
+                .configure(|c| http::configure(c, max_body, console))
         })
         .workers(2)
         .disable_signals()

@@ -25,7 +25,7 @@ pub use records::{
     AlertRecord, CallOutcome, FieldValue, FinishedCounts, JobUpdate, LeaseState, LlmCall, QueueQuery, QueueView,
     RunFilter, RunFinish, RunPage, RunnerBeat, StoredArtifact,
 };
-pub use records::{AuditEntry, JobPurge, TokenRecord, WebhookDelivery};
+pub use records::{AuditEntry, JobPurge, JobSummary, TokenRecord, WebhookDelivery};
 
 /// Shared handle to the configured backend.
 pub type DynStore = Arc<dyn Store>;
@@ -355,8 +355,24 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when no such token is recorded. Revoking twice keeps the first time.
     async fn revoke_token(&self, jti: &str, at: DateTime<Utc>) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// Deletes the records of tokens that expired before `now`; returns how many.
+    /// Deletes the records of run tokens, and the revocations of console sessions, that
+    /// expired before `now`; returns how many.
     async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    // ---- console sessions -----------------------------------------------------------
+
+    /// Records that console session `jti` (valid until `expires_at`) was ended by logout:
+    /// every runner refuses its cookie from now on. Recording it twice changes nothing.
+    async fn revoke_session(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// True when console session `jti` was revoked (and the revocation not yet purged).
+    async fn session_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    // ---- job search -----------------------------------------------------------------
+
+    /// Jobs whose company or title contains `text` (case-insensitive; every job when
+    /// `text` is empty), newest first, at most `limit`: what the console offers to start.
+    async fn search_jobs(&self, text: &str, limit: usize) -> Result<Vec<JobSummary>, StoreError>;
 
     // ---- audit trail ----------------------------------------------------------------
 

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::RunId;
 
+pub mod console;
+
 /// The `iss` of every token we issue.
 pub const ISSUER: &str = "job-runner";
 
@@ -77,7 +79,7 @@ pub struct TokenRefusal {
 }
 
 impl TokenRefusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

@@ -76,6 +76,10 @@ pub struct Raw {
     pub run_token_ttl_seconds: i64,
     #[serde(deserialize_with = "lenient::boolean")]
     pub open_docs: bool,
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub enable_console: bool,
+    #[serde(deserialize_with = "lenient::int")]
+    pub session_ttl_seconds: i64,
 }
 
 /// The section, validated.
@@ -109,6 +113,11 @@ pub struct ServerSettings {
     pub run_token_ttl: Duration,
     /// `OPEN_DOCS`: `/docs` and `/openapi.json` need no bearer (always so in development).
     pub open_docs: bool,
+    /// `ENABLE_CONSOLE`: serve the operator console at `/`.
+    pub enable_console: bool,
+    /// `SESSION_TTL_SECONDS`: how long a console session lasts unused (renewed while in
+    /// use, at most 12 hours after the login).
+    pub session_ttl: Duration,
 }
 
 impl ServerSettings {
@@ -153,6 +162,10 @@ impl ServerSettings {
             jwt_secret,
             run_token_ttl: Duration::from_secs(ttl),
             open_docs: raw.open_docs,
+            enable_console: raw.enable_console,
+            session_ttl: Duration::from_secs(
+                p.ranged("SESSION_TTL_SECONDS", raw.session_ttl_seconds, 60, 43_200) as u64
+            ),
             allow_no_auth: raw.allow_no_auth,
             cors_origins: raw
                 .cors_origins
@@ -207,6 +220,8 @@ impl ServerSettings {
             ("JWT_SECRET", masked(&self.jwt_secret)),
             ("RUN_TOKEN_TTL_SECONDS", self.run_token_ttl.as_secs().to_string()),
             ("OPEN_DOCS", self.open_docs.to_string()),
+            ("ENABLE_CONSOLE", self.enable_console.to_string()),
+            ("SESSION_TTL_SECONDS", self.session_ttl.as_secs().to_string()),
         ]
     }
 

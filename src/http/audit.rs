@@ -36,6 +36,11 @@ impl Credential {
         Self(format!("run-token:{}", clip_to_line(jti, 64)))
     }
 
+    /// A console session: `session:<jti>` (the session's id, what logout revokes).
+    pub fn session(jti: &str) -> Self {
+        Self(format!("session:{}", clip_to_line(jti, 64)))
+    }
+
     /// Auth is off (development on loopback).
     pub fn open() -> Self {
         Self("open".into())

@@ -2,7 +2,9 @@
 //! `Authorization: Bearer <RUNNER_API_SECRET>`, compared in constant time (SHA-256 digests compared with
 //! `subtle`, so neither content nor length leaks through timing). A run token (`?token=`
 //! or a JWT bearer, see [`crate::tokens`]) stands in for the secret on the reads of its
-//! own run only ([`super::run_tokens::check`]).
+//! own run only ([`super::run_tokens::check`]). The console's session cookie stands in for
+//! it on every route, with a CSRF token on state-changing requests ([`super::session`]).
+//! The console's own files and `/session` are public: they hold no data.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
@@ -17,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use crate::http::audit::Credential;
 use crate::http::error::ApiError;
+use crate::http::session::SessionGuard;
 use crate::store::DynStore;
 use crate::tokens::RunTokens;
 
@@ -27,6 +30,7 @@ pub struct BearerAuth {
     open_reads: bool,
     open_docs: bool,
     run_tokens: Option<(Option<Arc<RunTokens>>, DynStore)>,
+    sessions: Option<SessionGuard>,
 }
 
 impl BearerAuth {
@@ -37,7 +41,14 @@ impl BearerAuth {
             open_reads: false,
             open_docs: false,
             run_tokens: None,
+            sessions: None,
         }
+    }
+
+    /// Accepts console session cookies (`None`: auth is off, or no console).
+    pub fn with_sessions(mut self, sessions: Option<SessionGuard>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     /// Accepts run tokens (checked against `store`) on the reads of their run; with
@@ -106,8 +117,16 @@ fn authorized(expected: &[u8; 32], token: Option<&str>) -> bool {
     got.ct_eq(expected).into()
 }
 
+/// True when `given` is `secret`, compared in constant time (SHA-256 digests, so neither
+/// content nor length leaks through timing).
+pub(super) fn secret_matches(secret: &str, given: &str) -> bool {
+    authorized(&Sha256::digest(secret.as_bytes()).into(), Some(given))
+}
+
+/// Routes anyone may call: the health probe, the console's files (no data in them) and
+/// the login itself (`/session` checks what it is given).
 fn is_public(path: &str) -> bool {
-    path == "/health"
+    path == "/health" || path == "/session" || super::console::is_console_file(path)
 }
 
 /// The API's own documentation: the Swagger UI and the OpenAPI document.
@@ -133,6 +152,7 @@ where
             open_reads: self.open_reads,
             open_docs: self.open_docs,
             run_tokens: self.run_tokens.clone(),
+            sessions: self.sessions.clone(),
         }))
     }
 }
@@ -144,6 +164,7 @@ pub struct BearerAuthMiddleware<S> {
     open_reads: bool,
     open_docs: bool,
     run_tokens: Option<(Option<Arc<RunTokens>>, DynStore)>,
+    sessions: Option<SessionGuard>,
 }
 
 impl<S, B> Service<ServiceRequest> for BearerAuthMiddleware<S>
@@ -178,6 +199,31 @@ where
         let service = Rc::clone(&self.service);
         if allowed {
             return Box::pin(async move { service.call(req).await.map(ServiceResponse::map_into_left_body) });
+        }
+        let cookie = super::session::presented(req.request());
+        if let (None, Some(cookie), Some(guard)) = (bearer, cookie, self.sessions.clone()) {
+            return Box::pin(async move {
+                let claims = match super::session::authorize(&guard, req.request(), &cookie).await {
+                    Ok(claims) => claims,
+                    Err(e) => {
+                        let response = actix_web::ResponseError::error_response(&e);
+                        return Ok(req.into_response(response).map_into_right_body());
+                    }
+                };
+                let renewal = guard.sessions.renew(&claims, chrono::Utc::now());
+                let mut res = service.call(req).await?;
+                match renewal {
+                    Some(Ok(issued)) => {
+                        let cookie = super::session::cookie(res.request(), &issued);
+                        if let Err(e) = res.response_mut().add_cookie(&cookie) {
+                            tracing::warn!(error = %e, "cannot renew the console session cookie");
+                        }
+                    }
+                    Some(Err(e)) => tracing::warn!(error = %e, "cannot renew the console session"),
+                    None => {}
+                }
+                Ok(res.map_into_left_body())
+            });
         }
         let token = match super::run_tokens::presented(req.query_string(), bearer) {
             Ok(Some(token)) => token,

@@ -1,7 +1,7 @@
 //! Headers every answer carries and the request id: `X-Content-Type-Options: nosniff`,
 //! `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'` (the API serves
-//! no pages but the Swagger UI at `/docs`, which gets a policy that lets its own scripts
-//! run), `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON (runs change
+//! no pages but the Swagger UI at `/docs` and the console at `/`, which get policies that
+//! let their own scripts run), `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON (runs change
 //! under a cache), and `X-Request-Id`: the client's (when it is a short token) or a new
 //! one, echoed in the answer and recorded on the request's tracing span, so every log line
 //! a request causes can be found by it.
@@ -56,6 +56,12 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'";
 
+/// The policy of the operator console at `/`: its own script and style sheet only (no
+/// inline script or style), JSON and the log stream from this origin, never framed, no
+/// form posted anywhere.
+const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// True for the Swagger UI's page and assets (`/docs`, `/docs/...`).
 pub fn is_docs_page(path: &str) -> bool {
     path == "/docs" || path.starts_with("/docs/")
@@ -69,12 +75,14 @@ pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str, path: 
         }
     };
     set(headers, "x-content-type-options", "nosniff");
-    let docs = is_docs_page(path);
-    set(
-        headers,
-        "content-security-policy",
-        if docs { DOCS_CSP } else { API_CSP },
-    );
+    let policy = if is_docs_page(path) {
+        DOCS_CSP
+    } else if super::console::is_console_file(path) {
+        CONSOLE_CSP
+    } else {
+        API_CSP
+    };
+    set(headers, "content-security-policy", policy);
     set(headers, "referrer-policy", "no-referrer");
     set(headers, REQUEST_ID, id);
     let json = headers

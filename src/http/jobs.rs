@@ -14,7 +14,7 @@ use super::{parse_run_id, AppState};
 use crate::actors::messages::{CancelRun, RunRequest, SubmitRuns};
 use crate::artifacts::ArtifactName;
 use crate::domain::untrusted::{clip, Shown};
-use crate::domain::{JobId, Run, RunStatus, StageName, StageStatus, Tier};
+use crate::domain::{JobId, Run, RunStatus, StageName, StageRecord, StageStatus, Tier};
 use crate::http::error::ApiError;
 use crate::pipeline::builtin_stages::publisher::run_artifact_dir;
 
@@ -219,6 +219,33 @@ pub fn status_json(state: &AppState, run: &Run) -> serde_json::Value {
     })
 }
 
+/// Every stage of the graph with its state in one run (`records`), in graph order: what
+/// `GET /jobs/{id}/progress` and `GET /runs?include=stages` show.
+pub fn stage_rows(records: &[StageRecord], cost: &crate::llm::costs::RunCost) -> Vec<serde_json::Value> {
+    StageName::ALL
+        .iter()
+        .map(|name| {
+            let rec = records.iter().find(|r| r.stage == *name);
+            let status = rec.map(|r| r.status).unwrap_or(StageStatus::Pending);
+            json!({
+                "name": name,
+                "status": status.as_str(),
+                "depends_on": name.dependencies(),
+                "started_at": rec.and_then(|r| r.started_at),
+                "finished_at": rec.and_then(|r| r.finished_at),
+                "duration_ms": rec.and_then(|r| r.duration_ms),
+                "attempts": rec.map(|r| r.attempts).unwrap_or(0),
+                "producer": rec.and_then(|r| r.producer),
+                "model": rec.and_then(|r| r.model.clone()),
+                // For a stage the run's operation reused: the run that produced it.
+                "source_run": rec.and_then(|r| r.source_run.clone()),
+                "error": rec.and_then(|r| r.error.clone()),
+                "cost": cost.by_stage.get(name.as_str()),
+            })
+        })
+        .collect()
+}
+
 /// The run named in a path, or 400/404.
 pub async fn load_run(state: &AppState, raw: &str) -> Result<Run, ApiError> {
     let run_id = parse_run_id(raw)?;
@@ -244,32 +271,8 @@ pub async fn progress(state: web::Data<AppState>, path: web::Path<String>) -> Re
     let run = load_run(&state, &path).await?;
     let records = state.store.load_stages(&run.run_id).await?;
     let cost = crate::llm::costs::run_cost(&state.store.llm_calls(&run.run_id).await?);
-    let mut done = 0usize;
-    let stages: Vec<serde_json::Value> = StageName::ALL
-        .iter()
-        .map(|name| {
-            let rec = records.iter().find(|r| r.stage == *name);
-            let status = rec.map(|r| r.status).unwrap_or(StageStatus::Pending);
-            if status == StageStatus::Completed {
-                done += 1;
-            }
-            json!({
-                "name": name,
-                "status": status.as_str(),
-                "depends_on": name.dependencies(),
-                "started_at": rec.and_then(|r| r.started_at),
-                "finished_at": rec.and_then(|r| r.finished_at),
-                "duration_ms": rec.and_then(|r| r.duration_ms),
-                "attempts": rec.map(|r| r.attempts).unwrap_or(0),
-                "producer": rec.and_then(|r| r.producer),
-                "model": rec.and_then(|r| r.model.clone()),
-                // For a stage the run's operation reused: the run that produced it.
-                "source_run": rec.and_then(|r| r.source_run.clone()),
-                "error": rec.and_then(|r| r.error.clone()),
-                "cost": cost.by_stage.get(name.as_str()),
-            })
-        })
-        .collect();
+    let stages = stage_rows(&records, &cost);
+    let done = records.iter().filter(|r| r.status == StageStatus::Completed).count();
     let percent = if run.status == RunStatus::Completed {
         100
     } else {

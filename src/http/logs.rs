@@ -1,6 +1,7 @@
 //! Run logs over HTTP. `GET /jobs/{id}/logs` is Server-Sent Events: one `data:` line per log
 //! line with `id:` = its sequence number, pushed the moment the line is published;
-//! `Last-Event-ID` resumes after the last line the client saw; keep-alive comments every
+//! `Last-Event-ID` (or `?last_event_id=`, for a client reopening the stream) resumes after
+//! the last line the client saw; keep-alive comments every
 //! `SSE_KEEP_ALIVE_SECONDS`; `event: end` + the final status when the run ends. A client
 //! connecting after the end gets the stored log and the end event.
 //! `GET /api/logs/{id}?since=&limit=` is the polling fallback.
@@ -177,17 +178,21 @@ pub(crate) fn last_event_id(req: &HttpRequest) -> Result<u64, ApiError> {
 }
 
 #[utoipa::path(get, path = "/jobs/{run_id}/logs", tag = "logs", security(("bearer" = []), ("run_token" = [])),
-    params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this line")),
+    params(("run_id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The run id (32 hexadecimal characters)"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this line"), ("last_event_id" = Option<u64>, Query, description = "Resume after this line, for a client that opens a new stream (the header wins)")),
     description = "Server-sent events: every log line (`id` = line number), then `event: end` with the run's outcome.",
     responses((status = 200, description = "The live log", content_type = "text/event-stream", body = String)))]
 #[tracing::instrument(name = "GET /jobs/{run_id}/logs", skip_all, fields(run_id = %Shown(&path)))]
 pub async fn stream(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<StreamQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let run_id = parse_run_id(&path)?;
-    let last = last_event_id(&req)?;
+    let last = match last_event_id(&req)? {
+        0 => query.last_event_id.unwrap_or(0),
+        header => header,
+    };
     if state.store.get_run(&run_id).await?.is_none() {
         return Err(ApiError::run_not_found(&path));
     }
@@ -222,6 +227,13 @@ pub(crate) fn open_stream(
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(ReceiverStream::new(rx).map(Ok::<_, Infallible>)))
+}
+
+/// Query of the stream: where a client that opens a new `EventSource` (which sends no
+/// `Last-Event-ID` of its own) resumes.
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    last_event_id: Option<u64>,
 }
 
 /// Query of the polling endpoint.

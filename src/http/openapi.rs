@@ -210,6 +210,36 @@ pub struct BatchRequestDoc {
     pub processing_tier: Option<String>,
 }
 
+/// Body of `POST /session`.
+#[derive(Serialize, ToSchema)]
+pub struct LoginDoc {
+    /// The API secret (`RUNNER_API_SECRET`).
+    pub secret: String,
+}
+
+/// A console session's state (`/session`).
+#[derive(Serialize, ToSchema)]
+pub struct SessionDoc {
+    pub authenticated: bool,
+    /// `on`, or `off` when the daemon runs without a secret (no login needed).
+    pub auth: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub idle_timeout_seconds: Option<u64>,
+    /// What state-changing requests send in `X-CSRF-Token`.
+    pub csrf_token: Option<String>,
+    /// Why the presented cookie was not accepted (`SESSION_EXPIRED`, ...).
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// `GET /jobs`.
+#[derive(Serialize, ToSchema)]
+pub struct JobSearchAnswer {
+    pub jobs: Vec<crate::store::JobSummary>,
+    pub query: String,
+    pub limit: u64,
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
@@ -221,6 +251,10 @@ pub struct BatchRequestDoc {
     paths(
         health::health,
         health::deep,
+        session::login,
+        session::current,
+        session::logout,
+        job_search::search,
         runners::list,
         jobs::run,
         jobs::run_bulk,
@@ -266,6 +300,7 @@ pub struct BatchRequestDoc {
         (name = "artifacts", description = "A run's files"),
         (name = "operations-and-health", description = "Health, metrics, runners, costs"),
         (name = "security", description = "Run tokens and the audit trail"),
+        (name = "console", description = "The operator console's login (session cookie)"),
     )
 )]
 pub struct ApiDoc;
@@ -284,6 +319,13 @@ impl Modify for Security {
                     .description(Some("RUNNER_API_SECRET, or on a run's reads that run's stream_token"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "jr_session",
+                "The console's session cookie (POST /session); state-changing requests also send X-CSRF-Token",
+            ))),
         );
         components.add_security_scheme(
             "run_token",

@@ -26,6 +26,7 @@ use crate::domain::{
     JobId, JobPosting, Operation, QueueId, Run, RunId, RunStatus, StageName, StageProducer, StageRecord, StageStatus,
 };
 use crate::runlog::LogLevel;
+use crate::store::JobSummary;
 
 /// The schema of the runner's collections this binary writes. Bump it with every change of
 /// their shape; bump [`SCHEMA_READABLE_FROM`] too when older binaries can no longer work
@@ -80,6 +81,8 @@ pub struct MongoStore {
     audit: Collection<Document>,
     /// `<prefix>webhook_deliveries`: completion webhook attempts.
     deliveries: Collection<Document>,
+    /// `<prefix>revoked_sessions`: console sessions ended by logout, until they expire.
+    revoked_sessions: Collection<Document>,
 }
 
 /// Errors worth retrying: no reachable server, broken connections, retryable writes.
@@ -320,6 +323,19 @@ fn token_from_doc(d: &Document) -> Result<TokenRecord, StoreError> {
     })
 }
 
+/// `text` as a regular expression that matches it literally: every ASCII character that
+/// is not a letter or digit is escaped.
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if c.is_ascii() && !c.is_ascii_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn stage_key(run: &RunId, stage: StageName) -> String {
     format!("{run}:{}", stage.as_str())
 }
@@ -355,6 +371,7 @@ impl MongoStore {
             tokens: coll("run_tokens"),
             audit: coll("audit"),
             deliveries: coll("webhook_deliveries"),
+            revoked_sessions: coll("revoked_sessions"),
             client,
         };
         store.check_schema(SCHEMA_VERSION, SCHEMA_READABLE_FROM).await?;
@@ -504,6 +521,10 @@ impl MongoStore {
             .create_indexes([idx(doc! {"run_id": 1}, false), idx(doc! {"expires_ms": 1}, false)])
             .await
             .map_err(wrap("create token indexes"))?;
+        self.revoked_sessions
+            .create_index(idx(doc! {"expires_ms": 1}, false))
+            .await
+            .map_err(wrap("create revoked session index"))?;
         self.audit
             .create_index(idx(doc! {"at_ms": -1}, false))
             .await
@@ -1591,12 +1612,73 @@ impl Store for MongoStore {
     }
 
     async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(self
+        let expired = doc! {"expires_ms": {"$lt": millis(now)}};
+        let tokens = self
             .tokens
-            .delete_many(doc! {"expires_ms": {"$lt": millis(now)}})
+            .delete_many(expired.clone())
             .await
             .map_err(wrap("purge expired tokens"))?
-            .deleted_count)
+            .deleted_count;
+        let sessions = self
+            .revoked_sessions
+            .delete_many(expired)
+            .await
+            .map_err(wrap("purge expired session revocations"))?
+            .deleted_count;
+        Ok(tokens + sessions)
+    }
+
+    async fn revoke_session(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.revoked_sessions
+            .update_one(
+                doc! {"_id": jti},
+                doc! {"$setOnInsert": {"expires_ms": millis(expires_at), "revoked_at": date(Utc::now())}},
+            )
+            .upsert(true)
+            .await
+            .map_err(wrap("revoke session"))?;
+        Ok(())
+    }
+
+    async fn session_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .revoked_sessions
+            .find_one(doc! {"_id": jti})
+            .projection(doc! {"_id": 1})
+            .await
+            .map_err(wrap("read session revocation"))?
+            .is_some())
+    }
+
+    async fn search_jobs(&self, text: &str, limit: usize) -> Result<Vec<JobSummary>, StoreError> {
+        let text = text.trim();
+        let filter = if text.is_empty() {
+            doc! {}
+        } else {
+            let pattern = regex_literal(text);
+            doc! {"$or": [
+                {"company": {"$regex": &pattern, "$options": "i"}},
+                {"title": {"$regex": &pattern, "$options": "i"}},
+            ]}
+        };
+        let docs: Vec<Document> = self
+            .jobs
+            .find(filter)
+            .projection(doc! {"company": 1, "title": 1, "location": 1, "status": 1})
+            .sort(doc! {"_id": -1})
+            .limit(limit as i64)
+            .await
+            .map_err(wrap("search jobs"))?
+            .try_collect()
+            .await
+            .map_err(wrap("read job search"))?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| match bson_to_json(Bson::Document(d)) {
+                Value::Object(m) => JobSummary::from_document(&m),
+                _ => None,
+            })
+            .collect())
     }
 
     async fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {

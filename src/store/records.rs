@@ -384,6 +384,47 @@ pub struct AuditEntry {
     pub code: Option<String>,
 }
 
+/// One job as a search lists it: enough to recognise and pick it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct JobSummary {
+    /// The job's id (24 hexadecimal characters).
+    #[schema(value_type = String)]
+    pub job_id: JobId,
+    /// The employer.
+    pub company: String,
+    /// The role.
+    pub title: String,
+    /// Where, when the posting says.
+    pub location: Option<String>,
+    /// The dashboard's status of the job (`under processing`, `ready for applying`, ...).
+    pub status: Option<String>,
+}
+
+impl JobSummary {
+    /// The summary of a stored job document (`None` when its id is not an ObjectId).
+    pub fn from_document(doc: &serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        let text = |k: &str| {
+            doc.get(k)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let id = match doc.get("_id")? {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(o) => o.get("$oid")?.as_str()?.to_owned(),
+            _ => return None,
+        };
+        Some(Self {
+            job_id: JobId::parse(&id).ok()?,
+            company: text("company").unwrap_or_default(),
+            title: text("title").unwrap_or_default(),
+            location: text("location"),
+            status: text("status"),
+        })
+    }
+}
+
 /// What `purge_job` removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct JobPurge {

@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use super::{
-    AlertRecord, AuditEntry, CallOutcome, FieldValue, FinishedCounts, JobPurge, JobUpdate, LeaseState, LlmCall,
-    LogLine, QueueQuery, QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, TokenRecord,
+    AlertRecord, AuditEntry, CallOutcome, FieldValue, FinishedCounts, JobPurge, JobSummary, JobUpdate, LeaseState,
+    LlmCall, LogLine, QueueQuery, QueueView, RunFilter, RunFinish, RunPage, RunnerBeat, Store, StoreError, TokenRecord,
     WebhookDelivery,
 };
 use crate::domain::outputs::Provenance;
@@ -213,6 +213,16 @@ const MIGRATIONS: &[&str] = &[
         delivered INTEGER NOT NULL,
         PRIMARY KEY (run_id, delivery_id, attempt)
     );
+    "#,
+    // 16: console sessions ended by logout (kept until they would have expired).
+    r#"
+    CREATE TABLE revoked_sessions (
+        jti TEXT PRIMARY KEY,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT NOT NULL
+    );
+    CREATE INDEX revoked_sessions_expiry ON revoked_sessions(expires_at);
+    CREATE INDEX jobs_imported ON jobs(imported_at);
     "#,
 ];
 
@@ -1323,7 +1333,53 @@ impl Store for SqliteStore {
 
     async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.call("purge_expired_tokens", move |c| {
-            Ok(c.execute("DELETE FROM run_tokens WHERE expires_at < ?1", [ts(now)])? as u64)
+            let now = ts(now);
+            let tokens = c.execute("DELETE FROM run_tokens WHERE expires_at < ?1", [&now])?;
+            let sessions = c.execute("DELETE FROM revoked_sessions WHERE expires_at < ?1", [&now])?;
+            Ok((tokens + sessions) as u64)
+        })
+        .await
+    }
+
+    async fn revoke_session(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let jti = jti.to_owned();
+        self.call("revoke_session", move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO revoked_sessions (jti, expires_at, revoked_at) VALUES (?1, ?2, ?3)",
+                params![jti, ts(expires_at), ts(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let jti = jti.to_owned();
+        self.call("session_revoked", move |c| {
+            c.prepare_cached("SELECT 1 FROM revoked_sessions WHERE jti = ?1")?
+                .exists([jti])
+        })
+        .await
+    }
+
+    async fn search_jobs(&self, text: &str, limit: usize) -> Result<Vec<JobSummary>, StoreError> {
+        let text = text.trim().to_owned();
+        self.call("search_jobs", move |c| {
+            // SQLite's lower() folds ASCII only; both sides fold the same way.
+            let mut stmt = c.prepare_cached(
+                "SELECT doc FROM jobs
+                 WHERE ?1 = ''
+                    OR instr(lower(coalesce(json_extract(doc, '$.company'), '')), lower(?1)) > 0
+                    OR instr(lower(coalesce(json_extract(doc, '$.title'), '')), lower(?1)) > 0
+                 ORDER BY imported_at DESC, id DESC LIMIT ?2",
+            )?;
+            let docs = stmt.query_map(params![text, limit as i64], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for doc in docs {
+                let doc: Map<String, Value> = serde_json::from_str(&doc?).map_err(conversion)?;
+                out.extend(JobSummary::from_document(&doc));
+            }
+            Ok(out)
         })
         .await
     }

@@ -4,6 +4,7 @@ mod alerts;
 mod artifacts;
 mod auth_and_errors;
 mod capacity;
+mod console;
 mod dashboard;
 mod docs;
 mod google;

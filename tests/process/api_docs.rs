@@ -14,18 +14,7 @@ const JWT: &str = "fuzz-jwt-key-0123456789abcdef0123456789";
 /// The daemon on a temp dir with the example postings imported.
 async fn daemon(dir: &Path) -> Serve {
     let apps = dir.join("applications");
-    let imported = daemon_command(dir, &apps, SECRET)
-        .args([
-            "import",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/postings/all.json"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    crate::serve::import_examples(dir, &apps, SECRET);
     let mut cmd = daemon_command(dir, &apps, SECRET);
     cmd.env("JWT_SECRET", JWT).env("RATE_LIMIT_PER_MINUTE", "0");
     Serve::start(cmd, &dir.join("daemon.log"), SECRET).await

@@ -6,6 +6,7 @@ mod api_docs;
 mod backup;
 mod cli;
 mod compose;
+mod console;
 mod daemon;
 mod docx;
 mod logs;

@@ -29,6 +29,22 @@ pub fn daemon_command(dir: &Path, applications: &Path, secret: &str) -> Command 
     cmd
 }
 
+/// Imports `examples/postings/all.json` (the three example jobs) with the CLI.
+pub fn import_examples(dir: &Path, applications: &Path, secret: &str) {
+    let imported = daemon_command(dir, applications, secret)
+        .args([
+            "import",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/postings/all.json"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+}
+
 /// A free loopback port (released again before the daemon binds it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -55,8 +71,12 @@ impl Serve {
     /// Runs `cmd` (a prepared `job-runner` command) as `serve` on a free port, appending its
     /// stderr to `log`, and waits until `/health` answers 200 (bounded retries while the
     /// listener is not bound yet).
-    pub async fn start(mut cmd: Command, log: &Path, secret: &str) -> Serve {
-        let port = free_port();
+    pub async fn start(cmd: Command, log: &Path, secret: &str) -> Serve {
+        Self::start_on(cmd, log, secret, free_port()).await
+    }
+
+    /// [`Serve::start`] on a given port (a restart on the port clients already use).
+    pub async fn start_on(mut cmd: Command, log: &Path, secret: &str, port: u16) -> Serve {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         cmd.arg("serve")
             .env("PORT", port.to_string())

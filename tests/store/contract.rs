@@ -43,7 +43,9 @@ macro_rules! store_contract_tests {
             run_tokens_are_kept_until_they_expire_and_revoked_once,
             the_audit_trail_reads_newest_first_and_is_trimmed_by_age_and_count,
             erasing_a_job_removes_its_runs_and_their_data_and_nothing_else,
-            job_fields_are_set_without_touching_the_rest
+            job_fields_are_set_without_touching_the_rest,
+            console_sessions_stay_revoked_until_they_expire,
+            jobs_are_found_by_company_or_title_newest_first
         );
     };
     (@cases $setup:path; $($case:ident),*) => {
@@ -1265,4 +1267,62 @@ pub async fn runners_heartbeat_and_the_silent_one_is_lost(store: DynStore) {
         .unwrap();
     assert!(c.is_lost(now), "three missed beats");
     assert_eq!(c.version, "1.2.3");
+}
+
+pub async fn console_sessions_stay_revoked_until_they_expire(store: DynStore) {
+    assert!(!store.session_revoked("session-a").await.unwrap());
+    store
+        .revoke_session("session-a", Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .revoke_session("session-old", Utc::now() - chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    // A second logout of the same session changes nothing.
+    store
+        .revoke_session("session-a", Utc::now() + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    assert!(store.session_revoked("session-a").await.unwrap());
+    assert!(store.session_revoked("session-old").await.unwrap());
+    assert!(!store.session_revoked("session-b").await.unwrap());
+    // The revocation of an expired session goes with the expired tokens; the live one stays.
+    assert_eq!(store.purge_expired_tokens(Utc::now()).await.unwrap(), 1);
+    assert!(!store.session_revoked("session-old").await.unwrap());
+    assert!(store.session_revoked("session-a").await.unwrap());
+}
+
+pub async fn jobs_are_found_by_company_or_title_newest_first(store: DynStore) {
+    let posting = |n: u32, company: &str, title: &str| JobPosting {
+        company: company.into(),
+        title: title.into(),
+        ..job(n)
+    };
+    for p in [
+        posting(1, "Northwind Logistics", "Senior Backend Engineer"),
+        posting(2, "St. Mary's Hospital (NHS)", "Staff Nurse"),
+        posting(3, "Acme", "Backend Developer [Rust]"),
+    ] {
+        store.upsert_job(&p).await.unwrap();
+    }
+    let ids =
+        |found: Vec<job_runner::store::JobSummary>| found.into_iter().map(|j| j.job_id.to_string()).collect::<Vec<_>>();
+    let id = |n: u32| format!("{n:024x}");
+    // Empty: every job, newest first, bounded by the limit.
+    assert_eq!(ids(store.search_jobs("", 10).await.unwrap()), [id(3), id(2), id(1)]);
+    assert_eq!(ids(store.search_jobs("  ", 2).await.unwrap()), [id(3), id(2)]);
+    // Title or company, either case.
+    assert_eq!(ids(store.search_jobs("backend", 10).await.unwrap()), [id(3), id(1)]);
+    assert_eq!(ids(store.search_jobs("NORTHWIND", 10).await.unwrap()), [id(1)]);
+    // Characters a pattern language would read are matched as written.
+    assert_eq!(ids(store.search_jobs("(NHS)", 10).await.unwrap()), [id(2)]);
+    assert_eq!(ids(store.search_jobs("[rust]", 10).await.unwrap()), [id(3)]);
+    assert_eq!(ids(store.search_jobs("mary's", 10).await.unwrap()), [id(2)]);
+    assert!(store.search_jobs(".*", 10).await.unwrap().is_empty());
+    let found = store.search_jobs("nurse", 10).await.unwrap();
+    assert_eq!(
+        (found[0].company.as_str(), found[0].title.as_str()),
+        ("St. Mary's Hospital (NHS)", "Staff Nurse")
+    );
 }
