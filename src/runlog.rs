@@ -10,7 +10,7 @@ mod memory;
 
 pub use event::LogEvent;
 pub use handle::{no_mask, BoxFuture, LogSink, Mask, RunLog, STORED_ERROR_CHARS};
-pub use line::{LogLevel, LogLine};
+pub use line::{LogLevel, LogLine, SharedLine};
 pub use memory::{MemoryLine, MemorySink};
 
 /// A run's numbering resumes this far past the last stored line when an earlier attempt

@@ -349,7 +349,9 @@ impl Application {
                     // trail of every state-changing request, refused ones included.
                     let (method, started) = (req.method().clone(), std::time::Instant::now());
                     let id = http::hygiene::request_id(req.headers().get(http::hygiene::REQUEST_ID));
-                    let client = http::rate_limit::client_address(req.request(), &trusted);
+                    // The client's address only for the trail (reads are not audited).
+                    let client = http::audit::is_state_changing(&method)
+                        .then(|| http::rate_limit::client_address(req.request(), &trusted));
                     let span = tracing::info_span!("request", request_id = %id);
                     let fut = tracing::Instrument::instrument(actix_web::dev::Service::call(srv, req), span.clone());
                     let metrics = Arc::clone(&metrics);
@@ -361,7 +363,7 @@ impl Application {
                         let path = res.request().path().to_owned();
                         http::hygiene::secure(res.headers_mut(), &id, &path);
                         if http::audit::is_state_changing(&method) {
-                            let entry = http::audit::entry(&res, &id, client);
+                            let entry = http::audit::entry(&res, &id, client.unwrap_or_default());
                             tracing::Instrument::instrument(http::audit::record(&audit_store, entry), span).await;
                         }
                         Ok(res)

@@ -13,7 +13,7 @@ use tokio::time::Duration;
 use super::log_hub::LogHub;
 use super::messages::{CloseRunLog, OpenRunLog, SubscribeLog, Subscription};
 use crate::domain::{RunId, RunStatus};
-use crate::runlog::{LogEvent, LogLine};
+use crate::runlog::{LogEvent, LogLine, SharedLine};
 use crate::store::{DynStore, StoreError};
 
 /// Lines read from the store per page.
@@ -78,7 +78,7 @@ impl LogFollower {
                 })
                 .await?;
             if let Subscription::Live { backlog, .. } = sub {
-                lines.extend(backlog.into_iter().take(limit - lines.len()));
+                lines.extend(backlog.iter().take(limit - lines.len()).map(|l| l.line().clone()));
             }
         }
         Ok(lines)
@@ -100,7 +100,7 @@ impl Follow {
         self.tx.send(Ok(event)).await.is_ok()
     }
 
-    async fn send_line(&mut self, line: &LogLine) -> bool {
+    async fn send_line(&mut self, line: &SharedLine) -> bool {
         if line.seq <= self.last {
             return true;
         }
@@ -113,8 +113,8 @@ impl Follow {
         loop {
             let lines = self.store.read_logs(&self.run_id, self.last, PAGE).await?;
             let n = lines.len();
-            for line in lines.iter().filter(|l| until.is_none_or(|u| l.seq < u)) {
-                if !self.send_line(line).await {
+            for line in lines.into_iter().filter(|l| until.is_none_or(|u| l.seq < u)) {
+                if !self.send_line(&SharedLine::new(line)).await {
                     return Ok(false);
                 }
             }

@@ -17,7 +17,7 @@ use super::messages::{CloseRunLog, FlushLogs, OpenRunLog, PublishLine, StageChan
 use crate::domain::untrusted::run_log_lines;
 use crate::domain::{RunId, RunStatus, StageName, StageStatus};
 use crate::metrics::Metrics;
-use crate::runlog::{BoxFuture, LogEvent, LogLevel, LogLine, LogSink};
+use crate::runlog::{BoxFuture, LogEvent, LogLevel, LogLine, LogSink, SharedLine};
 use crate::store::DynStore;
 
 /// How many lines may be waiting for persistence before a flush is forced.
@@ -25,7 +25,7 @@ const FLUSH_BATCH: usize = 256;
 
 struct RunLogState {
     next_seq: u64,
-    lines: VecDeque<LogLine>,
+    lines: VecDeque<SharedLine>,
     events: broadcast::Sender<LogEvent>,
 }
 
@@ -131,12 +131,13 @@ impl LogHub {
                 message: part,
             };
             state.next_seq += 1;
-            state.lines.push_back(line.clone());
+            let shared = SharedLine::new(line.clone());
+            state.lines.push_back(shared.clone());
             if state.lines.len() > limit {
                 state.lines.pop_front();
             }
             // No subscriber is fine.
-            let _ = state.events.send(LogEvent::Line(line.clone()));
+            let _ = state.events.send(LogEvent::Line(shared));
             self.pending.push(line);
         }
         if self.pending.len() >= FLUSH_BATCH {

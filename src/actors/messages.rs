@@ -7,7 +7,7 @@ use tokio::sync::broadcast;
 
 use crate::domain::{Run, RunId, RunStatus, StageName, StageStatus};
 use crate::pipeline::stage_contract::{StageError, StageResult};
-use crate::runlog::{LogEvent, LogLevel, LogLine};
+use crate::runlog::{LogEvent, LogLevel, SharedLine};
 
 // ---- LogHub ---------------------------------------------------------------------------
 
@@ -68,7 +68,7 @@ pub enum Subscription {
     /// between `after` and `backlog_from` (exclusive) were evicted and must come from the
     /// store.
     Live {
-        backlog: Vec<LogLine>,
+        backlog: Vec<SharedLine>,
         backlog_from: u64,
         events: broadcast::Receiver<LogEvent>,
     },

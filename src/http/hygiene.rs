@@ -69,10 +69,9 @@ pub fn is_docs_page(path: &str) -> bool {
 
 /// Adds the security headers and the request id to an answer to `path`.
 pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str, path: &str) {
-    let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(HeaderName::from_static(name), v);
-        }
+    // Constant values are never parsed per answer: this runs on every request.
+    let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &'static str| {
+        h.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     };
     set(headers, "x-content-type-options", "nosniff");
     let policy = if is_docs_page(path) {
@@ -84,7 +83,9 @@ pub fn secure(headers: &mut actix_web::http::header::HeaderMap, id: &str, path: 
     };
     set(headers, "content-security-policy", policy);
     set(headers, "referrer-policy", "no-referrer");
-    set(headers, REQUEST_ID, id);
+    if let Ok(v) = HeaderValue::from_str(id) {
+        headers.insert(HeaderName::from_static(REQUEST_ID), v);
+    }
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

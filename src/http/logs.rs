@@ -27,14 +27,7 @@ use crate::domain::untrusted::escape_controls;
 use crate::domain::untrusted::Shown;
 use crate::domain::{RunId, RunStatus};
 use crate::http::error::ApiError;
-use crate::runlog::{LogEvent, LogLine};
-
-/// One SSE event for a log line. The hub publishes lines without control characters;
-/// lines stored before it did (or written by another runner) pass [`sse_data`] all the
-/// same, so no text can end the `data:` field and forge `id:` or `event:` fields.
-fn line_event(line: &LogLine) -> Bytes {
-    Bytes::from(format!("id: {}\ndata: {}\n\n", line.seq, sse_data(&line.render())))
-}
+use crate::runlog::LogEvent;
 
 /// `text` as one SSE `data:` value: every line break a WHATWG parser honours (`\r`, `\n`)
 /// and every other control character escaped.
@@ -90,7 +83,7 @@ pub(crate) async fn pump(
     loop {
         let bytes = tokio::select! {
             event = events.recv() => match event {
-                Some(Ok(LogEvent::Line(line))) => line_event(&line),
+                Some(Ok(LogEvent::Line(line))) => line.sse_frame(),
                 Some(Ok(LogEvent::Stage { stage, status })) => match dialect.stage(stage, status) {
                     Some(bytes) => bytes,
                     None => continue,

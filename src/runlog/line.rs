@@ -58,7 +58,47 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// A published line with its Server-Sent Events frame, formatted once when the hub
+/// publishes it and shared (reference-counted) by every subscriber: fanning a line out to a
+/// thousand streams copies no text and formats nothing per stream.
+#[derive(Debug, Clone)]
+pub struct SharedLine(std::sync::Arc<(LogLine, bytes::Bytes)>);
+
+impl SharedLine {
+    /// `line` with its frame.
+    pub fn new(line: LogLine) -> Self {
+        let frame = line.sse_frame();
+        Self(std::sync::Arc::new((line, frame)))
+    }
+
+    /// The line.
+    pub fn line(&self) -> &LogLine {
+        &self.0 .0
+    }
+
+    /// Its SSE frame: `id: <seq>`, `data: <rendered line>` (see [`LogLine::sse_frame`]).
+    pub fn sse_frame(&self) -> bytes::Bytes {
+        self.0 .1.clone()
+    }
+}
+
+impl std::ops::Deref for SharedLine {
+    type Target = LogLine;
+    fn deref(&self) -> &LogLine {
+        self.line()
+    }
+}
+
 impl LogLine {
+    /// The line as one SSE event: `id: <seq>` and `data: <rendered line>`. The hub publishes
+    /// lines without control characters; lines stored before it did (or written by another
+    /// runner) are escaped all the same, so no text can end the `data:` field and forge
+    /// `id:` or `event:` fields.
+    pub fn sse_frame(&self) -> bytes::Bytes {
+        let data = crate::domain::untrusted::escape_controls(&self.render()).into_owned();
+        bytes::Bytes::from(format!("id: {}\ndata: {}\n\n", self.seq, data))
+    }
+
     /// The line as streamed to the dashboard: `HH:MM:SS LEVEL [stage] message`.
     pub fn render(&self) -> String {
         match &self.stage {

@@ -279,9 +279,19 @@ fn stage_from_row(r: &Row<'_>) -> Result<StageRecord, rusqlite::Error> {
 /// The SQLite-backed store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    /// One connection, serialised by the mutex; SQLite itself serialises writers anyway.
+    /// The writing connection, serialised by the mutex; SQLite itself serialises writers
+    /// anyway. Everything that writes, and every read of several statements, uses it.
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for single-statement reads (run status, logs, stages, ...):
+    /// in WAL mode they read the last committed state beside the writer, so polling reads
+    /// neither wait for a write nor for each other.
+    readers: Arc<[Mutex<Connection>]>,
+    /// Which reader the next read takes.
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Read-only connections beside the writer (one per core on the target machine).
+const READERS: usize = 2;
 
 fn ts(t: DateTime<Utc>) -> String {
     // Fixed width so that text order is time order.
@@ -414,7 +424,7 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Unavailable(format!("cannot create data dir {}: {e}", data_dir.display())))?;
         let path = data_dir.join("job-runner.sqlite3");
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+        let conn = tokio::task::spawn_blocking(move || -> Result<(Connection, Vec<Mutex<Connection>>), StoreError> {
             let wrap = |context| move |source| StoreError::Sqlite { context, source };
             let mut conn = Connection::open(&path).map_err(wrap("open"))?;
             conn.busy_timeout(Duration::from_secs(5))
@@ -424,12 +434,27 @@ impl SqliteStore {
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(wrap("synchronous"))?;
             migrate(&mut conn).map_err(wrap("migrate"))?;
-            Ok(conn)
+            let mut readers = Vec::with_capacity(READERS);
+            for _ in 0..READERS {
+                let reader = Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(wrap("open reader"))?;
+                reader
+                    .busy_timeout(Duration::from_secs(5))
+                    .map_err(wrap("busy_timeout"))?;
+                readers.push(Mutex::new(reader));
+            }
+            Ok((conn, readers))
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("store open task failed: {e}")))??;
+        let (conn, readers) = conn;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
+            next_reader: Arc::default(),
         })
     }
 
@@ -463,6 +488,23 @@ impl SqliteStore {
         } else {
             Err(StoreError::JobNotFound(id.clone()))
         }
+    }
+
+    /// Runs the single-statement read `f` on one of the read-only connections.
+    async fn read<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % readers.len();
+        tokio::task::spawn_blocking(move || {
+            let guard = readers[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store worker failed during {context}: {e}")))?
+        .map_err(|source| StoreError::Sqlite { context, source })
     }
 
     async fn call<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
@@ -576,7 +618,7 @@ impl Store for SqliteStore {
 
     async fn get_job_document(&self, id: &JobId) -> Result<Option<Map<String, Value>>, StoreError> {
         let id = id.to_string();
-        self.call("get_job_document", move |c| load_doc(c, &id)).await
+        self.read("get_job_document", move |c| load_doc(c, &id)).await
     }
 
     async fn update_job(&self, id: &JobId, update: &JobUpdate) -> Result<(), StoreError> {
@@ -599,7 +641,7 @@ impl Store for SqliteStore {
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let id = id.to_string();
-        self.call("get_run", move |c| {
+        self.read("get_run", move |c| {
             c.query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
                 [id],
@@ -1102,7 +1144,7 @@ impl Store for SqliteStore {
 
     async fn load_stages(&self, run: &RunId) -> Result<Vec<StageRecord>, StoreError> {
         let run = run.to_string();
-        self.call("load_stages", move |c| {
+        self.read("load_stages", move |c| {
             let mut stmt = c.prepare(&format!("SELECT {STAGE_COLUMNS} FROM stages AS s WHERE run_id = ?1"))?;
             let mut records = stmt.query_map([run], stage_from_row)?.collect::<Result<Vec<_>, _>>()?;
             records.sort_by_key(|r| r.stage);
@@ -1140,7 +1182,7 @@ impl Store for SqliteStore {
 
     async fn read_logs(&self, run: &RunId, after: u64, limit: usize) -> Result<Vec<LogLine>, StoreError> {
         let run_id = run.clone();
-        self.call("read_logs", move |c| {
+        self.read("read_logs", move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, ts, level, stage, message FROM run_logs WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
@@ -1163,7 +1205,7 @@ impl Store for SqliteStore {
 
     async fn last_log_seq(&self, run: &RunId) -> Result<u64, StoreError> {
         let run = run.to_string();
-        self.call("last_log_seq", move |c| {
+        self.read("last_log_seq", move |c| {
             c.query_row(
                 "SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = ?1",
                 [run],
@@ -1202,7 +1244,7 @@ impl Store for SqliteStore {
 
     async fn llm_calls(&self, run: &RunId) -> Result<Vec<LlmCall>, StoreError> {
         let run_id = run.to_string();
-        self.call("llm_calls", move |c| {
+        self.read("llm_calls", move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {LLM_CALL_COLUMNS} FROM llm_calls WHERE run_id = ?1 ORDER BY id"
             ))?;
@@ -1316,7 +1358,7 @@ impl Store for SqliteStore {
 
     async fn get_token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
         let jti = jti.to_owned();
-        self.call("get_token", move |c| read_token(c, &jti)).await
+        self.read("get_token", move |c| read_token(c, &jti)).await
     }
 
     async fn revoke_token(&self, jti: &str, at: DateTime<Utc>) -> Result<Option<TokenRecord>, StoreError> {
@@ -1355,7 +1397,7 @@ impl Store for SqliteStore {
 
     async fn session_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         let jti = jti.to_owned();
-        self.call("session_revoked", move |c| {
+        self.read("session_revoked", move |c| {
             c.prepare_cached("SELECT 1 FROM revoked_sessions WHERE jti = ?1")?
                 .exists([jti])
         })
@@ -1364,7 +1406,7 @@ impl Store for SqliteStore {
 
     async fn search_jobs(&self, text: &str, limit: usize) -> Result<Vec<JobSummary>, StoreError> {
         let text = text.trim().to_owned();
-        self.call("search_jobs", move |c| {
+        self.read("search_jobs", move |c| {
             // SQLite's lower() folds ASCII only; both sides fold the same way.
             let mut stmt = c.prepare_cached(
                 "SELECT doc FROM jobs

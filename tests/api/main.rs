@@ -13,6 +13,8 @@ mod lifecycle;
 mod llm;
 mod logs;
 mod metrics;
+#[path = "../common/model_answers.rs"]
+mod model_answers;
 mod operations;
 mod queue;
 #[path = "../common/queue_view.rs"]
