@@ -17,26 +17,17 @@ use job_runner::startup::Runtime;
 
 const SECRET: &str = "bench-secret-0123456789";
 
+/// Percentiles and process memory, shared with the comparisons.
+#[path = "compare/common.rs"]
+#[allow(dead_code)]
+mod common;
+use common::{percentile, rss_kib};
+
 fn posting(n: usize) -> JobPosting {
     let doc: serde_json::Value = serde_json::from_str(include_str!("postings/backend-engineer.json")).unwrap();
     let mut job = JobPosting::from_document(doc.as_object().unwrap(), false).unwrap();
     job.id = JobId::parse(&format!("{:024x}", 0xbe00_0000 + n)).unwrap();
     job
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Submits one run of `op` for `job` and waits for its end; milliseconds from submit to end.
