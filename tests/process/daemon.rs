@@ -93,6 +93,53 @@ async fn a_killed_daemon_resumes_runs_from_their_last_checkpoint() {
     daemon.kill();
 }
 
+/// A run the daemon keeps resuming is still stopped by `PIPELINE_TIMEOUT_SECONDS`: the time
+/// its earlier attempts ran counts. Each of the run's five delayed layers takes 16 s (80 s in
+/// all); the daemon is killed once two layers are checkpointed (32 s in). The 48 s left would
+/// fit in a fresh 60 s attempt, so a timeout per attempt would let the run complete; counted
+/// over the whole run, about 28 s remain and the run is stopped. The outcome, not a clock,
+/// tells the two apart.
+#[tokio::test]
+async fn a_resumed_run_is_stopped_by_the_timeout_counted_over_all_its_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    import(dir.path());
+    let slow = [
+        ("OFFLINE_STAGE_DELAY_MS", "16000"),
+        ("PIPELINE_TIMEOUT_SECONDS", "60"),
+        ("MAX_CONCURRENCY", "1"),
+    ];
+    let mut daemon = start(dir.path(), &slow).await;
+    let run = daemon.start_run(JOB).await;
+    daemon.wait_for_line(&run, "stage pain_points completed").await;
+    daemon.kill();
+
+    let mut daemon = start(dir.path(), &slow).await;
+    let log = daemon.full_log(&run).await;
+    assert!(log.ends_with("event: end\ndata: failed\n\n"), "{log}");
+    let lines = data_lines(&log);
+    // The resumed attempt starts with the first attempt's time counted (two 16 s layers).
+    let carried: u64 = lines
+        .iter()
+        .find_map(|l| l.split("this run already executed ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the resumed attempt does not say what earlier attempts ran:\n{log}"));
+    assert!(carried >= 30, "only {carried} s carried over:\n{log}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("run timed out: exceeded PIPELINE_TIMEOUT_SECONDS=60")),
+        "{log}"
+    );
+    let status = daemon.get(&format!("/jobs/{run}/status")).await;
+    assert_eq!(
+        (status["status"].as_str(), status["attempts"].as_u64()),
+        (Some("failed"), Some(2)),
+        "{status}"
+    );
+    daemon.kill();
+}
+
 pub fn sigterm(child: &Child) {
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
