@@ -6,9 +6,11 @@
 //! 3. `llm_bound`: runs against a fake model with a fixed latency per call.
 //! 4. `store_scale`: claims and log appends at 10k and 100k stored runs.
 //! 5. `soak`: 2,000 runs with SSE clients coming and going.
+//! 6. `cancel`: a cancel sent to one runner stops a run executing on another.
 //!
 //! `compare [part ...]` runs the named parts (all by default) and prints the table.
 
+mod cancel;
 mod ceiling;
 mod common;
 mod fanout;
@@ -19,7 +21,7 @@ mod model_answers;
 mod soak;
 mod store_scale;
 
-const PARTS: [&str; 5] = ["ceiling", "fanout", "llm", "store", "soak"];
+const PARTS: [&str; 6] = ["ceiling", "fanout", "llm", "store", "soak", "cancel"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +60,9 @@ fn main() {
         }
         if wanted.contains(&"soak") {
             soak::run(&mut report).await;
+        }
+        if wanted.contains(&"cancel") {
+            cancel::run(&mut report).await;
         }
         report
     });
