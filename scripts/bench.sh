@@ -3,11 +3,12 @@
 # Installs and starts the MongoDB wire server (as scripts/test.sh does) for the store parts.
 #
 # Usage: scripts/bench.sh              the comparisons (examples/compare: ceiling ratio, SSE
-#                                      fan-out, LLM-bound runs, store scale, soak), then the
+#                                      fan-out, LLM-bound runs, store scale, soak, cancel across
+#                                      runners), then the
 #                                      single-daemon figures (examples/bench.rs); prints a
 #                                      table of figure / goal / measured and writes it to
 #                                      $CARGO_TARGET_DIR/bench-report.md
-#        scripts/bench.sh compare [part ...]   only the comparisons (parts: ceiling fanout llm store soak)
+#        scripts/bench.sh compare [part ...]   only the comparisons (parts: ceiling fanout llm store soak cancel)
 #        scripts/bench.sh single [runs]        only the single-daemon figures (default 100 runs)
 #        scripts/bench.sh cluster              claims and log lines/s with 1-3 runners on MongoDB
 set -euo pipefail
