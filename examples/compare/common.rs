@@ -8,6 +8,25 @@ use std::time::{Duration, Instant};
 use job_runner::domain::{JobId, JobPosting};
 use serde_json::Value;
 
+/// Runs `fut` on a multi-thread tokio runtime of its own with `threads` workers (clients
+/// and load generators, kept off the runtime that drives the bench) and returns its output.
+pub async fn on_own_runtime<F, T>(threads: usize, fut: F) -> T
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(fut)
+    })
+    .await
+    .unwrap()
+}
+
 /// The API secret every benchmark daemon uses.
 pub const SECRET: &str = "bench-secret-0123456789abcdef";
 

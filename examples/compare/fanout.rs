@@ -100,23 +100,17 @@ pub async fn run(report: &mut Report) {
         let port = daemon.port;
         let clients = {
             let (connected, target) = (Arc::clone(&connected), target.clone());
-            tokio::task::spawn_blocking(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let tasks: Vec<_> = (0..n)
-                        .map(|_| tokio::spawn(subscriber(port, target.clone(), Arc::clone(&connected))))
-                        .collect();
-                    let mut all = Vec::with_capacity(n);
-                    for t in tasks {
-                        all.push(t.await.unwrap());
-                    }
-                    all
-                })
-            })
+            // Spawned: the subscribers must run while this task waits for them to connect.
+            tokio::spawn(crate::common::on_own_runtime(2, async move {
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| tokio::spawn(subscriber(port, target.clone(), Arc::clone(&connected))))
+                    .collect();
+                let mut all = Vec::with_capacity(n);
+                for t in tasks {
+                    all.push(t.await.unwrap());
+                }
+                all
+            }))
         };
         while connected.load(Ordering::SeqCst) < n {
             tokio::time::sleep(Duration::from_millis(2)).await;

@@ -58,37 +58,29 @@ pub async fn run(
     warm_up: Duration,
     duration: Duration,
 ) -> Load {
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let request = Arc::new(request);
-            let begin = Instant::now() + warm_up;
-            let end = begin + duration;
-            let tasks: Vec<_> = (0..connections)
-                .map(|_| tokio::spawn(connection(addr, Arc::clone(&request), begin, end)))
-                .collect();
-            let mut latencies = Vec::new();
-            let mut errors = 0;
-            for t in tasks {
-                let (l, e) = t.await.unwrap();
-                latencies.extend(l);
-                errors += e;
-            }
-            latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            Load {
-                rps: latencies.len() as f64 / duration.as_secs_f64(),
-                p50_ms: percentile(&latencies, 0.5),
-                p99_ms: percentile(&latencies, 0.99),
-                errors,
-            }
-        })
+    crate::common::on_own_runtime(2, async move {
+        let request = Arc::new(request);
+        let begin = Instant::now() + warm_up;
+        let end = begin + duration;
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| tokio::spawn(connection(addr, Arc::clone(&request), begin, end)))
+            .collect();
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, e) = t.await.unwrap();
+            latencies.extend(l);
+            errors += e;
+        }
+        latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        Load {
+            rps: latencies.len() as f64 / duration.as_secs_f64(),
+            p50_ms: percentile(&latencies, 0.5),
+            p99_ms: percentile(&latencies, 0.99),
+            errors,
+        }
     })
     .await
-    .unwrap()
 }
 
 /// One connection's loop: latencies (ms) of the answers completed between `begin` and

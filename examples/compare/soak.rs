@@ -127,30 +127,24 @@ pub async fn run(report: &mut Report) {
             Arc::clone(&errors),
         );
         let port = daemon.port;
-        tokio::task::spawn_blocking(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let tasks: Vec<_> = (0..clients())
-                    .map(|n| {
-                        tokio::spawn(client(
-                            port,
-                            Arc::clone(&runs),
-                            n,
-                            Arc::clone(&stop),
-                            Arc::clone(&visits),
-                            Arc::clone(&errors),
-                        ))
-                    })
-                    .collect();
-                for t in tasks {
-                    let _ = t.await;
-                }
-            })
-        })
+        // Spawned: the clients run while this task samples the daemon.
+        tokio::spawn(crate::common::on_own_runtime(1, async move {
+            let tasks: Vec<_> = (0..clients())
+                .map(|n| {
+                    tokio::spawn(client(
+                        port,
+                        Arc::clone(&runs),
+                        n,
+                        Arc::clone(&stop),
+                        Arc::clone(&visits),
+                        Arc::clone(&errors),
+                    ))
+                })
+                .collect();
+            for t in tasks {
+                let _ = t.await;
+            }
+        }))
     };
     let mut samples = Vec::new();
     let mut peak_fd = 0;

@@ -108,26 +108,28 @@ fn is_tls(req: &HttpRequest) -> bool {
     req.connection_info().scheme() == "https"
 }
 
-/// The cookie carrying `issued`.
-pub fn cookie(req: &HttpRequest, issued: &IssuedSession) -> Cookie<'static> {
-    let left = (issued.claims.exp - chrono::Utc::now().timestamp()).max(0);
-    Cookie::build(COOKIE, issued.token.clone())
+/// The session cookie with `value` and its fixed attributes: HttpOnly, SameSite=Strict,
+/// the whole site, Secure over TLS. The one place they are written.
+fn session_cookie(req: &HttpRequest, value: String) -> Cookie<'static> {
+    Cookie::build(COOKIE, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(is_tls(req))
-        .max_age(time::Duration::seconds(left))
         .finish()
+}
+
+/// The cookie carrying `issued`.
+pub fn cookie(req: &HttpRequest, issued: &IssuedSession) -> Cookie<'static> {
+    let left = (issued.claims.exp - chrono::Utc::now().timestamp()).max(0);
+    let mut c = session_cookie(req, issued.token.clone());
+    c.set_max_age(time::Duration::seconds(left));
+    c
 }
 
 /// The cookie that clears the session from the browser.
 fn removal(req: &HttpRequest) -> Cookie<'static> {
-    let mut c = Cookie::build(COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(is_tls(req))
-        .finish();
+    let mut c = session_cookie(req, String::new());
     c.make_removal();
     c
 }
